@@ -1,0 +1,132 @@
+/** What the pool lends. It knows nothing else about it. */
+export interface PooledAdapter {
+  /** Resolve `false` or reject to report the adapter unhealthy. */
+  healthCheck(): Promise<boolean | void>;
+  close(): Promise<void>;
+}
+
+export interface PoolKey {
+  readonly model: string;
+  readonly provider: string;
+}
+
+/** pino-compatible subset; every method is optional so `console` and pino both fit. */
+export interface PoolLogger {
+  debug?(obj: unknown, msg?: string): void;
+  info?(obj: unknown, msg?: string): void;
+  warn?(obj: unknown, msg?: string): void;
+  error?(obj: unknown, msg?: string): void;
+}
+
+/** Per-key limits; any of them may be overridden for one `model:provider`. */
+export interface PoolLimits {
+  maxPoolSize: number;
+  minPoolSize: number;
+  acquireTimeoutMs: number;
+  maxUses: number;
+  idleTimeoutMs: number;
+  maxLifetimeMs: number;
+}
+
+export interface AdapterPoolOptions<A extends PooledAdapter> extends Partial<PoolLimits> {
+  createAdapter: (key: PoolKey) => Promise<A>;
+  /** Across all keys. */
+  maxTotal?: number;
+  maxWaiters?: number;
+  cleanupIntervalMs?: number;
+  healthCheckIntervalMs?: number;
+  /** A single health check slower than this counts as failed. */
+  healthCheckTimeoutMs?: number;
+  leakDetectionMs?: number;
+  /** First backoff after a failed create; doubles up to `createRetryMaxMs`. */
+  createRetryInitialMs?: number;
+  createRetryMaxMs?: number;
+  /** How long `close()` waits for lent adapters before closing them anyway. */
+  closeTimeoutMs?: number;
+  /** Keys whose minimum is created by `start()` instead of on first use. */
+  keys?: readonly PoolKey[];
+  /** Per-key overrides, by `model:provider`. */
+  keyOptions?: Readonly<Record<string, Partial<PoolLimits>>>;
+  logger?: PoolLogger;
+}
+
+export interface AcquireOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** Explicit lifecycle of one adapter (generic-pool style). */
+export type AdapterState = 'creating' | 'idle' | 'in_use' | 'checking' | 'unhealthy' | 'closing';
+
+export interface PoolStatsEntry {
+  total: number;
+  available: number;
+  in_use: number;
+  unhealthy: number;
+  expired: number;
+  max_pool_size: number;
+  min_pool_size: number;
+  creating: number;
+  waiting: number;
+  utilization_rate: number;
+  health_rate: number;
+}
+
+export interface PoolStats {
+  total_pools: number;
+  pools: Record<string, PoolStatsEntry>;
+}
+
+export interface PoolStatus {
+  total_pools: number;
+  total_adapters: number;
+  available_adapters: number;
+  in_use_adapters: number;
+  unhealthy_adapters: number;
+  utilization_rate: number;
+  health_rate: number;
+  waiting: number;
+  max_total: number | null;
+}
+
+export interface AdapterDetail {
+  id: number;
+  state: AdapterState;
+  use_count: number;
+  created_at: number;
+  last_used_at: number | null;
+  expired: boolean;
+}
+
+export interface CleanupResult {
+  removed: number;
+  expired: number;
+  unhealthy: number;
+  created: number;
+  pools: Record<string, { removed: number; created: number }>;
+}
+
+export interface HealthCheckResult {
+  checked: number;
+  healthy: number;
+  unhealthy: number;
+  recovered: number;
+  replaced: number;
+  skipped_in_use: number;
+  pools: Record<string, { checked: number; healthy: number; unhealthy: number; recovered: number }>;
+}
+
+export type DestroyReason = 'expired_uses' | 'expired_idle' | 'expired_lifetime' | 'unhealthy' | 'evicted' | 'closed' | 'late_create';
+
+export interface PoolEvents<A> {
+  created: { key: string; adapter: A };
+  createFailed: { key: string; error: Error };
+  acquired: { key: string; adapter: A; waitedMs: number; useCount: number };
+  released: { key: string; adapter: A; useCount: number };
+  destroyed: { key: string; adapter: A; reason: DestroyReason };
+  unhealthy: { key: string; adapter: A; error?: unknown };
+  recovered: { key: string; adapter: A };
+  timeout: { key: string; waitedMs: number };
+  leak: { key: string; adapter: A; heldMs: number; stack: string };
+  error: { key: string; error: unknown };
+}

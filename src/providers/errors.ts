@@ -1,0 +1,110 @@
+/** OpenAI's error body, the one shape every failure leaves the gateway in. */
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | number | null };
+}
+
+/**
+ * Why a call failed, as the router needs it. The classes map to actions in `ERROR_ACTIONS`
+ * (reference/providers.md section 7).
+ */
+export type ErrorClass =
+  | 'client_error' // 400/413/422, content filter: the caller's fault, never retried
+  | 'auth' // 401/403: unhealthy until re-checked
+  | 'quota' // 402, insufficient_quota, arrears: unhealthy until re-checked
+  | 'not_found' // 404 model/deployment: misconfigured, fail over
+  | 'rate_limited' // 429 (not quota)
+  | 'server_error' // 5xx, 529
+  | 'temporarily_unavailable' // Ark ClosedEndpoint and the like
+  | 'timeout' // connect / first byte / idle
+  | 'network' // reset, refused, DNS
+  | 'bad_response' // malformed JSON or SSE from upstream
+  | 'stream_error' // an error event inside a 200 stream
+  | 'aborted'; // the caller hung up
+
+export interface ErrorAction {
+  /** Try the same deployment again (after backoff). */
+  retry: boolean;
+  /** Try another deployment. */
+  failover: boolean;
+  /** Counts toward opening the deployment's circuit. */
+  cooldown: boolean;
+  /** Take the adapter out until a health check passes. */
+  unhealthy: boolean;
+}
+
+export const ERROR_ACTIONS: Readonly<Record<ErrorClass, ErrorAction>> = {
+  client_error: { retry: false, failover: false, cooldown: false, unhealthy: false },
+  auth: { retry: false, failover: true, cooldown: true, unhealthy: true },
+  quota: { retry: false, failover: true, cooldown: true, unhealthy: true },
+  not_found: { retry: false, failover: true, cooldown: true, unhealthy: false },
+  rate_limited: { retry: true, failover: true, cooldown: true, unhealthy: false },
+  server_error: { retry: true, failover: true, cooldown: true, unhealthy: false },
+  temporarily_unavailable: { retry: true, failover: true, cooldown: true, unhealthy: false },
+  timeout: { retry: true, failover: true, cooldown: true, unhealthy: false },
+  network: { retry: true, failover: true, cooldown: true, unhealthy: false },
+  bad_response: { retry: true, failover: true, cooldown: true, unhealthy: false },
+  stream_error: { retry: true, failover: true, cooldown: true, unhealthy: false },
+  aborted: { retry: false, failover: false, cooldown: false, unhealthy: false },
+};
+
+export interface ProviderErrorInit {
+  provider: string;
+  status: number;
+  errorClass: ErrorClass;
+  message: string;
+  type?: string;
+  code?: string | number | null;
+  param?: string | null;
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+/** One typed error for every provider failure. Never carries a provider key. */
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  readonly provider: string;
+  /** Upstream HTTP status, or the status we answer with for transport failures (504 timeout, 502 network). */
+  readonly status: number;
+  readonly errorClass: ErrorClass;
+  readonly retryAfterMs: number | undefined;
+  readonly body: OpenAIErrorBody;
+
+  constructor(init: ProviderErrorInit) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.provider = init.provider;
+    this.status = init.status;
+    this.errorClass = init.errorClass;
+    this.retryAfterMs = init.retryAfterMs;
+    this.body = {
+      error: {
+        message: init.message,
+        type: init.type ?? defaultType(init.errorClass),
+        param: init.param ?? null,
+        code: init.code ?? null,
+      },
+    };
+  }
+
+  get action(): ErrorAction {
+    return ERROR_ACTIONS[this.errorClass];
+  }
+}
+
+function defaultType(c: ErrorClass): string {
+  switch (c) {
+    case 'client_error':
+      return 'invalid_request_error';
+    case 'auth':
+      return 'authentication_error';
+    case 'quota':
+      return 'insufficient_quota';
+    case 'not_found':
+      return 'not_found_error';
+    case 'rate_limited':
+      return 'rate_limit_error';
+    case 'timeout':
+      return 'timeout_error';
+    default:
+      return 'api_error';
+  }
+}

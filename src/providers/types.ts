@@ -1,0 +1,178 @@
+import type { PooledAdapter } from '../pool/types.js';
+
+/**
+ * OpenAI Chat Completions shapes. Deliberately loose: unknown fields must pass through
+ * untouched (`thinking`, `enable_thinking`, `reasoning_effort`, ...), so these are
+ * records with the fields we read typed.
+ */
+export interface ChatMessage {
+  role: 'system' | 'developer' | 'user' | 'assistant' | 'tool' | (string & {});
+  content?: string | null | Array<Record<string, unknown>>;
+  name?: string;
+  tool_calls?: ToolCall[];
+  tool_call_id?: string;
+  reasoning_content?: string | null;
+  [extra: string]: unknown;
+}
+
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+export interface ChatCompletionRequest {
+  model: string;
+  messages: ChatMessage[];
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean } | null;
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  stop?: string | string[] | null;
+  tools?: Array<{ type: 'function'; function: { name: string; description?: string; parameters?: Record<string, unknown> } }>;
+  tool_choice?: 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } } | null;
+  parallel_tool_calls?: boolean | null;
+  user?: string;
+  [extra: string]: unknown;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  [extra: string]: unknown;
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: Array<{
+    index: number;
+    message: ChatMessage & { role: 'assistant' };
+    finish_reason: string | null;
+    logprobs?: unknown;
+  }>;
+  usage?: Usage;
+  [extra: string]: unknown;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: Array<{
+    index: number;
+    delta: Partial<ChatMessage> & { tool_calls?: Array<Partial<ToolCall> & { index: number }> };
+    finish_reason: string | null;
+    logprobs?: unknown;
+  }>;
+  usage?: Usage | null;
+  [extra: string]: unknown;
+}
+
+export interface ModelInfo {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+}
+
+export interface CallOptions {
+  /** The caller hung up: abort the upstream request at once. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A stream of OpenAI chunks. Iterate it for parsed chunks, or call `sse()` for ready-to-write
+ * SSE frames (`data: ...\n\n`, ending with `data: [DONE]\n\n`) — for providers that already speak
+ * OpenAI SSE those are the upstream bytes passed through. Use one or the other, once.
+ * Either iterator throws a `ProviderError` for an error inside the stream (never a silent end).
+ */
+export interface ChatCompletionStream extends AsyncIterable<ChatCompletionChunk> {
+  sse(): AsyncIterable<string | Uint8Array>;
+  /** Abort the upstream request and release its socket (idempotent). */
+  cancel(): void;
+  /** Usage seen so far (from the final usage chunk), if any. */
+  readonly usage: Usage | undefined;
+}
+
+export interface AdapterCounters {
+  requests: number;
+  successes: number;
+  failures: number;
+  /** Mean latency of finished requests in ms (time to full response, or stream end). */
+  mean_latency_ms: number;
+  success_rate: number;
+  in_flight: number;
+}
+
+/** What the pool lends for one `model:provider`: a client of one upstream model. */
+export interface ChatAdapter extends PooledAdapter {
+  /** Provider name as configured (the key in `providers:`), e.g. "volcengine". */
+  readonly provider: string;
+  /** Provider type, e.g. "openai-compatible", "anthropic", "mock". */
+  readonly type: string;
+  /** Upstream model id, e.g. "doubao-seed-1-6-flash-250715". */
+  readonly model: string;
+  chatCompletion(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatCompletion>;
+  /**
+   * Resolves once the upstream answered 200 (errors before that reject with a ProviderError,
+   * so the router can still retry or fail over).
+   */
+  chatCompletionStream(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatCompletionStream>;
+  listModels(options?: CallOptions): Promise<ModelInfo[]>;
+  healthCheck(): Promise<boolean>;
+  close(): Promise<void>;
+  counters(): AdapterCounters;
+}
+
+/** Timeouts of one provider, in ms. */
+export interface ProviderTimeouts {
+  /** TCP+TLS connect. */
+  connectMs: number;
+  /** Request sent -> response headers/first byte. Long: reasoning models think first. */
+  firstByteMs: number;
+  /** Idle time between two body chunks (streams) or during a body. */
+  idleMs: number;
+}
+
+export interface MockOptions {
+  /** Delay before the response (or first chunk). */
+  latencyMs?: number;
+  /** Number of content chunks in a stream. */
+  chunks?: number;
+  /** Delay between stream chunks. */
+  chunkDelayMs?: number;
+  /** Fixed reply text; default echoes the last user message deterministically. */
+  reply?: string;
+  /** Fault injection: fail this fraction of calls (deterministic sequence), with this status. */
+  failRate?: number;
+  failStatus?: number;
+  /** Make healthCheck() report false. */
+  unhealthy?: boolean;
+}
+
+export interface ProviderConfig {
+  /** Name of this provider in config (`providers.<name>`). */
+  name: string;
+  /** openai-compatible | openai | volcengine | deepseek | dashscope | moonshot | zhipu | siliconflow | gemini | ollama | vllm | azure-openai | anthropic | mock */
+  type: string;
+  baseUrl?: string;
+  apiKey?: string;
+  headers?: Record<string, string>;
+  /** azure-openai */
+  apiVersion?: string;
+  deployment?: string;
+  /** anthropic: version header and default max_tokens */
+  anthropicVersion?: string;
+  defaultMaxTokens?: number;
+  timeouts?: Partial<ProviderTimeouts>;
+  /** `models` = GET /models (cheap, default); `completion` = a tiny chat completion. */
+  healthCheck?: 'models' | 'completion';
+  mock?: MockOptions;
+}

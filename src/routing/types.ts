@@ -1,0 +1,82 @@
+import type { ChatCompletion, ChatCompletionStream } from '../providers/types.js';
+
+export type StrategyName = 'round_robin' | 'weighted' | 'least_connections' | 'lowest_latency' | 'failover';
+
+/** One place a model can be served: a provider plus its upstream model id. Its pool key is `${model}:${provider}`. */
+export interface Deployment {
+  /** Pool key, `${model}:${provider}`. */
+  readonly key: string;
+  readonly provider: string;
+  readonly model: string;
+  readonly weight: number;
+  /** Lower is preferred (failover tiers). */
+  readonly priority: number;
+}
+
+/** Retry, budget and circuit settings (config `routing:`), all durations in ms. */
+export interface RoutingConfig {
+  /** Attempts per request across all deployments, first one included. */
+  maxAttempts: number;
+  /** Attempts on one deployment before failing over. */
+  maxAttemptsPerDeployment: number;
+  /** Wall-clock budget of one request, retries included. */
+  requestTimeoutMs: number;
+  retryBackoffInitialMs: number;
+  retryBackoffMaxMs: number;
+  /** Honour an upstream Retry-After up to this; longer means fail over instead. */
+  maxRetryAfterMs: number;
+  /** Open a deployment's circuit after this many consecutive failures... */
+  circuitConsecutiveFailures: number;
+  /** ...or when the failure rate over the window exceeds this (0..1) with at least `circuitMinRequests` samples. */
+  circuitFailureRate: number;
+  circuitWindowMs: number;
+  circuitMinRequests: number;
+  /** How long an open circuit stays open before one probe request (half-open). */
+  circuitCooldownMs: number;
+  /** Wait at most this long for an adapter of a full pool before trying the next deployment. */
+  fullPoolWaitMs: number;
+}
+
+export const DEFAULT_ROUTING_CONFIG: RoutingConfig = {
+  maxAttempts: 4,
+  maxAttemptsPerDeployment: 2,
+  requestTimeoutMs: 600_000,
+  retryBackoffInitialMs: 100,
+  retryBackoffMaxMs: 5_000,
+  maxRetryAfterMs: 60_000,
+  circuitConsecutiveFailures: 5,
+  circuitFailureRate: 0.5,
+  circuitWindowMs: 60_000,
+  circuitMinRequests: 10,
+  circuitCooldownMs: 30_000,
+  fullPoolWaitMs: 0,
+};
+
+export interface ExecuteOptions {
+  /** The client hung up. */
+  signal?: AbortSignal;
+  requestId?: string;
+}
+
+interface ExecuteMeta {
+  /** The deployment that served the request. */
+  deployment: Deployment;
+  /** Attempts made, this one included. */
+  attempts: number;
+}
+
+export interface CompletionResult extends ExecuteMeta {
+  kind: 'completion';
+  completion: ChatCompletion;
+}
+
+/**
+ * A stream whose first chunk already arrived (so failures before it were retried / failed over).
+ * The adapter stays leased until the stream ends, throws, or `cancel()` is called; then it goes back to the pool.
+ */
+export interface StreamResult extends ExecuteMeta {
+  kind: 'stream';
+  stream: ChatCompletionStream;
+}
+
+export type ExecuteResult = CompletionResult | StreamResult;
