@@ -1,0 +1,3 @@
+export * from './types.js';
+export { Router, NoDeploymentAvailableError, type RouterOptions } from './router.js';
+export type { RouterPool, PoolKeyState } from './pool-port.js';

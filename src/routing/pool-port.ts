@@ -1,0 +1,25 @@
+import type { AcquireOptions } from '../pool/types.js';
+import type { ChatAdapter } from '../providers/types.js';
+
+/** What the router reads of one pool key (`AdapterPool.keyState`). */
+export interface PoolKeyState {
+  total: number;
+  available: number;
+  inUse: number;
+  unhealthy: number;
+  creating: number;
+  waiting: number;
+  maxPoolSize: number;
+}
+
+/**
+ * The slice of `AdapterPool<ChatAdapter>` the router uses. Structural, so the router depends on
+ * the pool's API and not its implementation (and tests can pass a fake).
+ */
+export interface RouterPool<A extends ChatAdapter = ChatAdapter> {
+  getAdapter(model: string, provider: string, options?: AcquireOptions): Promise<A>;
+  releaseAdapter(adapter: A, model: string, provider: string): Promise<void>;
+  keyState(model: string, provider: string): PoolKeyState | undefined;
+  on(event: 'unhealthy' | 'recovered', fn: (e: { key: string; adapter: A }) => void): unknown;
+  off?(event: 'unhealthy' | 'recovered', fn: (e: { key: string; adapter: A }) => void): unknown;
+}
