@@ -1,0 +1,122 @@
+import type { AdapterPoolOptions, PoolKey, PoolLimits, PooledAdapter } from '../pool/types.js';
+import type { ProviderConfig } from '../providers/types.js';
+import type { Deployment, RoutingConfig, StrategyName } from '../routing/types.js';
+import type { GatewayConfig, PoolOverride, ProviderEntry } from './schema.js';
+
+/** The config translated into what the pool, the providers and the router take. */
+
+/** A gateway model: its strategy and the deployments that can serve it. */
+export interface ModelRoute {
+  readonly name: string;
+  readonly strategy: StrategyName;
+  readonly deployments: readonly Deployment[];
+}
+
+export function poolKey(model: string, provider: string): string {
+  return `${model}:${provider}`;
+}
+
+export function toProviderConfig(name: string, p: ProviderEntry): ProviderConfig {
+  const out: ProviderConfig = {
+    name,
+    type: p.type,
+    timeouts: { connectMs: p.connectTimeout, firstByteMs: p.firstByteTimeout, idleMs: p.idleTimeout },
+    healthCheck: p.healthCheck,
+  };
+  if (p.baseUrl !== undefined) out.baseUrl = p.baseUrl;
+  if (p.apiKey !== undefined && p.apiKey !== '') out.apiKey = p.apiKey;
+  if (p.headers !== undefined) out.headers = p.headers;
+  if (p.apiVersion !== undefined) out.apiVersion = p.apiVersion;
+  if (p.deployment !== undefined) out.deployment = p.deployment;
+  if (p.anthropicVersion !== undefined) out.anthropicVersion = p.anthropicVersion;
+  if (p.defaultMaxTokens !== undefined) out.defaultMaxTokens = p.defaultMaxTokens;
+  if (p.mock !== undefined) {
+    const m = p.mock;
+    out.mock = {};
+    if (m.latency !== undefined) out.mock.latencyMs = m.latency;
+    if (m.chunks !== undefined) out.mock.chunks = m.chunks;
+    if (m.chunkDelay !== undefined) out.mock.chunkDelayMs = m.chunkDelay;
+    if (m.reply !== undefined) out.mock.reply = m.reply;
+    if (m.failRate !== undefined) out.mock.failRate = m.failRate;
+    if (m.failStatus !== undefined) out.mock.failStatus = m.failStatus;
+    if (m.unhealthy !== undefined) out.mock.unhealthy = m.unhealthy;
+  }
+  return out;
+}
+
+function toPoolLimits(o: PoolOverride): Partial<PoolLimits> {
+  const out: Partial<PoolLimits> = {};
+  if (o.maxPoolSize !== undefined) out.maxPoolSize = o.maxPoolSize;
+  if (o.minPoolSize !== undefined) out.minPoolSize = o.minPoolSize;
+  if (o.acquireTimeout !== undefined) out.acquireTimeoutMs = o.acquireTimeout;
+  if (o.maxUses !== undefined) out.maxUses = o.maxUses;
+  if (o.idleTimeout !== undefined) out.idleTimeoutMs = o.idleTimeout;
+  if (o.maxLifetime !== undefined) out.maxLifetimeMs = o.maxLifetime;
+  return out;
+}
+
+/** Every gateway model with its deployments, in config order. */
+export function modelRoutes(config: GatewayConfig): Map<string, ModelRoute> {
+  const routes = new Map<string, ModelRoute>();
+  for (const [name, m] of Object.entries(config.models)) {
+    const deployments = m.providers.map((d): Deployment => {
+      const model = d.model ?? name;
+      return Object.freeze({ key: poolKey(model, d.provider), provider: d.provider, model, weight: d.weight, priority: d.priority });
+    });
+    routes.set(name, Object.freeze({ name, strategy: m.strategy, deployments: Object.freeze(deployments) }));
+  }
+  return routes;
+}
+
+/** Pool options except `createAdapter` and `logger`. Per-deployment `pool:` overrides merge by key, later ones win. */
+export function poolOptions(config: GatewayConfig): Omit<AdapterPoolOptions<PooledAdapter>, 'createAdapter' | 'logger'> {
+  const p = config.pool;
+  const keys: PoolKey[] = [];
+  const seen = new Set<string>();
+  const keyOptions: Record<string, Partial<PoolLimits>> = {};
+  for (const [name, m] of Object.entries(config.models)) {
+    for (const d of m.providers) {
+      const model = d.model ?? name;
+      const key = poolKey(model, d.provider);
+      if (!seen.has(key)) {
+        seen.add(key);
+        keys.push({ model, provider: d.provider });
+      }
+      if (d.pool) keyOptions[key] = { ...keyOptions[key], ...toPoolLimits(d.pool) };
+    }
+  }
+  const out: Omit<AdapterPoolOptions<PooledAdapter>, 'createAdapter' | 'logger'> = {
+    maxPoolSize: p.maxPoolSize,
+    minPoolSize: p.minPoolSize,
+    acquireTimeoutMs: p.acquireTimeout,
+    maxUses: p.maxUses,
+    idleTimeoutMs: p.idleTimeout,
+    maxLifetimeMs: p.maxLifetime,
+    cleanupIntervalMs: p.cleanupInterval,
+    healthCheckIntervalMs: p.healthCheckInterval,
+    healthCheckTimeoutMs: p.healthCheckTimeout,
+    keys,
+    keyOptions,
+  };
+  if (p.maxTotal !== undefined) out.maxTotal = p.maxTotal;
+  if (p.maxWaiters !== undefined) out.maxWaiters = p.maxWaiters;
+  return out;
+}
+
+export function routingConfig(config: GatewayConfig): RoutingConfig {
+  const r = config.routing;
+  return {
+    maxAttempts: r.maxAttempts,
+    maxAttemptsPerDeployment: r.maxAttemptsPerDeployment,
+    requestTimeoutMs: r.requestTimeout,
+    retryBackoffInitialMs: r.retryBackoffInitial,
+    retryBackoffMaxMs: r.retryBackoffMax,
+    maxRetryAfterMs: r.maxRetryAfter,
+    circuitConsecutiveFailures: r.circuitConsecutiveFailures,
+    circuitFailureRate: r.circuitFailureRate,
+    circuitWindowMs: r.circuitWindow,
+    circuitMinRequests: r.circuitMinRequests,
+    circuitCooldownMs: r.circuitCooldown,
+    fullPoolWaitMs: r.fullPoolWait,
+  };
+}

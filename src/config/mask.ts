@@ -1,0 +1,42 @@
+import type { GatewayConfig } from './schema.js';
+
+/** What a secret is printed as. */
+export const MASK = '********';
+
+const SECRET_HEADER_RE = /auth|key|token|secret|cookie|signature/i;
+
+/**
+ * A copy of the config safe to print or log: API keys, admin key, provider keys, secret-looking
+ * headers and passwords in URLs replaced by `MASK` (empty values stay empty so "unset" shows).
+ */
+export function maskConfig(config: GatewayConfig): GatewayConfig {
+  const copy = structuredClone(config);
+  copy.auth.apiKeys = copy.auth.apiKeys.map(mask);
+  if (copy.auth.adminKey !== undefined) copy.auth.adminKey = mask(copy.auth.adminKey);
+  for (const p of Object.values(copy.providers)) {
+    if (p.apiKey !== undefined) p.apiKey = mask(p.apiKey);
+    if (p.baseUrl !== undefined) p.baseUrl = maskUrl(p.baseUrl);
+    if (p.headers) {
+      for (const name of Object.keys(p.headers)) {
+        if (SECRET_HEADER_RE.test(name)) p.headers[name] = mask(p.headers[name]!);
+      }
+    }
+  }
+  return copy;
+}
+
+function mask(secret: string): string {
+  return secret === '' ? '' : MASK;
+}
+
+function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password && !u.username) return url;
+    if (u.password) u.password = MASK;
+    if (u.username) u.username = MASK;
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

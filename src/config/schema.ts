@@ -1,0 +1,211 @@
+import { z } from 'zod';
+import { DEFAULT_ROUTING_CONFIG } from '../routing/types.js';
+import { formatDuration, parseDuration, parseSize } from './units.js';
+
+/**
+ * The YAML config, validated with zod. Every limit has a default; unknown keys are rejected.
+ * Durations come out as milliseconds and sizes as bytes.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const STRATEGIES = ['round_robin', 'weighted', 'least_connections', 'lowest_latency', 'failover'] as const;
+
+/** A duration (`500ms`, `60s`, `5m`, `1h`) or a number of ms; numeric strings (from `${ENV}`) accepted. */
+const duration = () =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid duration ${JSON.stringify(v)}: use e.g. 500ms, 60s, 5m, 1h or a number of ms` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const size = () =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const bytes = parseSize(v);
+    if (bytes === undefined || bytes === 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid size ${JSON.stringify(v)}: use e.g. 512kb, 4mb or a number of bytes` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+/** An integer; a numeric string (e.g. from `${PORT}`) is accepted too. */
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess((v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v), z.number().int().min(min).max(max));
+
+const num = (min: number, max: number) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), z.number().min(min).max(max));
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+export const serverSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: int(0, 65_535).default(8080),
+    bodyLimit: size().default('4mb'),
+    /** Graceful shutdown: how long in-flight requests may take before connections are cut. */
+    shutdownTimeout: duration().default('30s'),
+    /** Idle keep-alive connections from clients are closed after this. */
+    keepAliveTimeout: duration().default('72s'),
+  })
+  .strict();
+
+export const authSchema = z
+  .object({
+    /** Empty entries (e.g. an unset `${VAR:-}`) are dropped; no keys = no auth on the API routes. */
+    apiKeys: z.array(z.string()).default([]).transform((keys) => keys.filter((k) => k !== '')),
+    /** Empty = unset. */
+    adminKey: z
+      .string()
+      .optional()
+      .transform((k) => (k === '' ? undefined : k)),
+  })
+  .strict();
+
+/** Limits that a deployment may override for its own `model:provider` pool. */
+const poolLimitsShape = {
+  maxPoolSize: int(1, 10_000),
+  minPoolSize: int(0, 10_000),
+  acquireTimeout: duration(),
+  maxUses: int(0),
+  idleTimeout: duration(),
+  maxLifetime: duration(),
+};
+
+export const poolOverrideSchema = z.object(poolLimitsShape).partial().strict();
+
+export const poolSchema = z
+  .object({
+    maxPoolSize: poolLimitsShape.maxPoolSize.default(10),
+    minPoolSize: poolLimitsShape.minPoolSize.default(2),
+    acquireTimeout: poolLimitsShape.acquireTimeout.default('30s'),
+    maxUses: poolLimitsShape.maxUses.default(1000),
+    idleTimeout: poolLimitsShape.idleTimeout.default('10m'),
+    maxLifetime: poolLimitsShape.maxLifetime.default('30m'),
+    cleanupInterval: duration().default('60s'),
+    healthCheckInterval: duration().default('5m'),
+    healthCheckTimeout: duration().default('10s'),
+    /** Adapters across all pools; unset = no global limit. */
+    maxTotal: int(1).optional(),
+    /** Callers queued per pool before new ones are refused at once; unset = unlimited. */
+    maxWaiters: int(0).optional(),
+  })
+  .strict();
+
+const d = DEFAULT_ROUTING_CONFIG;
+export const routingSchema = z
+  .object({
+    maxAttempts: int(1, 100).default(d.maxAttempts),
+    maxAttemptsPerDeployment: int(1, 100).default(d.maxAttemptsPerDeployment),
+    requestTimeout: duration().default(formatDuration(d.requestTimeoutMs)),
+    retryBackoffInitial: duration().default(formatDuration(d.retryBackoffInitialMs)),
+    retryBackoffMax: duration().default(formatDuration(d.retryBackoffMaxMs)),
+    maxRetryAfter: duration().default(formatDuration(d.maxRetryAfterMs)),
+    circuitConsecutiveFailures: int(1).default(d.circuitConsecutiveFailures),
+    circuitFailureRate: num(0, 1).default(d.circuitFailureRate),
+    circuitWindow: duration().default(formatDuration(d.circuitWindowMs)),
+    circuitMinRequests: int(1).default(d.circuitMinRequests),
+    circuitCooldown: duration().default(formatDuration(d.circuitCooldownMs)),
+    fullPoolWait: duration().default(formatDuration(d.fullPoolWaitMs)),
+  })
+  .strict();
+
+const mockSchema = z
+  .object({
+    latency: duration().optional(),
+    chunks: int(1, 10_000).optional(),
+    chunkDelay: duration().optional(),
+    reply: z.string().optional(),
+    failRate: num(0, 1).optional(),
+    failStatus: int(400, 599).optional(),
+    unhealthy: z.boolean().optional(),
+  })
+  .strict();
+
+export const providerSchema = z
+  .object({
+    type: z.string().min(1),
+    baseUrl: z.string().url().optional(),
+    apiKey: z.string().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    apiVersion: z.string().optional(),
+    deployment: z.string().optional(),
+    anthropicVersion: z.string().optional(),
+    defaultMaxTokens: int(1).optional(),
+    connectTimeout: duration().default('10s'),
+    /** Request sent -> first byte. Long because reasoning models think before answering. */
+    firstByteTimeout: duration().default('5m'),
+    /** Silence between two body chunks. */
+    idleTimeout: duration().default('60s'),
+    healthCheck: z.enum(['models', 'completion']).default('models'),
+    mock: mockSchema.optional(),
+  })
+  .strict();
+
+export const deploymentSchema = z
+  .object({
+    provider: z.string().min(1),
+    /** Upstream model id; defaults to the gateway model name. */
+    model: z.string().min(1).optional(),
+    weight: num(0, 1_000_000).default(1),
+    priority: int(0).default(0),
+    pool: poolOverrideSchema.optional(),
+  })
+  .strict();
+
+export const modelSchema = z
+  .object({
+    strategy: z.enum(STRATEGIES).default('round_robin'),
+    providers: z.array(deploymentSchema).min(1),
+  })
+  .strict();
+
+export const loggingSchema = z.object({ level: z.enum(LOG_LEVELS).default('info') }).strict();
+
+export const configSchema = z
+  .object({
+    server: serverSchema.default({}),
+    auth: authSchema.default({}),
+    pool: poolSchema.default({}),
+    routing: routingSchema.default({}),
+    logging: loggingSchema.default({}),
+    providers: z.record(z.string().regex(NAME_RE, 'provider names use letters, digits, _ . -'), providerSchema),
+    models: z.record(z.string().min(1), modelSchema),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.pool.minPoolSize > cfg.pool.maxPoolSize) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pool', 'minPoolSize'], message: `minPoolSize (${cfg.pool.minPoolSize}) exceeds maxPoolSize (${cfg.pool.maxPoolSize})` });
+    }
+    if (Object.keys(cfg.models).length === 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models'], message: 'at least one model is required' });
+    }
+    const known = Object.keys(cfg.providers);
+    for (const [name, model] of Object.entries(cfg.models)) {
+      model.providers.forEach((dep, i) => {
+        if (!Object.hasOwn(cfg.providers, dep.provider)) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['models', name, 'providers', i, 'provider'],
+            message: `unknown provider "${dep.provider}" (defined: ${known.join(', ') || 'none'})`,
+          });
+        }
+        const min = dep.pool?.minPoolSize ?? cfg.pool.minPoolSize;
+        const max = dep.pool?.maxPoolSize ?? cfg.pool.maxPoolSize;
+        if (min > max) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models', name, 'providers', i, 'pool'], message: `minPoolSize (${min}) exceeds maxPoolSize (${max})` });
+        }
+      });
+    }
+  });
+
+/** The config as written (before defaults). */
+export type GatewayConfigInput = z.input<typeof configSchema>;
+/** The resolved config: defaults applied, durations in ms, sizes in bytes. */
+export type GatewayConfig = z.output<typeof configSchema>;
+export type ProviderEntry = GatewayConfig['providers'][string];
+export type ModelEntry = GatewayConfig['models'][string];
+export type DeploymentEntry = ModelEntry['providers'][number];
+export type PoolOverride = z.output<typeof poolOverrideSchema>;
