@@ -1,3 +1,25 @@
 export * from './types.js';
-export { Router, NoDeploymentAvailableError, type RouterOptions } from './router.js';
+export {
+  Router,
+  NoDeploymentAvailableError,
+  type RouterOptions,
+  type DeploymentHealth,
+  type RouterEvents,
+  type RouterEventName,
+} from './router.js';
 export type { RouterPool, PoolKeyState } from './pool-port.js';
+export { CircuitBreaker, Permit, type CircuitState, type CircuitBreakerOptions } from './circuit-breaker.js';
+export { backoffDelay, retryDelay, type BackoffOptions, type JitterMode } from './backoff.js';
+export { LeasedStream, type StreamLease, type StreamOutcome } from './leased-stream.js';
+export {
+  createStrategy,
+  STRATEGY_NAMES,
+  RoundRobinStrategy,
+  WeightedStrategy,
+  LeastConnectionsStrategy,
+  LowestLatencyStrategy,
+  FailoverStrategy,
+  type Strategy,
+  type DeploymentView,
+  type RandomSource,
+} from './strategies/index.js';

@@ -23,6 +23,8 @@ export interface RoutingConfig {
   requestTimeoutMs: number;
   retryBackoffInitialMs: number;
   retryBackoffMaxMs: number;
+  /** `full`: uniform in [0, initial*2^n]; `decorrelated`: uniform in [initial, previous*3]; both capped by retryBackoffMaxMs. */
+  retryJitter: 'full' | 'decorrelated';
   /** Honour an upstream Retry-After up to this; longer means fail over instead. */
   maxRetryAfterMs: number;
   /** Open a deployment's circuit after this many consecutive failures... */
@@ -43,6 +45,7 @@ export const DEFAULT_ROUTING_CONFIG: RoutingConfig = {
   requestTimeoutMs: 600_000,
   retryBackoffInitialMs: 100,
   retryBackoffMaxMs: 5_000,
+  retryJitter: 'full',
   maxRetryAfterMs: 60_000,
   circuitConsecutiveFailures: 5,
   circuitFailureRate: 0.5,
