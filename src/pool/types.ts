@@ -66,7 +66,11 @@ export interface PoolStatsEntry {
   expired: number;
   max_pool_size: number;
   min_pool_size: number;
+  /** Being health-checked (not lent meanwhile). total = available + in_use + unhealthy + checking. */
+  checking: number;
   creating: number;
+  /** Being closed: no longer in total, still counted against the limits until their close ends. */
+  closing: number;
   waiting: number;
   utilization_rate: number;
   health_rate: number;
