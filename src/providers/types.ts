@@ -105,6 +105,8 @@ export interface AdapterCounters {
   requests: number;
   successes: number;
   failures: number;
+  /** Calls the caller aborted (client hung up): neither success nor failure of the adapter. */
+  aborted?: number;
   /** Mean latency of finished requests in ms (time to full response, or stream end). */
   mean_latency_ms: number;
   success_rate: number;
@@ -153,6 +155,8 @@ export interface MockOptions {
   /** Fault injection: fail this fraction of calls (deterministic sequence), with this status. */
   failRate?: number;
   failStatus?: number;
+  /** Fail every stream with a `stream_error` after this many content chunks (an error inside a 200 stream). */
+  streamFailAfter?: number;
   /** Make healthCheck() report false. */
   unhealthy?: boolean;
 }

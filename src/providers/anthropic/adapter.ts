@@ -1,0 +1,65 @@
+import { HttpChatAdapter, type HttpAdapterOptions, type StreamSettle } from '../http-adapter.js';
+import { readJson } from '../http-util.js';
+import type { CallOptions, ChatCompletion, ChatCompletionRequest, ChatCompletionStream, ModelInfo } from '../types.js';
+import { AnthropicStream } from './stream.js';
+import { fromAnthropicResponse, toAnthropicRequest } from './translate.js';
+import type { AnthropicResponse } from './types.js';
+
+export const ANTHROPIC_DEFAULT_VERSION = '2023-06-01';
+
+export interface AnthropicAdapterOptions extends Omit<HttpAdapterOptions, 'headers'> {
+  apiKey?: string;
+  headers?: Record<string, string>;
+  anthropicVersion?: string;
+  defaultMaxTokens?: number;
+}
+
+const isMessage = (v: Record<string, unknown>) => v.type === 'message' && Array.isArray(v.content);
+const isModelList = (v: Record<string, unknown>) => Array.isArray(v.data);
+
+/** Anthropic Messages API behind the OpenAI interface: translated both ways, streams included. */
+export class AnthropicAdapter extends HttpChatAdapter {
+  private readonly defaultMaxTokens: number | undefined;
+  private readonly streamHeaders: Record<string, string>;
+
+  constructor(opts: AnthropicAdapterOptions) {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      'anthropic-version': opts.anthropicVersion ?? ANTHROPIC_DEFAULT_VERSION,
+    };
+    if (opts.apiKey) headers['x-api-key'] = opts.apiKey;
+    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = v;
+    super({ ...opts, headers });
+    this.defaultMaxTokens = opts.defaultMaxTokens;
+    this.streamHeaders = { ...headers, accept: 'text/event-stream' };
+  }
+
+  protected async complete(request: ChatCompletionRequest, signal: AbortSignal | undefined): Promise<ChatCompletion> {
+    const body = toAnthropicRequest(request, { model: this.model, defaultMaxTokens: this.defaultMaxTokens });
+    const res = await this.send({ method: 'POST', path: '/messages', headers: this.headers, body: JSON.stringify(body), signal });
+    const msg = await readJson<AnthropicResponse>(res, { ...this.readContext, signal }, isMessage);
+    return fromAnthropicResponse(msg);
+  }
+
+  protected async openStream(request: ChatCompletionRequest, signal: AbortSignal | undefined, settle: StreamSettle): Promise<ChatCompletionStream> {
+    const body = toAnthropicRequest(request, { model: this.model, defaultMaxTokens: this.defaultMaxTokens, stream: true });
+    const res = await this.send({ method: 'POST', path: '/messages', headers: this.streamHeaders, body: JSON.stringify(body), signal });
+    return new AnthropicStream(
+      { provider: this.provider, body: res.body, signal, timeouts: this.transport.timeouts, secrets: this.secrets, onSettle: settle },
+      this.model,
+      request.stream_options?.include_usage === true,
+    );
+  }
+
+  async listModels(options?: CallOptions): Promise<ModelInfo[]> {
+    const res = await this.send({ method: 'GET', path: '/models', headers: this.headers, signal: options?.signal });
+    const list = await readJson<{ data: Array<{ id: string; created_at?: string }> }>(res, { ...this.readContext, signal: options?.signal }, isModelList);
+    return list.data.map((m) => ({
+      id: m.id,
+      object: 'model',
+      created: m.created_at ? Math.floor(Date.parse(m.created_at) / 1000) || 0 : 0,
+      owned_by: 'anthropic',
+    }));
+  }
+}

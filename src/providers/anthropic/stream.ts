@@ -1,0 +1,153 @@
+import { ProviderError } from '../errors.js';
+import { normalizeProviderError } from '../normalize-error.js';
+import { SSE_DONE, isComment, type SseComment, type SseEvent } from '../sse.js';
+import { UpstreamSseStream, streamErrorFrom, type UpstreamStreamContext } from '../upstream-stream.js';
+import type { ChatCompletionChunk } from '../types.js';
+import { toFinishReason, toUsage } from './translate.js';
+import type { AnthropicUsage } from './types.js';
+
+type Delta = ChatCompletionChunk['choices'][number]['delta'];
+
+/**
+ * Anthropic stream events -> OpenAI chunks (Portkey's mapping): message_start -> role chunk;
+ * tool_use block start -> a new `tool_calls` entry; text/thinking/input_json deltas -> content /
+ * reasoning_content / arguments pieces; message_delta -> finish_reason (+ usage chunk when asked);
+ * message_stop -> `[DONE]`; ping and block stops dropped; an `error` event fails the stream.
+ */
+export class AnthropicStream extends UpstreamSseStream {
+  private id = '';
+  private model: string;
+  private readonly created = Math.floor(Date.now() / 1000);
+  private usageIn: AnthropicUsage = {};
+  /** Anthropic content-block index -> OpenAI tool_calls index. */
+  private readonly toolIndex = new Map<number, number>();
+
+  constructor(
+    ctx: UpstreamStreamContext,
+    model: string,
+    private readonly includeUsage: boolean,
+  ) {
+    super(ctx);
+    this.model = model;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<ChatCompletionChunk> {
+    for await (const batch of this.batches()) {
+      for (const chunk of this.translate(batch)) yield chunk;
+    }
+  }
+
+  async *sse(): AsyncIterable<string> {
+    for await (const batch of this.batches()) {
+      let out = '';
+      try {
+        for (const chunk of this.translate(batch)) out += `data: ${JSON.stringify(chunk)}\n\n`;
+      } catch (err) {
+        if (out) yield out;
+        throw err;
+      }
+      if (this.done) out += SSE_DONE;
+      if (out) yield out;
+    }
+  }
+
+  private *translate(batch: Array<SseEvent | SseComment>): Generator<ChatCompletionChunk> {
+    for (const ev of batch) {
+      if (this.done || isComment(ev)) continue;
+      let data: Record<string, any>;
+      try {
+        data = JSON.parse(ev.data);
+      } catch (cause) {
+        throw this.fail(
+          new ProviderError({ provider: this.ctx.provider, status: 502, errorClass: 'bad_response', message: `${this.ctx.provider}: malformed JSON in the upstream stream`, cause }),
+        );
+      }
+      const type: string = data.type ?? ev.event;
+      switch (type) {
+        case 'message_start': {
+          const msg = data.message ?? {};
+          this.id = msg.id ?? this.id;
+          this.model = msg.model ?? this.model;
+          this.usageIn = msg.usage ?? {};
+          yield this.chunk({ role: 'assistant', content: '' });
+          break;
+        }
+        case 'content_block_start': {
+          const block = data.content_block ?? {};
+          if (block.type === 'tool_use') {
+            const index = this.toolIndex.size;
+            this.toolIndex.set(data.index, index);
+            yield this.chunk({ tool_calls: [{ index, id: block.id, type: 'function', function: { name: block.name, arguments: '' } }] });
+          } else if (block.type === 'text' && block.text) {
+            yield this.chunk({ content: block.text });
+          }
+          break;
+        }
+        case 'content_block_delta': {
+          const d = data.delta ?? {};
+          if (d.type === 'text_delta') yield this.chunk({ content: d.text });
+          else if (d.type === 'thinking_delta') yield this.chunk({ reasoning_content: d.thinking });
+          else if (d.type === 'input_json_delta') {
+            const index = this.toolIndex.get(data.index) ?? 0;
+            // Argument pieces carry no name (OpenAI sends it once, in the first fragment).
+            yield this.chunk({ tool_calls: [{ index, function: { arguments: d.partial_json ?? '' } }] } as unknown as Delta);
+          }
+          break;
+        }
+        case 'message_delta': {
+          // message_delta usage is cumulative; newer API versions repeat the input counts there too.
+          this.usageIn = { ...this.usageIn, ...stripNulls(data.usage ?? {}) };
+          this.lastUsage = toUsage(this.usageIn);
+          yield this.chunk({}, toFinishReason(data.delta?.stop_reason));
+          if (this.includeUsage) yield { ...this.chunk({}), choices: [], usage: this.lastUsage };
+          break;
+        }
+        case 'message_stop':
+          this.done = true;
+          break;
+        case 'error': {
+          const err = normalizeProviderError(this.ctx.provider, anthropicStatus(data.error?.type), ev.data, undefined, { secrets: this.ctx.secrets });
+          throw this.fail(streamErrorFrom(err));
+        }
+        default:
+          break; // ping, content_block_stop, future events
+      }
+    }
+  }
+
+  private chunk(delta: Delta, finishReason: string | null = null): ChatCompletionChunk {
+    return {
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.created,
+      model: this.model,
+      choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+    };
+  }
+}
+
+function stripNulls(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
+}
+
+/** Anthropic error type -> the HTTP status it would have had (docs.claude.com/en/api/errors). */
+export function anthropicStatus(type: string | undefined): number {
+  switch (type) {
+    case 'invalid_request_error':
+      return 400;
+    case 'authentication_error':
+      return 401;
+    case 'permission_error':
+      return 403;
+    case 'not_found_error':
+      return 404;
+    case 'request_too_large':
+      return 413;
+    case 'rate_limit_error':
+      return 429;
+    case 'overloaded_error':
+      return 529;
+    default:
+      return 500;
+  }
+}

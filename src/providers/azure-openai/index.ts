@@ -1,0 +1,37 @@
+import { OpenAICompatibleAdapter } from '../openai-compatible/adapter.js';
+import { requireField, resolveBaseUrl, type ProviderPreset } from '../preset.js';
+
+/** Latest GA data-plane version at the time of writing; set `apiVersion` to pin another. */
+export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
+
+/**
+ * Azure OpenAI: `baseUrl` is the resource (`https://{resource}.openai.azure.com`), the deployment picks the
+ * model, `api-version` goes on every URL and the key in the `api-key` header.
+ */
+export const azureOpenai: ProviderPreset = {
+  type: 'azure-openai',
+  defaultBaseUrl: undefined,
+  requiresKey: true,
+  create(config, model, options) {
+    const baseUrl = resolveBaseUrl(config, azureOpenai);
+    const deployment = requireField(config, config.deployment, 'deployment');
+    requireField(config, config.apiKey, 'apiKey');
+    const version = encodeURIComponent(config.apiVersion ?? AZURE_DEFAULT_API_VERSION);
+    return new OpenAICompatibleAdapter({
+      provider: config.name,
+      type: config.type,
+      model,
+      baseUrl: baseUrl.replace(/\/+$/, ''),
+      apiKey: config.apiKey,
+      authHeader: 'api-key',
+      headers: config.headers,
+      timeouts: config.timeouts,
+      healthCheck: config.healthCheck,
+      logger: options?.logger,
+      paths: {
+        chat: `/openai/deployments/${encodeURIComponent(deployment)}/chat/completions?api-version=${version}`,
+        models: `/openai/models?api-version=${version}`,
+      },
+    });
+  },
+};

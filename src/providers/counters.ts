@@ -1,0 +1,51 @@
+import type { AdapterCounters } from './types.js';
+import type { ProviderError } from './errors.js';
+
+/**
+ * Per-adapter request counters. A caller hanging up is not the adapter's fault: it is counted apart
+ * (`aborted`) and stays out of the success rate and the latency mean.
+ */
+export class RequestCounters {
+  private requests = 0;
+  private successes = 0;
+  private failures = 0;
+  private aborted = 0;
+  private inFlight = 0;
+  private latencySum = 0;
+
+  /** Returns the start time to pass back to `succeed`/`fail`. */
+  start(): number {
+    this.requests++;
+    this.inFlight++;
+    return performance.now();
+  }
+
+  succeed(startedAt: number): void {
+    this.inFlight--;
+    this.successes++;
+    this.latencySum += performance.now() - startedAt;
+  }
+
+  fail(startedAt: number, err: ProviderError): void {
+    this.inFlight--;
+    if (err.errorClass === 'aborted') {
+      this.aborted++;
+      return;
+    }
+    this.failures++;
+    this.latencySum += performance.now() - startedAt;
+  }
+
+  snapshot(): AdapterCounters {
+    const finished = this.successes + this.failures;
+    return {
+      requests: this.requests,
+      successes: this.successes,
+      failures: this.failures,
+      aborted: this.aborted,
+      mean_latency_ms: finished === 0 ? 0 : Math.round((this.latencySum / finished) * 1000) / 1000,
+      success_rate: finished === 0 ? 1 : this.successes / finished,
+      in_flight: this.inFlight,
+    };
+  }
+}

@@ -1,0 +1,4 @@
+import { openAICompatiblePreset } from '../openai-compatible/preset.js';
+
+/** DeepSeek. Thinking models answer with `reasoning_content`, forwarded as is. */
+export const deepseek = openAICompatiblePreset({ type: 'deepseek', defaultBaseUrl: 'https://api.deepseek.com' });

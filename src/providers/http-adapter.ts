@@ -1,0 +1,137 @@
+import type { PoolLogger } from '../pool/types.js';
+import { ProviderError } from './errors.js';
+import { RequestCounters } from './counters.js';
+import { readError, type ReadContext } from './http-util.js';
+import { HttpTransport, transportError, type TransportRequest, type TransportResponse } from './transport.js';
+import type {
+  AdapterCounters,
+  CallOptions,
+  ChatAdapter,
+  ChatCompletion,
+  ChatCompletionRequest,
+  ChatCompletionStream,
+  ModelInfo,
+  ProviderTimeouts,
+} from './types.js';
+
+export interface HttpAdapterOptions {
+  /** Provider name as configured. */
+  provider: string;
+  type: string;
+  /** Upstream model id. */
+  model: string;
+  baseUrl: string;
+  /** Only used to scrub it from error messages; the auth header is in `headers`. */
+  apiKey?: string;
+  /** Every request's headers, auth included. */
+  headers: Record<string, string>;
+  timeouts?: Partial<ProviderTimeouts>;
+  healthCheck?: 'models' | 'completion';
+  logger?: PoolLogger;
+}
+
+/** Settles a stream's counters entry; passed to the subclass that builds the stream. */
+export type StreamSettle = (err?: ProviderError) => void;
+
+/**
+ * What every HTTP adapter shares: its transport (one keep-alive connection), counters, health check
+ * and error plumbing. Subclasses only build requests and read responses.
+ */
+export abstract class HttpChatAdapter implements ChatAdapter {
+  readonly provider: string;
+  readonly type: string;
+  readonly model: string;
+  protected readonly transport: HttpTransport;
+  protected readonly headers: Record<string, string>;
+  protected readonly secrets: readonly (string | undefined)[];
+  protected readonly logger: PoolLogger | undefined;
+  private readonly stats = new RequestCounters();
+  private readonly healthMode: 'models' | 'completion';
+
+  constructor(opts: HttpAdapterOptions) {
+    this.provider = opts.provider;
+    this.type = opts.type;
+    this.model = opts.model;
+    this.headers = opts.headers;
+    this.secrets = [opts.apiKey];
+    this.logger = opts.logger;
+    this.healthMode = opts.healthCheck ?? 'models';
+    this.transport = new HttpTransport(opts.baseUrl, opts.timeouts);
+  }
+
+  protected abstract complete(request: ChatCompletionRequest, signal: AbortSignal | undefined): Promise<ChatCompletion>;
+  protected abstract openStream(request: ChatCompletionRequest, signal: AbortSignal | undefined, settle: StreamSettle): Promise<ChatCompletionStream>;
+  abstract listModels(options?: CallOptions): Promise<ModelInfo[]>;
+
+  async chatCompletion(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatCompletion> {
+    const started = this.stats.start();
+    try {
+      const result = await this.complete(request, options?.signal);
+      this.stats.succeed(started);
+      return result;
+    } catch (err) {
+      throw this.failed(started, err, options?.signal);
+    }
+  }
+
+  async chatCompletionStream(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatCompletionStream> {
+    const started = this.stats.start();
+    const settle: StreamSettle = (err) => {
+      if (err) {
+        this.stats.fail(started, err);
+        this.log(err);
+      } else {
+        this.stats.succeed(started);
+      }
+    };
+    try {
+      return await this.openStream(request, options?.signal, settle);
+    } catch (err) {
+      throw this.failed(started, err, options?.signal);
+    }
+  }
+
+  /** Cheap by default (`GET /models`: key and reachability); `completion` spends a one-token call. Rejects with the ProviderError. */
+  async healthCheck(): Promise<boolean> {
+    if (this.healthMode === 'completion') {
+      await this.complete({ model: this.model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, undefined);
+    } else {
+      await this.listModels();
+    }
+    return true;
+  }
+
+  counters(): AdapterCounters {
+    return this.stats.snapshot();
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  protected get readContext(): ReadContext {
+    return { provider: this.provider, signal: undefined, timeouts: this.transport.timeouts, secrets: this.secrets };
+  }
+
+  /** Send; a non-2xx status becomes a normalized ProviderError (its body consumed). */
+  protected async send(req: TransportRequest): Promise<TransportResponse> {
+    const res = await this.transport.request(req, this.provider);
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    throw await readError(res, { ...this.readContext, signal: req.signal });
+  }
+
+  private failed(started: number, err: unknown, signal: AbortSignal | undefined): ProviderError {
+    const pe = err instanceof ProviderError ? err : transportError(this.provider, err, signal, this.transport.timeouts);
+    this.stats.fail(started, pe);
+    this.log(pe);
+    return pe;
+  }
+
+  private log(err: ProviderError): void {
+    if (err.errorClass === 'aborted') return;
+    this.logger?.debug?.(
+      { provider: this.provider, model: this.model, status: err.status, errorClass: err.errorClass, code: err.body.error.code },
+      `upstream call failed: ${err.message}`,
+    );
+  }
+}

@@ -1,0 +1,12 @@
+export * from './types.js';
+export * from './errors.js';
+export { normalizeProviderError, parseRetryAfter, classifyError, redact, type HeaderBag, type NormalizeOptions } from './normalize-error.js';
+export { createProviderAdapter, getProviderPreset, PROVIDER_TYPES, DEFAULT_BASE_URLS } from './registry.js';
+export { ProviderConfigError, type ProviderPreset, type AdapterFactoryOptions } from './preset.js';
+export { HttpTransport, DEFAULT_TIMEOUTS, transportError } from './transport.js';
+export { SseParser, sseFrame, SSE_DONE, type SseEvent, type SseComment } from './sse.js';
+export { HttpChatAdapter, type HttpAdapterOptions } from './http-adapter.js';
+export { OpenAICompatibleAdapter, OpenAISseStream, openAICompatiblePreset, type OpenAICompatibleOptions } from './openai-compatible/index.js';
+export { AnthropicAdapter, AnthropicStream, toAnthropicRequest, fromAnthropicResponse, ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_DEFAULT_VERSION } from './anthropic/index.js';
+export { AZURE_DEFAULT_API_VERSION } from './azure-openai/index.js';
+export { MockAdapter, MOCK_DEFAULT_CHUNKS } from './mock/index.js';

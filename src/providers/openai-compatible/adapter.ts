@@ -1,0 +1,86 @@
+import { ProviderError } from '../errors.js';
+import { HttpChatAdapter, type HttpAdapterOptions, type StreamSettle } from '../http-adapter.js';
+import { isJsonResponse, readJson, readText } from '../http-util.js';
+import { normalizeProviderError } from '../normalize-error.js';
+import type { CallOptions, ChatCompletion, ChatCompletionRequest, ChatCompletionStream, ModelInfo } from '../types.js';
+import { OpenAISseStream } from './stream.js';
+
+export interface OpenAICompatibleOptions extends Omit<HttpAdapterOptions, 'headers'> {
+  /** Extra headers sent with every request (after auth, so they may override it). */
+  headers?: Record<string, string>;
+  /** How the key travels: `Authorization: Bearer` (default) or a named header (Azure `api-key`). */
+  authHeader?: 'bearer' | string;
+  /** Routes relative to the base URL. */
+  paths?: { chat?: string; models?: string };
+}
+
+const isCompletion = (v: Record<string, unknown>) => Array.isArray(v.choices);
+const isModelList = (v: Record<string, unknown>) => Array.isArray(v.data);
+
+/**
+ * Adapter for any provider that speaks OpenAI's Chat Completions: the request goes out as given (unknown
+ * fields like `thinking`, `enable_thinking`, `reasoning_effort` included) with the model replaced by ours;
+ * responses and SSE come back untouched (`reasoning_content` included).
+ */
+export class OpenAICompatibleAdapter extends HttpChatAdapter {
+  private readonly chatPath: string;
+  private readonly modelsPath: string;
+  private readonly streamHeaders: Record<string, string>;
+
+  constructor(opts: OpenAICompatibleOptions) {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    if (opts.apiKey) {
+      if (!opts.authHeader || opts.authHeader === 'bearer') headers.authorization = `Bearer ${opts.apiKey}`;
+      else headers[opts.authHeader.toLowerCase()] = opts.apiKey;
+    }
+    super({ ...opts, headers: { ...headers, ...lowerKeys(opts.headers) } });
+    this.chatPath = opts.paths?.chat ?? '/chat/completions';
+    this.modelsPath = opts.paths?.models ?? '/models';
+    this.streamHeaders = { ...this.headers, accept: 'text/event-stream' };
+  }
+
+  protected async complete(request: ChatCompletionRequest, signal: AbortSignal | undefined): Promise<ChatCompletion> {
+    const body: Record<string, unknown> = { ...request, model: this.model };
+    delete body.stream;
+    delete body.stream_options; // refused by OpenAI unless stream is true
+    const res = await this.send({ method: 'POST', path: this.chatPath, headers: this.headers, body: JSON.stringify(body), signal });
+    return readJson<ChatCompletion>(res, { ...this.readContext, signal }, isCompletion);
+  }
+
+  protected async openStream(request: ChatCompletionRequest, signal: AbortSignal | undefined, settle: StreamSettle): Promise<ChatCompletionStream> {
+    const body = JSON.stringify({ ...request, model: this.model, stream: true });
+    const res = await this.send({ method: 'POST', path: this.chatPath, headers: this.streamHeaders, body, signal });
+    if (isJsonResponse(res)) {
+      // 200 with a JSON body instead of SSE: an error object (or a provider that ignored `stream`).
+      const text = await readText(res, { ...this.readContext, signal });
+      const err = normalizeProviderError(this.provider, res.statusCode, text, res.headers, { secrets: this.secrets });
+      throw new ProviderError({
+        provider: this.provider,
+        status: 502,
+        errorClass: err.errorClass === 'bad_response' ? 'bad_response' : err.errorClass,
+        message: err.body.error.message,
+        code: err.body.error.code,
+        type: err.body.error.type,
+      });
+    }
+    return new OpenAISseStream({
+      provider: this.provider,
+      body: res.body,
+      signal,
+      timeouts: this.transport.timeouts,
+      secrets: this.secrets,
+      onSettle: settle,
+    });
+  }
+
+  async listModels(options?: CallOptions): Promise<ModelInfo[]> {
+    const res = await this.send({ method: 'GET', path: this.modelsPath, headers: this.headers, signal: options?.signal });
+    const list = await readJson<{ data: Array<Partial<ModelInfo> & { id: string }> }>(res, { ...this.readContext, signal: options?.signal }, isModelList);
+    return list.data.map((m) => ({ id: m.id, object: 'model', created: m.created ?? 0, owned_by: m.owned_by ?? this.provider }));
+  }
+}
+
+function lowerKeys(h: Record<string, string> | undefined): Record<string, string> {
+  if (!h) return {};
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
+}

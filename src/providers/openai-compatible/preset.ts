@@ -1,0 +1,34 @@
+import { requireField, resolveBaseUrl, type ProviderPreset } from '../preset.js';
+import { OpenAICompatibleAdapter } from './adapter.js';
+
+export interface OpenAICompatiblePresetInit {
+  type: string;
+  defaultBaseUrl?: string;
+  /** Default true: hosted APIs need a key. Local servers (ollama, vllm) do not. */
+  requiresKey?: boolean;
+}
+
+/** A provider that is the OpenAI-compatible base with a default base URL. */
+export function openAICompatiblePreset(init: OpenAICompatiblePresetInit): ProviderPreset {
+  const preset: ProviderPreset = {
+    type: init.type,
+    defaultBaseUrl: init.defaultBaseUrl,
+    requiresKey: init.requiresKey ?? true,
+    create(config, model, options) {
+      const baseUrl = resolveBaseUrl(config, preset);
+      if (preset.requiresKey) requireField(config, config.apiKey, 'apiKey');
+      return new OpenAICompatibleAdapter({
+        provider: config.name,
+        type: config.type,
+        model,
+        baseUrl,
+        apiKey: config.apiKey,
+        headers: config.headers,
+        timeouts: config.timeouts,
+        healthCheck: config.healthCheck,
+        logger: options?.logger,
+      });
+    },
+  };
+  return preset;
+}

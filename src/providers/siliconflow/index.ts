@@ -1,0 +1,4 @@
+import { openAICompatiblePreset } from '../openai-compatible/preset.js';
+
+/** SiliconFlow. Errors come as `{code,message,data}`, handled by the normalizer. */
+export const siliconflow = openAICompatiblePreset({ type: 'siliconflow', defaultBaseUrl: 'https://api.siliconflow.cn/v1' });

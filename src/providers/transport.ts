@@ -1,0 +1,130 @@
+import { Client, type Dispatcher } from 'undici';
+import { ProviderError } from './errors.js';
+import type { ProviderTimeouts } from './types.js';
+
+/** Defaults: reasoning models may think for minutes before the first byte, so that one is long. */
+export const DEFAULT_TIMEOUTS: Readonly<ProviderTimeouts> = {
+  connectMs: 10_000,
+  firstByteMs: 300_000,
+  idleMs: 60_000,
+};
+
+/**
+ * How long an idle keep-alive socket is kept. Servers announce their own limit (`Keep-Alive: timeout=5`)
+ * and undici honours the smaller one, minus a threshold, so we never write to a socket the server is closing.
+ */
+const KEEP_ALIVE_MS = 30_000;
+
+export interface TransportRequest {
+  method: 'GET' | 'POST';
+  /** Path relative to the base URL, e.g. `/chat/completions`. */
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+export type TransportResponse = Dispatcher.ResponseData;
+
+/**
+ * One adapter's HTTP connection to its provider.
+ *
+ * Why an undici `Client` and not a `Pool`: a `Client` is exactly one socket, and the adapter pool lends an
+ * adapter to one request at a time — so N adapters for a `model:provider` means at most N upstream
+ * connections, and pooling adapters *is* pooling connections (measurable on the upstream side).
+ * `pipelining: 1` keeps one request per socket at a time; keep-alive reuses the socket across loans.
+ * A one-connection `Pool` would add a dispatch layer for no gain and could replace the socket behind our back.
+ */
+export class HttpTransport {
+  readonly origin: string;
+  readonly timeouts: Readonly<ProviderTimeouts>;
+  private readonly basePath: string;
+  private readonly baseQuery: string;
+  private readonly client: Client;
+
+  constructor(baseUrl: string, timeouts?: Partial<ProviderTimeouts>) {
+    const url = new URL(baseUrl);
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.baseQuery = url.search.slice(1);
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(timeouts) };
+    this.client = new Client(url.origin, {
+      pipelining: 1,
+      connect: { timeout: this.timeouts.connectMs },
+      headersTimeout: this.timeouts.firstByteMs,
+      bodyTimeout: this.timeouts.idleMs,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      keepAliveMaxTimeout: KEEP_ALIVE_MS,
+    });
+  }
+
+  /** Full request path: base path + `path`, with the base URL's query (e.g. Azure `api-version`) merged in. */
+  resolvePath(path: string): string {
+    if (!this.baseQuery) return this.basePath + path;
+    return this.basePath + path + (path.includes('?') ? '&' : '?') + this.baseQuery;
+  }
+
+  /**
+   * Send one request. No AbortController, no pipeline: the caller's signal goes straight to undici,
+   * which aborts the request (and destroys the socket) the moment it fires.
+   * The caller must consume or `destroy()` the returned body.
+   */
+  async request(req: TransportRequest, provider: string): Promise<TransportResponse> {
+    try {
+      return await this.client.request({
+        method: req.method,
+        path: this.resolvePath(req.path),
+        headers: req.headers,
+        body: req.body,
+        signal: req.signal,
+      });
+    } catch (err) {
+      throw transportError(provider, err, req.signal, this.timeouts);
+    }
+  }
+
+  close(): Promise<void> {
+    // destroy(), not close(): close() waits for in-flight requests, and a pool closing an adapter means "now".
+    return this.client.destroyed ? Promise.resolve() : this.client.destroy();
+  }
+}
+
+/** undici / socket failure -> ProviderError (timeout 504, network 502, caller abort 499). */
+export function transportError(
+  provider: string,
+  err: unknown,
+  signal: AbortSignal | undefined,
+  timeouts: Readonly<ProviderTimeouts> = DEFAULT_TIMEOUTS,
+): ProviderError {
+  if (err instanceof ProviderError) return err;
+  const code = (err as { code?: string } | null)?.code;
+  const name = (err as { name?: string } | null)?.name;
+  if (signal?.aborted || code === 'UND_ERR_ABORTED' || name === 'AbortError') {
+    return new ProviderError({ provider, status: 499, errorClass: 'aborted', message: 'request aborted by the caller', cause: err });
+  }
+  const timeout = (what: string, ms: number) =>
+    new ProviderError({ provider, status: 504, errorClass: 'timeout', code: 'timeout', message: `${provider}: ${what} (${ms} ms)`, cause: err });
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return timeout('connect timeout', timeouts.connectMs);
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return timeout('no response within the first-byte timeout', timeouts.firstByteMs);
+    case 'UND_ERR_BODY_TIMEOUT':
+      return timeout('upstream idle for longer than the idle timeout', timeouts.idleMs);
+  }
+  const detail = err instanceof Error ? err.message : String(err);
+  return new ProviderError({
+    provider,
+    status: 502,
+    errorClass: 'network',
+    code: code ?? 'network_error',
+    message: `${provider}: connection failed: ${detail}`,
+    cause: err,
+  });
+}
+
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  if (!o) return {};
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,4 @@
+import { openAICompatiblePreset } from '../openai-compatible/preset.js';
+
+/** Zhipu (GLM). International: `https://api.z.ai/api/paas/v4`. Its business error codes are mapped in normalize-error.ts. */
+export const zhipu = openAICompatiblePreset({ type: 'zhipu', defaultBaseUrl: 'https://open.bigmodel.cn/api/paas/v4' });
