@@ -1,6 +1,6 @@
 import type { AdapterPoolOptions, PoolKey, PoolLimits, PooledAdapter } from '../pool/types.js';
 import type { ProviderConfig } from '../providers/types.js';
-import type { Deployment, RoutingConfig, StrategyName } from '../routing/types.js';
+import { DEFAULT_ROUTING_CONFIG, type Deployment, type RoutingConfig, type StrategyName } from '../routing/types.js';
 import type { GatewayConfig, PoolOverride, ProviderEntry } from './schema.js';
 
 /** The config translated into what the pool, the providers and the router take. */
@@ -106,11 +106,13 @@ export function poolOptions(config: GatewayConfig): Omit<AdapterPoolOptions<Pool
 export function routingConfig(config: GatewayConfig): RoutingConfig {
   const r = config.routing;
   return {
+    ...DEFAULT_ROUTING_CONFIG,
     maxAttempts: r.maxAttempts,
     maxAttemptsPerDeployment: r.maxAttemptsPerDeployment,
     requestTimeoutMs: r.requestTimeout,
     retryBackoffInitialMs: r.retryBackoffInitial,
     retryBackoffMaxMs: r.retryBackoffMax,
+    retryJitter: r.retryJitter,
     maxRetryAfterMs: r.maxRetryAfter,
     circuitConsecutiveFailures: r.circuitConsecutiveFailures,
     circuitFailureRate: r.circuitFailureRate,

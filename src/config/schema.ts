@@ -102,6 +102,7 @@ export const routingSchema = z
     requestTimeout: duration().default(formatDuration(d.requestTimeoutMs)),
     retryBackoffInitial: duration().default(formatDuration(d.retryBackoffInitialMs)),
     retryBackoffMax: duration().default(formatDuration(d.retryBackoffMaxMs)),
+    retryJitter: z.enum(['full', 'decorrelated']).default(d.retryJitter),
     maxRetryAfter: duration().default(formatDuration(d.maxRetryAfterMs)),
     circuitConsecutiveFailures: int(1).default(d.circuitConsecutiveFailures),
     circuitFailureRate: num(0, 1).default(d.circuitFailureRate),

@@ -1,0 +1,146 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { ConfigError, modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
+import { AdapterPool } from '../pool/index.js';
+import { createProviderAdapter } from '../providers/registry.js';
+import type { ChatAdapter, ProviderConfig } from '../providers/types.js';
+import { Router } from '../routing/index.js';
+import { requireAdmin, requireKey } from './auth.js';
+import { errorBody, toErrorReply } from './errors.js';
+import { createLogger } from './logger.js';
+import { registerChatRoutes } from './routes/chat.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerModelRoutes } from './routes/models.js';
+import { registerPoolRoutes } from './routes/pool.js';
+import type { Lifecycle } from './types.js';
+
+export type AdapterFactory = (config: ProviderConfig, model: string, options: { logger: Logger }) => ChatAdapter;
+
+export interface GatewayOptions {
+  /** pino logger; default: a new one at `config.logging.level`, to stdout. */
+  logger?: Logger;
+  /** Builds provider adapters; default: the provider registry. */
+  createAdapter?: AdapterFactory;
+}
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly pool: AdapterPool<ChatAdapter>;
+  readonly router: Router;
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  /** Bind where the config says (or the overrides); resolves with the address, e.g. `http://127.0.0.1:8080`. */
+  listen(overrides?: { host?: string; port?: number }): Promise<string>;
+  /**
+   * Graceful stop: refuse new requests, let in-flight ones finish for up to `timeoutMs`
+   * (default `server.shutdownTimeout`), cut what remains, then close the router and the pools.
+   */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** Build the gateway: pools started, routes registered, not yet listening. */
+export async function buildGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger(config.logging.level);
+  const factory = options.createAdapter ?? createProviderAdapter;
+  const providers = new Map(Object.entries(config.providers).map(([name, p]) => [name, toProviderConfig(name, p)]));
+  const routes = modelRoutes(config);
+  checkProviders(routes, providers, factory, logger);
+
+  const lifecycle: Lifecycle = { state: 'starting' };
+  const poolLogger = logger.child({ component: 'pool' });
+  const popts = poolOptions(config);
+  const pool = new AdapterPool<ChatAdapter>({
+    ...popts,
+    createAdapter: async ({ model, provider }) => factory(providers.get(provider)!, model, { logger: poolLogger }),
+    logger: poolLogger,
+  });
+  const routing = routingConfig(config);
+  const router = new Router({ pool, routing, logger: logger.child({ component: 'router' }) });
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Per-request lines cost on the hot path; `logging.level: debug` adds one line per response instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.server.bodyLimit,
+    keepAliveTimeout: config.server.keepAliveTimeout,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestIdHeader: 'x-request-id',
+    // Validate without rewriting the body: no coercion, no removed or defaulted fields.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const r = toErrorReply(err);
+    if (r.status >= 500) request.log.error({ err }, 'request failed');
+    else request.log.debug({ err, status: r.status }, 'request rejected');
+    if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
+    return reply.code(r.status).send(r.body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody(`Unknown request URL: ${request.method} ${request.url.split('?')[0]}.`, 'invalid_request_error', 'unknown_url')),
+  );
+  if (logger.isLevelEnabled('debug')) {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request done');
+    });
+  }
+
+  const apiAuth = requireKey(config.auth.apiKeys);
+  const readAuth = requireKey(config.auth.adminKey === undefined || config.auth.apiKeys.length === 0 ? config.auth.apiKeys : [...config.auth.apiKeys, config.auth.adminKey]);
+  registerHealthRoutes(app, lifecycle);
+  registerModelRoutes(app, [...routes.keys()], apiAuth);
+  registerChatRoutes(app, { router, routes, routing, auth: apiAuth });
+  registerPoolRoutes(app, { pool, keys: popts.keys ?? [], readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
+
+  await pool.start();
+  await app.ready();
+  lifecycle.state = 'ready';
+
+  let closing: Promise<void> | undefined;
+  const close = (timeoutMs = config.server.shutdownTimeout): Promise<void> =>
+    (closing ??= (async () => {
+      lifecycle.state = 'closing';
+      const deadline = setTimeout(() => {
+        logger.warn({ timeoutMs }, 'shutdown deadline reached: closing the remaining connections');
+        app.server.closeAllConnections();
+      }, timeoutMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(deadline);
+        router.close();
+        await pool.close();
+      }
+    })());
+
+  return {
+    app,
+    pool,
+    router,
+    config,
+    logger,
+    close,
+    listen: async (overrides = {}) =>
+      app.listen({ host: overrides.host ?? config.server.host, port: overrides.port ?? config.server.port, listenTextResolver: (address) => `listening on ${address}` }),
+  };
+}
+
+/** Build (and close) one adapter per deployment so a misconfigured provider fails at start, naming it. */
+function checkProviders(routes: ReturnType<typeof modelRoutes>, providers: Map<string, ProviderConfig>, factory: AdapterFactory, logger: Logger): void {
+  const issues: { path: string; message: string }[] = [];
+  const seen = new Set<string>();
+  for (const route of routes.values()) {
+    for (const d of route.deployments) {
+      if (seen.has(d.key)) continue;
+      seen.add(d.key);
+      try {
+        const adapter = factory(providers.get(d.provider)!, d.model, { logger });
+        void adapter.close().catch(() => {});
+      } catch (err) {
+        issues.push({ path: `providers.${d.provider}`, message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+  if (issues.length > 0) throw new ConfigError('config', issues);
+}

@@ -1,0 +1,77 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { GatewayHttpError } from './errors.js';
+
+/**
+ * Bearer-key checks. Keys are compared as SHA-256 digests with `timingSafeEqual`, so neither the
+ * key nor its length leaks through timing, and every configured key is compared on each call.
+ */
+
+export type KeyMatcher = (presented: string | undefined) => boolean;
+
+const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
+
+export function keyMatcher(keys: readonly string[]): KeyMatcher {
+  const digests = keys.map(digest);
+  return (presented) => {
+    if (presented === undefined || digests.length === 0) return false;
+    const d = digest(presented);
+    let ok = false;
+    for (const k of digests) ok = timingSafeEqual(d, k) || ok;
+    return ok;
+  };
+}
+
+/** The token of `Authorization: Bearer <token>`. */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const h = request.headers.authorization;
+  if (h === undefined || h.length < 8 || h.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
+  return h.slice(7).trim();
+}
+
+/** Hosts that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+const missingKey = () =>
+  new GatewayHttpError(401, 'You didn\'t provide an API key. Send it as "Authorization: Bearer <key>".', 'invalid_request_error', 'missing_api_key');
+const invalidKey = () => new GatewayHttpError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
+
+/** Require one of `keys`; no keys configured = open. */
+export function requireKey(keys: readonly string[]): onRequestAsyncHookHandler | undefined {
+  if (keys.length === 0) return undefined;
+  const matches = keyMatcher(keys);
+  return async (request) => {
+    const token = bearerToken(request);
+    if (token === undefined) throw missingKey();
+    if (!matches(token)) throw invalidKey();
+  };
+}
+
+/**
+ * The admin rule for the POST pool endpoints: with `adminKey` set, that key is required (API keys
+ * are not enough); without it, they are allowed only when the server is bound to loopback, so
+ * only local callers can reach them; otherwise they are refused with 403.
+ */
+export function requireAdmin(adminKey: string | undefined, host: string): onRequestAsyncHookHandler {
+  if (adminKey !== undefined) {
+    const matches = keyMatcher([adminKey]);
+    return async (request) => {
+      const token = bearerToken(request);
+      if (token === undefined) throw missingKey();
+      if (!matches(token)) throw invalidKey();
+    };
+  }
+  const open = isLoopbackHost(host);
+  return async () => {
+    if (!open) {
+      throw new GatewayHttpError(
+        403,
+        'Admin endpoints are disabled: set auth.adminKey, or bind server.host to a loopback address.',
+        'permission_error',
+        'admin_disabled',
+      );
+    }
+  };
+}

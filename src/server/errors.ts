@@ -1,0 +1,111 @@
+import type { OpenAIErrorBody } from '../providers/errors.js';
+import { ProviderError } from '../providers/errors.js';
+import {
+  AcquireAbortedError,
+  AcquireTimeoutError,
+  CreateFailedError,
+  PoolClosedError,
+  PoolError,
+  TooManyWaitersError,
+} from '../pool/errors.js';
+import { NoDeploymentAvailableError } from '../routing/index.js';
+
+/** An error the gateway itself answers with (auth, unknown model, not ready, ...). */
+export class GatewayHttpError extends Error {
+  override readonly name = 'GatewayHttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** How a failure goes out: status, OpenAI-shaped body and, for 503/429, Retry-After in seconds. */
+export interface ErrorReply {
+  status: number;
+  body: OpenAIErrorBody;
+  retryAfterSeconds?: number;
+}
+
+/** HTTP status for a client that hung up (nginx's convention); nobody reads the reply. */
+const CLIENT_CLOSED = 499;
+
+export function errorBody(message: string, type: string, code: string | number | null = null, param: string | null = null): OpenAIErrorBody {
+  return { error: { message, type, param, code } };
+}
+
+export const modelNotFound = (model: string): GatewayHttpError =>
+  new GatewayHttpError(404, `The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model');
+
+/** Map anything thrown while serving a request to its reply. Never echoes internals of unexpected errors. */
+export function toErrorReply(err: unknown): ErrorReply {
+  if (err instanceof GatewayHttpError) {
+    return withRetry(err.status, errorBody(err.message, err.type, err.code, err.param), err.retryAfterMs);
+  }
+  if (err instanceof ProviderError) {
+    if (err.errorClass === 'aborted') return { status: CLIENT_CLOSED, body: err.body };
+    return withRetry(err.status, err.body, err.retryAfterMs ?? (err.status === 503 || err.status === 429 ? 1000 : undefined));
+  }
+  if (err instanceof NoDeploymentAvailableError) {
+    return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'no_deployment_available'), err.retryAfterMs);
+  }
+  if (err instanceof PoolError) return poolErrorReply(err);
+  const fe = err as { statusCode?: number; code?: string; message?: string; validation?: unknown[]; validationContext?: string };
+  if (Array.isArray(fe.validation)) return validationReply(fe.validation as AjvError[], fe.validationContext);
+  switch (fe.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, body: errorBody(`We could not parse the JSON body of your request: ${fe.message ?? ''}`.trim(), 'invalid_request_error', 'invalid_json') };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: errorBody('Request body too large.', 'invalid_request_error', 'request_too_large') };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, body: errorBody('Unsupported Content-Type: send application/json.', 'invalid_request_error', 'unsupported_media_type') };
+  }
+  if (err instanceof SyntaxError && fe.statusCode === 400) {
+    return { status: 400, body: errorBody(`We could not parse the JSON body of your request: ${err.message}`, 'invalid_request_error', 'invalid_json') };
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return { status: fe.statusCode, body: errorBody(fe.message ?? 'Bad request', 'invalid_request_error', fe.code ?? null) };
+  }
+  return { status: 500, body: errorBody('The gateway failed to process the request.', 'server_error', 'internal_error') };
+}
+
+function poolErrorReply(err: PoolError): ErrorReply {
+  if (err instanceof AcquireTimeoutError || err instanceof TooManyWaitersError) {
+    return withRetry(503, errorBody(err.message, 'service_unavailable_error', err instanceof AcquireTimeoutError ? 'pool_exhausted' : 'pool_busy'), 1000);
+  }
+  if (err instanceof PoolClosedError) return withRetry(503, errorBody('The gateway is shutting down.', 'service_unavailable_error', 'shutting_down'), 1000);
+  if (err instanceof AcquireAbortedError) return { status: CLIENT_CLOSED, body: errorBody(err.message, 'invalid_request_error', 'client_closed_request') };
+  if (err instanceof CreateFailedError) return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'adapter_unavailable'), 1000);
+  return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'pool_error'), 1000);
+}
+
+function withRetry(status: number, body: OpenAIErrorBody, retryAfterMs: number | undefined): ErrorReply {
+  if (status !== 503 && status !== 429) return { status, body };
+  return { status, body, retryAfterSeconds: Math.max(1, Math.ceil((retryAfterMs ?? 1000) / 1000)) };
+}
+
+interface AjvError {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: { missingProperty?: string };
+}
+
+/** fastify/ajv validation failure -> 400 naming the field (`messages`, `messages[0].role`). */
+function validationReply(errors: AjvError[], context = 'body'): ErrorReply {
+  const first = errors[0] ?? {};
+  const segments = (first.instancePath ?? '').split('/').filter(Boolean);
+  if (first.keyword === 'required' && first.params?.missingProperty) segments.push(first.params.missingProperty);
+  const param = segments.reduce((acc, s) => (/^\d+$/.test(s) ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), '');
+  const message =
+    first.keyword === 'required'
+      ? `Missing required parameter: '${param}'.`
+      : `Invalid value for '${param || context}': ${first.message ?? 'invalid'}.`;
+  return { status: 400, body: errorBody(message, 'invalid_request_error', first.keyword === 'required' ? 'missing_required_parameter' : 'invalid_value', param || null) };
+}

@@ -1,0 +1,8 @@
+export { buildGateway, type Gateway, type GatewayOptions, type AdapterFactory } from './app.js';
+export { createLogger } from './logger.js';
+export { toErrorReply, GatewayHttpError, errorBody, type ErrorReply } from './errors.js';
+export { keyMatcher, isLoopbackHost } from './auth.js';
+export { pipeSse } from './sse.js';
+export { POOL_MESSAGES } from './routes/pool.js';
+export { DEPLOYMENT_HEADER, ATTEMPTS_HEADER } from './routes/chat.js';
+export type { GatewayPool, PoolEnvelope, AdapterDetailRow } from './types.js';
