@@ -1,20 +1,19 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ConfigError, modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
+import { modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
-import type { ChatAdapter, ProviderConfig } from '../providers/types.js';
+import type { ChatAdapter } from '../providers/types.js';
 import { Router } from '../routing/index.js';
 import { requireAdmin, requireKey } from './auth.js';
 import { errorBody, toErrorReply } from './errors.js';
+import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { createLogger } from './logger.js';
 import { registerChatRoutes } from './routes/chat.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerPoolRoutes } from './routes/pool.js';
 import type { Lifecycle } from './types.js';
-
-export type AdapterFactory = (config: ProviderConfig, model: string, options: { logger: Logger }) => ChatAdapter;
 
 export interface GatewayOptions {
   /** pino logger; default: a new one at `config.logging.level`, to stdout. */
@@ -44,7 +43,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const factory = options.createAdapter ?? createProviderAdapter;
   const providers = new Map(Object.entries(config.providers).map(([name, p]) => [name, toProviderConfig(name, p)]));
   const routes = modelRoutes(config);
-  checkProviders(routes, providers, factory, logger);
+  checkProviders(config, factory, logger);
 
   const lifecycle: Lifecycle = { state: 'starting' };
   const poolLogger = logger.child({ component: 'pool' });
@@ -124,23 +123,4 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     listen: async (overrides = {}) =>
       app.listen({ host: overrides.host ?? config.server.host, port: overrides.port ?? config.server.port, listenTextResolver: (address) => `listening on ${address}` }),
   };
-}
-
-/** Build (and close) one adapter per deployment so a misconfigured provider fails at start, naming it. */
-function checkProviders(routes: ReturnType<typeof modelRoutes>, providers: Map<string, ProviderConfig>, factory: AdapterFactory, logger: Logger): void {
-  const issues: { path: string; message: string }[] = [];
-  const seen = new Set<string>();
-  for (const route of routes.values()) {
-    for (const d of route.deployments) {
-      if (seen.has(d.key)) continue;
-      seen.add(d.key);
-      try {
-        const adapter = factory(providers.get(d.provider)!, d.model, { logger });
-        void adapter.close().catch(() => {});
-      } catch (err) {
-        issues.push({ path: `providers.${d.provider}`, message: err instanceof Error ? err.message : String(err) });
-      }
-    }
-  }
-  if (issues.length > 0) throw new ConfigError('config', issues);
 }

@@ -1,4 +1,5 @@
-export { buildGateway, type Gateway, type GatewayOptions, type AdapterFactory } from './app.js';
+export { buildGateway, type Gateway, type GatewayOptions } from './app.js';
+export { checkProviders, type AdapterFactory } from './check-providers.js';
 export { createLogger } from './logger.js';
 export { toErrorReply, GatewayHttpError, errorBody, type ErrorReply } from './errors.js';
 export { keyMatcher, isLoopbackHost } from './auth.js';
