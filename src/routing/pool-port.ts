@@ -18,7 +18,8 @@ export interface PoolKeyState {
  */
 export interface RouterPool<A extends ChatAdapter = ChatAdapter> {
   getAdapter(model: string, provider: string, options?: AcquireOptions): Promise<A>;
-  releaseAdapter(adapter: A, model: string, provider: string): Promise<void>;
+  /** `{ healthy: false }`: the holder saw it fail in a way that says it is broken (auth, quota): stop lending it. */
+  releaseAdapter(adapter: A, model: string, provider: string, options?: { healthy?: boolean }): Promise<void>;
   keyState(model: string, provider: string): PoolKeyState | undefined;
   on(event: 'unhealthy' | 'recovered', fn: (e: { key: string; adapter: A }) => void): unknown;
   off?(event: 'unhealthy' | 'recovered', fn: (e: { key: string; adapter: A }) => void): unknown;

@@ -259,7 +259,8 @@ export class Router {
         return { kind: 'completion', completion, deployment: d, attempts };
       } catch (err) {
         state.inFlight--;
-        await this.release(adapter, d);
+        // Auth / quota failures say the adapter (its key) is broken: the pool stops lending it until a check passes.
+        await this.release(adapter, d, err instanceof ProviderError && err.action.unhealthy);
 
         // 4. Decide: give up, retry here after a backoff, or fail over.
         if (signal?.aborted || (err instanceof ProviderError && err.errorClass === 'aborted')) {
@@ -344,7 +345,7 @@ export class Router {
       if (error.action.unhealthy) state.breaker.trip();
     } else if (outcome === 'error' && !(error instanceof ProviderError)) state.breaker.onFailure(permit);
     else state.breaker.onNeutral(permit);
-    await this.release(adapter, state.deployment);
+    await this.release(adapter, state.deployment, outcome === 'error' && error instanceof ProviderError && error.action.unhealthy);
   }
 
   // --- internals -------------------------------------------------------------------------------
@@ -428,9 +429,9 @@ export class Router {
     return c;
   }
 
-  private async release(adapter: ChatAdapter, d: Deployment): Promise<void> {
+  private async release(adapter: ChatAdapter, d: Deployment, broken = false): Promise<void> {
     try {
-      await this.pool.releaseAdapter(adapter, d.model, d.provider);
+      await this.pool.releaseAdapter(adapter, d.model, d.provider, broken ? RELEASE_BROKEN : undefined);
     } catch (err) {
       this.logger?.error?.({ err, key: d.key }, 'router: releasing an adapter failed');
     }
@@ -499,6 +500,7 @@ function hasAlternative(candidates: readonly Deployment[], d: Deployment, strict
   return false;
 }
 
+const RELEASE_BROKEN = Object.freeze({ healthy: false });
 const NO_WAIT: AcquireOptions = Object.freeze({ timeoutMs: 0 });
 
 function acquireOptions(signal: AbortSignal | undefined, timeoutMs: number | undefined): AcquireOptions | undefined {
