@@ -52,6 +52,9 @@ const DEFAULTS = {
   closeTimeoutMs: 10_000,
 };
 
+/** Promises are immutable: every release can hand back the same settled one. */
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** HikariCP subtracts up to 2.5 % of the lifetime so adapters created together don't expire together. */
 const LIFETIME_JITTER = 0.025;
 
@@ -87,9 +90,10 @@ interface Waiter<A> {
   readonly kp: KeyPool<A>;
   readonly enqueuedAt: number;
   readonly timeoutMs: number;
+  /** enqueuedAt + timeoutMs; one sweep timer per key serves every waiter's deadline. */
+  readonly deadline: number;
   resolve: (adapter: A) => void;
   reject: (error: Error) => void;
-  timer: NodeJS.Timeout | null;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | null;
 }
@@ -111,6 +115,12 @@ interface KeyPool<A> {
   lastCreateError: unknown;
   lastCreateErrorAt: number;
   retryTimer: NodeJS.Timeout | null;
+  /**
+   * One timer per key for the earliest waiter deadline instead of one per waiter: arming and
+   * clearing a timer per acquire costs more than the pool's own bookkeeping.
+   */
+  deadlineTimer: NodeJS.Timeout | null;
+  deadlineAt: number;
   /** An adapter of this key failed a health check: new adapters are checked before they are lent. */
   suspect: boolean;
   readonly view: KeyState;
@@ -283,7 +293,7 @@ export class AdapterPool<A extends PooledAdapter> {
       return Promise.reject(new NotLeasedError(poolKey(model, provider)));
     }
     this._release(entry, options?.healthy === false);
-    return Promise.resolve();
+    return RESOLVED;
   }
 
   /** Runs `fn` with an adapter and always releases it. */
@@ -499,6 +509,8 @@ export class AdapterPool<A extends PooledAdapter> {
         lastCreateError: undefined,
         lastCreateErrorAt: 0,
         retryTimer: null,
+        deadlineTimer: null,
+        deadlineAt: Infinity,
         suspect: false,
         view: { total: 0, available: 0, inUse: 0, unhealthy: 0, creating: 0, waiting: 0, maxPoolSize: limits.maxPoolSize },
       };
@@ -515,28 +527,17 @@ export class AdapterPool<A extends PooledAdapter> {
     return o === undefined ? this._defaults : { ...this._defaults, ...pickLimits(o) };
   }
 
-  /** Pops the most recently released valid adapter, retiring expired ones on the way. */
+  /**
+   * Pops the most recently released adapter. Expiry is decided at release and by cleanup, so the
+   * lending path reads no clock.
+   */
   private _takeIdle(kp: KeyPool<A>): Entry<A> | null {
-    const checkLifetime = kp.limits.maxLifetimeMs !== Infinity;
-    let now = 0;
-    while (kp.idle.length > 0) {
-      const e = kp.idle.pop()!;
-      if (checkLifetime) {
-        if (now === 0) now = Date.now();
-        if (now >= e.expiresAt) {
-          this._destroy(e, 'expired_lifetime');
-          continue;
-        }
-      }
-      return e;
-    }
-    return null;
+    return kp.idle.length > 0 ? kp.idle.pop()! : null;
   }
 
   private _lend(e: Entry<A>): void {
     e.state = 'in_use';
     e.useCount++;
-    e.lastUsedAt = Date.now();
     e.kp.inUse++;
     this._inUseTotal++;
     if (this._leakDetectionMs > 0) this._armLeakTimer(e);
@@ -547,7 +548,6 @@ export class AdapterPool<A extends PooledAdapter> {
     const kp = e.kp;
     kp.inUse--;
     this._inUseTotal--;
-    e.lastUsedAt = Date.now();
     if (e.leakTimer !== null) {
       clearTimeout(e.leakTimer);
       e.leakTimer = null;
@@ -560,6 +560,7 @@ export class AdapterPool<A extends PooledAdapter> {
       this._markUnhealthy(e, new Error('reported broken by its holder'));
       this._dispatch(kp);
     } else {
+      // Lifetime is judged by cleanup (it marks `retire`), so releasing reads the clock only to park the adapter.
       const reason = e.retire ?? (e.useCount >= kp.limits.maxUses ? 'expired_uses' : null);
       if (reason !== null) {
         this._destroy(e, reason);
@@ -570,6 +571,7 @@ export class AdapterPool<A extends PooledAdapter> {
         this._serve(kp.waiters.shift()!, e);
       } else {
         e.state = 'idle';
+        e.lastUsedAt = Date.now();
         kp.idle.push(e);
       }
     }
@@ -594,8 +596,9 @@ export class AdapterPool<A extends PooledAdapter> {
       return Promise.reject(new CreateFailedError(kp.key, kp.lastCreateError));
     }
     return new Promise<A>((resolve, reject) => {
-      const w: Waiter<A> = { kp, enqueuedAt: Date.now(), timeoutMs, resolve, reject, timer: null, signal, onAbort: null };
-      if (timeoutMs !== Infinity) w.timer = setTimeout(() => this._expireWaiter(w), Math.max(timeoutMs, 1));
+      const now = Date.now();
+      const w: Waiter<A> = { kp, enqueuedAt: now, timeoutMs, deadline: now + timeoutMs, resolve, reject, signal, onAbort: null };
+      if (w.deadline < kp.deadlineAt) this._armDeadline(kp, w.deadline, now);
       if (signal !== undefined) {
         w.onAbort = () => this._abortWaiter(w);
         signal.addEventListener('abort', w.onAbort, { once: true });
@@ -615,10 +618,44 @@ export class AdapterPool<A extends PooledAdapter> {
   }
 
   private _settleWaiter(w: Waiter<A>): void {
-    if (w.timer !== null) clearTimeout(w.timer);
-    w.timer = null;
     if (w.onAbort !== null) w.signal!.removeEventListener('abort', w.onAbort);
     w.onAbort = null;
+    const kp = w.kp;
+    // Nobody left waiting: drop the deadline timer so it cannot keep the process alive.
+    if (kp.waiters.length === 0 && kp.deadlineTimer !== null) this._disarmDeadline(kp);
+  }
+
+  private _armDeadline(kp: KeyPool<A>, at: number, now: number): void {
+    if (kp.deadlineTimer !== null) clearTimeout(kp.deadlineTimer);
+    kp.deadlineAt = at;
+    kp.deadlineTimer = setTimeout(() => this._sweepDeadlines(kp), Math.max(1, at - now));
+  }
+
+  private _disarmDeadline(kp: KeyPool<A>): void {
+    clearTimeout(kp.deadlineTimer!);
+    kp.deadlineTimer = null;
+    kp.deadlineAt = Infinity;
+  }
+
+  /** Rejects every waiter whose deadline passed and re-arms for the next one. */
+  private _sweepDeadlines(kp: KeyPool<A>): void {
+    kp.deadlineTimer = null;
+    kp.deadlineAt = Infinity;
+    const now = Date.now();
+    const expired: Waiter<A>[] = [];
+    let next = Infinity;
+    let j = 0;
+    for (let i = 0; i < kp.waiters.length; i++) {
+      const w = kp.waiters[i]!;
+      if (w.deadline <= now) expired.push(w);
+      else {
+        kp.waiters[j++] = w;
+        if (w.deadline < next) next = w.deadline;
+      }
+    }
+    kp.waiters.length = j;
+    if (next !== Infinity) this._armDeadline(kp, next, now);
+    for (const w of expired) this._expireWaiter(w, now);
   }
 
   private _removeWaiter(w: Waiter<A>): boolean {
@@ -629,11 +666,10 @@ export class AdapterPool<A extends PooledAdapter> {
     return true;
   }
 
-  private _expireWaiter(w: Waiter<A>): void {
-    w.timer = null;
-    if (!this._removeWaiter(w)) return;
+  private _expireWaiter(w: Waiter<A>, now: number): void {
+    this._settleWaiter(w);
     const kp = w.kp;
-    const waitedMs = Date.now() - w.enqueuedAt;
+    const waitedMs = now - w.enqueuedAt;
     this._emit('timeout', { key: kp.key, waitedMs });
     // A create that failed while this caller waited explains the wait better than a bare timeout.
     if (kp.lastCreateErrorAt >= w.enqueuedAt && kp.createFailures > 0) {
@@ -979,6 +1015,7 @@ export class AdapterPool<A extends PooledAdapter> {
     for (const kp of this._pools) {
       if (kp.retryTimer !== null) clearTimeout(kp.retryTimer);
       kp.retryTimer = null;
+      if (kp.deadlineTimer !== null) this._disarmDeadline(kp);
       for (const w of kp.waiters.splice(0)) {
         this._settleWaiter(w);
         w.reject(new PoolClosedError(kp.key));
