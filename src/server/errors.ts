@@ -47,10 +47,7 @@ export function toErrorReply(err: unknown): ErrorReply {
   if (err instanceof GatewayHttpError) {
     return withRetry(err.status, errorBody(err.message, err.type, err.code, err.param), err.retryAfterMs);
   }
-  if (err instanceof ProviderError) {
-    if (err.errorClass === 'aborted') return { status: CLIENT_CLOSED, body: err.body };
-    return withRetry(err.status, err.body, err.retryAfterMs ?? (err.status === 503 || err.status === 429 ? 1000 : undefined));
-  }
+  if (err instanceof ProviderError) return providerErrorReply(err);
   if (err instanceof NoDeploymentAvailableError) {
     return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'no_deployment_available'), err.retryAfterMs);
   }
@@ -73,6 +70,39 @@ export function toErrorReply(err: unknown): ErrorReply {
     return { status: fe.statusCode, body: errorBody(fe.message ?? 'Bad request', 'invalid_request_error', fe.code ?? null) };
   }
   return { status: 500, body: errorBody('The gateway failed to process the request.', 'server_error', 'internal_error') };
+}
+
+/**
+ * An upstream failure, by the adapter's classification. The caller's own mistakes keep the
+ * upstream status and body; failures of the gateway's credentials or of the upstream become
+ * 502/503/504 (a 401 would tell the client its gateway key is wrong), and their messages are
+ * the gateway's own so nothing of the provider's key can leak.
+ */
+function providerErrorReply(err: ProviderError): ErrorReply {
+  const upstream = `upstream provider "${err.provider}"`;
+  switch (err.errorClass) {
+    case 'client_error':
+      return { status: err.status >= 400 && err.status < 500 ? err.status : 400, body: err.body };
+    case 'rate_limited':
+      return withRetry(429, errorBody(`${upstream} is rate limiting requests.`, 'rate_limit_error', 'upstream_rate_limited'), err.retryAfterMs);
+    case 'auth':
+      return { status: 502, body: errorBody(`${upstream} rejected the gateway's credentials (HTTP ${err.status}).`, 'api_error', 'upstream_auth_failed') };
+    case 'quota':
+      return { status: 502, body: errorBody(`${upstream} reports the gateway's quota or balance exhausted (HTTP ${err.status}).`, 'api_error', 'upstream_quota_exceeded') };
+    case 'not_found':
+      return { status: 502, body: errorBody(`${upstream} does not know the configured model or deployment (HTTP ${err.status}).`, 'api_error', 'upstream_model_not_found') };
+    case 'timeout':
+      return { status: 504, body: errorBody(`${upstream} timed out.`, 'timeout_error', 'upstream_timeout') };
+    case 'aborted':
+      return { status: CLIENT_CLOSED, body: err.body };
+    case 'temporarily_unavailable':
+      return withRetry(503, errorBody(`${upstream} is temporarily unavailable.`, 'service_unavailable_error', 'upstream_unavailable'), err.retryAfterMs);
+    default:
+      if (err.status === 503 || err.status === 529) {
+        return withRetry(503, errorBody(`${upstream} is overloaded (HTTP ${err.status}).`, 'service_unavailable_error', 'upstream_unavailable'), err.retryAfterMs);
+      }
+      return { status: 502, body: errorBody(`${upstream} failed: ${err.message}`, 'api_error', `upstream_${err.errorClass}`) };
+  }
 }
 
 function poolErrorReply(err: PoolError): ErrorReply {
