@@ -1,0 +1,171 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ProviderError } from '../../src/providers/errors.js';
+import type { StreamResult } from '../../src/routing/types.js';
+import { assertNothingInUse, chat, harness, type Harness } from './harness.js';
+
+async function openStream(h: Harness, signal?: AbortSignal): Promise<StreamResult> {
+  const r = await h.router.executeStrategy(chat(true), h.deployments, 'failover', undefined, signal ? { signal } : undefined);
+  assert.equal(r.kind, 'stream');
+  return r as StreamResult;
+}
+
+async function collect(r: StreamResult): Promise<string> {
+  let text = '';
+  for await (const c of r.stream) text += c.choices[0]?.delta.content ?? '';
+  return text;
+}
+
+describe('router streams against failing loopback upstreams', () => {
+  it('a healthy stream: first chunk peeked then replayed, adapter released at the end', async () => {
+    const h = await harness();
+    try {
+      const r = await openStream(h);
+      assert.equal(r.deployment.provider, 'a');
+      assert.equal(r.attempts, 1);
+      assert.equal(h.pool.keyState('up-model', 'a')!.inUse, 1, 'leased while the stream is open');
+      assert.equal(await collect(r), 'a-0 a-1 a-2 ');
+      assertNothingInUse(h.pool, h.deployments);
+    } finally {
+      await h.finish();
+    }
+  });
+
+  it('sse() gives SSE frames ending in [DONE]', async () => {
+    const h = await harness();
+    try {
+      const r = await openStream(h);
+      const frames: string[] = [];
+      for await (const f of r.stream.sse()) frames.push(String(f));
+      assert.equal(frames.at(-1), 'data: [DONE]\n\n');
+      assert.ok(frames.every((f) => f.startsWith('data: ') && f.endsWith('\n\n')));
+      const first = JSON.parse(frames[0]!.slice(6)) as { object: string; choices: Array<{ delta: { role?: string } }> };
+      assert.equal(first.object, 'chat.completion.chunk');
+      assert.equal(first.choices[0]!.delta.role, 'assistant');
+      assert.equal(frames.length, 6); // role, 3 contents, finish, [DONE]
+    } finally {
+      await h.finish();
+    }
+  });
+
+  it('200 then the connection dies before the first chunk: still retried (the first chunk is peeked)', async () => {
+    const h = await harness();
+    try {
+      h.up.a!.fault = 'cut_before_first';
+      const r = await openStream(h);
+      assert.equal(r.deployment.provider, 'b');
+      assert.equal(r.attempts, 3);
+      assert.equal(await collect(r), 'b-0 b-1 b-2 ');
+    } finally {
+      await h.finish();
+    }
+  });
+
+  it('malformed first SSE event: retried and failed over', async () => {
+    const h = await harness();
+    try {
+      h.up.a!.fault = 'malformed';
+      const r = await openStream(h);
+      assert.equal(r.deployment.provider, 'b');
+      assert.equal(await collect(r), 'b-0 b-1 b-2 ');
+    } finally {
+      await h.finish();
+    }
+  });
+
+  it('500 / 429 before the stream starts: retried and failed over like a completion', async () => {
+    const h = await harness();
+    try {
+      h.up.a!.script = ['500', '429'];
+      h.up.a!.retryAfterSeconds = 600;
+      const r = await openStream(h);
+      assert.equal(r.deployment.provider, 'b');
+      assert.equal(r.attempts, 3);
+      await collect(r);
+    } finally {
+      await h.finish();
+    }
+  });
+
+  it('a slow first byte beyond the timeout: failed over', async () => {
+    const h = await harness({ routing: { maxAttemptsPerDeployment: 1 } });
+    try {
+      h.up.a!.fault = 'slow';
+      h.up.a!.slowMs = 1_000;
+      const r = await openStream(h);
+      assert.equal(r.deployment.provider, 'b');
+      assert.equal(r.attempts, 2);
+      await collect(r);
+    } finally {
+      await h.finish();
+    }
+  });
+
+  it('a stream cut midway after bytes reached the client: no retry, no failover, the iterator throws a ProviderError', async () => {
+    const h = await harness();
+    try {
+      h.up.a!.fault = 'cut';
+      const r = await openStream(h);
+      assert.equal(r.deployment.provider, 'a');
+      const seen: string[] = [];
+      await assert.rejects(
+        (async () => {
+          for await (const c of r.stream) seen.push(String(c.choices[0]?.delta.content ?? ''));
+        })(),
+        (e: unknown) => e instanceof ProviderError && e.action.retry,
+      );
+      assert.deepEqual(seen, ['', 'partial ']);
+      assert.equal(h.up.a!.chatHits, 1);
+      assert.equal(h.up.b!.chatHits, 0);
+      assert.equal(h.router.deploymentHealth().find((d) => d.key.endsWith(':a'))!.consecutiveFailures, 1, 'counted against a');
+      assertNothingInUse(h.pool, h.deployments);
+    } finally {
+      await h.finish();
+    }
+  });
+
+  it('cancel(): aborts the upstream and releases the adapter exactly once', async () => {
+    const h = await harness();
+    try {
+      h.up.a!.fault = 'ok';
+      const r = await openStream(h);
+      r.stream.cancel();
+      r.stream.cancel();
+      await sleep(10);
+      assertNothingInUse(h.pool, h.deployments);
+      assert.equal(h.router.deploymentHealth()[0]!.inFlight, 0);
+      assert.equal(h.router.deploymentHealth()[0]!.consecutiveFailures, 0, 'a cancel is not a failure');
+    } finally {
+      await h.finish();
+    }
+  });
+
+  it('a consumer that breaks out of the loop: upstream aborted, adapter released', async () => {
+    const h = await harness();
+    try {
+      h.up.a!.fault = 'cut'; // sends 2 chunks then would die: we leave after the first
+      const r = await openStream(h);
+      for await (const _c of r.stream) break;
+      assertNothingInUse(h.pool, h.deployments);
+      assert.equal(h.router.deploymentHealth()[0]!.consecutiveFailures, 0);
+    } finally {
+      await h.finish();
+    }
+  });
+
+  it('the caller aborting mid-stream: iterator rejects as aborted, adapter released, not counted as a failure', async () => {
+    const h = await harness();
+    try {
+      h.up.a!.fault = 'cut';
+      const ac = new AbortController();
+      const r = await openStream(h, ac.signal);
+      ac.abort();
+      await assert.rejects(collect(r), (e: unknown) => e instanceof ProviderError && e.errorClass === 'aborted');
+      assertNothingInUse(h.pool, h.deployments);
+      assert.equal(h.router.deploymentHealth()[0]!.consecutiveFailures, 0);
+    } finally {
+      await h.finish();
+    }
+  });
+});
