@@ -2,6 +2,7 @@ import { ProviderError } from './errors.js';
 import { normalizeProviderError } from './normalize-error.js';
 import { transportError, type TransportResponse } from './transport.js';
 import type { ProviderTimeouts } from './types.js';
+import { destroyBody } from './upstream-stream.js';
 
 export interface ReadContext {
   provider: string;
@@ -15,7 +16,7 @@ export async function readText(res: TransportResponse, ctx: ReadContext): Promis
   try {
     return await res.body.text();
   } catch (err) {
-    res.body.destroy();
+    destroyBody(res.body);
     throw transportError(ctx.provider, err, ctx.signal, ctx.timeouts);
   }
 }

@@ -43,13 +43,13 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
   cancel(): void {
     if (this.settled) return;
     this.cancelled = true;
-    this.ctx.body.destroy();
+    destroyBody(this.ctx.body);
     this.settle(this.abortedError());
   }
 
   /** Fail the stream with `err` (an error frame, a bad payload): release the socket, settle, return it to throw. */
   protected fail(err: ProviderError): ProviderError {
-    this.ctx.body.destroy();
+    destroyBody(this.ctx.body);
     this.settle(err);
     return err;
   }
@@ -94,14 +94,14 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
         return;
       }
       if (!this.settled) {
-        this.ctx.body.destroy();
+        destroyBody(this.ctx.body);
         this.settle(pe);
       }
       throw pe;
     } finally {
       // The consumer stopped early (break/return): let go of the upstream request.
       if (!this.settled) {
-        this.ctx.body.destroy();
+        destroyBody(this.ctx.body);
         this.settle(this.done ? undefined : this.abortedError());
       }
     }
@@ -117,6 +117,18 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
     return new ProviderError({ provider: this.ctx.provider, status: 499, errorClass: 'aborted', message: 'stream cancelled by the caller' });
   }
 }
+
+/**
+ * Let go of a response body we will not read: undici then aborts the request and drops the socket.
+ * A destroyed body emits 'error' (RequestAbortedError); with nobody listening that would crash the process.
+ */
+export function destroyBody(body: UpstreamBody): void {
+  if (body.destroyed) return;
+  body.on('error', noop);
+  body.destroy();
+}
+
+function noop(): void {}
 
 /** Error inside a 200 stream: keep what the provider said, classify it as `stream_error`. */
 export function streamErrorFrom(err: ProviderError): ProviderError {
