@@ -164,7 +164,8 @@ export class Router {
       if (sticky !== undefined) {
         d = sticky;
         sticky = undefined;
-        wait = true;
+        // A busy pool is no reason to queue for a retry either while another deployment could serve.
+        wait = !hasAlternative(this.eligible(modelProviders, cfg, failed, busy), d, picker.strictPriority);
       } else {
         const candidates = this.eligible(modelProviders, cfg, failed, busy);
         if (candidates.length > 0) {
@@ -222,6 +223,16 @@ export class Router {
         }
         state.breaker.onNeutral(permit);
         throw err; // pool closed, or a bug
+      }
+
+      // A permit granted while closed, then a wait in the pool queue during which the circuit opened:
+      // do not add one more call to a deployment already known to be down.
+      if (permit === Permit.Normal && state.breaker.state !== 'closed') {
+        state.breaker.onNeutral(permit);
+        await this.release(adapter, d);
+        (failed ??= new Set()).add(d.key);
+        this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
+        continue;
       }
 
       // 3. Call it.
