@@ -145,7 +145,8 @@ export class Router {
     const signal = options?.signal;
     const requestId = options?.requestId;
     const stream = request.stream === true;
-    const callOpts: CallOptions | undefined = signal === undefined ? undefined : { signal };
+    // One options object serves both the call and a waiting acquire (both only carry the signal).
+    const callOpts: (CallOptions & AcquireOptions) | undefined = signal === undefined ? undefined : { signal };
     if (signal?.aborted) throw abortError(modelProviders[0]?.provider ?? 'router', signal.reason);
 
     const deadline = this.now() + cfg.requestTimeoutMs;
@@ -198,7 +199,7 @@ export class Router {
       // 2. Borrow an adapter. Not an attempt yet: no upstream call was made.
       let adapter: ChatAdapter;
       try {
-        adapter = await this.pool.getAdapter(d.model, d.provider, acquireOptions(signal, wait ? undefined : cfg.fullPoolWaitMs));
+        adapter = await this.pool.getAdapter(d.model, d.provider, wait ? callOpts : acquireOptions(signal, cfg.fullPoolWaitMs));
       } catch (err) {
         if (signal?.aborted || err instanceof AcquireAbortedError) {
           state.breaker.onNeutral(permit);
@@ -514,12 +515,10 @@ function hasAlternative(candidates: readonly Deployment[], d: Deployment, strict
 const RELEASE_BROKEN = Object.freeze({ healthy: false });
 const NO_WAIT: AcquireOptions = Object.freeze({ timeoutMs: 0 });
 
-function acquireOptions(signal: AbortSignal | undefined, timeoutMs: number | undefined): AcquireOptions | undefined {
-  if (signal === undefined) {
-    if (timeoutMs === undefined) return undefined;
-    return timeoutMs === 0 ? NO_WAIT : { timeoutMs };
-  }
-  return timeoutMs === undefined ? { signal } : { signal, timeoutMs };
+/** Options of a no-wait acquire (the waiting one reuses the call's `{ signal }`). */
+function acquireOptions(signal: AbortSignal | undefined, timeoutMs: number): AcquireOptions {
+  if (signal === undefined) return timeoutMs === 0 ? NO_WAIT : { timeoutMs };
+  return { signal, timeoutMs };
 }
 
 function backoffOptions(cfg: RoutingConfig): BackoffOptions {
