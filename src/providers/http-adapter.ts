@@ -47,6 +47,7 @@ export abstract class HttpChatAdapter implements ChatAdapter {
   protected readonly logger: PoolLogger | undefined;
   private readonly stats = new RequestCounters();
   private readonly healthMode: 'models' | 'completion';
+  private readonly baseReadContext: ReadContext;
 
   constructor(opts: HttpAdapterOptions) {
     this.provider = opts.provider;
@@ -57,6 +58,7 @@ export abstract class HttpChatAdapter implements ChatAdapter {
     this.logger = opts.logger;
     this.healthMode = opts.healthCheck ?? 'models';
     this.transport = new HttpTransport(opts.baseUrl, opts.timeouts);
+    this.baseReadContext = { provider: this.provider, signal: undefined, timeouts: this.transport.timeouts, secrets: this.secrets };
   }
 
   protected abstract complete(request: ChatCompletionRequest, signal: AbortSignal | undefined): Promise<ChatCompletion>;
@@ -109,15 +111,16 @@ export abstract class HttpChatAdapter implements ChatAdapter {
     return this.transport.close();
   }
 
-  protected get readContext(): ReadContext {
-    return { provider: this.provider, signal: undefined, timeouts: this.transport.timeouts, secrets: this.secrets };
+  /** How to read a response of a call with this signal (no allocation on the common no-signal path). */
+  protected readContext(signal: AbortSignal | undefined): ReadContext {
+    return signal ? { ...this.baseReadContext, signal } : this.baseReadContext;
   }
 
   /** Send; a non-2xx status becomes a normalized ProviderError (its body consumed). */
   protected async send(req: TransportRequest): Promise<TransportResponse> {
     const res = await this.transport.request(req, this.provider);
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    throw await readError(res, { ...this.readContext, signal: req.signal });
+    throw await readError(res, this.readContext(req.signal));
   }
 
   private failed(started: number, err: unknown, signal: AbortSignal | undefined): ProviderError {

@@ -38,7 +38,7 @@ export class AnthropicAdapter extends HttpChatAdapter {
   protected async complete(request: ChatCompletionRequest, signal: AbortSignal | undefined): Promise<ChatCompletion> {
     const body = toAnthropicRequest(request, { model: this.model, defaultMaxTokens: this.defaultMaxTokens });
     const res = await this.send({ method: 'POST', path: '/messages', headers: this.headers, body: JSON.stringify(body), signal });
-    const msg = await readJson<AnthropicResponse>(res, { ...this.readContext, signal }, isMessage);
+    const msg = await readJson<AnthropicResponse>(res, this.readContext(signal), isMessage);
     return fromAnthropicResponse(msg);
   }
 
@@ -54,7 +54,7 @@ export class AnthropicAdapter extends HttpChatAdapter {
 
   async listModels(options?: CallOptions): Promise<ModelInfo[]> {
     const res = await this.send({ method: 'GET', path: '/models', headers: this.headers, signal: options?.signal });
-    const list = await readJson<{ data: Array<{ id: string; created_at?: string }> }>(res, { ...this.readContext, signal: options?.signal }, isModelList);
+    const list = await readJson<{ data: Array<{ id: string; created_at?: string }> }>(res, this.readContext(options?.signal), isModelList);
     return list.data.map((m) => ({
       id: m.id,
       object: 'model',

@@ -44,7 +44,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     delete body.stream;
     delete body.stream_options; // refused by OpenAI unless stream is true
     const res = await this.send({ method: 'POST', path: this.chatPath, headers: this.headers, body: JSON.stringify(body), signal });
-    return readJson<ChatCompletion>(res, { ...this.readContext, signal }, isCompletion);
+    return readJson<ChatCompletion>(res, this.readContext(signal), isCompletion);
   }
 
   protected async openStream(request: ChatCompletionRequest, signal: AbortSignal | undefined, settle: StreamSettle): Promise<ChatCompletionStream> {
@@ -52,7 +52,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     const res = await this.send({ method: 'POST', path: this.chatPath, headers: this.streamHeaders, body, signal });
     if (isJsonResponse(res)) {
       // 200 with a JSON body instead of SSE: an error object (or a provider that ignored `stream`).
-      const text = await readText(res, { ...this.readContext, signal });
+      const text = await readText(res, this.readContext(signal));
       const err = normalizeProviderError(this.provider, res.statusCode, text, res.headers, { secrets: this.secrets });
       throw new ProviderError({
         provider: this.provider,
@@ -75,7 +75,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
 
   async listModels(options?: CallOptions): Promise<ModelInfo[]> {
     const res = await this.send({ method: 'GET', path: this.modelsPath, headers: this.headers, signal: options?.signal });
-    const list = await readJson<{ data: Array<Partial<ModelInfo> & { id: string }> }>(res, { ...this.readContext, signal: options?.signal }, isModelList);
+    const list = await readJson<{ data: Array<Partial<ModelInfo> & { id: string }> }>(res, this.readContext(options?.signal), isModelList);
     return list.data.map((m) => ({ id: m.id, object: 'model', created: m.created ?? 0, owned_by: m.owned_by ?? this.provider }));
   }
 }
