@@ -68,6 +68,9 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
     ...opts.pool,
   });
   await pool.start();
+  const lifecycle = { created: 0, destroyed: 0 };
+  pool.on('created', () => lifecycle.created++);
+  pool.on('destroyed', () => lifecycle.destroyed++);
   const router = new Router({ pool, routing: { ...TEST_ROUTING, ...opts.routing } });
 
   return {
@@ -81,6 +84,7 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
       } finally {
         router.close();
         await pool.close();
+        assert.equal(lifecycle.destroyed, lifecycle.created, 'every adapter the pool created was closed');
         // The server sees a destroyed client socket a tick later.
         for (let i = 0; i < 50 && Object.values(up).some((u) => u.openSockets > 0); i++) await sleep(10);
         const open = Object.values(up).map((u) => `${u.name}:${u.openSockets}`);
