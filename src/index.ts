@@ -1,4 +1,3 @@
 export * from './pool/index.js';
-export * from './providers/types.js';
-export * from './providers/errors.js';
-export * from './routing/types.js';
+export * from './providers/index.js';
+export * from './routing/index.js';
