@@ -1,0 +1,458 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ModelRoute } from '../config/index.js';
+import type { AdapterPool } from '../pool/index.js';
+import type { DestroyReason, HealthCheckResult, PoolKey, PoolStatsEntry } from '../pool/types.js';
+import type { ChatAdapter, Usage } from '../providers/types.js';
+import type { Router, RouterEvents } from '../routing/index.js';
+import type { Deployment } from '../routing/types.js';
+
+/**
+ * Prometheus metrics of one gateway, in its own `Registry` (never prom-client's global one, so a
+ * process can run several gateways, e.g. in tests).
+ *
+ * - Counters and histograms are fed by pool and router events and by the chat route. Every label
+ *   child is created once per configured `model:provider` (and per route and status for requests)
+ *   and cached, so an update on the hot path is a map lookup and an increment: no label strings
+ *   are built per request.
+ * - Gauges are set at scrape time from `pool.stats()`, `pool.details()` and
+ *   `router.deploymentHealth()` (see `render()`).
+ *
+ * Label values come from the config only (gateway model names, upstream model ids, provider
+ * names, fixed enums, HTTP status codes, adapter slot numbers below `maxPoolSize`): no request id,
+ * user text or key ever becomes a label, so cardinality stays bounded.
+ */
+
+export const METRIC_PREFIX = 'adapterpool_';
+
+/** The slice of the pool the metrics read (the gateway passes its `AdapterPool<ChatAdapter>`). */
+export type MetricsPool = Pick<AdapterPool<ChatAdapter>, 'on' | 'off' | 'stats' | 'details' | 'healthCheck'>;
+export type MetricsRouter = Pick<Router, 'on' | 'off' | 'deploymentHealth'>;
+
+export interface GatewayMetricsOptions {
+  pool: MetricsPool;
+  router: MetricsRouter;
+  /** The configured gateway models (route label values). */
+  routes: ReadonlyMap<string, ModelRoute>;
+  /** The configured pool keys (model/provider label values). */
+  keys: readonly PoolKey[];
+  /** Also export Node's process metrics (`process_*`, `nodejs_*`). Default true. */
+  processMetrics?: boolean;
+}
+
+const DESTROY_REASONS: readonly DestroyReason[] = ['expired_uses', 'expired_idle', 'expired_lifetime', 'unhealthy', 'evicted', 'closed', 'late_create'];
+const FAILOVER_REASONS: ReadonlyArray<RouterEvents['failover']['reason']> = ['error', 'busy', 'circuit_open'];
+/** Bound on requests traced at once (a router used outside the chat route never ends its traces). */
+const MAX_TRACES = 100_000;
+const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+
+type C = Counter.Internal;
+type H = Histogram.Internal<string>;
+
+/** Pre-created label children of one `model:provider`, plus plain numbers for the dashboard. */
+interface KeyTelemetry {
+  readonly key: string;
+  readonly model: string;
+  readonly provider: string;
+  readonly acquires: C;
+  readonly acquireTimeouts: C;
+  readonly creates: C;
+  readonly createFailures: C;
+  readonly destroys: Readonly<Record<DestroyReason, C>>;
+  readonly healthy: C;
+  readonly unhealthy: C;
+  readonly recoveries: C;
+  readonly leaks: C;
+  readonly retries: C;
+  readonly failovers: Readonly<Record<RouterEvents['failover']['reason'], C>>;
+  readonly circuitOpens: C;
+  readonly acquireWait: H;
+  readonly latencyCompletion: H;
+  readonly latencyStream: H;
+  readonly ttft: H;
+}
+
+/** Per-request bookkeeping between the router's events and the end of the request. */
+interface Trace {
+  attempts: number;
+  /** Time to first chunk of the attempt that succeeded (streams), ms. */
+  ttftMs: number;
+}
+
+/** Request counter children of one (route, deployment): by status, created on first use. */
+interface RequestCell {
+  readonly byStatus: Map<number, C>;
+  readonly route: string;
+  readonly model: string;
+  readonly provider: string;
+  requests: number;
+  ok: number;
+}
+
+/** What the chat route reports when a request ends. */
+export interface RequestOutcome {
+  requestId: string;
+  /** The configured gateway model, or undefined when the client asked for an unknown one. */
+  route: ModelRoute | undefined;
+  /** The deployment that served it (undefined when none did). */
+  deployment: Deployment | undefined;
+  status: number;
+  stream: boolean;
+  /** For streams: ms from the first chunk reaching the gateway to the stream's end. */
+  streamTailMs?: number;
+}
+
+/** A pool's current adapters taken together. */
+export interface AdapterAggregate {
+  adapters: number;
+  requests: number;
+  finished: number;
+  successes: number;
+  mean_latency_ms: number;
+  /** 0..1; 1 when nothing finished yet. */
+  success_rate: number;
+}
+
+/** Per-deployment request numbers kept for the dashboard (cumulative since start). */
+export interface DeploymentRequestCounts {
+  requests: number;
+  /** Answered 2xx. */
+  ok: number;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly pool: MetricsPool;
+  private readonly router: MetricsRouter;
+  private readonly byKey = new Map<string, KeyTelemetry>();
+  private readonly keyList: KeyTelemetry[] = [];
+  private readonly traces = new Map<string, Trace>();
+  private readonly cells = new Map<ModelRoute | undefined, Map<string, RequestCell>>();
+  private readonly seenHealthRuns = new WeakSet<Promise<HealthCheckResult>>();
+  private readonly unsubscribe: Array<() => void> = [];
+
+  private readonly gauges: {
+    adapters: Gauge;
+    available: Gauge;
+    inUse: Gauge;
+    unhealthy: Gauge;
+    waiters: Gauge;
+    maxSize: Gauge;
+    utilization: Gauge;
+    health: Gauge;
+    poolLatency: Gauge;
+    poolSuccess: Gauge;
+    adapterLatency: Gauge;
+    adapterSuccess: Gauge;
+    adapterRequests: Gauge;
+    circuit: Gauge;
+  };
+  private readonly requests: Counter;
+
+  constructor(opts: GatewayMetricsOptions) {
+    this.pool = opts.pool;
+    this.router = opts.router;
+    const registers = [this.registry];
+    const p = METRIC_PREFIX;
+    const KP = ['model', 'provider'] as const;
+
+    const counter = (name: string, help: string, labelNames: readonly string[] = KP) => new Counter({ name: p + name, help, labelNames, registers });
+    const gauge = (name: string, help: string, labelNames: readonly string[] = KP) => new Gauge({ name: p + name, help, labelNames, registers });
+    const histogram = (name: string, help: string, buckets: number[], labelNames: readonly string[] = KP) =>
+      new Histogram({ name: p + name, help, labelNames, buckets, registers });
+
+    // Pool (per model:provider), set at scrape.
+    this.gauges = {
+      adapters: gauge('pool_adapters', 'Adapters in the pool (available + in use + unhealthy + being checked).'),
+      available: gauge('pool_adapters_available', 'Idle adapters ready to lend.'),
+      inUse: gauge('pool_adapters_in_use', 'Adapters lent out.'),
+      unhealthy: gauge('pool_adapters_unhealthy', 'Adapters marked unhealthy (not lent until a health check passes).'),
+      waiters: gauge('pool_waiters', 'Callers queued for an adapter.'),
+      maxSize: gauge('pool_max_size', 'Configured maximum pool size.'),
+      utilization: gauge('pool_utilization_ratio', 'In use / total adapters, 0..1 (the seed\'s utilization_rate / 100).'),
+      health: gauge('pool_health_ratio', 'Healthy / total adapters, 0..1, 1 when empty (the seed\'s health_rate / 100).'),
+      poolLatency: gauge('pool_mean_response_seconds', 'Mean response time over the pool\'s current adapters (weighted by finished requests).'),
+      poolSuccess: gauge('pool_success_ratio', 'Success rate over the pool\'s current adapters, 0..1.'),
+      adapterLatency: gauge('adapter_mean_response_seconds', 'Mean response time of one adapter (slot = its position in the pool, < maxPoolSize).', [...KP, 'slot']),
+      adapterSuccess: gauge('adapter_success_ratio', 'Success rate of one adapter, 0..1.', [...KP, 'slot']),
+      adapterRequests: gauge('adapter_requests', 'Requests made by one adapter during its life.', [...KP, 'slot']),
+      circuit: gauge('circuit_state', 'Circuit breaker of the deployment: 0 closed, 1 half-open, 2 open.'),
+    };
+
+    const acquires = counter('pool_acquires_total', 'Adapters lent.');
+    const acquireTimeouts = counter('pool_acquire_timeouts_total', 'Acquires that timed out waiting for an adapter.');
+    const creates = counter('pool_creates_total', 'Adapters created.');
+    const createFailures = counter('pool_create_failures_total', 'Adapter creations that failed.');
+    const destroys = counter('pool_destroys_total', 'Adapters destroyed, by reason.', [...KP, 'reason']);
+    const healthChecks = counter('pool_health_checks_total', 'Adapter health checks, by result (healthy | unhealthy).', [...KP, 'result']);
+    const recoveries = counter('pool_recoveries_total', 'Unhealthy adapters that passed a health check again.');
+    const leaks = counter('pool_leaks_total', 'Adapters held longer than the leak detection threshold.');
+    const retries = counter('retries_total', 'Retries of a failed upstream call on the same deployment.');
+    const failovers = counter('failovers_total', 'Requests moved away from a deployment, by reason (error | busy | circuit_open).', [...KP, 'reason']);
+    const circuitOpens = counter('circuit_opens_total', 'Times the deployment\'s circuit opened.');
+    this.requests = counter('requests_total', 'Chat completion requests, by gateway model (route), serving deployment and HTTP status.', ['route', ...KP, 'status']);
+
+    const acquireWait = histogram('pool_acquire_wait_seconds', 'Time a caller waited for an adapter (0 when one was idle).', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
+    const upstream = histogram(
+      'upstream_latency_seconds',
+      'Successful upstream calls: request sent to full response (stream="false") or to the stream\'s end (stream="true").',
+      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300],
+      [...KP, 'stream'],
+    );
+    const ttft = histogram('time_to_first_token_seconds', 'Streams: request sent to the first chunk from upstream.', [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60]);
+
+    const make = (k: PoolKey): KeyTelemetry => {
+      const l = [k.model, k.provider] as const;
+      const c = (m: Counter): C => {
+        const child = m.labels(...l);
+        child.inc(0); // the series exists from the start, so rate() works from the first scrape
+        return child;
+      };
+      const destroyBy = {} as Record<DestroyReason, C>;
+      for (const r of DESTROY_REASONS) destroyBy[r] = zero(destroys.labels(...l, r));
+      const failoverBy = {} as Record<RouterEvents['failover']['reason'], C>;
+      for (const r of FAILOVER_REASONS) failoverBy[r] = zero(failovers.labels(...l, r));
+      return {
+        key: `${k.model}:${k.provider}`,
+        model: k.model,
+        provider: k.provider,
+        acquires: c(acquires),
+        acquireTimeouts: c(acquireTimeouts),
+        creates: c(creates),
+        createFailures: c(createFailures),
+        destroys: destroyBy,
+        healthy: zero(healthChecks.labels(...l, 'healthy')),
+        unhealthy: zero(healthChecks.labels(...l, 'unhealthy')),
+        recoveries: c(recoveries),
+        leaks: c(leaks),
+        retries: c(retries),
+        failovers: failoverBy,
+        circuitOpens: c(circuitOpens),
+        acquireWait: acquireWait.labels(...l),
+        latencyCompletion: upstream.labels(...l, 'false'),
+        latencyStream: upstream.labels(...l, 'true'),
+        ttft: ttft.labels(...l),
+      };
+    };
+    for (const k of opts.keys) {
+      const t = make(k);
+      if (!this.byKey.has(t.key)) {
+        this.byKey.set(t.key, t);
+        this.keyList.push(t);
+      }
+    }
+    // Request cells for every configured (route, deployment) and the "no deployment" row.
+    for (const route of opts.routes.values()) {
+      const m = new Map<string, RequestCell>();
+      for (const d of route.deployments) m.set(d.key, newCell(route.name, d.model, d.provider));
+      m.set('', newCell(route.name, '', ''));
+      this.cells.set(route, m);
+    }
+    this.cells.set(undefined, new Map([['', newCell('', '', '')]]));
+
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });
+
+    this.subscribe();
+    // Health checks by result: the pool reports a run's totals only as the result of healthCheck()
+    // (periodic runs call it too), so count each run's result once. A manual run joining a
+    // periodic one gets the same promise and is not counted twice.
+    const pool = this.pool;
+    const original = pool.healthCheck;
+    pool.healthCheck = () => {
+      const run = original.call(pool);
+      if (!this.seenHealthRuns.has(run)) {
+        this.seenHealthRuns.add(run);
+        run.then((r) => this.countHealthRun(r), () => undefined);
+      }
+      return run;
+    };
+    this.unsubscribe.push(() => {
+      pool.healthCheck = original;
+    });
+  }
+
+  /** The telemetry of a pool key: configured ones are pre-built; others (never by the router) are ignored. */
+  private tel(key: string): KeyTelemetry | undefined {
+    return this.byKey.get(key);
+  }
+
+  private subscribe(): void {
+    // The pool's `on` is generic over its event map; the handlers below read only `key` and a field or two.
+    const pool = this.pool as unknown as { on(event: string, fn: (e: any) => void): unknown; off(event: string, fn: (e: any) => void): unknown };
+    const router = this.router;
+    const on = (event: string, fn: (e: any) => void): void => {
+      pool.on(event, fn);
+      this.unsubscribe.push(() => pool.off(event, fn));
+    };
+    on('acquired', (e: { key: string; waitedMs: number }) => {
+      const t = this.tel(e.key);
+      if (t === undefined) return;
+      t.acquires.inc();
+      t.acquireWait.observe(e.waitedMs / 1000);
+    });
+    on('timeout', (e: { key: string }) => this.tel(e.key)?.acquireTimeouts.inc());
+    on('created', (e: { key: string }) => this.tel(e.key)?.creates.inc());
+    on('createFailed', (e: { key: string }) => this.tel(e.key)?.createFailures.inc());
+    on('destroyed', (e: { key: string; reason: DestroyReason }) => this.tel(e.key)?.destroys[e.reason]?.inc());
+    on('recovered', (e: { key: string }) => this.tel(e.key)?.recoveries.inc());
+    on('leak', (e: { key: string }) => this.tel(e.key)?.leaks.inc());
+
+    const ron = <E extends keyof RouterEvents>(event: E, fn: (p: RouterEvents[E]) => void): void => {
+      router.on(event, fn);
+      this.unsubscribe.push(() => router.off(event, fn));
+    };
+    ron('attempt', (e) => {
+      if (e.requestId === undefined) return;
+      const tr = this.traces.get(e.requestId);
+      if (tr !== undefined) tr.attempts = e.attempt;
+      else if (this.traces.size < MAX_TRACES) this.traces.set(e.requestId, { attempts: e.attempt, ttftMs: -1 });
+    });
+    ron('success', (e) => {
+      const t = this.tel(e.deployment.key);
+      if (e.stream) {
+        t?.ttft.observe(e.latencyMs / 1000);
+        const tr = e.requestId === undefined ? undefined : this.traces.get(e.requestId);
+        if (tr !== undefined) tr.ttftMs = e.latencyMs;
+      } else t?.latencyCompletion.observe(e.latencyMs / 1000);
+    });
+    ron('retry', (e) => this.tel(e.deployment.key)?.retries.inc());
+    ron('failover', (e) => this.tel(e.from.key)?.failovers[e.reason].inc());
+    ron('circuit_open', (e) => this.tel(e.deployment.key)?.circuitOpens.inc());
+  }
+
+  private countHealthRun(r: HealthCheckResult): void {
+    for (const [key, row] of Object.entries(r.pools)) {
+      const t = this.tel(key);
+      if (t === undefined) continue;
+      if (row.healthy > 0) t.healthy.inc(row.healthy);
+      if (row.unhealthy > 0) t.unhealthy.inc(row.unhealthy);
+    }
+  }
+
+  /**
+   * A chat request ended (answered, failed, or its stream finished). Counts it and returns the
+   * attempts the router made for it (0 if it never reached an upstream).
+   */
+  requestDone(o: RequestOutcome): number {
+    const tr = this.traces.get(o.requestId);
+    if (tr !== undefined) this.traces.delete(o.requestId);
+    const byDeployment = this.cells.get(o.route) ?? this.cells.get(undefined)!;
+    const cell = byDeployment.get(o.deployment?.key ?? '') ?? byDeployment.get('')!;
+    let child = cell.byStatus.get(o.status);
+    if (child === undefined) {
+      child = this.requests.labels(cell.route, cell.model, cell.provider, String(o.status));
+      cell.byStatus.set(o.status, child);
+    }
+    child.inc();
+    cell.requests++;
+    if (o.status >= 200 && o.status < 300) cell.ok++;
+    if (o.stream && o.deployment !== undefined && o.streamTailMs !== undefined && tr !== undefined && tr.ttftMs >= 0 && o.status < 300) {
+      this.tel(o.deployment.key)?.latencyStream.observe((tr.ttftMs + o.streamTailMs) / 1000);
+    }
+    return tr?.attempts ?? 0;
+  }
+
+  /** Cumulative request counts per deployment key (summed over the routes using it). */
+  deploymentRequests(): Map<string, DeploymentRequestCounts> {
+    const out = new Map<string, DeploymentRequestCounts>();
+    for (const [route, m] of this.cells) {
+      if (route === undefined) continue;
+      for (const d of route.deployments) {
+        const cell = m.get(d.key)!;
+        const acc = out.get(d.key) ?? { requests: 0, ok: 0 };
+        acc.requests += cell.requests;
+        acc.ok += cell.ok;
+        out.set(d.key, acc);
+      }
+    }
+    return out;
+  }
+
+  /** Mean latency and success rate of a pool over its current adapters (the seed's per-adapter numbers, weighted). */
+  adapterAggregate(model: string, provider: string): AdapterAggregate {
+    const agg: AdapterAggregate = { adapters: 0, requests: 0, finished: 0, successes: 0, mean_latency_ms: 0, success_rate: 1 };
+    let latency = 0;
+    for (const row of this.pool.details(model, provider)) {
+      const c = row.adapter.counters();
+      const finished = c.successes + c.failures;
+      agg.adapters++;
+      agg.requests += c.requests;
+      agg.finished += finished;
+      agg.successes += c.successes;
+      latency += c.mean_latency_ms * finished;
+    }
+    if (agg.finished > 0) {
+      agg.mean_latency_ms = Math.round((latency / agg.finished) * 100) / 100;
+      agg.success_rate = Math.round((agg.successes / agg.finished) * 10_000) / 10_000;
+    }
+    return agg;
+  }
+
+  /** Set the gauges from the pool's and the router's current state. */
+  refresh(): void {
+    const g = this.gauges;
+    for (const m of Object.values(g)) m.reset();
+    const stats = this.pool.stats().pools;
+    for (const t of this.keyList) {
+      const s: PoolStatsEntry | undefined = stats[t.key];
+      if (s === undefined) continue;
+      const l = [t.model, t.provider] as const;
+      g.adapters.labels(...l).set(s.total);
+      g.available.labels(...l).set(s.available);
+      g.inUse.labels(...l).set(s.in_use);
+      g.unhealthy.labels(...l).set(s.unhealthy);
+      g.waiters.labels(...l).set(s.waiting);
+      g.maxSize.labels(...l).set(s.max_pool_size);
+      g.utilization.labels(...l).set(s.utilization_rate / 100);
+      g.health.labels(...l).set(s.health_rate / 100);
+      let finished = 0;
+      let successes = 0;
+      let latency = 0;
+      this.pool.details(t.model, t.provider).forEach((row, slot) => {
+        const c = row.adapter.counters();
+        const done = c.successes + c.failures;
+        finished += done;
+        successes += c.successes;
+        latency += c.mean_latency_ms * done;
+        const sl = [...l, String(slot)];
+        g.adapterLatency.labels(...sl).set(c.mean_latency_ms / 1000);
+        g.adapterSuccess.labels(...sl).set(c.success_rate);
+        g.adapterRequests.labels(...sl).set(c.requests);
+      });
+      g.poolLatency.labels(...l).set(finished === 0 ? 0 : latency / finished / 1000);
+      g.poolSuccess.labels(...l).set(finished === 0 ? 1 : successes / finished);
+    }
+    const circuits = new Map(this.router.deploymentHealth().map((h) => [h.key, h.circuit]));
+    for (const t of this.keyList) g.circuit.labels(t.model, t.provider).set(CIRCUIT_VALUE[circuits.get(t.key) ?? 'closed']);
+  }
+
+  /** The Prometheus text exposition, gauges refreshed first. */
+  async render(): Promise<string> {
+    this.refresh();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Stop listening to the pool and the router. */
+  close(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+    this.traces.clear();
+  }
+}
+
+function zero(c: C): C {
+  c.inc(0);
+  return c;
+}
+
+function newCell(route: string, model: string, provider: string): RequestCell {
+  return { byStatus: new Map(), route, model, provider, requests: 0, ok: 0 };
+}
+
+/** Token counts for a log line, when the upstream reported them. */
+export function tokenCounts(usage: Usage | null | undefined): { prompt: number; completion: number; total: number } | undefined {
+  if (usage === undefined || usage === null) return undefined;
+  return { prompt: usage.prompt_tokens, completion: usage.completion_tokens, total: usage.total_tokens };
+}
