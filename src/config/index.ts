@@ -6,4 +6,4 @@ export { DEFAULT_CONFIG_YAML, defaultConfig } from './defaults.js';
 export { maskConfig, MASK } from './mask.js';
 export { interpolateEnv } from './env.js';
 export { parseDuration, parseSize, formatDuration } from './units.js';
-export { modelRoutes, poolKey, poolOptions, routingConfig, toProviderConfig, type ModelRoute } from './derive.js';
+export { modelRoutes, poolOptions, routingConfig, toProviderConfig, type ModelRoute } from './derive.js';
