@@ -1,3 +1,5 @@
+import { ProviderError } from '../providers/errors.js';
+import { SseParser, type SseComment, type SseEvent } from '../providers/sse.js';
 import type { ChatCompletionChunk, ChatCompletionStream, Usage } from '../providers/types.js';
 
 export type StreamOutcome = 'ok' | 'error' | 'cancel';
@@ -7,27 +9,50 @@ export interface StreamLease {
   end(outcome: StreamOutcome, error: unknown): Promise<void>;
 }
 
+/** One SSE frame as the provider yields it from `sse()`. */
+export type SseFrame = string | Uint8Array;
+
 /**
- * A provider stream whose first chunk the router already pulled (to retry failures right after the
- * upstream's 200). Yields that chunk, then the rest; ends its lease exactly once, when the stream
- * ends, throws, is cancelled, or the consumer stops iterating (which also aborts the upstream).
+ * A provider stream whose first data frame the router already pulled (to retry failures right after
+ * the upstream's 200). Ends its lease exactly once, when the stream ends, throws, is cancelled, or the
+ * consumer stops iterating (which also aborts the upstream).
  *
- * Because the first chunk was read as a parsed chunk, `sse()` re-serialises chunks into SSE frames
- * (unknown fields survive: chunks are the upstream JSON objects).
+ * The peek reads the provider's `sse()` frames, so `sse()` here passes them on untouched (for
+ * OpenAI-compatible upstreams: the upstream bytes); iterating chunks parses those frames instead.
  */
 export class LeasedStream implements ChatCompletionStream {
   private readonly inner: ChatCompletionStream;
-  private readonly iterator: AsyncIterator<ChatCompletionChunk>;
-  private first: IteratorResult<ChatCompletionChunk> | undefined;
+  private readonly frames: AsyncIterator<SseFrame>;
+  private peeked: SseFrame[];
+  private peekedDone: boolean;
   private readonly lease: StreamLease;
   private ended = false;
   private consumed = false;
 
-  constructor(inner: ChatCompletionStream, iterator: AsyncIterator<ChatCompletionChunk>, first: IteratorResult<ChatCompletionChunk>, lease: StreamLease) {
+  constructor(inner: ChatCompletionStream, frames: AsyncIterator<SseFrame>, peeked: SseFrame[], peekedDone: boolean, lease: StreamLease) {
     this.inner = inner;
-    this.iterator = iterator;
-    this.first = first;
+    this.frames = frames;
+    this.peeked = peeked;
+    this.peekedDone = peekedDone;
     this.lease = lease;
+  }
+
+  /**
+   * Pulls frames until the first one that carries data (keep-alive comments don't prove the upstream
+   * works). Throws what the provider's stream throws; the caller cancels the stream then.
+   */
+  static async peek(inner: ChatCompletionStream): Promise<{ frames: AsyncIterator<SseFrame>; peeked: SseFrame[]; done: boolean }> {
+    const frames = inner.sse()[Symbol.asyncIterator]() as AsyncIterator<SseFrame>;
+    const peeked: SseFrame[] = [];
+    for (;;) {
+      const r = await frames.next();
+      if (r.done) return { frames, peeked, done: true };
+      peeked.push(r.value);
+      if (hasData(r.value)) {
+        assertFirstEventParses(peeked, inner);
+        return { frames, peeked, done: false };
+      }
+    }
   }
 
   get usage(): Usage | undefined {
@@ -43,9 +68,8 @@ export class LeasedStream implements ChatCompletionStream {
     return this.chunks();
   }
 
-  async *sse(): AsyncIterable<string> {
-    for await (const chunk of this.chunks()) yield `data: ${JSON.stringify(chunk)}\n\n`;
-    yield 'data: [DONE]\n\n';
+  sse(): AsyncIterable<SseFrame> {
+    return this.raw();
   }
 
   cancel(): void {
@@ -55,15 +79,29 @@ export class LeasedStream implements ChatCompletionStream {
   }
 
   private async *chunks(): AsyncGenerator<ChatCompletionChunk, void, undefined> {
+    const parser = new SseParser();
+    const events: Array<SseEvent | SseComment> = [];
+    const decoder = new TextDecoder();
+    for await (const frame of this.raw()) {
+      parser.push(typeof frame === 'string' ? frame : decoder.decode(frame, { stream: true }), events);
+      for (const ev of events) {
+        if (!('data' in ev) || ev.data === '[DONE]') continue;
+        yield JSON.parse(ev.data) as ChatCompletionChunk;
+      }
+      events.length = 0;
+    }
+  }
+
+  private async *raw(): AsyncGenerator<SseFrame, void, undefined> {
     if (this.consumed) throw new Error('stream already consumed (iterate it or use sse(), once)');
     this.consumed = true;
     try {
-      const first = this.first!;
-      this.first = undefined;
-      if (!first.done && !this.ended) {
-        yield first.value;
+      const peeked = this.peeked;
+      this.peeked = [];
+      for (const f of peeked) yield f;
+      if (!this.peekedDone) {
         while (!this.ended) {
-          const r = await this.iterator.next();
+          const r = await this.frames.next();
           if (r.done) break;
           yield r.value;
         }
@@ -89,4 +127,38 @@ export class LeasedStream implements ChatCompletionStream {
     this.ended = true;
     return this.lease.end(outcome, error);
   }
+}
+
+/**
+ * Frames pass through unparsed after this, so the first data event is the one place a garbled
+ * upstream can still be caught and retried elsewhere.
+ */
+function assertFirstEventParses(peeked: SseFrame[], inner: ChatCompletionStream): void {
+  const parser = new SseParser();
+  const events: Array<SseEvent | SseComment> = [];
+  for (const f of peeked) parser.push(typeof f === 'string' ? f : Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString(), events);
+  const first = events.find((e): e is SseEvent => 'data' in e);
+  if (first === undefined || first.data === '[DONE]') return;
+  try {
+    JSON.parse(first.data);
+  } catch (cause) {
+    throw new ProviderError({
+      provider: providerOf(inner),
+      status: 502,
+      errorClass: 'bad_response',
+      message: 'upstream sent a malformed first stream event',
+      cause,
+    });
+  }
+}
+
+function providerOf(inner: ChatCompletionStream): string {
+  const p = (inner as { provider?: unknown }).provider;
+  return typeof p === 'string' ? p : 'upstream';
+}
+
+function hasData(frame: SseFrame): boolean {
+  if (typeof frame === 'string') return frame.includes('data:');
+  // "data:" in bytes; frames are small, a linear scan is cheap.
+  return Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).includes('data:');
 }

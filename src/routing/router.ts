@@ -8,7 +8,7 @@ import {
 } from '../pool/errors.js';
 import type { AcquireOptions, PoolLogger } from '../pool/types.js';
 import { ProviderError, type ErrorAction } from '../providers/errors.js';
-import type { CallOptions, ChatAdapter, ChatCompletionChunk, ChatCompletionRequest } from '../providers/types.js';
+import type { CallOptions, ChatAdapter, ChatCompletionRequest } from '../providers/types.js';
 import { retryDelay, type BackoffOptions } from './backoff.js';
 import { Permit, type CircuitState } from './circuit-breaker.js';
 import { DeploymentState } from './deployment-state.js';
@@ -245,11 +245,9 @@ export class Router {
       try {
         if (stream) {
           const s = await adapter.chatCompletionStream(request, callOpts);
-          let first: IteratorResult<ChatCompletionChunk>;
-          let iterator: AsyncIterator<ChatCompletionChunk>;
+          let peek: Awaited<ReturnType<typeof LeasedStream.peek>>;
           try {
-            iterator = s[Symbol.asyncIterator]();
-            first = await iterator.next();
+            peek = await LeasedStream.peek(s);
           } catch (err) {
             s.cancel();
             throw err;
@@ -259,7 +257,7 @@ export class Router {
           if (this.emitter.listenerCount('success') > 0) this.emit('success', { requestId, deployment: d, attempts, latencyMs: latency, stream });
           // From here bytes may reach the client: no more retries. The lease ends with the stream.
           const lease = new RouterStreamLease(this, state, adapter, permit);
-          return { kind: 'stream', stream: new LeasedStream(s, iterator, first, lease), deployment: d, attempts };
+          return { kind: 'stream', stream: new LeasedStream(s, peek.frames, peek.peeked, peek.done, lease), deployment: d, attempts };
         }
         const completion = await adapter.chatCompletion(request, callOpts);
         const latency = this.now() - started;
