@@ -1,0 +1,140 @@
+/**
+ * `npm run bench`: every benchmark of issue #7, then the summary table into README.md (between
+ * `<!-- bench:start -->` and `<!-- bench:end -->`) and the full results into bench/results.md.
+ *
+ *   BENCH_QUICK=1            a fast smoke run (short rounds, 20 s soak, fewer streams held open)
+ *   BENCH_SOAK_SECONDS=N     soak length (default 300)
+ *   BENCH_ONLY=a,b           only these sections: pool, overhead, memory, connections, profile, soak
+ *   BENCH_NO_WRITE=1         print only; write neither README.md nor bench/results.md
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { freemem, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runConnections } from './connections.js';
+import { runGatewayOverhead } from './gateway-overhead.js';
+import { log, table, type Section } from './lib/report.js';
+import { runMemory } from './memory.js';
+import { machineLine, poolBenchTable, runPoolBench } from './pool.js';
+import { runProfile } from './profile.js';
+import { runSoak } from './soak.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..'); // dist/bench -> repo root
+const quick = process.env.BENCH_QUICK === '1';
+const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS ?? (quick ? 20 : 300));
+const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : undefined;
+const wanted = (name: string) => only === undefined || only.has(name);
+
+if (!Number.isFinite(soakSeconds) || soakSeconds < 5 || soakSeconds > 3600) throw new Error('BENCH_SOAK_SECONDS must be between 5 and 3600');
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+async function poolSection(): Promise<Section> {
+  log('pool: acquire+release benchmark (bench/pool.ts)');
+  const rounds = quick ? 1 : 5;
+  const rows = await runPoolBench(rounds);
+  const base = rows.find((r) => r.name === 'generic-pool 3')!;
+  const ours = rows.find((r) => r.name.startsWith('adapterpool'))!;
+  const u = ours.uncontended / base.uncontended;
+  const c = Math.min(ours.immediate / base.immediate, ours.microtask / base.microtask);
+  return {
+    title: 'Pool: acquire + release',
+    markdown: `\`runPoolBench(${rounds})\` from bench/pool.ts (max 10 adapters, median of ${rounds} round(s)), in the benchmark's own process before any load.\n\n${poolBenchTable(rows)}`,
+    targets: [
+      { name: 'pool uncontended acquire+release vs generic-pool', value: `${u.toFixed(2)}×`, target: '≥ 3×', met: u >= 3 },
+      { name: 'pool under contention vs generic-pool (worse of the two)', value: `${c.toFixed(2)}×`, target: '≥ 1.5×', met: c >= 1.5 },
+    ],
+    data: rows,
+  };
+}
+
+const started = Date.now();
+const machine = `${machineLine()}, ${(totalmem() / 2 ** 30).toFixed(1)} GB RAM (${(freemem() / 2 ** 30).toFixed(1)} GB free at start)`;
+const commit = git(['rev-parse', '--short', 'HEAD']);
+const dirty = git(['status', '--porcelain', '--', 'src']) !== '';
+const command = `${quick ? 'BENCH_QUICK=1 ' : ''}${process.env.BENCH_SOAK_SECONDS ? `BENCH_SOAK_SECONDS=${soakSeconds} ` : ''}${only ? `BENCH_ONLY=${[...only].join(',')} ` : ''}npm run bench`;
+
+const sections: Section[] = [];
+const failures: string[] = [];
+const steps: Array<[string, () => Promise<Section>]> = [
+  ['pool', poolSection],
+  ['overhead', () => runGatewayOverhead(quick ? { rounds: 1, seconds: 2, ttftCount: 200 } : { rounds: 3, seconds: 5, ttftCount: 1000 })],
+  ['memory', () => runMemory({ streams: quick ? 200 : 1000 })],
+  ['connections', () => runConnections({ requests: quick ? 2_000 : 10_000 })],
+  ['profile', () => runProfile({ seconds: quick ? 3 : 8 })],
+  ['soak', () => runSoak({ seconds: soakSeconds, rate: 1000 })],
+];
+for (const [name, run] of steps) {
+  if (!wanted(name)) continue;
+  try {
+    sections.push(await run());
+  } catch (err) {
+    failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+    log(`${name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  }
+}
+
+const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+const targets = sections.flatMap((s) => s.targets);
+const summary = table(
+  ['target', 'measured', 'goal', 'met'],
+  targets.map((t) => [t.name, t.value, t.target, t.met ? 'yes' : '**no**']),
+);
+const header = [
+  `Command: \`${command}\` (${minutes} min) — machine: ${machine} — commit \`${commit || 'unknown'}\`${dirty ? ' with uncommitted changes in src/' : ''} — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+  'Load generator: autocannon 9 in the benchmark process; upstream (bench/upstream.ts, Node `http`, constant OpenAI-shaped replies), bare proxy and gateway each in a child process on 127.0.0.1. ' +
+    'Every figure is a ratio or a difference against a baseline measured in the same run.',
+].join('\n');
+const failNote = failures.length > 0 ? `\n\n**Sections that failed:** ${failures.map((f) => `\`${f}\``).join('; ')}` : '';
+
+const results = [
+  '# Benchmark results (issue #7)',
+  '',
+  'Generated by `npm run bench` (bench/run-all.ts); do not edit by hand.',
+  '',
+  header,
+  '',
+  '## Targets',
+  '',
+  summary + failNote,
+  '',
+  ...sections.flatMap((s) => [`## ${s.title}`, '', s.markdown, '']),
+].join('\n');
+
+const readmeBlock = [
+  '',
+  header,
+  '',
+  summary + failNote,
+  '',
+  'Full tables (overhead against a bare proxy, CPU per request, memory, connections, soak, profile): [bench/results.md](bench/results.md).',
+  '',
+].join('\n');
+
+console.log(results);
+
+if (process.env.BENCH_NO_WRITE !== '1') {
+  writeFileSync(join(ROOT, 'bench', 'results.md'), results);
+  log('wrote bench/results.md');
+  const readmePath = join(ROOT, 'README.md');
+  const START = '<!-- bench:start -->';
+  const END = '<!-- bench:end -->';
+  const readme = readFileSync(readmePath, 'utf8');
+  const a = readme.indexOf(START);
+  const b = readme.indexOf(END);
+  if (a === -1 || b === -1 || b < a) {
+    log(`README.md has no ${START} … ${END} markers: not written. The table for it:\n${readmeBlock}`);
+  } else {
+    writeFileSync(readmePath, readme.slice(0, a + START.length) + '\n' + readmeBlock + readme.slice(b));
+    log('wrote the table into README.md');
+  }
+}
+log(`done in ${minutes} min: ${targets.filter((t) => t.met).length}/${targets.length} targets met${failures.length ? `, ${failures.length} section(s) failed` : ''}`);
+process.exit(failures.length > 0 ? 1 : 0);
