@@ -77,7 +77,8 @@ function areaOf(f: CallFrame): string {
   return shortUrl(u);
 }
 
-export function summarizeProfile(file: string, topN = 30): ProfileSummary {
+/** `window`: only samples taken between these two monotonic-clock times (µs, as `process.hrtime` / 1000 in the profiled process). */
+export function summarizeProfile(file: string, topN = 30, window?: { fromUs: number; toUs: number }): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
@@ -86,8 +87,11 @@ export function summarizeProfile(file: string, topN = 30): ProfileSummary {
     for (const c of n.children ?? []) parent.set(c, n.id);
   }
   const selfUs = new Map<number, number>();
+  let t = p.startTime;
   for (let i = 0; i < p.samples.length; i++) {
     const id = p.samples[i]!;
+    t += p.timeDeltas[i] ?? 0;
+    if (window !== undefined && (t < window.fromUs || t > window.toUs)) continue;
     const dt = p.timeDeltas[i + 1] ?? 0;
     selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
   }

@@ -3,7 +3,7 @@
  * in `BENCH_GATEWAY_CONFIG` (JSON, which is YAML), logging at `info` (the default level) to its stdout,
  * which the parent points at a log file.
  *
- * IPC in:  { cmd: 'mem' | 'gc' | 'pool' | 'close', id }
+ * IPC in:  { cmd: 'mem' | 'gc' | 'pool' | 'mark' | 'close', id }   (`mark`: the monotonic clock in µs, as in a .cpuprofile)
  * IPC out: { type: 'ready', url } then { id, ...reply }
  */
 import { parseConfig } from '../src/config/index.js';
@@ -16,7 +16,7 @@ const config = parseConfig(text, { source: 'BENCH_GATEWAY_CONFIG', env: {}, prov
 const gateway = await buildGateway(config, { logger: createLogger(config.logging.level) });
 const url = await gateway.listen({ host: '127.0.0.1', port: 0 });
 
-type Command = { cmd: 'mem' | 'gc' | 'pool' | 'close'; id: number };
+type Command = { cmd: 'mem' | 'gc' | 'pool' | 'mark' | 'close'; id: number };
 const gc = (globalThis as { gc?: () => void }).gc;
 
 process.on('message', (m: Command) => {
@@ -29,6 +29,9 @@ process.on('message', (m: Command) => {
       break;
     case 'mem':
       send({ mem: process.memoryUsage(), cpu: process.cpuUsage() });
+      break;
+    case 'mark':
+      send({ us: Number(process.hrtime.bigint() / 1000n) });
       break;
     case 'pool':
       send({ status: gateway.pool.status(), stats: gateway.pool.stats() });

@@ -19,16 +19,20 @@ async function profileOne(name: string, body: string, seconds: number): Promise<
   try {
     const gw = await startGateway({ upstream: up, maxPoolSize: 50, execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200'] });
     let r;
+    let window: { fromUs: number; toUs: number };
     try {
-      await runLoad({ url: gw.chatUrl, connections: 50, durationS: 1, body });
+      await runLoad({ url: gw.chatUrl, connections: 50, durationS: 2, body });
+      const from = await gw.call<{ us: number }>('mark');
       r = await runLoad({ url: gw.chatUrl, connections: 50, durationS: seconds, body });
+      const to = await gw.call<{ us: number }>('mark');
+      window = { fromUs: from.us, toUs: to.us };
     } finally {
       await gw.stop(30_000);
     }
     const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
     if (files.length === 0) throw new Error(`no .cpuprofile written in ${dir}`);
     const file = join(dir, files[0]!);
-    return { file, summary: summarizeProfile(file, 30), rps: r.rps };
+    return { file, summary: summarizeProfile(file, 30, window), rps: r.rps };
   } finally {
     await up.stop();
   }
@@ -41,7 +45,7 @@ export async function runProfile(o: ProfileOptions): Promise<Section> {
   const stream = await profileOne('stream', STREAM_BODY, o.seconds);
   const markdown = [
     `The gateway child run with \`--cpu-prof --cpu-prof-interval=200\` (µs) under autocannon at 50 connections for ${o.seconds} s ` +
-      `(${rps(plain.rps)} req/s non-streaming, ${rps(stream.rps)} req/s streaming, slower than unprofiled). Profiles: \`${plain.file}\`, \`${stream.file}\`; ` +
+      `(${rps(plain.rps)} req/s non-streaming, ${rps(stream.rps)} req/s streaming, slower than unprofiled); only the samples of that window (after a 2 s warm-up, no start-up) are counted. Profiles: \`${plain.file}\`, \`${stream.file}\`; ` +
       'summarize any profile with `node dist/bench/cpuprofile-summary.js FILE`.',
     '',
     '#### Non-streaming',
