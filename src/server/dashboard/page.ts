@@ -42,8 +42,10 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   .banner.error { background: #fdecea; border-color: #f5b8b2; }
   .banner.ok { background: #e7f6ec; border-color: #a9dcb9; }
   .hidden { display: none !important; }
-  .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 12px; }
-  .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 12px 14px; }
+  .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 12px; }
+  .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 12px 14px; min-width: 0; }
+  .scroll { overflow-x: auto; }
+  .card th, .card td { padding: 3px 5px; }
   .card h3 { margin: 0 0 8px; font-size: 15px; display: flex; justify-content: space-between; gap: 8px; align-items: baseline; }
   .card h3 .key { overflow-wrap: anywhere; }
   .meters { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; margin-bottom: 10px; }
@@ -69,6 +71,8 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   .muted { color: var(--muted); }
   .changed { animation: flash 1.2s ease-out; }
   @keyframes flash { from { background: #fff3b0; } to { background: transparent; } }
+  .tile .changed { animation: flash-dark 1.2s ease-out; }
+  @keyframes flash-dark { from { color: #ffd54a; } to { color: #fff; } }
   form.auth { display: flex; gap: 8px; margin-top: 8px; }
   form.auth input { font: inherit; padding: 6px 8px; border: 1px solid var(--line); border-radius: 6px; min-width: 280px; }
 </style>
@@ -101,8 +105,8 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   <h2>Deployments</h2>
   <div class="tablecard"><table id="deployments">
     <thead><tr>
-      <th>Model</th><th>Deployment</th><th>Circuit</th><th class="num">Requests</th><th class="num">2xx</th>
-      <th class="num">Success rate</th><th class="num">Mean latency</th><th class="num">EWMA latency</th><th class="num">In flight</th>
+      <th>Model</th><th>Deployment</th><th>Circuit</th><th class="num" title="client requests this deployment answered">Requests</th><th class="num">2xx</th>
+      <th class="num" title="upstream calls by the current adapters, failed attempts included">Calls</th><th class="num">Success rate</th><th class="num">Mean latency</th><th class="num">EWMA latency</th><th class="num">In flight</th>
     </tr></thead>
     <tbody></tbody>
   </table></div>
@@ -194,13 +198,14 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
 
     var rows = (p.adapters || []).map(function (a) {
       var k = key + '#' + a.id;
+      var finished = a.requests - (a.in_flight || 0) - (a.aborted || 0);
       return el('tr', { 'data-adapter': a.id }, [
         el('td', { text: '#' + a.id }),
         el('td', {}, [el('span', { class: 'badge s-' + a.state, text: a.state.replace('_', ' ') })]),
         val('td', k + '|use_count', String(a.use_count), { class: 'num' }),
         val('td', k + '|requests', String(a.requests), { class: 'num' }),
-        val('td', k + '|mean_latency_ms', ms(a.requests > 0 ? a.mean_latency_ms : null), { class: 'num' }),
-        val('td', k + '|success_rate', fmtRate(a.success_rate, a.requests), { class: 'num' }),
+        val('td', k + '|mean_latency_ms', ms(finished > 0 ? a.mean_latency_ms : null), { class: 'num' }),
+        val('td', k + '|success_rate', fmtRate(a.success_rate, finished), { class: 'num' }),
       ]);
     });
     var table = el('table', {}, [
@@ -214,7 +219,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
       el('div', { class: 'meters' }, [meter('Utilization', p.utilization_rate, 'var(--busy)', 'utilization_rate', key), meter('Health', p.health_rate, healthColor, 'health_rate', key)]),
       stack,
       legend,
-      table,
+      el('div', { class: 'scroll' }, [table]),
     ]);
   }
 
@@ -242,8 +247,9 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
           el('td', {}, [el('span', { class: 'badge c-' + x.circuit, 'data-field': 'circuit', text: x.circuit.replace('_', '-') + (x.retry_after_ms ? ' (' + Math.ceil(x.retry_after_ms / 1000) + ' s)' : '') })]),
           val('td', id + '|requests', String(x.requests), { class: 'num' }),
           val('td', id + '|ok', String(x.ok), { class: 'num' }),
-          val('td', id + '|success_rate', fmtRate(x.success_rate, x.requests), { class: 'num' }),
-          val('td', id + '|mean_latency_ms', ms(x.requests > 0 ? x.mean_latency_ms : null), { class: 'num' }),
+          val('td', id + '|upstream_calls', String(x.upstream_calls), { class: 'num' }),
+          val('td', id + '|success_rate', fmtRate(x.success_rate, x.upstream_calls), { class: 'num' }),
+          val('td', id + '|mean_latency_ms', ms(x.upstream_calls > 0 ? x.mean_latency_ms : null), { class: 'num' }),
           val('td', id + '|ewma_latency_ms', ms(x.ewma_latency_ms), { class: 'num' }),
           val('td', id + '|in_flight', String(x.in_flight), { class: 'num' }),
         ]));

@@ -34,7 +34,9 @@ export interface DeploymentRow {
   /** Chat requests this deployment answered, and how many with 2xx (cumulative). */
   requests: number;
   ok: number;
-  /** Over the pool's current adapters (the seed's per-adapter numbers, weighted). */
+  /** Upstream calls finished by the pool's current adapters (retries and failed attempts included). */
+  upstream_calls: number;
+  /** Over those calls (the seed's per-adapter numbers, weighted); success_rate is 1 before any call. */
   mean_latency_ms: number;
   success_rate: number;
 }
@@ -87,6 +89,7 @@ export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardRou
           retry_after_ms: h?.retryAfterMs ?? null,
           requests: c?.requests ?? 0,
           ok: c?.ok ?? 0,
+          upstream_calls: a.finished,
           mean_latency_ms: a.mean_latency_ms,
           success_rate: a.success_rate,
         };
