@@ -4,7 +4,7 @@
  * (the "bare undici proxy" of the performance reference). Run as a child process, like the gateway, so the
  * benchmarks can measure it in the same run and show how much of the gateway's overhead is inherent.
  *
- * Env: BENCH_UPSTREAM = base URL (…/v1). IPC: { cmd: 'mem' | 'close', id }.
+ * Env: BENCH_UPSTREAM = base URL (…/v1). IPC: { cmd: 'mem' | 'mark' | 'close', id }.
  */
 import http from 'node:http';
 import { Pool } from 'undici';
@@ -44,6 +44,7 @@ const server = http.createServer((req, res) => {
 process.on('message', (m: { cmd: string; id: number }) => {
   const send = (r: Record<string, unknown>) => process.send?.({ id: m.id, ...r });
   if (m.cmd === 'mem') send({ mem: process.memoryUsage(), cpu: process.cpuUsage() });
+  else if (m.cmd === 'mark') send({ us: Number(process.hrtime.bigint() / 1000n) });
   else if (m.cmd === 'close') {
     server.closeAllConnections();
     server.close();

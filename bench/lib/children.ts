@@ -189,7 +189,7 @@ export interface CpuUsage {
 }
 
 /** The bare undici proxy (bench/bare-proxy.ts): the floor any Node proxy pays on this machine. */
-export async function startBareProxy(upstream: Upstream): Promise<GatewayChild> {
-  const { child, ready } = await start<{ url: string }>('bare-proxy.js', 'bare-proxy', { BENCH_UPSTREAM: upstream.baseUrl }, []);
+export async function startBareProxy(upstream: Upstream, execArgv: string[] = []): Promise<GatewayChild> {
+  const { child, ready } = await start<{ url: string }>('bare-proxy.js', 'bare-proxy', { BENCH_UPSTREAM: upstream.baseUrl }, execArgv);
   return Object.assign(child, { url: ready.url, chatUrl: `${ready.url}/v1/chat/completions`, maxPoolSize: 64 });
 }
