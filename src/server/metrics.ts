@@ -189,9 +189,9 @@ export class GatewayMetrics {
     const retries = counter('retries_total', 'Retries of a failed upstream call on the same deployment.');
     const failovers = counter('failovers_total', 'Requests moved away from a deployment, by reason (error | busy | circuit_open).', [...KP, 'reason']);
     const circuitOpens = counter('circuit_opens_total', 'Times the deployment\'s circuit opened.');
-    this.requests = counter('requests_total', 'Chat completion requests, by gateway model (route), serving deployment and HTTP status.', ['route', ...KP, 'status']);
+    this.requests = counter('requests_total', 'Chat completion requests by gateway model (route; "" when unknown), serving deployment ("" when none) and status: the HTTP status, or for a stream that broke after its headers the status its error maps to (499: the client went away).', ['route', ...KP, 'status']);
 
-    const acquireWait = histogram('pool_acquire_wait_seconds', 'Time a caller waited for an adapter (0 when one was idle).', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
+    const acquireWait = histogram('pool_acquire_wait_seconds', 'Time a caller waited before getting an adapter (0 when one was idle; timeouts are counted in pool_acquire_timeouts_total).', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
     const upstream = histogram(
       'upstream_latency_seconds',
       'Successful upstream calls: request sent to full response (stream="false") or to the stream\'s end (stream="true").',
