@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { ModelRoute } from '../config/index.js';
 import type { AdapterPool } from '../pool/index.js';
 import type { DestroyReason, HealthCheckResult, PoolKey, PoolStatsEntry } from '../pool/types.js';
@@ -12,8 +12,9 @@ import type { Deployment } from '../routing/types.js';
  *
  * - Counters and histograms are fed by pool and router events and by the chat route. Every label
  *   child is created once per configured `model:provider` (and per route and status for requests)
- *   and cached, so an update on the hot path is a map lookup and an increment: no label strings
- *   are built per request.
+ *   and cached; children are plain cells (see `CounterFamily`, `HistogramFamily` below), so an
+ *   update on the hot path is a map lookup and a number increment: no label strings are built,
+ *   hashed or validated per request.
  * - Gauges are set at scrape time from `pool.stats()`, `pool.details()` and
  *   `router.deploymentHealth()` (see `render()`).
  *
@@ -45,8 +46,8 @@ const FAILOVER_REASONS: ReadonlyArray<RouterEvents['failover']['reason']> = ['er
 const MAX_TRACES = 100_000;
 const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
-type C = Counter.Internal;
-type H = Histogram.Internal<string>;
+type C = CounterCell;
+type H = HistogramCell;
 
 /** Pre-created label children of one `model:provider`, plus plain numbers for the dashboard. */
 interface KeyTelemetry {
@@ -146,7 +147,7 @@ export class GatewayMetrics {
     adapterRequests: Gauge;
     circuit: Gauge;
   };
-  private readonly requests: Counter;
+  private readonly requests: CounterFamily;
 
   constructor(opts: GatewayMetricsOptions) {
     this.pool = opts.pool;
@@ -155,10 +156,10 @@ export class GatewayMetrics {
     const p = METRIC_PREFIX;
     const KP = ['model', 'provider'] as const;
 
-    const counter = (name: string, help: string, labelNames: readonly string[] = KP) => new Counter({ name: p + name, help, labelNames, registers });
+    const counter = (name: string, help: string, labelNames: readonly string[] = KP) => new CounterFamily(this.registry, p + name, help, labelNames);
     const gauge = (name: string, help: string, labelNames: readonly string[] = KP) => new Gauge({ name: p + name, help, labelNames, registers });
     const histogram = (name: string, help: string, buckets: number[], labelNames: readonly string[] = KP) =>
-      new Histogram({ name: p + name, help, labelNames, buckets, registers });
+      new HistogramFamily(this.registry, p + name, help, labelNames, buckets);
 
     // Pool (per model:provider), set at scrape.
     this.gauges = {
@@ -202,15 +203,12 @@ export class GatewayMetrics {
 
     const make = (k: PoolKey): KeyTelemetry => {
       const l = [k.model, k.provider] as const;
-      const c = (m: Counter): C => {
-        const child = m.labels(...l);
-        child.inc(0); // the series exists from the start, so rate() works from the first scrape
-        return child;
-      };
+      // Every child exists from the start (value 0), so rate() works from the first scrape.
+      const c = (m: CounterFamily): C => m.child(...l);
       const destroyBy = {} as Record<DestroyReason, C>;
-      for (const r of DESTROY_REASONS) destroyBy[r] = zero(destroys.labels(...l, r));
+      for (const r of DESTROY_REASONS) destroyBy[r] = destroys.child(...l, r);
       const failoverBy = {} as Record<RouterEvents['failover']['reason'], C>;
-      for (const r of FAILOVER_REASONS) failoverBy[r] = zero(failovers.labels(...l, r));
+      for (const r of FAILOVER_REASONS) failoverBy[r] = failovers.child(...l, r);
       return {
         key: `${k.model}:${k.provider}`,
         model: k.model,
@@ -220,17 +218,17 @@ export class GatewayMetrics {
         creates: c(creates),
         createFailures: c(createFailures),
         destroys: destroyBy,
-        healthy: zero(healthChecks.labels(...l, 'healthy')),
-        unhealthy: zero(healthChecks.labels(...l, 'unhealthy')),
+        healthy: healthChecks.child(...l, 'healthy'),
+        unhealthy: healthChecks.child(...l, 'unhealthy'),
         recoveries: c(recoveries),
         leaks: c(leaks),
         retries: c(retries),
         failovers: failoverBy,
         circuitOpens: c(circuitOpens),
-        acquireWait: acquireWait.labels(...l),
-        latencyCompletion: upstream.labels(...l, 'false'),
-        latencyStream: upstream.labels(...l, 'true'),
-        ttft: ttft.labels(...l),
+        acquireWait: acquireWait.child(...l),
+        latencyCompletion: upstream.child(...l, 'false'),
+        latencyStream: upstream.child(...l, 'true'),
+        ttft: ttft.child(...l),
       };
     };
     for (const k of opts.keys) {
@@ -339,7 +337,7 @@ export class GatewayMetrics {
     const cell = byDeployment.get(o.deployment?.key ?? '') ?? byDeployment.get('')!;
     let child = cell.byStatus.get(o.status);
     if (child === undefined) {
-      child = this.requests.labels(cell.route, cell.model, cell.provider, String(o.status));
+      child = this.requests.child(cell.route, cell.model, cell.provider, String(o.status));
       cell.byStatus.set(o.status, child);
     }
     child.inc();
@@ -442,11 +440,6 @@ export class GatewayMetrics {
   }
 }
 
-function zero(c: C): C {
-  c.inc(0);
-  return c;
-}
-
 function newCell(route: string, model: string, provider: string): RequestCell {
   return { byStatus: new Map(), route, model, provider, requests: 0, ok: 0 };
 }
@@ -455,4 +448,137 @@ function newCell(route: string, model: string, provider: string): RequestCell {
 export function tokenCounts(usage: Usage | null | undefined): { prompt: number; completion: number; total: number } | undefined {
   if (usage === undefined || usage === null) return undefined;
   return { prompt: usage.prompt_tokens, completion: usage.completion_tokens, total: usage.total_tokens };
+}
+
+// ---------------------------------------------------------------------------------------------
+/**
+ * Counter and histogram families for the request path. A child is a plain object created once per
+ * label set: `inc()` adds to a number and `observe()` bumps one bucket, with no label hashing or
+ * validation per call (prom-client's own children hash and validate their labels on every call).
+ * The families render through the prom-client `Registry` like any metric, in the same text format.
+ */
+
+type Labels = Record<string, string>;
+
+interface MetricValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+interface MetricData {
+  name: string;
+  help: string;
+  type: 'counter' | 'histogram';
+  values: MetricValue[];
+  aggregator: 'sum';
+}
+
+export class CounterCell {
+  value = 0;
+  constructor(readonly labels: Readonly<Labels>) {}
+  inc(n = 1): void {
+    this.value += n;
+  }
+}
+
+export class HistogramCell {
+  sum = 0;
+  count = 0;
+  /** counts[i]: observations <= bounds[i] and > bounds[i-1]; the last slot is +Inf. */
+  readonly counts: Float64Array;
+  constructor(
+    readonly labels: Readonly<Labels>,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+  observe(v: number): void {
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && v > b[i]!) i++;
+    this.counts[i]!++;
+    this.sum += v;
+    this.count++;
+  }
+}
+
+abstract class Family<Cell extends { labels: Readonly<Labels> }> {
+  protected readonly cells: Cell[] = [];
+  private readonly byKey = new Map<string, Cell>();
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+  ) {
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** The child of these label values, created on first call (call it at setup, not per request). */
+  child(...values: string[]): Cell {
+    if (values.length !== this.labelNames.length) throw new TypeError(`${this.name}: expected ${this.labelNames.length} label values, got ${values.length}`);
+    const key = values.join('\u0000');
+    let cell = this.byKey.get(key);
+    if (cell === undefined) {
+      const labels: Labels = {};
+      this.labelNames.forEach((n, i) => (labels[n] = values[i]!));
+      cell = this.make(labels);
+      this.byKey.set(key, cell);
+      this.cells.push(cell);
+    }
+    return cell;
+  }
+
+  protected abstract make(labels: Labels): Cell;
+  abstract get(): Promise<MetricData>;
+  /** `registry.resetMetrics()`: zero every child (they stay cached by their holders). */
+  abstract reset(): void;
+}
+
+export class CounterFamily extends Family<CounterCell> {
+  readonly type = 'counter';
+  protected make(labels: Labels): CounterCell {
+    return new CounterCell(labels);
+  }
+  async get(): Promise<MetricData> {
+    return { name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values: this.cells.map((c) => ({ labels: c.labels, value: c.value })) };
+  }
+  reset(): void {
+    for (const c of this.cells) c.value = 0;
+  }
+}
+
+export class HistogramFamily extends Family<HistogramCell> {
+  readonly type = 'histogram';
+  private readonly bounds: readonly number[];
+  constructor(registry: Registry, name: string, help: string, labelNames: readonly string[], buckets: readonly number[]) {
+    super(registry, name, help, labelNames);
+    this.bounds = [...buckets].sort((a, b) => a - b);
+  }
+  protected make(labels: Labels): HistogramCell {
+    return new HistogramCell(labels, this.bounds);
+  }
+  async get(): Promise<MetricData> {
+    const values: MetricValue[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const c of this.cells) {
+      let acc = 0;
+      this.bounds.forEach((le, i) => {
+        acc += c.counts[i]!;
+        values.push({ labels: { le, ...c.labels }, value: acc, metricName: bucket });
+      });
+      values.push({ labels: { le: '+Inf', ...c.labels }, value: c.count, metricName: bucket });
+      values.push({ labels: c.labels, value: c.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: c.labels, value: c.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values };
+  }
+  reset(): void {
+    for (const c of this.cells) {
+      c.counts.fill(0);
+      c.sum = 0;
+      c.count = 0;
+    }
+  }
 }
