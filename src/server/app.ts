@@ -9,7 +9,10 @@ import { requireAdmin, requireKey } from './auth.js';
 import { errorBody, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { createLogger } from './logger.js';
+import { GatewayMetrics } from './metrics.js';
 import { registerChatRoutes } from './routes/chat.js';
+import { registerDashboardRoutes } from './routes/dashboard.js';
+import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerPoolRoutes } from './routes/pool.js';
@@ -26,6 +29,8 @@ export interface Gateway {
   readonly app: FastifyInstance;
   readonly pool: AdapterPool<ChatAdapter>;
   readonly router: Router;
+  /** Prometheus registry and dashboard numbers of this gateway. */
+  readonly metrics: GatewayMetrics;
   readonly config: GatewayConfig;
   readonly logger: Logger;
   /** Bind where the config says (or the overrides); resolves with the address, e.g. `http://127.0.0.1:8080`. */
@@ -91,6 +96,9 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   registerModelRoutes(app, [...routes.keys()], apiAuth);
   registerChatRoutes(app, { router, routes, routing, auth: apiAuth });
   registerPoolRoutes(app, { pool, keys: popts.keys ?? [], readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
+  const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [] });
+  registerMetricsRoutes(app, { metrics, readAuth });
+  registerDashboardRoutes(app, { metrics, router, routes, readAuth });
 
   await pool.start();
   await app.ready();
@@ -108,6 +116,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
         await app.close();
       } finally {
         clearTimeout(deadline);
+        metrics.close();
         router.close();
         await pool.close();
       }
@@ -117,6 +126,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     app,
     pool,
     router,
+    metrics,
     config,
     logger,
     close,
