@@ -24,13 +24,13 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   }
   * { box-sizing: border-box; }
   body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; color: var(--ink); background: var(--bg); }
-  header { position: sticky; top: 0; z-index: 2; background: #18202b; color: #fff; padding: 10px 20px; display: flex; flex-wrap: wrap; align-items: center; gap: 12px 24px; }
+  header { position: sticky; top: 0; z-index: 2; background: #18202b; color: #fff; padding: 8px 20px; display: flex; flex-wrap: wrap; align-items: center; gap: 8px 18px; }
   header h1 { margin: 0; font-size: 18px; font-weight: 650; letter-spacing: .2px; }
   header .sub { color: #aab6c5; font-size: 12px; }
-  .summary { display: flex; flex-wrap: wrap; gap: 8px; flex: 1; }
-  .tile { background: #243041; border-radius: 8px; padding: 4px 10px; min-width: 84px; }
-  .tile .v { font-size: 18px; font-weight: 650; font-variant-numeric: tabular-nums; }
-  .tile .k { font-size: 11px; color: #aab6c5; text-transform: uppercase; letter-spacing: .4px; }
+  .summary { display: flex; flex-wrap: wrap; gap: 6px; flex: 1; }
+  .tile { background: #243041; border-radius: 8px; padding: 3px 9px; min-width: 64px; }
+  .tile .v { font-size: 16px; font-weight: 650; font-variant-numeric: tabular-nums; }
+  .tile .k { font-size: 10.5px; color: #aab6c5; text-transform: uppercase; letter-spacing: .4px; }
   .controls { display: flex; gap: 8px; align-items: center; }
   button { font: inherit; border: 1px solid #4a5a70; background: #2c3a4f; color: #fff; padding: 6px 12px; border-radius: 6px; cursor: pointer; }
   button:hover { background: #3a4c66; }
@@ -81,7 +81,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
 <header>
   <div>
     <h1>adapterpool</h1>
-    <div class="sub">live pools &middot; refresh every <span id="interval">2</span>&nbsp;s &middot; updated <span id="updated">never</span></div>
+    <div class="sub">updated <span id="updated">never</span> &middot; every <span id="interval">2</span>&nbsp;s</div>
   </div>
   <div class="summary" id="summary"></div>
   <div class="controls">
