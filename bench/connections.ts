@@ -92,5 +92,14 @@ export async function runConnections(o: ConnectionsOptions): Promise<Section> {
     target: `≤ ${maxPoolSize} (maxPoolSize)`,
     met: worst <= maxPoolSize && unlimited.every((r) => r.failed === 0),
   });
-  return { title: 'Connection reuse', markdown, targets, data: rows };
+  const notes: string[] = [];
+  const over = rows.filter((r) => r.maxUses.includes('default') && r.connections > maxPoolSize);
+  if (over.length > 0 && worst <= maxPoolSize) {
+    notes.push(
+      `**Connections with the default \`maxUses: 1000\` (${over.map((r) => r.connections).join(', ')} per ${o.requests.toLocaleString('en-US')} requests, target ≤ ${maxPoolSize}).** ` +
+        `Reuse itself holds: with \`maxUses\` out of the way the same load opens ${worst} connections (one per adapter). The extra ones are adapters retired after 1,000 loans, as configured; ` +
+        'For the target to hold with the defaults, the default `maxUses` would have to be at least the requests one adapter serves in the window (here 10,000 / 10 adapters = 1,000, so e.g. 10,000).',
+    );
+  }
+  return { title: 'Connection reuse', markdown, targets, data: rows, notes };
 }

@@ -92,6 +92,8 @@ const header = [
   'Load generator: autocannon 9 in the benchmark process; upstream (bench/upstream.ts, Node `http`, constant OpenAI-shaped replies), bare proxy and gateway each in a child process on 127.0.0.1. ' +
     'Every figure is a ratio or a difference against a baseline measured in the same run.',
 ].join('\n');
+const notes = sections.flatMap((s) => s.notes ?? []);
+const notesBlock = notes.length > 0 ? `\n\n### Closing notes: what stands in the way\n\n${notes.map((n) => `- ${n}`).join('\n')}` : '';
 const failNote = failures.length > 0 ? `\n\n**Sections that failed:** ${failures.map((f) => `\`${f}\``).join('; ')}` : '';
 
 const results = [
@@ -103,7 +105,7 @@ const results = [
   '',
   '## Targets',
   '',
-  summary + failNote,
+  summary + failNote + notesBlock,
   '',
   ...sections.flatMap((s) => [`## ${s.title}`, '', s.markdown, '']),
 ].join('\n');
@@ -112,7 +114,7 @@ const readmeBlock = [
   '',
   header,
   '',
-  summary + failNote,
+  summary + failNote + notesBlock,
   '',
   'Full tables (overhead against a bare proxy, CPU per request, memory, connections, soak, profile): [bench/results.md](bench/results.md).',
   '',

@@ -15,8 +15,10 @@ export interface Section {
   /** Markdown body: tables and notes. */
   markdown: string;
   targets: Target[];
-  /** Raw figures for bench/results.json. */
+  /** Raw figures (kept in memory for run-all). */
   data: unknown;
+  /** Closing notes: what stands in the way of a target that was not met, from this run's figures. */
+  notes?: string[];
 }
 
 export const ms = (v: number, digits = 3): string => (Number.isFinite(v) ? `${v.toFixed(digits)} ms` : 'n/a');
