@@ -4,6 +4,7 @@ import type { ChatCompletionRequest } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
 import type { ExecuteResult, RoutingConfig } from '../../routing/types.js';
 import { modelNotFound } from '../errors.js';
+import { HangupSignal } from '../hangup-signal.js';
 import { chatCompletionBodySchema } from '../schemas.js';
 import { pipeSse } from '../sse.js';
 
@@ -30,19 +31,18 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       if (route === undefined) throw modelNotFound(body.model);
 
       // Abort the upstream call if the client hangs up before we answer.
-      const abort = new AbortController();
+      const hangup = new HangupSignal();
       const res = reply.raw;
-      const onClose = () => {
-        if (!res.writableEnded) abort.abort();
-      };
-      res.once('close', onClose);
+      res.on('close', () => {
+        if (!res.writableEnded) hangup.abort();
+      });
 
-      const result = await router.executeStrategy(body, route.deployments, route.strategy, routing, { signal: abort.signal, requestId: request.id });
+      const result = await router.executeStrategy(body, route.deployments, route.strategy, routing, { signal: hangup.signal, requestId: request.id });
 
       const headers = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       if (result.kind === 'completion') return reply.headers(headers).send(result.completion);
 
-      if (abort.signal.aborted) {
+      if (hangup.aborted) {
         result.stream.cancel();
         return reply.hijack();
       }
