@@ -62,6 +62,12 @@ export async function runSoak(o: SoakOptions): Promise<Section> {
       const heapGrowth = last.gc.heapUsed - first.gc.heapUsed;
       const rssGrowth = last.raw.rss - first.raw.rss;
       const maxRss = Math.max(...samples.map((s) => s.raw.rss));
+      // Least-squares slope of heap-after-GC over the settled samples, in MB per minute.
+      const pts = samples.filter((s) => s.t >= first.t);
+      const mt = pts.reduce((a, s) => a + s.t, 0) / pts.length;
+      const mh = pts.reduce((a, s) => a + s.gc.heapUsed, 0) / pts.length;
+      const den = pts.reduce((a, s) => a + (s.t - mt) ** 2, 0);
+      const slopeMbPerMin = den > 0 ? ((pts.reduce((a, s) => a + (s.t - mt) * (s.gc.heapUsed - mh), 0) / den) * 60) / 1024 / 1024 : 0;
       const failed = plain.failed + streamed.failed;
       const flat = heapGrowth <= FLAT_HEAP_BYTES;
       const pick = [samples[0]!, first, samples[Math.floor(samples.length / 2)]!, last].filter((s, i, a) => a.indexOf(s) === i);
@@ -76,7 +82,8 @@ export async function runSoak(o: SoakOptions): Promise<Section> {
           pick.map((s) => [`${s.t.toFixed(0)} s${s === first ? ' (settled)' : s === last ? ' (end)' : ''}`, mb(s.raw.rss), mb(s.gc.heapUsed), mb(s.gc.heapTotal)]),
         ),
         '',
-        `Growth from the settled sample to the end: heap after GC **${signedMb(heapGrowth)}**, RSS ${signedMb(rssGrowth)} (peak RSS ${mb(maxRss)}).`,
+        `Growth from the settled sample to the end: heap after GC **${signedMb(heapGrowth)}** (least-squares trend over the ${pts.length} settled samples ${slopeMbPerMin >= 0 ? '+' : '−'}${Math.abs(slopeMbPerMin).toFixed(2)} MB/min), ` +
+          `RSS ${signedMb(rssGrowth)} (peak RSS ${mb(maxRss)}). The forced GCs of the samples pause the gateway and show in the p99 above.`,
       ].join('\n');
       return {
         title: `Soak: ${o.seconds} s at steady load`,
@@ -85,7 +92,7 @@ export async function runSoak(o: SoakOptions): Promise<Section> {
           { name: `soak heap after GC, settled → end (${o.seconds} s)`, value: signedMb(heapGrowth), target: 'flat (≤ +2 MB)', met: flat && failed === 0 },
           { name: 'adapters in use at the end of the soak', value: String(pool.in_use_adapters), target: '0', met: pool.in_use_adapters === 0 },
         ],
-        data: { samples, plain, streamed, pool, upStats, heapGrowth, rssGrowth },
+        data: { samples, plain, streamed, pool, upStats, heapGrowth, rssGrowth, slopeMbPerMin },
       };
     } finally {
       await gw.stop();
