@@ -81,7 +81,9 @@ export const poolSchema = z
     maxPoolSize: poolLimitsShape.maxPoolSize.default(10),
     minPoolSize: poolLimitsShape.minPoolSize.default(2),
     acquireTimeout: poolLimitsShape.acquireTimeout.default('30s'),
-    maxUses: poolLimitsShape.maxUses.default(1000),
+    // Each retirement is a new upstream connection (and TLS handshake); 10,000 keeps 10 adapters on 10
+    // connections for 100,000 requests, while maxLifetime still recycles them every 30 minutes.
+    maxUses: poolLimitsShape.maxUses.default(10_000),
     idleTimeout: poolLimitsShape.idleTimeout.default('10m'),
     maxLifetime: poolLimitsShape.maxLifetime.default('30m'),
     cleanupInterval: duration().default('60s'),

@@ -45,7 +45,7 @@ describe('config: defaults', () => {
     assert.equal(c.pool.acquireTimeout, 30_000);
     assert.equal(c.pool.cleanupInterval, 60_000);
     assert.equal(c.pool.healthCheckInterval, 300_000);
-    assert.equal(c.pool.maxUses, 1000);
+    assert.equal(c.pool.maxUses, 10_000);
     assert.equal(c.pool.idleTimeout, 600_000);
     assert.equal(c.pool.maxLifetime, 1_800_000);
     assert.deepEqual(routingConfig(c), DEFAULT_ROUTING_CONFIG);
