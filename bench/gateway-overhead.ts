@@ -170,8 +170,7 @@ export async function runGatewayOverhead(o: OverheadOptions): Promise<Section> {
         `**Throughput at 50 connections (${ratio(ratio50)}× of direct, target 0.30×).** In the same run a bare undici proxy reaches ${ratio(bareRatio)}×: ` +
           `the load generator (autocannon, ${us(lg)} per request, where wrk would spend a few µs), the upstream and the proxy share two cores, ` +
           `so the direct run has a core each for two processes while any proxied run must fit three processes' work into the same two. ` +
-          `The gateway spends ${us(gwCpu)} of CPU per request against the bare proxy's ${us(bareCpu)}; where the difference goes is in the profile section ` +
-          '(abort wiring, per-request key hashing, body parse and re-serialization, fastify, GC).',
+          `The gateway spends ${us(gwCpu)} of CPU per request against the bare proxy's ${us(bareCpu)}; the profile note below says where the difference goes.`,
       );
     }
     if (addP50 > 0.1 || addP99 > 0.5) {

@@ -11,6 +11,8 @@ export interface SoakOptions {
   seconds: number;
   /** Total requests per second (60 % non-streaming, 40 % streaming). */
   rate: number;
+  /** Extra per-deployment pool fields, e.g. a small `maxUses` to churn adapters. */
+  pool?: Record<string, unknown>;
 }
 
 interface Sample {
@@ -24,7 +26,7 @@ const FLAT_HEAP_BYTES = 2 * 1024 * 1024;
 export async function runSoak(o: SoakOptions): Promise<Section> {
   const up = await startUpstream();
   try {
-    const gw = await startGateway({ upstream: up, maxPoolSize: 10 });
+    const gw = await startGateway({ upstream: up, maxPoolSize: 10, pool: o.pool });
     try {
       log(`soak: ${o.seconds} s at ${o.rate} req/s`);
       await runLoad({ url: gw.chatUrl, connections: 20, durationS: 2 });
