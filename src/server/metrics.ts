@@ -42,7 +42,7 @@ export interface GatewayMetricsOptions {
 
 const DESTROY_REASONS: readonly DestroyReason[] = ['expired_uses', 'expired_idle', 'expired_lifetime', 'unhealthy', 'evicted', 'closed', 'late_create'];
 const FAILOVER_REASONS: ReadonlyArray<RouterEvents['failover']['reason']> = ['error', 'busy', 'circuit_open'];
-/** Bound on requests traced at once (a router used outside the chat route never ends its traces). */
+/** Bound on requests traced at once (a safety net: the chat route ends every trace it starts). */
 const MAX_TRACES = 100_000;
 const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
@@ -298,11 +298,11 @@ export class GatewayMetrics {
       router.on(event, fn);
       this.unsubscribe.push(() => router.off(event, fn));
     };
+    // Only requests the chat route opened (requestStarted) are traced, so a router used elsewhere adds nothing.
     ron('attempt', (e) => {
       if (e.requestId === undefined) return;
       const tr = this.traces.get(e.requestId);
       if (tr !== undefined) tr.attempts = e.attempt;
-      else if (this.traces.size < MAX_TRACES) this.traces.set(e.requestId, { attempts: e.attempt, ttftMs: -1 });
     });
     ron('success', (e) => {
       const t = this.tel(e.deployment.key);
@@ -324,6 +324,11 @@ export class GatewayMetrics {
       if (row.healthy > 0) t.healthy.inc(row.healthy);
       if (row.unhealthy > 0) t.unhealthy.inc(row.unhealthy);
     }
+  }
+
+  /** A chat request is about to be routed: trace its attempts (and a stream's first chunk) until `requestDone`. */
+  requestStarted(requestId: string): void {
+    if (this.traces.size < MAX_TRACES) this.traces.set(requestId, { attempts: 0, ttftMs: -1 });
   }
 
   /**
