@@ -165,7 +165,22 @@ export const modelSchema = z
   })
   .strict();
 
-export const loggingSchema = z.object({ level: z.enum(LOG_LEVELS).default('info') }).strict();
+export const loggingSchema = z
+  .object({
+    level: z.enum(LOG_LEVELS).default('info'),
+    /** Put the request's messages in its log line (debugging only: prompts may hold personal data). */
+    logPrompts: z.boolean().default(false),
+  })
+  .strict();
+
+export const metricsSchema = z
+  .object({
+    /** Serve `GET /metrics` (Prometheus text; same auth as `GET /v1/pool/*`). */
+    enabled: z.boolean().default(true),
+    /** Also export Node's process metrics (`adapterpool_process_*`, `adapterpool_nodejs_*`). */
+    processMetrics: z.boolean().default(true),
+  })
+  .strict();
 
 export const configSchema = z
   .object({
@@ -174,6 +189,7 @@ export const configSchema = z
     pool: poolSchema.default({}),
     routing: routingSchema.default({}),
     logging: loggingSchema.default({}),
+    metrics: metricsSchema.default({}),
     providers: z.record(z.string().regex(NAME_RE, 'provider names use letters, digits, _ . -'), providerSchema),
     models: z.record(z.string().min(1), modelSchema),
   })
