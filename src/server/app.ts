@@ -94,10 +94,10 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const readAuth = requireKey(config.auth.adminKey === undefined || config.auth.apiKeys.length === 0 ? config.auth.apiKeys : [...config.auth.apiKeys, config.auth.adminKey]);
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, [...routes.keys()], apiAuth);
-  registerChatRoutes(app, { router, routes, routing, auth: apiAuth });
+  const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
+  registerChatRoutes(app, { router, routes, routing, auth: apiAuth, telemetry: { metrics, logPrompts: config.logging.logPrompts } });
   registerPoolRoutes(app, { pool, keys: popts.keys ?? [], readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
-  const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [] });
-  registerMetricsRoutes(app, { metrics, readAuth });
+  if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
   registerDashboardRoutes(app, { metrics, router, routes, readAuth });
 
   await pool.start();
