@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { parseConfig } from '../../src/config/index.js';
+import { PROVIDER_TYPES } from '../../src/providers/registry.js';
+import { buildGateway, createLogger, type Gateway } from '../../src/server/index.js';
+
+/**
+ * The dashboard in headless Chromium (Debian's `chromium` package driven by playwright-core; no
+ * browser download). Run with `npm run test:browser`; `CHROMIUM_PATH` overrides /usr/bin/chromium.
+ * Writes `test-results/dashboard.png`.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOT = path.resolve(process.env.SCREENSHOT_DIR ?? 'test-results', 'dashboard.png');
+const API_KEY = 'browser-api-key';
+const ADMIN_KEY = 'browser-admin-key';
+
+const YAML = `
+server: { host: 127.0.0.1, port: 0 }
+auth: { apiKeys: [${API_KEY}], adminKey: ${ADMIN_KEY} }
+pool: { minPoolSize: 2, maxPoolSize: 6, healthCheckInterval: 1h, cleanupInterval: 1h }
+routing: { retryBackoffInitial: 1ms, retryBackoffMax: 2ms, circuitConsecutiveFailures: 2, circuitCooldown: 10m }
+providers:
+  openai-like: { type: mock, apiKey: sk-browser-secret, mock: { latency: 20ms, chunks: 4, chunkDelay: 5ms } }
+  backup: { type: mock, mock: { latency: 40ms } }
+  broken: { type: mock, mock: { failRate: 1, failStatus: 500 } }
+  sick: { type: mock, mock: { unhealthy: true } }
+  batch: { type: mock, mock: { latency: 5s } }
+models:
+  gpt-demo:
+    strategy: round_robin
+    providers:
+      - { provider: openai-like, model: demo-large }
+      - { provider: backup, model: demo-large }
+  fallback-demo:
+    strategy: failover
+    providers:
+      - { provider: broken, model: demo-small, priority: 0 }
+      - { provider: backup, model: demo-small, priority: 1 }
+  canary:
+    providers: [{ provider: sick, model: demo-canary, pool: { minPoolSize: 1 } }]
+  slow-demo:
+    providers: [{ provider: batch, model: demo-batch, pool: { minPoolSize: 1, maxPoolSize: 3 } }]
+`;
+
+const POOLS = ['demo-large:openai-like', 'demo-large:backup', 'demo-small:broken', 'demo-small:backup', 'demo-canary:sick', 'demo-batch:batch'];
+
+const LAUNCH_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Poll until `read()` satisfies `ok` (a bound so a broken page fails instead of hanging; no speed is asserted). */
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, limitMs = 15_000): Promise<T> {
+  const end = Date.now() + limitMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await read();
+    if (ok(last)) return last;
+    if (Date.now() > end) throw new Error(`never happened: ${what} (last: ${JSON.stringify(last)})`);
+    await sleep(100);
+  }
+}
+
+async function chat(url: string, model: string, stream = false): Promise<number> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello from the browser test' }], stream }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+const text = (page: Page, selector: string): Promise<string> => page.locator(selector).first().innerText();
+
+describe('dashboard in headless Chromium', () => {
+  let gw: Gateway;
+  let url: string;
+  let profile: string;
+  let context: BrowserContext;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    const config = parseConfig(YAML, { source: 'dashboard-test.yaml', env: {}, providerTypes: PROVIDER_TYPES });
+    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
+    gw = await buildGateway(config, { logger: createLogger('warn', quiet) });
+    url = await gw.listen({ port: 0 });
+    profile = await mkdtemp(path.join(tmpdir(), 'adapterpool-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: LAUNCH_ARGS,
+      viewport: { width: 1440, height: 900 },
+      deviceScaleFactor: 1,
+      offline: false,
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (msg) => {
+      // HTTP errors the test provokes on purpose (no key yet, a wrong admin key) are logged by Chromium too.
+      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(msg.text());
+    });
+  });
+
+  after(async () => {
+    await context?.close();
+    await gw?.close(2000);
+    if (profile) await rm(profile, { recursive: true, force: true });
+  });
+
+  it('asks for the read key, then shows every pool', async () => {
+    const res = await page.goto(`${url}/dashboard`);
+    assert.equal(res?.status(), 200);
+    assert.equal(await page.title(), 'adapterpool dashboard');
+    // The gateway has API keys: the page's reads are refused until a key is given.
+    await page.locator('#auth:not(.hidden)').waitFor();
+    await page.fill('#auth-key', API_KEY);
+    await page.click('#auth-form button[type=submit]');
+    for (const key of POOLS) await page.locator(`[data-pool="${key}"]`).waitFor();
+    assert.equal(await page.locator('[data-pool]').count(), POOLS.length);
+    assert.ok(await page.locator('#auth').evaluate((e) => e.classList.contains('hidden')));
+    assert.equal(await text(page, '[data-summary="pools"] .v'), String(POOLS.length));
+    // Every configured deployment has its row, circuits closed before any traffic.
+    assert.equal(await page.locator('#deployments tbody tr').count(), POOLS.length);
+    assert.equal(await text(page, 'tr[data-deployment="demo-large:openai-like"] [data-field="circuit"]'), 'closed');
+    assert.equal(await text(page, 'tr[data-deployment="demo-large:openai-like"] [data-field="requests"]'), '0');
+  });
+
+  it('follows traffic: requests, latency and success per deployment, adapters, circuit state', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push(await chat(url, 'gpt-demo', i % 3 === 2));
+    for (let i = 0; i < 3; i++) statuses.push(await chat(url, 'fallback-demo'));
+    assert.ok(statuses.every((s) => s === 200), String(statuses));
+
+    const row = (key: string, field: string) => text(page, `tr[data-deployment="${key}"] [data-field="${field}"]`);
+    await until(() => row('demo-large:openai-like', 'requests'), (v) => v === '3', 'openai-like served 3 requests');
+    assert.equal(await row('demo-large:backup', 'requests'), '3');
+    assert.equal(await row('demo-large:openai-like', 'success_rate'), '100%');
+    assert.match(await row('demo-large:openai-like', 'mean_latency_ms'), /^\d+(\.\d+)? ms$/);
+    // The broken deployment failed twice: its circuit opened, the backup served the fallback model.
+    await until(() => row('demo-small:broken', 'circuit'), (v) => v.startsWith('open'), 'circuit of demo-small:broken open');
+    assert.equal(await row('demo-small:backup', 'requests'), '3');
+    assert.equal(await row('demo-small:broken', 'success_rate'), '0%');
+    // Per adapter: the pool card lists its adapters with their request counts.
+    const card = page.locator('[data-pool="demo-large:openai-like"]');
+    const perAdapter = await card.locator('tbody [data-field="requests"]').allInnerTexts();
+    assert.equal(perAdapter.reduce((a, v) => a + Number(v), 0), 3);
+    assert.match(await card.locator('[data-field="health_rate"]').innerText(), /^100%$/);
+
+    // More traffic: the numbers move again without reloading the page.
+    const before = Number(await text(page, '[data-summary="adapters"] .v'));
+    await Promise.all(Array.from({ length: 8 }, () => chat(url, 'gpt-demo')));
+    await until(() => row('demo-large:openai-like', 'requests'), (v) => v === '7', 'openai-like served 7 requests');
+    assert.ok(Number(await text(page, '[data-summary="adapters"] .v')) >= before);
+    assert.equal(pageErrors.length, 0, pageErrors.join('\n'));
+  });
+
+  it('cleanup and health check ask for the admin key and show their result', async () => {
+    // Cleanup: nothing to remove yet, but the result is shown.
+    let prompt = '';
+    page.once('dialog', (d) => {
+      prompt = d.message();
+      void d.accept(ADMIN_KEY);
+    });
+    await page.click('#btn-cleanup');
+    await page.locator('#action-result[data-result="cleanup:ok"]').waitFor();
+    assert.match(prompt, /Admin key/);
+    assert.match(await text(page, '#action-result'), /^Cleanup: \d+ removed/);
+
+    // A wrong key: refused, and the page says so.
+    page.once('dialog', (d) => void d.accept('not-the-admin-key'));
+    await page.click('#btn-health');
+    await page.locator('#action-result[data-result="health:error"]').waitFor();
+    assert.match(await text(page, '#action-result'), /failed: HTTP 401/);
+
+    // The admin key: the check runs, and the sick pool's adapter fails it.
+    page.once('dialog', (d) => void d.accept(ADMIN_KEY));
+    await page.click('#btn-health');
+    await page.locator('#action-result[data-result="health:ok"]').waitFor();
+    const result = await text(page, '#action-result');
+    assert.match(result, /^Health check: \d+ checked, \d+ healthy, [1-9]\d* unhealthy/);
+    const sick = page.locator('[data-pool="demo-canary:sick"]');
+    await until(() => sick.locator('[data-field="unhealthy"]').innerText(), (v) => v === '1', 'the sick adapter shows unhealthy');
+    assert.equal(await sick.locator('[data-field="health_rate"]').innerText(), '0%');
+    assert.ok((await sick.locator('.badge.s-unhealthy').count()) >= 1);
+    assert.ok(Number(await text(page, '[data-summary="unhealthy"] .v')) >= 1);
+
+    // Slow requests in flight: the page shows adapters in use, then the screenshot.
+    const slow = Array.from({ length: 2 }, () => chat(url, 'slow-demo'));
+    const batch = page.locator('[data-pool="demo-batch:batch"]');
+    await until(() => batch.locator('[data-field="in_use"]').innerText(), (v) => v === '2', 'two batch adapters in use');
+    assert.notEqual(await batch.locator('[data-field="utilization_rate"]').innerText(), '0%');
+    await mkdir(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    assert.deepEqual(await Promise.all(slow), [200, 200]);
+    await until(() => batch.locator('[data-field="in_use"]').innerText(), (v) => v === '0', 'batch adapters back in the pool');
+    assert.equal(pageErrors.length, 0, pageErrors.join('\n'));
+  });
+});
