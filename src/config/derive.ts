@@ -49,7 +49,7 @@ function toPoolLimits(o: PoolOverride): Partial<PoolLimits> {
   if (o.maxPoolSize !== undefined) out.maxPoolSize = o.maxPoolSize;
   if (o.minPoolSize !== undefined) out.minPoolSize = o.minPoolSize;
   if (o.acquireTimeout !== undefined) out.acquireTimeoutMs = o.acquireTimeout;
-  if (o.maxUses !== undefined) out.maxUses = o.maxUses;
+  if (o.maxUses !== undefined) out.maxUses = usesLimit(o.maxUses);
   if (o.idleTimeout !== undefined) out.idleTimeoutMs = o.idleTimeout;
   if (o.maxLifetime !== undefined) out.maxLifetimeMs = o.maxLifetime;
   return out;
@@ -89,7 +89,7 @@ export function poolOptions(config: GatewayConfig): Omit<AdapterPoolOptions<Pool
     maxPoolSize: p.maxPoolSize,
     minPoolSize: p.minPoolSize,
     acquireTimeoutMs: p.acquireTimeout,
-    maxUses: p.maxUses,
+    maxUses: usesLimit(p.maxUses),
     idleTimeoutMs: p.idleTimeout,
     maxLifetimeMs: p.maxLifetime,
     cleanupIntervalMs: p.cleanupInterval,
@@ -121,4 +121,9 @@ export function routingConfig(config: GatewayConfig): RoutingConfig {
     circuitCooldownMs: r.circuitCooldown,
     fullPoolWaitMs: r.fullPoolWait,
   };
+}
+
+/** `maxUses: 0` in config means "never retire for uses". */
+function usesLimit(n: number): number {
+  return n === 0 ? Infinity : n;
 }

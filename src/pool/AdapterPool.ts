@@ -110,6 +110,8 @@ interface KeyPool<A> {
   creating: number;
   closing: number;
   inUse: number;
+  /** Adapters in state 'unhealthy', kept as a count: the router reads it on every request. */
+  unhealthy: number;
   /** Consecutive failed creates; drives the backoff. */
   createFailures: number;
   lastCreateError: unknown;
@@ -358,12 +360,10 @@ export class AdapterPool<A extends PooledAdapter> {
     const kp = this._byModel.get(model)?.get(provider);
     if (kp === undefined) return undefined;
     const v = kp.view;
-    let unhealthy = 0;
-    for (const e of kp.entries) if (e.state === 'unhealthy') unhealthy++;
     v.total = kp.entries.length - kp.closing;
     v.available = kp.idle.length;
     v.inUse = kp.inUse;
-    v.unhealthy = unhealthy;
+    v.unhealthy = kp.unhealthy;
     v.creating = kp.creating;
     v.waiting = kp.waiters.length;
     return v;
@@ -505,6 +505,7 @@ export class AdapterPool<A extends PooledAdapter> {
         creating: 0,
         closing: 0,
         inUse: 0,
+        unhealthy: 0,
         createFailures: 0,
         lastCreateError: undefined,
         lastCreateErrorAt: 0,
@@ -856,6 +857,8 @@ export class AdapterPool<A extends PooledAdapter> {
     if (e.state === 'idle') {
       const i = kp.idle.indexOf(e);
       if (i >= 0) kp.idle.splice(i, 1);
+    } else if (e.state === 'unhealthy') {
+      kp.unhealthy--;
     }
     e.state = 'closing';
     kp.closing++;
@@ -931,7 +934,8 @@ export class AdapterPool<A extends PooledAdapter> {
         }
         if (e.state !== 'idle' && e.state !== 'unhealthy') continue;
         const wasUnhealthy = e.state === 'unhealthy';
-        if (!wasUnhealthy) kp.idle.splice(kp.idle.indexOf(e), 1);
+        if (wasUnhealthy) kp.unhealthy--;
+        else kp.idle.splice(kp.idle.indexOf(e), 1);
         e.state = 'checking';
         row.checked++;
         result.checked++;
@@ -995,6 +999,7 @@ export class AdapterPool<A extends PooledAdapter> {
     const kp = e.kp;
     const i = kp.idle.indexOf(e);
     if (i >= 0) kp.idle.splice(i, 1);
+    if (e.state !== 'unhealthy') kp.unhealthy++;
     e.state = 'unhealthy';
     kp.suspect = true;
     if (!quiet) {

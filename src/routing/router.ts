@@ -230,7 +230,7 @@ export class Router {
       // do not add one more call to a deployment already known to be down.
       if (permit === Permit.Normal && state.breaker.state !== 'closed') {
         state.breaker.onNeutral(permit);
-        await this.release(adapter, d);
+        void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path
         (failed ??= new Set()).add(d.key);
         this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
         continue;
@@ -264,7 +264,7 @@ export class Router {
         state.inFlight--;
         state.observeLatency(latency);
         state.breaker.onSuccess(permit);
-        await this.release(adapter, d);
+        void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path
         if (this.emitter.listenerCount('success') > 0) this.emit('success', { requestId, deployment: d, attempts, latencyMs: latency, stream });
         return { kind: 'completion', completion, deployment: d, attempts };
       } catch (err) {

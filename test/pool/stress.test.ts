@@ -67,6 +67,9 @@ test('randomized stress: acquires, aborts, timeouts, broken releases, failing cr
       assert.equal(p.total, p.available + p.in_use + p.unhealthy + p.checking, `${k} counters add up`);
       assert.ok(p.total + p.closing + p.creating <= MAX, `${k} within maxPoolSize`);
       live += p.total + p.closing + p.creating;
+      const ks = pool.keyState('m', k.slice(2))!;
+      assert.equal(ks.unhealthy, p.unhealthy, `${k} keyState's running unhealthy count matches`);
+      assert.equal(ks.total, p.total);
     }
     assert.ok(live <= TOTAL, `within maxTotal (${live})`);
     assert.equal(pool.status().in_use_adapters, held);
