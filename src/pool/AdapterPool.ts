@@ -605,7 +605,8 @@ export class AdapterPool<A extends PooledAdapter> {
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
       kp.waiters.push(w);
-      this._dispatch(kp);
+      // A full pool with nothing idle has nothing to dispatch: the next release serves this waiter.
+      if (canCreate || kp.idle.length > 0) this._dispatch(kp);
     });
   }
 
