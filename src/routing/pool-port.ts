@@ -1,16 +1,9 @@
+import type { KeyState } from '../pool/AdapterPool.js';
 import type { AcquireOptions } from '../pool/types.js';
 import type { ChatAdapter } from '../providers/types.js';
 
 /** What the router reads of one pool key (`AdapterPool.keyState`). */
-export interface PoolKeyState {
-  total: number;
-  available: number;
-  inUse: number;
-  unhealthy: number;
-  creating: number;
-  waiting: number;
-  maxPoolSize: number;
-}
+export type PoolKeyState = KeyState;
 
 /**
  * The slice of `AdapterPool<ChatAdapter>` the router uses. Structural, so the router depends on
