@@ -204,11 +204,7 @@ export class AdapterPool<A extends PooledAdapter> {
   private readonly _pendingCloses = new Set<Promise<void>>();
   private readonly _listeners: { [E in keyof PoolEvents<A>]?: Array<Listener<A, E>> } = {};
 
-  constructor(options: AdapterPoolOptions<A> & {
-    maxFailedHealthChecks?: number;
-    createTimeoutMs?: number;
-    propagateCreateError?: boolean;
-  }) {
+  constructor(options: AdapterPoolOptions<A>) {
     if (options === null || typeof options !== 'object') throw new TypeError('AdapterPool: options must be an object');
     for (const name of Object.keys(options)) {
       if (!OPTION_NAMES.has(name)) throw new TypeError(`AdapterPool: unknown option "${name}"`);

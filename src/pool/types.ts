@@ -38,6 +38,12 @@ export interface AdapterPoolOptions<A extends PooledAdapter> extends Partial<Poo
   /** A single health check slower than this counts as failed. */
   healthCheckTimeoutMs?: number;
   leakDetectionMs?: number;
+  /** Consecutive failed health checks before an unhealthy adapter is replaced. */
+  maxFailedHealthChecks?: number;
+  /** A create slower than this frees its slot; what it makes later is closed. */
+  createTimeoutMs?: number;
+  /** A failed create rejects the oldest waiter at once (true) or is retried until its deadline (false). */
+  propagateCreateError?: boolean;
   /** First backoff after a failed create; doubles up to `createRetryMaxMs`. */
   createRetryInitialMs?: number;
   createRetryMaxMs?: number;

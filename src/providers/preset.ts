@@ -41,3 +41,18 @@ export function resolveBaseUrl(config: ProviderConfig, preset: Pick<ProviderPres
   }
   return baseUrl;
 }
+
+/** The adapter options every HTTP preset takes straight from its config. */
+export function configAdapterOptions(config: ProviderConfig, model: string, baseUrl: string, options?: AdapterFactoryOptions) {
+  return {
+    provider: config.name,
+    type: config.type,
+    model,
+    baseUrl,
+    apiKey: config.apiKey,
+    headers: config.headers,
+    timeouts: config.timeouts,
+    healthCheck: config.healthCheck,
+    logger: options?.logger,
+  };
+}

@@ -162,15 +162,7 @@ export class CircuitBreaker {
   }
 
   private rateTripped(): boolean {
-    const since = this.now() - this.opts.windowMs;
-    let total = 0;
-    let failures = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      if (this.bucketStart[i]! > since) {
-        total += this.bucketTotal[i]!;
-        failures += this.bucketFail[i]!;
-      }
-    }
+    const { total, failures } = this.windowCounts();
     return total >= this.opts.minRequests && failures / total > this.opts.failureRate;
   }
 

@@ -1,4 +1,4 @@
-import { requireField, resolveBaseUrl, type ProviderPreset } from '../preset.js';
+import { configAdapterOptions, requireField, resolveBaseUrl, type ProviderPreset } from '../preset.js';
 import { AnthropicAdapter } from './adapter.js';
 
 export { AnthropicAdapter, ANTHROPIC_DEFAULT_VERSION, type AnthropicAdapterOptions } from './adapter.js';
@@ -15,17 +15,9 @@ export const anthropic: ProviderPreset = {
     const baseUrl = resolveBaseUrl(config, anthropic);
     requireField(config, config.apiKey, 'apiKey');
     return new AnthropicAdapter({
-      provider: config.name,
-      type: config.type,
-      model,
-      baseUrl,
-      apiKey: config.apiKey,
-      headers: config.headers,
+      ...configAdapterOptions(config, model, baseUrl, options),
       anthropicVersion: config.anthropicVersion,
       defaultMaxTokens: config.defaultMaxTokens,
-      timeouts: config.timeouts,
-      healthCheck: config.healthCheck,
-      logger: options?.logger,
     });
   },
 };

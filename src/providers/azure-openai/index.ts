@@ -1,5 +1,5 @@
 import { OpenAICompatibleAdapter } from '../openai-compatible/adapter.js';
-import { requireField, resolveBaseUrl, type ProviderPreset } from '../preset.js';
+import { configAdapterOptions, requireField, resolveBaseUrl, type ProviderPreset } from '../preset.js';
 
 /** Latest GA data-plane version at the time of writing; set `apiVersion` to pin another. */
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
@@ -18,16 +18,8 @@ export const azureOpenai: ProviderPreset = {
     requireField(config, config.apiKey, 'apiKey');
     const version = encodeURIComponent(config.apiVersion ?? AZURE_DEFAULT_API_VERSION);
     return new OpenAICompatibleAdapter({
-      provider: config.name,
-      type: config.type,
-      model,
-      baseUrl: baseUrl.replace(/\/+$/, ''),
-      apiKey: config.apiKey,
+      ...configAdapterOptions(config, model, baseUrl.replace(/\/+$/, ''), options),
       authHeader: 'api-key',
-      headers: config.headers,
-      timeouts: config.timeouts,
-      healthCheck: config.healthCheck,
-      logger: options?.logger,
       paths: {
         chat: `/openai/deployments/${encodeURIComponent(deployment)}/chat/completions?api-version=${version}`,
         models: `/openai/models?api-version=${version}`,

@@ -1,4 +1,4 @@
-import { requireField, resolveBaseUrl, type ProviderPreset } from '../preset.js';
+import { configAdapterOptions, requireField, resolveBaseUrl, type ProviderPreset } from '../preset.js';
 import { OpenAICompatibleAdapter } from './adapter.js';
 
 export interface OpenAICompatiblePresetInit {
@@ -17,17 +17,7 @@ export function openAICompatiblePreset(init: OpenAICompatiblePresetInit): Provid
     create(config, model, options) {
       const baseUrl = resolveBaseUrl(config, preset);
       if (preset.requiresKey) requireField(config, config.apiKey, 'apiKey');
-      return new OpenAICompatibleAdapter({
-        provider: config.name,
-        type: config.type,
-        model,
-        baseUrl,
-        apiKey: config.apiKey,
-        headers: config.headers,
-        timeouts: config.timeouts,
-        healthCheck: config.healthCheck,
-        logger: options?.logger,
-      });
+      return new OpenAICompatibleAdapter(configAdapterOptions(config, model, baseUrl, options));
     },
   };
   return preset;
