@@ -1,4 +1,7 @@
+import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +20,8 @@ export interface RunningGateway {
 
 export async function startGateway(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<RunningGateway> {
   const config = parseConfig(yaml, { source: 'test.yaml', env, providerTypes: PROVIDER_TYPES });
+  // Tests keep their usage ledgers out of the working directory.
+  if (config.usage.path === './adapterpool-usage.db') config.usage.path = join(mkdtempSync(join(tmpdir(), 'ap-usage-')), 'usage.db');
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
