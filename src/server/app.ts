@@ -141,7 +141,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     ...(ledger === undefined ? {} : { usage: { ledger, pricing: modelPricing(config) } }),
   });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
-  registerPoolRoutes(app, { pool, keys: popts.keys ?? [], readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
+  registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
   if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
   registerDashboardRoutes(app, { metrics, router, routes, readAuth });
 

@@ -98,7 +98,6 @@ models:
     test(`a ledger that cannot be written (${kind}) never fails a request and counts what it drops`, async () => {
       let usage: string;
       let blocker: string | undefined;
-      let g: Awaited<ReturnType<typeof startKeyedGateway>> | undefined;
       if (kind === 'read-only SQLite path') {
         // A path under a regular file cannot be created, even by root.
         blocker = join(process.env.TMPDIR ?? '/tmp', `ap-blocker-${process.pid}-${randomBytes(3).toString('hex')}`);
@@ -107,9 +106,9 @@ models:
       } else {
         usage = `{ postgres: "postgres://postgres@127.0.0.1:${await closedPort()}/test", maxBuffer: 5, flushInterval: 20ms }`;
       }
-      g = await startKeyedGateway(config(usage));
+      const g = await startKeyedGateway(config(usage));
       try {
-        const results = await Promise.all(Array.from({ length: 20 }, () => call(g!.url, 'POST', '/v1/chat/completions', { body: CHAT })));
+        const results = await Promise.all(Array.from({ length: 20 }, () => call(g.url, 'POST', '/v1/chat/completions', { body: CHAT })));
         assert.deepEqual(new Set(results.map((r) => r.status)), new Set([200]));
         const ledger = g.gw.ledger!;
         await eventually(() => ledger.healthy === false, 'the failed write noticed');
