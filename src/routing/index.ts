@@ -24,6 +24,7 @@ export {
   type RandomSource,
 } from './strategies/index.js';
 export {
+  DeploymentLimiter,
   FlexibleLimiter,
   MemoryConcurrency,
   DEFAULT_WINDOW_MS,
