@@ -25,6 +25,8 @@ export {
 } from './strategies/index.js';
 export {
   DeploymentLimiter,
+  DeploymentCharge,
+  type DeploymentDenied,
   FlexibleLimiter,
   MemoryConcurrency,
   DEFAULT_WINDOW_MS,
