@@ -112,7 +112,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       telemetry: { metrics, logPrompts: config.logging.logPrompts, log: unredactedChild(logger) },
     });
   });
-  registerPoolRoutes(app, { pool, keys: popts.keys ?? [], readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
+  registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
   if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
   registerDashboardRoutes(app, { metrics, router, routes, readAuth });
 
