@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { Cluster } from '../cluster/index.js';
 import { modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
@@ -33,6 +34,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  /** Shared state with the other replicas (config `cluster.redis`); absent in a single process. */
+  readonly cluster: Cluster | undefined;
   /** Bind where the config says (or the overrides); resolves with the address, e.g. `http://127.0.0.1:8080`. */
   listen(overrides?: { host?: string; port?: number }): Promise<string>;
   /**
@@ -100,7 +103,28 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
   registerDashboardRoutes(app, { metrics, router, routes, readAuth });
 
+  const startedAt = Date.now();
+  const deploymentKeys = [...new Set([...routes.values()].flatMap((r) => r.deployments.map((d) => d.key)))];
+  const cluster =
+    config.cluster.redis === undefined
+      ? undefined
+      : new Cluster({
+          config: config.cluster,
+          router,
+          cooldownMs: routing.circuitCooldownMs,
+          deploymentKeys: () => deploymentKeys,
+          snapshot: () => ({
+            started_at: startedAt,
+            config_version: null,
+            stats: pool.stats(),
+            circuits: router.deploymentHealth().map((h) => ({ key: h.key, circuit: h.circuit, inFlight: h.inFlight })),
+          }),
+          logger: logger.child({ component: 'cluster' }),
+        });
+  if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
+
   await pool.start();
+  cluster?.start();
   await app.ready();
   lifecycle.state = 'ready';
 
@@ -117,6 +141,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       } finally {
         clearTimeout(deadline);
         metrics.close();
+        await cluster?.close();
         router.close();
         await pool.close();
       }
@@ -129,6 +154,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     metrics,
     config,
     logger,
+    cluster,
     close,
     listen: async (overrides = {}) =>
       app.listen({ host: overrides.host ?? config.server.host, port: overrides.port ?? config.server.port, listenTextResolver: (address) => `listening on ${address}` }),
