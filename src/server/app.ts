@@ -98,11 +98,6 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, [...routes.keys()], apiAuth);
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
-  registerChatRoutes(app, { router, routes, routing, auth: apiAuth, telemetry: { metrics, logPrompts: config.logging.logPrompts } });
-  registerPoolRoutes(app, { pool, keys: popts.keys ?? [], readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
-  if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
-  registerDashboardRoutes(app, { metrics, router, routes, readAuth });
-
   const startedAt = Date.now();
   const deploymentKeys = [...new Set([...routes.values()].flatMap((r) => r.deployments.map((d) => d.key)))];
   const cluster =
@@ -122,6 +117,11 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
           logger: logger.child({ component: 'cluster' }),
         });
   if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
+  registerChatRoutes(app, { router, routes, routing, auth: apiAuth, telemetry: { metrics, logPrompts: config.logging.logPrompts } });
+  registerPoolRoutes(app, { pool, keys: popts.keys ?? [], readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host), fleet: cluster });
+  if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
+  registerDashboardRoutes(app, { metrics, router, routes, readAuth });
+
 
   await pool.start();
   cluster?.start();

@@ -9,7 +9,7 @@ function config(prefix: string, bad: string, good: string, id: string): string {
   return `
 server: { host: 127.0.0.1, port: 0 }
 logging: { level: info }
-cluster: { redis: "${MACHINE_REDIS}", prefix: "${prefix}", replicaId: "${id}", snapshotInterval: 300ms, circuitPollInterval: 200ms }
+cluster: { redis: "${MACHINE_REDIS}", prefix: "${prefix}", replicaId: "${id}", snapshotInterval: 300ms, snapshotTtl: 1500ms, circuitPollInterval: 200ms }
 pool: { minPoolSize: 0, maxPoolSize: 4, healthCheckInterval: 1h }
 routing: { circuitConsecutiveFailures: 2, circuitCooldown: ${COOLDOWN_MS}ms, maxAttempts: 3, retryBackoffInitial: 1ms, retryBackoffMax: 2ms }
 providers:
@@ -24,7 +24,7 @@ models:
 `;
 }
 
-describe('cluster: shared circuits across 3 replica processes', () => {
+describe('cluster: 3 replica processes and one Redis', () => {
   const bad = new FakeUpstream('bad');
   const good = new FakeUpstream('good');
   const replicas: Replica[] = [];
@@ -80,5 +80,25 @@ describe('cluster: shared circuits across 3 replica processes', () => {
       for (let i = 0; i < 4; i++) seen.add((await chat(r.url, 'm')).deployment);
       assert.ok(seen.has('up-model:bad'), `${r.url} routes to the recovered deployment again`);
     }
+  });
+
+  test('the fleet view lists the 3 replicas with summed pools; a killed replica disappears within its TTL', async () => {
+    const get = async (path: string) => (await (await fetch(`${replicas[0]!.url}${path}`)).json()) as { success: boolean; data: Record<string, unknown> & { replicas: Array<{ id: string; last_seen: string }> } };
+    const status = await get('/v1/pool/status?scope=cluster');
+    assert.equal(status.success, true);
+    assert.equal(status.data.mode, 'shared');
+    assert.deepEqual(status.data.replicas.map((r) => r.id), ['r1', 'r2', 'r3']);
+    const local = await get('/v1/pool/status');
+    assert.equal(local.data.mode, 'shared');
+    assert.equal(status.data.total_pools, local.data.total_pools, 'the same two pools on every replica');
+    assert.ok((status.data.total_adapters as number) >= (local.data.total_adapters as number), 'adapters summed over replicas');
+    const stats = await get('/v1/pool/stats?scope=cluster');
+    assert.equal(stats.data.replicas.length, 3);
+    assert.equal(typeof (stats.data.pools as Record<string, { total: number }>)['up-model:good']?.total, 'number');
+
+    replicas[2]!.child.kill('SIGKILL');
+    await sleep(1500 + 700);
+    const after = await get('/v1/pool/status?scope=cluster');
+    assert.deepEqual(after.data.replicas.map((r) => r.id), ['r1', 'r2']);
   });
 });

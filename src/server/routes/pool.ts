@@ -1,6 +1,7 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
-import type { PoolKey } from '../../pool/types.js';
-import { poolStatsQuerySchema } from '../schemas.js';
+import type { ReplicaView } from '../../cluster/index.js';
+import type { PoolKey, PoolStats, PoolStatus } from '../../pool/types.js';
+import { poolScopeQuerySchema, poolStatsQuerySchema } from '../schemas.js';
 import type { AdapterDetailRow, GatewayPool, PoolEnvelope } from '../types.js';
 
 /** The seed's messages, kept verbatim: clients match on them. */
@@ -23,6 +24,15 @@ export interface PoolRouteOptions {
   readAuth: onRequestAsyncHookHandler | undefined;
   /** Guards the POST endpoints (the admin rule). */
   adminAuth: onRequestAsyncHookHandler;
+  /** The fleet through Redis (config `cluster.redis`); absent in a single process. */
+  fleet?: FleetReader | undefined;
+}
+
+/** What `?scope=cluster` reads: this replica's id and mode, and the fleet (ratios 0..1). */
+export interface FleetReader {
+  readonly replicaId: string;
+  readonly mode: 'shared' | 'local';
+  view(): Promise<{ replicas: ReplicaView[]; stats: PoolStats; status: Omit<PoolStatus, 'max_total'> }>;
 }
 
 /** `/v1/pool/*`: stats and status in the seed's envelope, and on-demand cleanup and health check. */
@@ -37,8 +47,30 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions)
   };
   const read = opts.readAuth ? [opts.readAuth] : [];
 
-  app.get<{ Querystring: { detail?: string } }>('/v1/pool/stats', { onRequest: read, schema: { querystring: poolStatsQuerySchema } }, async (request, reply) => {
+  const fleet = opts.fleet;
+  const mode = (): 'shared' | 'local' => fleet?.mode ?? 'local';
+  /** The fleet, or (no cluster, or Redis away: degrade, never error) this replica alone. */
+  const fleetView = async () => {
+    if (fleet !== undefined && fleet.mode === 'shared') {
+      try {
+        const v = await fleet.view();
+        return { mode: 'shared' as const, ...v, replicas: v.replicas.map(replicaRow) };
+      } catch {
+        // Redis went away between the check and the read: answer for this replica.
+      }
+    }
+    return { mode: 'local' as const, stats: pool.stats(), status: pool.status(), replicas: [{ id: fleet?.replicaId ?? 'local', last_seen: new Date().toISOString(), self: true }], local: true };
+  };
+
+  app.get<{ Querystring: { detail?: string; scope?: string } }>('/v1/pool/stats', { onRequest: read, schema: { querystring: poolStatsQuerySchema } }, async (request, reply) => {
     const detail = request.query.detail === 'true' || request.query.detail === '1';
+    if (request.query.scope === 'cluster') {
+      return envelope(reply, POOL_MESSAGES.stats, POOL_MESSAGES.statsFailed, async () => {
+        const v = await fleetView();
+        const stats = 'local' in v ? v.stats : formatStats(v.stats);
+        return { ...stats, scope: 'cluster', mode: v.mode, replicas: v.replicas };
+      });
+    }
     return envelope(reply, POOL_MESSAGES.stats, POOL_MESSAGES.statsFailed, async () => {
       const stats = pool.stats();
       if (!detail) return stats;
@@ -51,9 +83,16 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions)
     });
   });
 
-  app.get('/v1/pool/status', { onRequest: read }, async (_request, reply) =>
-    envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => pool.status()),
-  );
+  app.get<{ Querystring: { scope?: string } }>('/v1/pool/status', { onRequest: read, schema: { querystring: poolScopeQuerySchema } }, async (request, reply) => {
+    if (request.query.scope === 'cluster') {
+      return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => {
+        const v = await fleetView();
+        const status = 'local' in v ? v.status : formatStatus(v.status);
+        return { ...status, scope: 'cluster', mode: v.mode, replicas: v.replicas };
+      });
+    }
+    return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => ({ ...pool.status(), mode: mode() }));
+  });
 
   const admin = [opts.adminAuth];
   app.post('/v1/pool/cleanup', { onRequest: admin }, async (_request, reply) =>
@@ -81,6 +120,37 @@ function detailRow(d: ReturnType<GatewayPool['details']>[number]): AdapterDetail
 }
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
+
+/** The seed's percentage (one decimal) from a 0..1 ratio. */
+const percent = (r: number): number => Math.round(r * 1000) / 10;
+
+function formatStats(s: PoolStats): PoolStats {
+  const pools: PoolStats['pools'] = {};
+  for (const [k, e] of Object.entries(s.pools)) pools[k] = { ...e, utilization_rate: percent(e.utilization_rate), health_rate: percent(e.health_rate) };
+  return { ...s, pools };
+}
+
+function formatStatus<T extends { utilization_rate: number; health_rate: number }>(s: T): T {
+  return { ...s, utilization_rate: percent(s.utilization_rate), health_rate: percent(s.health_rate) };
+}
+
+/** One replica in `?scope=cluster`: its numbers and when it last published. */
+function replicaRow(r: ReplicaView) {
+  const inUse = Object.values(r.stats.pools).reduce((n, e) => n + e.in_use, 0);
+  const open = r.circuits.filter((c) => c.circuit !== 'closed').map((c) => c.key);
+  return {
+    id: r.id,
+    last_seen: new Date(Date.now() - r.last_seen_ms).toISOString(),
+    last_seen_ms_ago: r.last_seen_ms,
+    mode: r.mode,
+    config_version: r.config_version,
+    started_at: new Date(r.started_at).toISOString(),
+    pools: r.stats.total_pools,
+    in_use_adapters: inUse,
+    in_flight: r.circuits.reduce((n, c) => n + c.inFlight, 0),
+    open_circuits: open,
+  };
+}
 
 /** Run `fn` and answer `{success, data, message}`; a failure is `success:false` with status 500. */
 async function envelope<T>(
