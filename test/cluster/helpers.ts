@@ -45,6 +45,7 @@ export class OwnRedis {
     const deadline = Date.now() + 5000;
     for (;;) {
       const c = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => {});
       try {
         await c.connect();
         await c.ping();
