@@ -120,8 +120,8 @@ export function sumStats(snaps: readonly ReplicaSnapshot[]): PoolStats {
     }
   }
   for (const e of Object.values(pools)) {
-    e.utilization_rate = e.total === 0 ? 0 : e.in_use / e.total;
-    e.health_rate = e.total === 0 ? 1 : (e.total - e.unhealthy) / e.total;
+    e.utilization = e.total === 0 ? 0 : e.in_use / e.total;
+    e.health = e.total === 0 ? 1 : (e.total - e.unhealthy) / e.total;
   }
   return { total_pools: Object.keys(pools).length, pools };
 }
@@ -147,8 +147,8 @@ export function sumStatus(snaps: readonly ReplicaSnapshot[]): Omit<PoolStatus, '
     available_adapters: available,
     in_use_adapters: inUse,
     unhealthy_adapters: unhealthy,
-    utilization_rate: total === 0 ? 0 : inUse / total,
-    health_rate: total === 0 ? 1 : (total - unhealthy) / total,
+    utilization: total === 0 ? 0 : inUse / total,
+    health: total === 0 ? 1 : (total - unhealthy) / total,
     waiting,
   };
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { ReplicaView } from '../../cluster/index.js';
-import type { PoolKey, PoolStats, PoolStatus } from '../../pool/types.js';
+import type { PoolStats, PoolStatsEntry, PoolStatus } from '../../pool/types.js';
 import { poolScopeQuerySchema, poolStatsQuerySchema } from '../schemas.js';
 import type { AdapterDetailRow, GatewayPool, PoolEnvelope } from '../types.js';
 
@@ -18,8 +18,6 @@ export const POOL_MESSAGES = {
 
 export interface PoolRouteOptions {
   pool: GatewayPool;
-  /** The configured keys, to split `model:provider` without guessing (model ids may contain ':'). */
-  keys: readonly PoolKey[];
   /** Guards the GET endpoints (API or admin key when keys are configured). */
   readAuth: onRequestAsyncHookHandler | undefined;
   /** Guards the POST endpoints (the admin rule). */
@@ -28,7 +26,7 @@ export interface PoolRouteOptions {
   fleet?: FleetReader | undefined;
 }
 
-/** What `?scope=cluster` reads: this replica's id and mode, and the fleet (ratios 0..1). */
+/** What `?scope=cluster` reads: this replica's id and mode, and the fleet's sums. */
 export interface FleetReader {
   readonly replicaId: string;
   readonly mode: 'shared' | 'local';
@@ -38,28 +36,20 @@ export interface FleetReader {
 /** `/v1/pool/*`: stats and status in the seed's envelope, and on-demand cleanup and health check. */
 export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions): void {
   const { pool } = opts;
-  const keyOf = new Map(opts.keys.map((k) => [`${k.model}:${k.provider}`, k]));
-  const splitKey = (key: string): PoolKey => {
-    const known = keyOf.get(key);
-    if (known) return known;
-    const i = key.lastIndexOf(':');
-    return { model: key.slice(0, i), provider: key.slice(i + 1) };
-  };
   const read = opts.readAuth ? [opts.readAuth] : [];
-
   const fleet = opts.fleet;
   const mode = (): 'shared' | 'local' => fleet?.mode ?? 'local';
-  /** The fleet, or (no cluster, or Redis away: degrade, never error) this replica alone. */
-  const fleetView = async () => {
+  /** The fleet; or this replica alone when there is no cluster or Redis is away (degrade, never error). */
+  const fleetView = async (): Promise<{ mode: 'shared' | 'local'; stats: PoolStats; status: Omit<PoolStatus, 'max_total'>; replicas: unknown[] }> => {
     if (fleet !== undefined && fleet.mode === 'shared') {
       try {
         const v = await fleet.view();
-        return { mode: 'shared' as const, ...v, replicas: v.replicas.map(replicaRow) };
+        return { mode: 'shared', stats: v.stats, status: v.status, replicas: v.replicas.map(replicaRow) };
       } catch {
         // Redis went away between the check and the read: answer for this replica.
       }
     }
-    return { mode: 'local' as const, stats: pool.stats(), status: pool.status(), replicas: [{ id: fleet?.replicaId ?? 'local', last_seen: new Date().toISOString(), self: true }], local: true };
+    return { mode: 'local', stats: pool.stats(), status: pool.status(), replicas: [{ id: fleet?.replicaId ?? 'local', last_seen: new Date().toISOString(), self: true }] };
   };
 
   app.get<{ Querystring: { detail?: string; scope?: string } }>('/v1/pool/stats', { onRequest: read, schema: { querystring: poolStatsQuerySchema } }, async (request, reply) => {
@@ -67,19 +57,20 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions)
     if (request.query.scope === 'cluster') {
       return envelope(reply, POOL_MESSAGES.stats, POOL_MESSAGES.statsFailed, async () => {
         const v = await fleetView();
-        const stats = 'local' in v ? v.stats : formatStats(v.stats);
-        return { ...stats, scope: 'cluster', mode: v.mode, replicas: v.replicas };
+        const pools: Record<string, SeedStatsEntry> = {};
+        for (const [key, entry] of Object.entries(v.stats.pools)) pools[key] = seedStatsEntry(entry);
+        return { total_pools: v.stats.total_pools, pools, scope: 'cluster', mode: v.mode, replicas: v.replicas };
       });
     }
     return envelope(reply, POOL_MESSAGES.stats, POOL_MESSAGES.statsFailed, async () => {
       const stats = pool.stats();
-      if (!detail) return stats;
-      const pools: Record<string, unknown> = {};
+      const pools: Record<string, SeedStatsEntry> = {};
       for (const [key, entry] of Object.entries(stats.pools)) {
-        const { model, provider } = splitKey(key);
-        pools[key] = { ...entry, adapters: pool.details(model, provider).map(detailRow) };
+        const row = seedStatsEntry(entry);
+        if (detail) row.adapters = pool.details(entry.model, entry.provider).map(detailRow);
+        pools[key] = row;
       }
-      return { ...stats, pools };
+      return { total_pools: stats.total_pools, pools };
     });
   });
 
@@ -87,21 +78,71 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions)
     if (request.query.scope === 'cluster') {
       return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => {
         const v = await fleetView();
-        const status = 'local' in v ? v.status : formatStatus(v.status);
-        return { ...status, scope: 'cluster', mode: v.mode, replicas: v.replicas };
+        return { ...seedStatus({ ...v.status, max_total: null }), scope: 'cluster', mode: v.mode, replicas: v.replicas };
       });
     }
-    return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => ({ ...pool.status(), mode: mode() }));
+    return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => ({ ...seedStatus(pool.status()), mode: mode() }));
   });
 
-  const admin = [opts.adminAuth];
-  app.post('/v1/pool/cleanup', { onRequest: admin }, async (_request, reply) =>
-    envelope(reply, POOL_MESSAGES.cleanup, POOL_MESSAGES.cleanupFailed, () => pool.cleanup()),
-  );
-  app.post('/v1/pool/health-check', { onRequest: admin }, async (_request, reply) =>
-    envelope(reply, POOL_MESSAGES.healthCheck, POOL_MESSAGES.healthCheckFailed, () => pool.healthCheck()),
-  );
+  // The POST endpoints take no body, yet many clients send `content-type: application/json` on
+  // every call, with nothing after it: an empty body is accepted here (a body, if any, must still parse).
+  app.register(async (scope) => {
+    const parseJson = scope.getDefaultJsonParser('error', 'ignore');
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      if (body === '') done(null, undefined);
+      else parseJson(request, body as string, done);
+    });
+    const admin = [opts.adminAuth];
+    scope.post('/v1/pool/cleanup', { onRequest: admin }, async (_request, reply) =>
+      envelope(reply, POOL_MESSAGES.cleanup, POOL_MESSAGES.cleanupFailed, () => pool.cleanup()),
+    );
+    scope.post('/v1/pool/health-check', { onRequest: admin }, async (_request, reply) =>
+      envelope(reply, POOL_MESSAGES.healthCheck, POOL_MESSAGES.healthCheckFailed, () => pool.healthCheck()),
+    );
+  });
 }
+
+/** One key in GET /v1/pool/stats: the seed's fields, ratios as percentages with one decimal. */
+interface SeedStatsEntry extends Omit<PoolStatsEntry, 'model' | 'provider' | 'utilization' | 'health'> {
+  utilization_rate: number;
+  health_rate: number;
+  adapters?: AdapterDetailRow[];
+}
+
+function seedStatsEntry(e: PoolStatsEntry): SeedStatsEntry {
+  return {
+    total: e.total,
+    available: e.available,
+    in_use: e.in_use,
+    unhealthy: e.unhealthy,
+    expired: e.expired,
+    max_pool_size: e.max_pool_size,
+    min_pool_size: e.min_pool_size,
+    checking: e.checking,
+    creating: e.creating,
+    closing: e.closing,
+    waiting: e.waiting,
+    utilization_rate: percent(e.utilization),
+    health_rate: percent(e.health),
+  };
+}
+
+function seedStatus(s: PoolStatus): Record<string, number | null> {
+  return {
+    total_pools: s.total_pools,
+    total_adapters: s.total_adapters,
+    available_adapters: s.available_adapters,
+    in_use_adapters: s.in_use_adapters,
+    unhealthy_adapters: s.unhealthy_adapters,
+    utilization_rate: percent(s.utilization),
+    health_rate: percent(s.health),
+    waiting: s.waiting,
+    max_total: s.max_total,
+  };
+}
+
+/** 0..1 -> percent with one decimal (the seed's format). */
+const percent = (ratio: number): number => Math.round(ratio * 1000) / 10;
 
 function detailRow(d: ReturnType<GatewayPool['details']>[number]): AdapterDetailRow {
   const c = d.adapter.counters();
@@ -121,23 +162,9 @@ function detailRow(d: ReturnType<GatewayPool['details']>[number]): AdapterDetail
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 
-/** The seed's percentage (one decimal) from a 0..1 ratio. */
-const percent = (r: number): number => Math.round(r * 1000) / 10;
-
-function formatStats(s: PoolStats): PoolStats {
-  const pools: PoolStats['pools'] = {};
-  for (const [k, e] of Object.entries(s.pools)) pools[k] = { ...e, utilization_rate: percent(e.utilization_rate), health_rate: percent(e.health_rate) };
-  return { ...s, pools };
-}
-
-function formatStatus<T extends { utilization_rate: number; health_rate: number }>(s: T): T {
-  return { ...s, utilization_rate: percent(s.utilization_rate), health_rate: percent(s.health_rate) };
-}
-
 /** One replica in `?scope=cluster`: its numbers and when it last published. */
 function replicaRow(r: ReplicaView) {
   const inUse = Object.values(r.stats.pools).reduce((n, e) => n + e.in_use, 0);
-  const open = r.circuits.filter((c) => c.circuit !== 'closed').map((c) => c.key);
   return {
     id: r.id,
     last_seen: new Date(Date.now() - r.last_seen_ms).toISOString(),
@@ -148,7 +175,7 @@ function replicaRow(r: ReplicaView) {
     pools: r.stats.total_pools,
     in_use_adapters: inUse,
     in_flight: r.circuits.reduce((n, c) => n + c.inFlight, 0),
-    open_circuits: open,
+    open_circuits: r.circuits.filter((c) => c.circuit !== 'closed').map((c) => c.key),
   };
 }
 
