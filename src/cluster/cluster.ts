@@ -97,6 +97,20 @@ export class Cluster {
     });
   }
 
+  /**
+   * The pool's scheduled health check runs on one replica at a time: whoever takes the lock for this
+   * round (it expires before the next one). Redis away: every replica checks for itself.
+   */
+  async healthCheckGate(intervalMs: number): Promise<boolean> {
+    if (!this.link.up) return true;
+    try {
+      const ttl = Math.max(1, Math.floor(intervalMs * 0.9));
+      return (await this.link.client.set(this.link.key('lock', 'health-check'), this.replicaId, 'PX', ttl, 'NX')) === 'OK';
+    } catch {
+      return true;
+    }
+  }
+
   heldCircuits(): string[] {
     return this.circuits.heldKeys();
   }

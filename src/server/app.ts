@@ -72,6 +72,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     ...popts,
     createAdapter: async ({ model, provider }) => factory(providers.get(provider)!, model, { logger: poolLogger }),
     logger: poolLogger,
+    // With replicas, one of them runs each scheduled round (circuits then tell the others).
+    scheduledHealthCheckGate: (): Promise<boolean> | boolean => cluster?.healthCheckGate(popts.healthCheckIntervalMs ?? config.pool.healthCheckInterval) ?? true,
   });
   const routing = routingConfig(config);
   const router = new Router({ pool, routing, logger: logger.child({ component: 'router' }) });
@@ -127,7 +129,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
   const startedAt = Date.now();
   const deploymentKeys = [...new Set([...routes.values()].flatMap((r) => r.deployments.map((d) => d.key)))];
-  const cluster =
+  const cluster: Cluster | undefined =
     config.cluster.redis === undefined
       ? undefined
       : new Cluster({
