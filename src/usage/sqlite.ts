@@ -51,7 +51,8 @@ export class SqliteUsageStore implements UsageStore {
     const db = new Database(this.path);
     try {
       db.pragma('journal_mode = WAL');
-      db.pragma('busy_timeout = 5000');
+      // Short: better-sqlite3 waits synchronously. A busy file fails the batch, which stays buffered and is retried.
+      db.pragma('busy_timeout = 200');
       const t = this.table;
       db.exec(`CREATE TABLE IF NOT EXISTS ${t}_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
       const applied = new Set((db.prepare(`SELECT version FROM ${t}_migrations`).all() as Array<{ version: number }>).map((r) => r.version));
