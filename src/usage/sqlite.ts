@@ -51,6 +51,10 @@ export class SqliteUsageStore implements UsageStore {
     const db = new Database(this.path);
     try {
       db.pragma('journal_mode = WAL');
+      // In WAL mode NORMAL syncs at checkpoints, not at every commit: a crash of the process loses
+      // nothing, a power cut at most the last batches (the ledger's in-memory buffer already holds up
+      // to flushInterval of rows). FULL made each batch wait on fsync with the event loop blocked.
+      db.pragma('synchronous = NORMAL');
       // Short: better-sqlite3 waits synchronously. A busy file fails the batch, which stays buffered and is retried.
       db.pragma('busy_timeout = 200');
       const t = this.table;
