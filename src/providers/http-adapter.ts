@@ -93,6 +93,21 @@ export abstract class HttpChatAdapter implements ChatAdapter {
     }
   }
 
+  /**
+   * Run one upstream call of another endpoint (embeddings, a passed-through request) with the same
+   * counters, logging and error mapping as a chat completion.
+   */
+  protected async counted<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    const started = this.stats.start();
+    try {
+      const result = await call();
+      this.stats.succeed(started);
+      return result;
+    } catch (err) {
+      throw this.failed(started, err, signal);
+    }
+  }
+
   /** Cheap by default (`GET /models`: key and reachability); `completion` spends a one-token call. Rejects with the ProviderError. */
   async healthCheck(): Promise<boolean> {
     if (this.healthMode === 'completion') {

@@ -9,4 +9,5 @@ export { HttpChatAdapter, type HttpAdapterOptions } from './http-adapter.js';
 export { OpenAICompatibleAdapter, OpenAISseStream, openAICompatiblePreset, type OpenAICompatibleOptions } from './openai-compatible/index.js';
 export { AnthropicAdapter, AnthropicStream, toAnthropicRequest, fromAnthropicResponse, ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_DEFAULT_VERSION } from './anthropic/index.js';
 export { AZURE_DEFAULT_API_VERSION } from './azure-openai/index.js';
-export { MockAdapter, MOCK_DEFAULT_CHUNKS } from './mock/index.js';
+export { MockAdapter, MOCK_DEFAULT_CHUNKS, MOCK_DEFAULT_DIMENSIONS } from './mock/index.js';
+export { encodeEmbedding, decodeEmbedding, embeddingInputs } from './embeddings.js';

@@ -3,7 +3,8 @@ import { normalizeProviderError } from '../normalize-error.js';
 import { SSE_DONE, isComment, type SseComment, type SseEvent } from '../sse.js';
 import { UpstreamSseStream, streamErrorFrom, type UpstreamStreamContext } from '../upstream-stream.js';
 import type { ChatCompletionChunk } from '../types.js';
-import { toFinishReason, toUsage } from './translate.js';
+import { anthropicStatus, toFinishReason } from './mapping.js';
+import { toUsage } from './translate.js';
 import type { AnthropicUsage } from './types.js';
 
 type Delta = ChatCompletionChunk['choices'][number]['delta'];
@@ -130,24 +131,4 @@ function stripNulls(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 }
 
-/** Anthropic error type -> the HTTP status it would have had (docs.claude.com/en/api/errors). */
-export function anthropicStatus(type: string | undefined): number {
-  switch (type) {
-    case 'invalid_request_error':
-      return 400;
-    case 'authentication_error':
-      return 401;
-    case 'permission_error':
-      return 403;
-    case 'not_found_error':
-      return 404;
-    case 'request_too_large':
-      return 413;
-    case 'rate_limit_error':
-      return 429;
-    case 'overloaded_error':
-      return 529;
-    default:
-      return 500;
-  }
-}
+export { anthropicStatus } from './mapping.js';

@@ -2,7 +2,7 @@ import { ProviderError } from '../errors.js';
 import { HttpChatAdapter, type HttpAdapterOptions, type StreamSettle } from '../http-adapter.js';
 import { isJsonResponse, readJson, readText } from '../http-util.js';
 import { normalizeProviderError } from '../normalize-error.js';
-import type { CallOptions, ChatCompletion, ChatCompletionRequest, ChatCompletionStream, ModelInfo } from '../types.js';
+import type { CallOptions, ChatCompletion, ChatCompletionRequest, ChatCompletionStream, EmbeddingsRequest, EmbeddingsResponse, ModelInfo } from '../types.js';
 import { OpenAISseStream } from './stream.js';
 
 export interface OpenAICompatibleOptions extends Omit<HttpAdapterOptions, 'headers'> {
@@ -11,11 +11,12 @@ export interface OpenAICompatibleOptions extends Omit<HttpAdapterOptions, 'heade
   /** How the key travels: `Authorization: Bearer` (default) or a named header (Azure `api-key`). */
   authHeader?: 'bearer' | string;
   /** Routes relative to the base URL. */
-  paths?: { chat?: string; models?: string };
+  paths?: { chat?: string; models?: string; embeddings?: string };
 }
 
 const isCompletion = (v: Record<string, unknown>) => Array.isArray(v.choices);
 const isModelList = (v: Record<string, unknown>) => Array.isArray(v.data);
+const isEmbeddingList = (v: Record<string, unknown>) => Array.isArray(v.data);
 
 /**
  * Adapter for any provider that speaks OpenAI's Chat Completions: the request goes out as given (unknown
@@ -25,6 +26,7 @@ const isModelList = (v: Record<string, unknown>) => Array.isArray(v.data);
 export class OpenAICompatibleAdapter extends HttpChatAdapter {
   private readonly chatPath: string;
   private readonly modelsPath: string;
+  private readonly embeddingsPath: string;
   private readonly streamHeaders: Record<string, string>;
 
   constructor(opts: OpenAICompatibleOptions) {
@@ -36,6 +38,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     super({ ...opts, headers: { ...headers, ...lowerKeys(opts.headers) } });
     this.chatPath = opts.paths?.chat ?? '/chat/completions';
     this.modelsPath = opts.paths?.models ?? '/models';
+    this.embeddingsPath = opts.paths?.embeddings ?? '/embeddings';
     this.streamHeaders = { ...this.headers, accept: 'text/event-stream' };
   }
 
@@ -71,6 +74,16 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
       timeouts: this.transport.timeouts,
       secrets: this.secrets,
       onSettle: settle,
+    });
+  }
+
+  /** `POST /embeddings`, passed through with the model replaced by ours. */
+  embeddings(request: EmbeddingsRequest, options?: CallOptions): Promise<EmbeddingsResponse> {
+    const signal = options?.signal;
+    return this.counted(signal, async () => {
+      const body = JSON.stringify({ ...request, model: this.model });
+      const res = await this.send({ method: 'POST', path: this.embeddingsPath, headers: this.headers, body, signal });
+      return readJson<EmbeddingsResponse>(res, this.readContext(signal), isEmbeddingList);
     });
   }
 
