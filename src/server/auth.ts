@@ -39,12 +39,28 @@ const missingKey = () =>
   new GatewayHttpError(401, 'You didn\'t provide an API key. Send it as "Authorization: Bearer <key>".', 'invalid_request_error', 'missing_api_key');
 const invalidKey = () => new GatewayHttpError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
 
+/**
+ * The key of an Anthropic-style client: `x-api-key` (what the Anthropic SDK sends), else a bearer token.
+ * It is always one of the gateway's own keys; nothing a client sends is forwarded to a provider as a key.
+ */
+export function anthropicKey(request: FastifyRequest): string | undefined {
+  const h = request.headers['x-api-key'];
+  if (typeof h === 'string' && h !== '') return h.trim();
+  return bearerToken(request);
+}
+
+export interface RequireKeyOptions {
+  /** Where the key is read from (default: `Authorization: Bearer`). */
+  token?: (request: FastifyRequest) => string | undefined;
+}
+
 /** Require one of `keys`; no keys configured = open. */
-export function requireKey(keys: readonly string[]): onRequestAsyncHookHandler | undefined {
+export function requireKey(keys: readonly string[], options: RequireKeyOptions = {}): onRequestAsyncHookHandler | undefined {
   if (keys.length === 0) return undefined;
   const matches = keyMatcher(keys);
+  const tokenOf = options.token ?? bearerToken;
   return async (request) => {
-    const token = bearerToken(request);
+    const token = tokenOf(request);
     if (token === undefined) throw missingKey();
     if (!matches(token)) throw invalidKey();
   };

@@ -42,6 +42,19 @@ export function errorBody(message: string, type: string, code: string | number |
 export const modelNotFound = (model: string): GatewayHttpError =>
   new GatewayHttpError(404, `The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model');
 
+/** Where each endpoint kind is served, for the message of `wrongEndpoint`. */
+const ENDPOINT_PATHS: Readonly<Record<string, string>> = { chat: 'POST /v1/chat/completions (or POST /v1/messages)', embeddings: 'POST /v1/embeddings' };
+
+/** A model asked for on an endpoint it does not serve (config `models.<name>.endpoints`). */
+export const wrongEndpoint = (model: string, asked: string, serves: readonly string[]): GatewayHttpError =>
+  new GatewayHttpError(
+    400,
+    `The model \`${model}\` does not serve ${asked}: it serves ${serves.map((e) => ENDPOINT_PATHS[e] ?? e).join(' and ')}.`,
+    'invalid_request_error',
+    'model_not_supported',
+    'model',
+  );
+
 /** Map anything thrown while serving a request to its reply. Never echoes internals of unexpected errors. */
 export function toErrorReply(err: unknown): ErrorReply {
   if (err instanceof GatewayHttpError) {

@@ -3,7 +3,7 @@ import type { ModelRoute } from '../../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
 import type { Deployment, ExecuteResult, RoutingConfig } from '../../routing/types.js';
-import { modelNotFound, toErrorReply } from '../errors.js';
+import { modelNotFound, toErrorReply, wrongEndpoint } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
 import { tokenCounts, type GatewayMetrics } from '../metrics.js';
 import { chatCompletionBodySchema } from '../schemas.js';
@@ -63,6 +63,11 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       if (route === undefined) {
         const err = modelNotFound(body.model);
         done(request, undefined, undefined, err.status, started, { error: err.code });
+        throw err;
+      }
+      if (!route.endpoints.includes('chat')) {
+        const err = wrongEndpoint(body.model, 'POST /v1/chat/completions', route.endpoints);
+        done(request, route, undefined, err.status, started, { error: err.code });
         throw err;
       }
 
