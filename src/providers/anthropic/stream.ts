@@ -53,6 +53,25 @@ export class AnthropicStream extends UpstreamSseStream {
     }
   }
 
+  /**
+   * The upstream's own Anthropic events, as the bytes came (for a client that speaks the Messages API:
+   * nothing to translate). Each event is still read for the terminator, usage and errors: an `error`
+   * event ends the stream with a ProviderError (after the events before it), never passed on as is.
+   * Use this, the chunks, or `sse()`: one of them, once.
+   */
+  async *native(): AsyncIterable<Buffer> {
+    const decoded: Array<SseEvent | SseComment> = [];
+    for await (const batch of this.batches()) {
+      for (const raw of batch) {
+        if (this.done) break;
+        decoded.length = 0;
+        decodeSseEvent(raw, decoded);
+        for (const ev of decoded) drain(this.translateEvent(ev));
+        yield raw.bytes;
+      }
+    }
+  }
+
   /** The first event that is not a ping must parse, and must not be an error. */
   protected checkFirst(raw: RawSseEvent): boolean {
     const decoded: Array<SseEvent | SseComment> = [];
@@ -155,6 +174,11 @@ export class AnthropicStream extends UpstreamSseStream {
       choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
     };
   }
+}
+
+/** Run a generator for its effects. */
+function drain(g: Generator<unknown>): void {
+  for (let r = g.next(); !r.done; r = g.next());
 }
 
 function stripNulls(o: Record<string, unknown>): Record<string, unknown> {
