@@ -11,6 +11,8 @@ export interface AnthropicErrorReply {
   status: number;
   body: AnthropicErrorBody;
   retryAfterSeconds?: number;
+  /** Extra response headers (e.g. `x-ratelimit-*`). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -25,5 +27,6 @@ export function toAnthropicErrorReply(err: unknown): AnthropicErrorReply {
   const status = r.status >= 500 && type !== 'overloaded_error' ? 500 : r.status >= 500 ? anthropicStatus(type) : r.status;
   const out: AnthropicErrorReply = { status, body: { type: 'error', error: { type, message: r.body.error.message } } };
   if (r.retryAfterSeconds !== undefined) out.retryAfterSeconds = r.retryAfterSeconds;
+  if (r.headers !== undefined) out.headers = r.headers;
   return out;
 }

@@ -1,11 +1,12 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, onRequestAsyncHookHandler } from 'fastify';
 import type { ModelRoute } from '../../config/index.js';
-import type { ChatCompletionRequest, Usage } from '../../providers/types.js';
+import type { ChatCompletionRequest } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
-import type { Deployment, ExecuteResult, RoutingConfig } from '../../routing/types.js';
-import { modelNotFound, toErrorReply, wrongEndpoint } from '../errors.js';
+import type { ExecuteResult, RoutingConfig } from '../../routing/types.js';
+import { toErrorReply } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
-import { tokenCounts, type GatewayMetrics } from '../metrics.js';
+import type { KeyLimits } from '../rate-limits.js';
+import { RequestLifecycle, type RequestEnd, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { chatCompletionBodySchema } from '../schemas.js';
 import { pipeSse, type PipeSseResult } from '../sse.js';
 
@@ -19,57 +20,28 @@ export interface ChatRouteOptions {
   auth: onRequestAsyncHookHandler | undefined;
   /** Request metrics and the per-request log line (absent: neither). */
   telemetry?: ChatTelemetry;
+  /** Per-key rpm / tpm / maxConcurrent (absent: none). */
+  keyLimits?: KeyLimits;
+  /** The usage ledger (absent: nothing recorded). */
+  usage?: ChatUsage;
 }
 
-export interface ChatTelemetry {
-  metrics: Pick<GatewayMetrics, 'requestStarted' | 'requestDone'>;
-  /** Add the request's messages to its log line (config `logging.logPrompts`). */
-  logPrompts: boolean;
-}
+export type ChatUsage = RequestUsage;
+export type ChatTelemetry = RequestTelemetry;
 
 /** `POST /v1/chat/completions`, streaming and not, through `router.executeStrategy`. */
 export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions): void {
   const { router, routes, routing } = opts;
-  const telemetry = opts.telemetry;
-  /** One metrics update and one structured log line per request (the request id comes with request.log). */
-  const done = (request: FastifyRequest<{ Body: ChatCompletionRequest }>, route: ModelRoute | undefined, deployment: Deployment | undefined, status: number, started: number, end: RequestEnd): void => {
-    if (telemetry === undefined) return;
-    const body = request.body;
-    const stream = body.stream === true;
-    const traced = telemetry.metrics.requestDone({ requestId: request.id, route, deployment, status, stream, streamTailMs: end.streamTailMs });
-    const line: Record<string, unknown> = {
-      model: body.model,
-      deployment: deployment?.key ?? null,
-      attempts: end.attempts ?? traced,
-      status,
-      latency_ms: Math.round(performance.now() - started),
-      stream,
-    };
-    const tokens = tokenCounts(end.usage);
-    if (tokens !== undefined) line.tokens = tokens;
-    if (end.error !== undefined) line.error = end.error;
-    if (telemetry.logPrompts) line.messages = body.messages;
-    if (status >= 500) request.log.warn(line, 'chat completion failed');
-    else request.log.info(line, 'chat completion');
-  };
 
   app.post<{ Body: ChatCompletionRequest }>(
     '/v1/chat/completions',
     { schema: { body: chatCompletionBodySchema }, onRequest: opts.auth ? [opts.auth] : [] },
     async (request, reply) => {
-      const started = performance.now();
       const body = request.body;
-      const route = routes.get(body.model);
-      if (route === undefined) {
-        const err = modelNotFound(body.model);
-        done(request, undefined, undefined, err.status, started, { error: err.code });
-        throw err;
-      }
-      if (!route.endpoints.includes('chat')) {
-        const err = wrongEndpoint(body.model, 'POST /v1/chat/completions', route.endpoints);
-        done(request, route, undefined, err.status, started, { error: err.code });
-        throw err;
-      }
+      const life = new RequestLifecycle(opts, request, { what: 'chat completion', model: body.model, stream: body.stream === true, prompt: { field: 'messages', value: body.messages } });
+      const route = life.resolve(routes, 'chat', 'POST /v1/chat/completions');
+      const limitHeaders = await life.admit(body);
+      if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
       // Abort the upstream call if the client hangs up before we answer.
       const hangup = new HangupSignal();
@@ -78,56 +50,41 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         if (!res.writableEnded) hangup.abort();
       });
 
-      telemetry?.metrics.requestStarted(request.id);
+      life.routing();
       let result: ExecuteResult;
       try {
         result = await router.executeStrategy(body, route.deployments, route.strategy, routing, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
-        if (telemetry !== undefined) {
-          const r = toErrorReply(err);
-          done(request, route, undefined, r.status, started, { error: r.body.error.code ?? r.body.error.type });
-        }
-        throw err;
+        return life.fail(err);
       }
 
-      const headers = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
+      const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       if (result.kind === 'completion') {
-        done(request, route, result.deployment, 200, started, { attempts: result.attempts, usage: result.completion.usage });
+        life.finish(result.deployment, 200, { attempts: result.attempts, usage: result.completion.usage, served: true });
         return reply.headers(headers).send(result.completion);
       }
 
+      const firstChunkAt = performance.now();
+      const ttftMs = firstChunkAt - life.startedMs;
       if (hangup.aborted) {
         result.stream.cancel();
-        done(request, route, result.deployment, 499, started, { attempts: result.attempts, error: 'client_closed' });
+        life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: result.stream.usage, ttftMs });
         return reply.hijack();
       }
-      const firstChunkAt = performance.now();
-      const outcome = await streamReply(reply, result.stream, headers);
-      if (telemetry !== undefined) {
-        const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt };
-        let status = 200;
-        if (outcome.clientClosed) {
-          status = 499;
-          end.error = 'client_closed';
-        } else if (outcome.error !== undefined) {
-          const r = toErrorReply(outcome.error);
-          status = r.status;
-          end.error = r.body.error.code ?? r.body.error.type;
-        }
-        done(request, route, result.deployment, status, started, end);
+      const outcome = await streamReply(reply, result.stream, limitHeaders === undefined ? headers : { ...limitHeaders, ...headers });
+      const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs };
+      let status = 200;
+      if (outcome.clientClosed) {
+        status = 499;
+        end.error = 'client_closed';
+      } else if (outcome.error !== undefined) {
+        const r = toErrorReply(outcome.error);
+        status = r.status;
+        end.error = r.body.error.code ?? r.body.error.type;
       }
+      life.finish(result.deployment, status, end);
     },
   );
-}
-
-/** What the log line and the metrics learn when a request ends. */
-interface RequestEnd {
-  attempts?: number;
-  usage?: Usage | null | undefined;
-  /** Streams: ms from the first chunk to the end. */
-  streamTailMs?: number;
-  /** An error code for the log line (never the upstream's message: it may quote the prompt). */
-  error?: string | number | null;
 }
 
 async function streamReply(reply: FastifyReply, stream: Extract<ExecuteResult, { kind: 'stream' }>['stream'], headers: Record<string, string>): Promise<PipeSseResult> {

@@ -1,12 +1,12 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { ModelRoute } from '../../config/index.js';
-import { decodeEmbedding, encodeEmbedding } from '../../providers/embeddings.js';
+import { decodeEmbedding, embeddingInputs, encodeEmbedding } from '../../providers/embeddings.js';
 import { ProviderError } from '../../providers/errors.js';
 import type { CallOptions, ChatAdapter, EmbeddingsRequest, EmbeddingsResponse } from '../../providers/types.js';
 import type { Deployment, ExecuteOptions } from '../../routing/types.js';
-import { modelNotFound, wrongEndpoint } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
-import { RequestLifecycle, type RequestTelemetry } from '../request-lifecycle.js';
+import type { KeyLimits } from '../rate-limits.js';
+import { RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { embeddingsBodySchema } from '../schemas.js';
 import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from './chat.js';
 
@@ -22,42 +22,49 @@ export interface EmbeddingsRouteOptions {
   routes: ReadonlyMap<string, ModelRoute>;
   auth: onRequestAsyncHookHandler | undefined;
   telemetry?: RequestTelemetry;
+  keyLimits?: KeyLimits;
+  usage?: RequestUsage;
 }
 
 /** `POST /v1/embeddings`: OpenAI's Embeddings API, routed like a chat completion. */
 export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsRouteOptions): void {
-  const { routes, telemetry } = opts;
+  const { routes } = opts;
   app.post<{ Body: EmbeddingsRequest }>(
     '/v1/embeddings',
     { schema: { body: embeddingsBodySchema }, onRequest: opts.auth ? [opts.auth] : [] },
     async (request, reply) => {
       const body = request.body;
-      const life = new RequestLifecycle(telemetry, request, { what: 'embeddings', model: body.model, stream: false, prompt: body.input });
-      let route: ModelRoute | undefined;
+      const life = new RequestLifecycle(opts, request, { what: 'embeddings', model: body.model, stream: false, prompt: { field: 'input', value: body.input } });
+      const route = life.resolve(routes, 'embeddings', 'POST /v1/embeddings');
+      const limitHeaders = await life.admit(inputTokens(body.input));
+      if (limitHeaders !== undefined) reply.headers(limitHeaders);
+
+      // Abort the upstream call if the client hangs up before we answer.
+      const hangup = new HangupSignal();
+      const res = reply.raw;
+      res.on('close', () => {
+        if (!res.writableEnded) hangup.abort();
+      });
+      life.routing();
       let result: Awaited<ReturnType<RouteCall>> & { value: EmbeddingsResponse };
       try {
-        route = routes.get(body.model);
-        if (route === undefined) throw modelNotFound(body.model);
-        if (!route.endpoints.includes('embeddings')) throw wrongEndpoint(body.model, 'POST /v1/embeddings', route.endpoints);
-        const hangup = new HangupSignal();
-        const res = reply.raw;
-        res.on('close', () => {
-          if (!res.writableEnded) hangup.abort();
-        });
-        life.routing();
         result = await opts.call(route, (adapter, callOptions) => embed(adapter, body, callOptions), { signal: hangup.signal, requestId: request.id });
       } catch (err) {
-        life.failed(route, err);
-        throw err;
+        return life.fail(err);
       }
       const answer = inEncoding(result.value, body.encoding_format ?? 'float');
-      life.done(route, result.deployment, 200, {
-        attempts: result.attempts,
-        usage: { prompt_tokens: answer.usage.prompt_tokens, completion_tokens: 0, total_tokens: answer.usage.total_tokens },
-      });
+      const u = answer.usage;
+      life.finish(result.deployment, 200, { attempts: result.attempts, usage: { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens }, served: true });
       return reply.headers({ [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) }).send(answer);
     },
   );
+}
+
+/** Tokens to reserve for an embeddings input: token ids as they are, text at about 4 characters a token. */
+export function inputTokens(input: EmbeddingsRequest['input']): number {
+  let n = 0;
+  for (const item of embeddingInputs(input)) n += typeof item === 'string' ? Math.ceil(item.length / 4) : item.length;
+  return Math.max(1, n);
 }
 
 async function embed(adapter: ChatAdapter, body: EmbeddingsRequest, options: CallOptions): Promise<EmbeddingsResponse> {

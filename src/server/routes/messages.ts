@@ -10,9 +10,11 @@ import { toChatRequest } from '../anthropic/request.js';
 import { toMessagesResponse } from '../anthropic/response.js';
 import { MessagesStreamWriter } from '../anthropic/stream.js';
 import type { MessagesRequest } from '../anthropic/types.js';
+import { keyAllowsModel } from '../auth.js';
 import { modelNotFound, toErrorReply, wrongEndpoint } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
-import { RequestLifecycle, type RequestTelemetry } from '../request-lifecycle.js';
+import type { KeyLimits } from '../rate-limits.js';
+import { RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { countTokensBodySchema, messagesBodySchema } from '../schemas.js';
 import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from './chat.js';
 
@@ -23,6 +25,8 @@ export interface MessagesRouteOptions {
   /** Accepts `x-api-key` as well as a bearer key (see `anthropicKey`). */
   auth: onRequestAsyncHookHandler | undefined;
   telemetry?: RequestTelemetry;
+  keyLimits?: KeyLimits;
+  usage?: RequestUsage;
 }
 
 /** Every failure on these routes, hooks and body validation included, in Anthropic's error shape. */
@@ -31,6 +35,7 @@ function anthropicErrorHandler(err: unknown, request: FastifyRequest, reply: Fas
   if (r.status >= 500) request.log.error({ err }, 'request failed');
   else request.log.debug({ err, status: r.status }, 'request rejected');
   if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
+  if (r.headers !== undefined) reply.headers(r.headers);
   return reply.code(r.status).send(r.body);
 }
 
@@ -40,15 +45,8 @@ function anthropicErrorHandler(err: unknown, request: FastifyRequest, reply: Fas
  * streamed or not, is translated back.
  */
 export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRouteOptions): void {
-  const { router, routes, routing, telemetry } = opts;
+  const { router, routes, routing } = opts;
   const onRequest = opts.auth ? [opts.auth] : [];
-
-  const chatRoute = (model: string): ModelRoute => {
-    const route = routes.get(model);
-    if (route === undefined) throw modelNotFound(model);
-    if (!route.endpoints.includes('chat')) throw wrongEndpoint(model, 'POST /v1/messages', route.endpoints);
-    return route;
-  };
 
   app.post<{ Body: MessagesRequest }>(
     '/v1/messages',
@@ -56,41 +54,44 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
     async (request, reply) => {
       const body = request.body;
       const stream = body.stream === true;
-      const life = new RequestLifecycle(telemetry, request, { what: 'messages', model: body.model, stream, prompt: body.messages });
-      let route: ModelRoute | undefined;
-      let result: ExecuteResult;
+      const life = new RequestLifecycle(opts, request, { what: 'messages', model: body.model, stream, prompt: { field: 'messages', value: body.messages } });
+      const route = life.resolve(routes, 'chat', 'POST /v1/messages');
+      const limitHeaders = await life.admit(estimateInputTokens(body) + body.max_tokens);
+      if (limitHeaders !== undefined) reply.headers(limitHeaders);
+
+      // Abort the upstream call if the client hangs up before we answer.
       const hangup = new HangupSignal();
+      const res = reply.raw;
+      res.on('close', () => {
+        if (!res.writableEnded) hangup.abort();
+      });
+
+      let result: ExecuteResult;
       try {
-        route = chatRoute(body.model);
         const chatRequest = toChatRequest(body, stream);
-        // Abort the upstream call if the client hangs up before we answer.
-        const res = reply.raw;
-        res.on('close', () => {
-          if (!res.writableEnded) hangup.abort();
-        });
         life.routing();
         result = await router.executeStrategy(chatRequest, route.deployments, route.strategy, routing, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
-        life.failed(route, err);
-        throw err;
+        return life.fail(err);
       }
 
-      const headers = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
+      const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       if (result.kind === 'completion') {
-        life.done(route, result.deployment, 200, { attempts: result.attempts, usage: result.completion.usage });
+        life.finish(result.deployment, 200, { attempts: result.attempts, usage: result.completion.usage, served: true });
         return reply.headers(headers).send(toMessagesResponse(result.completion, body.model, body.stop_sequences));
       }
       const upstream = result.stream;
+      const firstChunkAt = performance.now();
+      const ttftMs = firstChunkAt - life.startedMs;
       if (hangup.aborted) {
         upstream.cancel();
-        life.done(route, result.deployment, 499, { attempts: result.attempts, error: 'client_closed' });
+        life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: upstream.usage, ttftMs });
         return reply.hijack();
       }
       reply.hijack();
       const writer = new MessagesStreamWriter(body.model, body.stop_sequences);
-      const firstChunkAt = performance.now();
       const outcome = await pipeFrames(reply.raw, translate(upstream, writer), {
-        headers,
+        headers: limitHeaders === undefined ? headers : { ...limitHeaders, ...headers },
         cancel: () => upstream.cancel(),
         errorFrame: (err) => writer.error(toAnthropicErrorReply(err).body),
       });
@@ -105,7 +106,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         status = r.status;
         error = r.body.error.code ?? r.body.error.type;
       }
-      life.done(route, result.deployment, status, { attempts: result.attempts, usage: upstream.usage ?? writer.usageSeen, streamTailMs: performance.now() - firstChunkAt, error });
+      life.finish(result.deployment, status, { attempts: result.attempts, usage: upstream.usage ?? writer.usageSeen, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, ...(error === undefined ? {} : { error }) });
     },
   );
 
@@ -113,7 +114,10 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
     '/v1/messages/count_tokens',
     { schema: { body: countTokensBodySchema }, onRequest, errorHandler: anthropicErrorHandler },
     async (request) => {
-      chatRoute(request.body.model);
+      const model = request.body.model;
+      const route = keyAllowsModel(request.clientKey, model) ? routes.get(model) : undefined;
+      if (route === undefined) throw modelNotFound(model);
+      if (!route.endpoints.includes('chat')) throw wrongEndpoint(model, 'POST /v1/messages/count_tokens', route.endpoints);
       return { input_tokens: estimateInputTokens(request.body) };
     },
   );
