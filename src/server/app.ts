@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { Cluster } from '../cluster/index.js';
 import { clientKeys, modelPricing, modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
@@ -42,6 +43,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  /** Shared state with the other replicas (config `cluster.redis`); absent in a single process. */
+  readonly cluster: Cluster | undefined;
   /** Rate limiter of keys and deployments. */
   readonly limiter: Limiter;
   /** The usage ledger (undefined with `usage.enabled: false`). */
@@ -70,6 +73,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     ...popts,
     createAdapter: async ({ model, provider }) => factory(providers.get(provider)!, model, { logger: poolLogger }),
     logger: poolLogger,
+    // With replicas, one of them runs each scheduled round (circuits then tell the others).
+    scheduledHealthCheckGate: (): Promise<boolean> | boolean => cluster?.healthCheckGate(popts.healthCheckIntervalMs ?? config.pool.healthCheckInterval) ?? true,
   });
   const routing = routingConfig(config);
   const router = new Router({ pool, routing, logger: logger.child({ component: 'router' }) });
@@ -123,6 +128,25 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, [...routes.keys()], apiAuth);
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
+  const startedAt = Date.now();
+  const deploymentKeys = [...new Set([...routes.values()].flatMap((r) => r.deployments.map((d) => d.key)))];
+  const cluster: Cluster | undefined =
+    config.cluster.redis === undefined
+      ? undefined
+      : new Cluster({
+          config: config.cluster,
+          router,
+          cooldownMs: routing.circuitCooldownMs,
+          deploymentKeys: () => deploymentKeys,
+          snapshot: () => ({
+            started_at: startedAt,
+            config_version: null,
+            stats: pool.stats(),
+            circuits: router.deploymentHealth().map((h) => ({ key: h.key, circuit: h.circuit, inFlight: h.inFlight })),
+          }),
+          logger: logger.child({ component: 'cluster' }),
+        });
+  if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
   const limitMetrics = new LimitMetrics(metrics.registry, ring.keys, ledger);
   const keyLimits = new KeyLimits({ limiter, defaultMaxTokens: config.limits.defaultMaxTokens, onLimited: (k, reason) => limitMetrics.keyRateLimited(k, reason) });
   // Every response of a limited key carries its x-ratelimit-* headers (the chat route sets them
@@ -142,12 +166,13 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
   registerMessagesRoutes(app, { router, routes, routing, auth: requireKey(ring, { token: anthropicKey }), ...lifecycleDeps });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
-  registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
+  registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host), fleet: cluster });
   if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
   registerDashboardRoutes(app, { metrics, router, routes, readAuth });
 
   await pool.start();
   await ledger?.start();
+  cluster?.start();
   await app.ready();
   lifecycle.state = 'ready';
 
@@ -164,6 +189,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       } finally {
         clearTimeout(deadline);
         metrics.close();
+        await cluster?.close();
         router.close();
         await pool.close();
         await ledger?.close();
@@ -178,6 +204,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     metrics,
     config,
     logger,
+    cluster,
     limiter,
     ledger,
     close,
