@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Endpoint, ModelRoute, Pricing } from '../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../providers/types.js';
 import type { Deployment } from '../routing/types.js';
@@ -14,6 +14,8 @@ export interface RequestTelemetry {
   metrics: Pick<GatewayMetrics, 'requestStarted' | 'requestDone'>;
   /** Add the request's prompt to its log line (config `logging.logPrompts`). */
   logPrompts: boolean;
+  /** Where the per-request line goes; the line carries its request id itself (no per-request child logger). */
+  log: Pick<FastifyBaseLogger, 'info' | 'warn'>;
 }
 
 export interface RequestUsage {
@@ -146,13 +148,14 @@ export class RequestLifecycle {
     throw err;
   }
 
-  /** Metrics and the log line (the request id comes with request.log). */
+  /** Metrics and the log line. */
   private log(deployment: Deployment | undefined, status: number, end: RequestEnd): void {
     const telemetry = this.deps.telemetry;
     if (telemetry === undefined) return;
     const stream = this.info.stream;
     const traced = telemetry.metrics.requestDone({ requestId: this.request.id, route: this.route, deployment, status, stream, streamTailMs: end.streamTailMs });
     const line: Record<string, unknown> = {
+      reqId: this.request.id,
       key: this.request.clientKey?.name ?? null,
       model: this.info.model,
       deployment: deployment?.key ?? null,
@@ -165,7 +168,7 @@ export class RequestLifecycle {
     if (tokens !== undefined) line.tokens = tokens;
     if (end.error !== undefined) line.error = end.error;
     if (telemetry.logPrompts && this.info.prompt !== undefined) line[this.info.prompt.field] = this.info.prompt.value;
-    if (status >= 500) this.request.log.warn(line, `${this.info.what} failed`);
-    else this.request.log.info(line, this.info.what);
+    if (status >= 500) telemetry.log.warn(line, `${this.info.what} failed`);
+    else telemetry.log.info(line, this.info.what);
   }
 }
