@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Endpoint, ModelRoute, Pricing } from '../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../providers/types.js';
 import type { Deployment } from '../routing/types.js';
-import { costOf, type UsageLedger } from '../usage/index.js';
+import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import { keyAllowsModel } from './auth.js';
 import { modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
 import { tokenCounts, type GatewayMetrics } from './metrics.js';
@@ -122,7 +121,7 @@ export class RequestLifecycle {
       const prompt = usage?.prompt_tokens ?? null;
       const completion = usage?.completion_tokens ?? null;
       ledger.ledger.record({
-        id: randomUUID(),
+        id: ledgerRowId(this.startedAt),
         ts: this.startedAt,
         requestId: this.request.id,
         key: this.request.clientKey?.name ?? null,
