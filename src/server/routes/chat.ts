@@ -50,7 +50,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         if (!res.writableEnded) hangup.abort();
       });
 
-      life.routing();
+      life.routing(body);
       let result: ExecuteResult;
       try {
         result = await router.executeStrategy(body, route.deployments, route.strategy, routing, { signal: hangup.signal, requestId: request.id });

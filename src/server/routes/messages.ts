@@ -69,7 +69,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       let result: ExecuteResult;
       try {
         const chatRequest = toChatRequest(body, stream);
-        life.routing();
+        life.routing(chatRequest);
         result = await router.executeStrategy(chatRequest, route.deployments, route.strategy, routing, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
         return life.fail(err);
