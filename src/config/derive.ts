@@ -1,17 +1,13 @@
 import { poolKey } from '../pool/key.js';
 import type { AdapterPoolOptions, PoolKey, PoolLimits, PooledAdapter } from '../pool/types.js';
 import type { ProviderConfig } from '../providers/types.js';
-import { DEFAULT_ROUTING_CONFIG, type Deployment, type RoutingConfig, type StrategyName } from '../routing/types.js';
+import { DEFAULT_ROUTING_CONFIG, type Deployment, type ModelRoute, type RoutingConfig } from '../routing/types.js';
 import type { GatewayConfig, PoolOverride, Pricing, ProviderEntry } from './schema.js';
 
 /** The config translated into what the pool, the providers and the router take. */
 
-/** A gateway model: its strategy and the deployments that can serve it. */
-export interface ModelRoute {
-  readonly name: string;
-  readonly strategy: StrategyName;
-  readonly deployments: readonly Deployment[];
-}
+/** A gateway model: its strategy and the deployments that can serve it (the router's route). */
+export type { ModelRoute } from '../routing/types.js';
 
 export function toProviderConfig(name: string, p: ProviderEntry): ProviderConfig {
   const out: ProviderConfig = {

@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { ModelRoute } from '../../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../../providers/types.js';
-import type { Router } from '../../routing/index.js';
-import type { Deployment, ExecuteResult, RoutingConfig } from '../../routing/types.js';
+import { routeTrace, type Router } from '../../routing/index.js';
+import type { Deployment, ModelRoute, RouteResult, StreamResult } from '../../routing/types.js';
 import { modelNotFound, toErrorReply } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
 import { tokenCounts, type GatewayMetrics } from '../metrics.js';
@@ -13,34 +12,34 @@ export const DEPLOYMENT_HEADER = 'x-adapterpool-deployment';
 export const ATTEMPTS_HEADER = 'x-adapterpool-attempts';
 
 export interface ChatRouteOptions {
-  router: Pick<Router, 'executeStrategy'>;
+  router: Pick<Router, 'route'>;
   routes: ReadonlyMap<string, ModelRoute>;
-  routing: RoutingConfig;
   auth: onRequestAsyncHookHandler | undefined;
   /** Request metrics and the per-request log line (absent: neither). */
   telemetry?: ChatTelemetry;
 }
 
 export interface ChatTelemetry {
-  metrics: Pick<GatewayMetrics, 'requestStarted' | 'requestDone'>;
+  metrics: Pick<GatewayMetrics, 'requestDone'>;
   /** Add the request's messages to its log line (config `logging.logPrompts`). */
   logPrompts: boolean;
 }
 
-/** `POST /v1/chat/completions`, streaming and not, through `router.executeStrategy`. */
+/** `POST /v1/chat/completions`, streaming and not, through `router.route`. */
 export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions): void {
-  const { router, routes, routing } = opts;
+  const { router, routes } = opts;
   const telemetry = opts.telemetry;
   /** One metrics update and one structured log line per request (the request id comes with request.log). */
   const done = (request: FastifyRequest<{ Body: ChatCompletionRequest }>, route: ModelRoute | undefined, deployment: Deployment | undefined, status: number, started: number, end: RequestEnd): void => {
     if (telemetry === undefined) return;
     const body = request.body;
     const stream = body.stream === true;
-    const traced = telemetry.metrics.requestDone({ requestId: request.id, route, deployment, status, stream, streamTailMs: end.streamTailMs });
+    const attempts = end.attempts ?? 0;
+    telemetry.metrics.requestDone({ requestId: request.id, route, deployment, status, stream, streamTailMs: end.streamTailMs, attempts, ttftMs: end.ttftMs });
     const line: Record<string, unknown> = {
       model: body.model,
       deployment: deployment?.key ?? null,
-      attempts: end.attempts ?? traced,
+      attempts,
       status,
       latency_ms: Math.round(performance.now() - started),
       stream,
@@ -66,21 +65,21 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         throw err;
       }
 
-      // Abort the upstream call if the client hangs up before we answer.
+      // The one listener for a client hang-up: it aborts the upstream call, and a stream's relay.
       const hangup = new HangupSignal();
       const res = reply.raw;
       res.on('close', () => {
         if (!res.writableEnded) hangup.abort();
       });
 
-      telemetry?.metrics.requestStarted(request.id);
-      let result: ExecuteResult;
+      let result: RouteResult;
       try {
-        result = await router.executeStrategy(body, route.deployments, route.strategy, routing, { signal: hangup.signal, requestId: request.id });
+        result = await router.route(body, route, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
         if (telemetry !== undefined) {
           const r = toErrorReply(err);
-          done(request, route, undefined, r.status, started, { error: r.body.error.code ?? r.body.error.type });
+          const trace = routeTrace(err);
+          done(request, route, trace?.deployment, r.status, started, { attempts: trace?.attempts, error: r.body.error.code ?? r.body.error.type });
         }
         throw err;
       }
@@ -97,9 +96,9 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         return reply.hijack();
       }
       const firstChunkAt = performance.now();
-      const outcome = await streamReply(reply, result.stream, headers);
+      const outcome = await streamReply(reply, result, headers, hangup);
       if (telemetry !== undefined) {
-        const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt };
+        const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, ttftMs: result.latencyMs };
         let status = 200;
         if (outcome.clientClosed) {
           status = 499;
@@ -117,17 +116,20 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
 
 /** What the log line and the metrics learn when a request ends. */
 interface RequestEnd {
-  attempts?: number;
+  /** Upstream calls the router made (from the result, or from the error's route trace). */
+  attempts?: number | undefined;
   usage?: Usage | null | undefined;
   /** Streams: ms from the first chunk to the end. */
   streamTailMs?: number;
+  /** Streams: the serving attempt's time to first token. */
+  ttftMs?: number;
   /** An error code for the log line (never the upstream's message: it may quote the prompt). */
   error?: string | number | null;
 }
 
-async function streamReply(reply: FastifyReply, stream: Extract<ExecuteResult, { kind: 'stream' }>['stream'], headers: Record<string, string>): Promise<PipeSseResult> {
+async function streamReply(reply: FastifyReply, result: StreamResult, headers: Record<string, string>, hangup: HangupSignal): Promise<PipeSseResult> {
   reply.hijack();
-  const outcome = await pipeSse(reply.raw, stream, headers);
+  const outcome = await pipeSse(reply.raw, result.stream, headers, hangup.signal);
   if (outcome.error !== undefined && !outcome.clientClosed) reply.log.warn({ err: outcome.error }, 'stream ended with an error');
   return outcome;
 }
