@@ -82,6 +82,7 @@ export abstract class HttpChatAdapter implements ChatAdapter {
       timeouts: this.transport.timeouts,
       scrubber: this.scrubber,
       maxResponseSize: opts.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE,
+      abandon: (body) => this.transport.abandon(body),
     };
   }
 
@@ -96,6 +97,10 @@ export abstract class HttpChatAdapter implements ChatAdapter {
       this.stats.succeed(started);
       return result;
     } catch (err) {
+      if (isOwnError(err, options?.signal)) {
+        this.stats.unsent();
+        throw err;
+      }
       throw this.failed(started, err, options?.signal);
     }
   }
@@ -120,6 +125,10 @@ export abstract class HttpChatAdapter implements ChatAdapter {
     try {
       return await this.openStream(request, options?.signal, settle);
     } catch (err) {
+      if (isOwnError(err, options?.signal)) {
+        this.stats.unsent();
+        throw err;
+      }
       const pe = this.scrubber.error(err instanceof ProviderError ? err : transportError(this.provider, err, options?.signal, this.transport.timeouts));
       settle(pe);
       throw pe;
@@ -128,7 +137,16 @@ export abstract class HttpChatAdapter implements ChatAdapter {
 
   /** What a stream of this adapter needs to read its body. */
   protected streamContext(body: UpstreamBody, signal: AbortSignal | undefined, settle: StreamSettle): UpstreamStreamContext {
-    return { provider: this.provider, body, signal, timeouts: this.transport.timeouts, scrubber: this.scrubber, maxEventSize: this.maxEventSize, onSettle: settle };
+    return {
+      provider: this.provider,
+      body,
+      signal,
+      timeouts: this.transport.timeouts,
+      scrubber: this.scrubber,
+      maxEventSize: this.maxEventSize,
+      abandon: this.baseReadContext.abandon,
+      onSettle: settle,
+    };
   }
 
   /** Cheap by default (`GET /models`: key and reachability); `completion` spends a one-token call. Rejects with the ProviderError. */
@@ -175,4 +193,15 @@ export abstract class HttpChatAdapter implements ChatAdapter {
       `upstream call failed: ${err.message}`,
     );
   }
+}
+
+/**
+ * An error raised in our own process (a body JSON.stringify cannot serialize, a bug), not by the
+ * upstream or the connection: it passes through unchanged so routing does not blame the deployment.
+ * Connection and read errors are ProviderErrors already, or carry a `code` (undici, node sockets),
+ * or are aborts.
+ */
+function isOwnError(err: unknown, signal: AbortSignal | undefined): boolean {
+  if (err instanceof ProviderError || !(err instanceof Error) || signal?.aborted === true) return false;
+  return (err as { code?: unknown }).code === undefined && err.name !== 'AbortError';
 }

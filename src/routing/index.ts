@@ -13,7 +13,7 @@ export type { RouterPool, PoolKeyState } from './pool-port.js';
 export { CircuitBreaker, Permit, type CircuitState, type CircuitBreakerOptions } from './circuit-breaker.js';
 export { backoffDelay, retryDelay, type BackoffOptions, type JitterMode } from './backoff.js';
 export { LeasedStream, STREAM_CANCELLED } from './leased-stream.js';
-export { DeploymentsAtLimitError, type Admission, type AdmissionDenied } from './admission.js';
+export { DeploymentsAtLimitError, type DeploymentAdmission, type AdmissionDenied, type AdmissionVerdict } from './admission.js';
 export {
   createStrategy,
   STRATEGY_NAMES,
@@ -26,3 +26,22 @@ export {
   type DeploymentView,
   type RandomSource,
 } from './strategies/index.js';
+export {
+  FlexibleLimiter,
+  MemoryConcurrency,
+  DEFAULT_WINDOW_MS,
+  isLimited,
+  estimatePromptTokens,
+  maxCompletionTokens,
+  reservationTokens,
+  type Admission,
+  type LimitReason,
+  type LimitStatus,
+  type LimitWindow,
+  type Limiter,
+  type RateLimits,
+  type Reservation,
+  type ConcurrencyStore,
+  type CounterOptions,
+  type FlexibleLimiterOptions,
+} from './limits/index.js';

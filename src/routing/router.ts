@@ -9,7 +9,7 @@ import {
 import type { AcquireOptions, PoolLogger } from '../pool/types.js';
 import { ProviderError } from '../providers/errors.js';
 import type { CallOptions, ChatAdapter, ChatCompletionRequest } from '../providers/types.js';
-import { DeploymentsAtLimitError, type Admission } from './admission.js';
+import { DeploymentsAtLimitError, type AdmissionVerdict, type DeploymentAdmission } from './admission.js';
 import { retryDelay, type BackoffOptions } from './backoff.js';
 import { Permit, type CircuitState } from './circuit-breaker.js';
 import { DeploymentState } from './deployment-state.js';
@@ -52,7 +52,7 @@ export interface RouterOptions {
   /** Per-call defaults and every deployment's circuit settings. */
   routing?: Partial<RoutingConfig>;
   /** Per-deployment request limits (rpm/tpm); absent: no limits. */
-  admission?: Admission;
+  admission?: DeploymentAdmission;
   logger?: PoolLogger;
   /** Injectable for tests: jitter and power-of-two-choices draws. */
   random?: RandomSource;
@@ -125,7 +125,7 @@ function traced(error: unknown, attempts: number, deployment: Deployment | undef
 export class Router {
   private readonly pool: RouterPool<ChatAdapter>;
   private readonly config: RoutingConfig;
-  private readonly admission: Admission | undefined;
+  private readonly admission: DeploymentAdmission | undefined;
   private readonly logger: PoolLogger | undefined;
   private readonly random: RandomSource;
   private readonly now: () => number;
@@ -178,7 +178,7 @@ export class Router {
    */
   async route(request: ChatCompletionRequest, route: ModelRoute, options?: RouteOptions): Promise<RouteResult> {
     if (request.stream === true) return this.routeStream(request, route, options);
-    const a = await this.run(route, options, (adapter, o) => adapter.chatCompletion(request, o), false);
+    const a = await this.run(route, options, (adapter, o) => adapter.chatCompletion(request, o), false, request);
     return { kind: 'completion', completion: a.value, deployment: a.deployment, attempts: a.attempts, latencyMs: a.latencyMs };
   }
 
@@ -254,7 +254,7 @@ export class Router {
   // --- internals -------------------------------------------------------------------------------
 
   private async routeStream(request: ChatCompletionRequest, route: ModelRoute, options: RouteOptions | undefined): Promise<StreamResult> {
-    const a = await this.run(route, options, (adapter, o) => adapter.chatCompletionStream(request, o), true);
+    const a = await this.run(route, options, (adapter, o) => adapter.chatCompletionStream(request, o), true, request);
     const { state, permit, adapter } = a;
     // From here bytes may reach the client: no more retries. The stream's end settles the call.
     const stream = new LeasedStream(a.value, (error) => {
@@ -268,7 +268,7 @@ export class Router {
    * The attempt loop. `hold`: the value keeps the adapter (a stream), so neither the adapter nor the
    * circuit permit is settled here; the caller settles them when the value is done.
    */
-  private async run<T>(route: ModelRoute, options: RouteOptions | undefined, call: AdapterCall<T>, hold: boolean): Promise<Attempt<T>> {
+  private async run<T>(route: ModelRoute, options: RouteOptions | undefined, call: AdapterCall<T>, hold: boolean, request?: ChatCompletionRequest): Promise<Attempt<T>> {
     const cfg = options?.settings === undefined ? this.config : this.callConfig(options.settings);
     const all = route.deployments;
     const picker = this.strategyFor(route);
@@ -348,7 +348,8 @@ export class Router {
         continue;
       }
       if (this.admission !== undefined) {
-        const verdict = this.admission.admit(d);
+        let verdict: AdmissionVerdict | Promise<AdmissionVerdict> = this.admission.admit(d, request);
+        if (verdict !== true && 'then' in verdict) verdict = await verdict;
         if (verdict !== true) {
           // At its request limit: skipped like a full pool, for this request.
           state.breaker.onNeutral(permit);

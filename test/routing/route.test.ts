@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProviderError } from '../../src/providers/errors.js';
-import { DeploymentsAtLimitError, type Admission } from '../../src/routing/admission.js';
+import { DeploymentsAtLimitError, type DeploymentAdmission } from '../../src/routing/admission.js';
 import { Router, routeTrace } from '../../src/routing/router.js';
 import type { Deployment, ModelRoute, StreamResult } from '../../src/routing/types.js';
 import { chat, harness, MODEL, type Harness } from './harness.js';
@@ -131,7 +131,7 @@ describe('regressions', () => {
 });
 
 describe('admission (per-deployment request limits)', () => {
-  class Limits implements Admission {
+  class Limits implements DeploymentAdmission {
     full = new Map<string, number>();
     asked: string[] = [];
     admit(d: Deployment): true | { retryAfterMs: number } {

@@ -1,11 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { ModelRoute, Pricing } from '../../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../../providers/types.js';
 import { routeTrace, type Router } from '../../routing/index.js';
-import type { Deployment, ModelRoute, RouteResult, StreamResult } from '../../routing/types.js';
+import type { Deployment, RouteResult } from '../../routing/types.js';
+import { costOf, type UsageLedger } from '../../usage/index.js';
+import { keyAllowsModel } from '../auth.js';
 import { modelNotFound, toErrorReply } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
 import { tokenCounts, type GatewayMetrics } from '../metrics.js';
 import { chatCompletionBodySchema } from '../schemas.js';
+import type { KeyAdmission, KeyLimits } from '../rate-limits.js';
 import { pipeSse, type PipeSseResult } from '../sse.js';
 
 export const DEPLOYMENT_HEADER = 'x-adapterpool-deployment';
@@ -17,6 +22,16 @@ export interface ChatRouteOptions {
   auth: onRequestAsyncHookHandler | undefined;
   /** Request metrics and the per-request log line (absent: neither). */
   telemetry?: ChatTelemetry;
+  /** Per-key rpm / tpm / maxConcurrent (absent: none). */
+  keyLimits?: KeyLimits;
+  /** The usage ledger (absent: nothing recorded). */
+  usage?: ChatUsage;
+}
+
+export interface ChatUsage {
+  ledger: Pick<UsageLedger, 'record'>;
+  /** Prices per million tokens by gateway model. */
+  pricing: ReadonlyMap<string, Pricing>;
 }
 
 export interface ChatTelemetry {
@@ -35,8 +50,9 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
     const body = request.body;
     const stream = body.stream === true;
     const attempts = end.attempts ?? 0;
-    telemetry.metrics.requestDone({ requestId: request.id, route, deployment, status, stream, streamTailMs: end.streamTailMs, attempts, ttftMs: end.ttftMs });
+    telemetry.metrics.requestDone({ requestId: request.id, route, deployment, status, stream, streamTailMs: end.streamTailMs, attempts, ttftMs: end.upstreamTtftMs });
     const line: Record<string, unknown> = {
+      key: request.clientKey?.name ?? null,
       model: body.model,
       deployment: deployment?.key ?? null,
       attempts,
@@ -57,13 +73,57 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
     { schema: { body: chatCompletionBodySchema }, onRequest: opts.auth ? [opts.auth] : [] },
     async (request, reply) => {
       const started = performance.now();
+      const startedAt = Date.now();
       const body = request.body;
-      const route = routes.get(body.model);
-      if (route === undefined) {
-        const err = modelNotFound(body.model);
-        done(request, undefined, undefined, err.status, started, { error: err.code });
+      const stream = body.stream === true;
+      const key = request.clientKey;
+      // A model outside the key's list answers exactly as a model that does not exist.
+      const route = keyAllowsModel(key, body.model) ? routes.get(body.model) : undefined;
+      let admission: KeyAdmission | undefined;
+      /** Every way the request ends: settle the key's reservation, metrics and log line, ledger row. */
+      const finish = (deployment: Deployment | undefined, status: number, end: RequestEnd): void => {
+        const usage = end.usage ?? undefined;
+        // Tokens used: what the upstream reported; none when nothing was served; unknown otherwise
+        // (e.g. a stream abandoned before its usage chunk), which keeps the reservation charged.
+        admission?.reservation.settle(usage !== undefined ? usage.total_tokens : end.served === true ? undefined : 0);
+        done(request, route, deployment, status, started, end);
+        if (opts.usage !== undefined) {
+          const prompt = usage?.prompt_tokens ?? null;
+          const completionTokens = usage?.completion_tokens ?? null;
+          opts.usage.ledger.record({
+            id: randomUUID(),
+            ts: startedAt,
+            requestId: request.id,
+            key: key?.name ?? null,
+            model: body.model,
+            deployment: deployment?.key ?? null,
+            status,
+            errorCode: end.error === undefined || end.error === null ? null : String(end.error),
+            promptTokens: prompt,
+            completionTokens,
+            totalTokens: usage?.total_tokens ?? null,
+            latencyMs: performance.now() - started,
+            ttftMs: end.ttftMs ?? null,
+            stream,
+            cost: costOf(opts.usage.pricing.get(body.model), prompt, completionTokens),
+          });
+        }
+      };
+      const fail = (err: unknown): never => {
+        const r = toErrorReply(err);
+        // A request that failed after reaching upstreams is reported under the deployment tried last.
+        const trace = routeTrace(err);
+        finish(trace?.deployment, r.status, { error: r.body.error.code ?? r.body.error.type, attempts: trace?.attempts });
         throw err;
+      };
+
+      if (route === undefined) fail(modelNotFound(body.model));
+      try {
+        admission = await opts.keyLimits?.admit(key, body);
+      } catch (err) {
+        fail(err);
       }
+      if (admission !== undefined) reply.headers(admission.headers);
 
       // The one listener for a client hang-up: it aborts the upstream call, and a stream's relay.
       const hangup = new HangupSignal();
@@ -74,60 +134,64 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
 
       let result: RouteResult;
       try {
-        result = await router.route(body, route, { signal: hangup.signal, requestId: request.id });
+        result = await router.route(body, route!, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
-        if (telemetry !== undefined) {
-          const r = toErrorReply(err);
-          const trace = routeTrace(err);
-          done(request, route, trace?.deployment, r.status, started, { attempts: trace?.attempts, error: r.body.error.code ?? r.body.error.type });
-        }
-        throw err;
+        return fail(err);
       }
 
-      const headers = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
+      const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       if (result.kind === 'completion') {
-        done(request, route, result.deployment, 200, started, { attempts: result.attempts, usage: result.completion.usage });
+        finish(result.deployment, 200, { attempts: result.attempts, usage: result.completion.usage, served: true });
         return reply.headers(headers).send(result.completion);
       }
 
+      const firstChunkAt = performance.now();
       if (hangup.aborted) {
         result.stream.cancel();
-        done(request, route, result.deployment, 499, started, { attempts: result.attempts, error: 'client_closed' });
+        finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: result.stream.usage, ttftMs: firstChunkAt - started, upstreamTtftMs: result.latencyMs });
         return reply.hijack();
       }
-      const firstChunkAt = performance.now();
-      const outcome = await streamReply(reply, result, headers, hangup);
-      if (telemetry !== undefined) {
-        const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, ttftMs: result.latencyMs };
-        let status = 200;
-        if (outcome.clientClosed) {
-          status = 499;
-          end.error = 'client_closed';
-        } else if (outcome.error !== undefined) {
-          const r = toErrorReply(outcome.error);
-          status = r.status;
-          end.error = r.body.error.code ?? r.body.error.type;
-        }
-        done(request, route, result.deployment, status, started, end);
+      const outcome = await streamReply(reply, result, admission === undefined ? headers : { ...admission.headers, ...headers }, hangup);
+      const end: RequestEnd = {
+        attempts: result.attempts,
+        usage: result.stream.usage,
+        streamTailMs: performance.now() - firstChunkAt,
+        served: true,
+        ttftMs: firstChunkAt - started,
+        upstreamTtftMs: result.latencyMs,
+      };
+      let status = 200;
+      if (outcome.clientClosed) {
+        status = 499;
+        end.error = 'client_closed';
+      } else if (outcome.error !== undefined) {
+        const r = toErrorReply(outcome.error);
+        status = r.status;
+        end.error = r.body.error.code ?? r.body.error.type;
       }
+      finish(result.deployment, status, end);
     },
   );
 }
 
 /** What the log line and the metrics learn when a request ends. */
 interface RequestEnd {
-  /** Upstream calls the router made (from the result, or from the error's route trace). */
+  /** Upstream calls the router made (from the route's result, or from the error's route trace). */
   attempts?: number | undefined;
   usage?: Usage | null | undefined;
   /** Streams: ms from the first chunk to the end. */
   streamTailMs?: number;
-  /** Streams: the serving attempt's time to first token. */
-  ttftMs?: number;
   /** An error code for the log line (never the upstream's message: it may quote the prompt). */
   error?: string | number | null;
+  /** An upstream answered (tokens may have been used even without a usage report). */
+  served?: boolean;
+  /** Streams: request arrival to the first chunk, ms. */
+  ttftMs?: number;
+  /** Streams: the serving attempt's start to its validated first event (the router's latency), ms. */
+  upstreamTtftMs?: number;
 }
 
-async function streamReply(reply: FastifyReply, result: StreamResult, headers: Record<string, string>, hangup: HangupSignal): Promise<PipeSseResult> {
+async function streamReply(reply: FastifyReply, result: Extract<RouteResult, { kind: 'stream' }>, headers: Record<string, string>, hangup: HangupSignal): Promise<PipeSseResult> {
   reply.hijack();
   const outcome = await pipeSse(reply.raw, result.stream, headers, hangup.signal);
   if (outcome.error !== undefined && !outcome.clientClosed) reply.log.warn({ err: outcome.error }, 'stream ended with an error');
