@@ -111,9 +111,8 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       };
       const fail = (err: unknown): never => {
         const r = toErrorReply(err);
-        // A request that failed after reaching upstreams is reported under the deployment tried last.
-        const trace = routeTrace(err);
-        finish(trace?.deployment, r.status, { error: r.body.error.code ?? r.body.error.type, attempts: trace?.attempts });
+        // No deployment served it; the attempts it made come with the error (the route's trace).
+        finish(undefined, r.status, { error: r.body.error.code ?? r.body.error.type, attempts: routeTrace(err)?.attempts });
         throw err;
       };
 
