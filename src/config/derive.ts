@@ -1,13 +1,16 @@
 import { poolKey } from '../pool/key.js';
 import type { AdapterPoolOptions, PoolKey, PoolLimits, PooledAdapter } from '../pool/types.js';
 import type { ProviderConfig } from '../providers/types.js';
-import { DEFAULT_ROUTING_CONFIG, type Deployment, type ModelRoute, type RoutingConfig } from '../routing/types.js';
-import type { GatewayConfig, PoolOverride, Pricing, ProviderEntry } from './schema.js';
+import { DEFAULT_ROUTING_CONFIG, type Deployment, type Route, type RoutingConfig } from '../routing/types.js';
+import type { Endpoint, GatewayConfig, PoolOverride, Pricing, ProviderEntry } from './schema.js';
 
 /** The config translated into what the pool, the providers and the router take. */
 
-/** A gateway model: its strategy and the deployments that can serve it (the router's route). */
-export type { ModelRoute } from '../routing/types.js';
+/** A gateway model: the router's route (name, strategy, deployments) and the endpoints it serves. */
+export interface ModelRoute extends Route {
+  /** What the model serves (config `endpoints`, default `[chat]`). */
+  readonly endpoints: readonly Endpoint[];
+}
 
 export function toProviderConfig(name: string, p: ProviderEntry): ProviderConfig {
   const out: ProviderConfig = {
@@ -36,6 +39,7 @@ export function toProviderConfig(name: string, p: ProviderEntry): ProviderConfig
     if (m.failRate !== undefined) out.mock.failRate = m.failRate;
     if (m.failStatus !== undefined) out.mock.failStatus = m.failStatus;
     if (m.unhealthy !== undefined) out.mock.unhealthy = m.unhealthy;
+    if (m.dimensions !== undefined) out.mock.dimensions = m.dimensions;
   }
   return out;
 }
@@ -59,7 +63,7 @@ export function modelRoutes(config: GatewayConfig): Map<string, ModelRoute> {
       const model = d.model ?? name;
       return Object.freeze({ key: poolKey(model, d.provider), provider: d.provider, model, weight: d.weight, priority: d.priority });
     });
-    routes.set(name, Object.freeze({ name, strategy: m.strategy, deployments: Object.freeze(deployments) }));
+    routes.set(name, Object.freeze({ name, strategy: m.strategy, deployments: Object.freeze(deployments), endpoints: Object.freeze([...m.endpoints]) }));
   }
   return routes;
 }

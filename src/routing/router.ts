@@ -24,7 +24,7 @@ import {
   type Deployment,
   type ExecuteOptions,
   type ExecuteResult,
-  type ModelRoute,
+  type Route,
   type RouteOptions,
   type RouteResult,
   type RouteTrace,
@@ -88,7 +88,7 @@ export interface RouterEvents {
 export type RouterEventName = keyof RouterEvents;
 
 /** The call `routeCall` makes on the adapter it borrowed; `options` carries the client's abort signal. */
-export type AdapterCall<T> = (adapter: ChatAdapter, options: CallOptions | undefined) => Promise<T>;
+export type AdapterCall<T> = (adapter: ChatAdapter, options: CallOptions) => Promise<T>;
 
 /** The successful attempt of the loop: what a stream needs to hold its lease until it ends. */
 interface Attempt<T> {
@@ -178,7 +178,7 @@ export class Router {
    * DeploymentsAtLimitError when every one is at its request limit, or, unchanged, an error raised
    * in our own process. `routeTrace(error)` tells how far a failed request got.
    */
-  async route(request: ChatCompletionRequest, route: ModelRoute, options?: RouteOptions): Promise<RouteResult> {
+  async route(request: ChatCompletionRequest, route: Route, options?: RouteOptions): Promise<RouteResult> {
     if (request.stream === true) return this.routeStream(request, route, options);
     const a = await this.run(route, options, (adapter, o) => adapter.chatCompletion(request, o), false, request);
     return { kind: 'completion', completion: a.value, deployment: a.deployment, attempts: a.attempts, latencyMs: a.latencyMs };
@@ -193,7 +193,7 @@ export class Router {
    * back to the pool before this resolves. Streams go through `route()`, which keeps the adapter
    * until the stream ends.
    */
-  async routeCall<T>(route: ModelRoute, call: AdapterCall<T>, options?: RouteOptions): Promise<CallResult<T>> {
+  async routeCall<T>(route: Route, call: AdapterCall<T>, options?: RouteOptions): Promise<CallResult<T>> {
     const a = await this.run(route, options, call, false);
     return { value: a.value, deployment: a.deployment, attempts: a.attempts, latencyMs: a.latencyMs };
   }
@@ -212,7 +212,7 @@ export class Router {
     options?: ExecuteOptions,
   ): Promise<ExecuteResult> {
     if (config !== undefined) this.applyCircuit(modelProviders, config);
-    const route: ModelRoute = { name: request.model, strategy, deployments: modelProviders };
+    const route: Route = { name: request.model, strategy, deployments: modelProviders };
     const opts: RouteOptions = { settings: config };
     if (options?.signal !== undefined) opts.signal = options.signal;
     if (options?.requestId !== undefined) opts.requestId = options.requestId;
@@ -276,7 +276,7 @@ export class Router {
 
   // --- internals -------------------------------------------------------------------------------
 
-  private async routeStream(request: ChatCompletionRequest, route: ModelRoute, options: RouteOptions | undefined): Promise<StreamResult> {
+  private async routeStream(request: ChatCompletionRequest, route: Route, options: RouteOptions | undefined): Promise<StreamResult> {
     const a = await this.run(route, options, (adapter, o) => adapter.chatCompletionStream(request, o), true, request);
     const { state, permit, adapter } = a;
     // From here bytes may reach the client: no more retries. The stream's end settles the call.
@@ -291,7 +291,7 @@ export class Router {
    * The attempt loop. `hold`: the value keeps the adapter (a stream), so neither the adapter nor the
    * circuit permit is settled here; the caller settles them when the value is done.
    */
-  private async run<T>(route: ModelRoute, options: RouteOptions | undefined, call: AdapterCall<T>, hold: boolean, request?: ChatCompletionRequest): Promise<Attempt<T>> {
+  private async run<T>(route: Route, options: RouteOptions | undefined, call: AdapterCall<T>, hold: boolean, request?: ChatCompletionRequest): Promise<Attempt<T>> {
     const cfg = options?.settings === undefined ? this.config : this.callConfig(options.settings);
     const all = route.deployments;
     const picker = this.strategyFor(route);
@@ -299,7 +299,7 @@ export class Router {
     const signal = options?.signal;
     const requestId = options?.requestId;
     // One options object serves both the call and a waiting acquire (both only carry the signal).
-    const callOpts: (CallOptions & AcquireOptions) | undefined = signal === undefined ? undefined : { signal };
+    const callOpts: CallOptions & AcquireOptions = signal === undefined ? NO_SIGNAL : { signal };
     if (signal?.aborted) throw traced(abortError(all[0]?.provider ?? 'router', signal.reason), 0, undefined);
 
     const deadline = this.now() + cfg.requestTimeoutMs;
@@ -545,7 +545,7 @@ export class Router {
     return s;
   }
 
-  private strategyFor(route: ModelRoute): Strategy {
+  private strategyFor(route: Route): Strategy {
     let byName = this.strategies.get(route.name);
     if (byName === undefined) {
       byName = new Map();
@@ -658,6 +658,8 @@ function nextAfter(candidates: readonly Deployment[], all: readonly Deployment[]
 }
 
 const RELEASE_BROKEN = Object.freeze({ healthy: false });
+/** The call options of a request without a signal: one shared object, no allocation per request. */
+const NO_SIGNAL: CallOptions & AcquireOptions = Object.freeze({});
 const NO_WAIT: AcquireOptions = Object.freeze({ timeoutMs: 0 });
 
 /** Options of a no-wait acquire (the waiting one reuses the call's `{ signal }`). */

@@ -56,7 +56,7 @@ export const DEFAULT_ROUTING_CONFIG: RoutingConfig = {
 };
 
 /** A gateway model's route: strategy state is kept per route `name`, circuits per deployment. */
-export interface ModelRoute {
+export interface Route {
   readonly name: string;
   readonly strategy: StrategyName;
   readonly deployments: readonly Deployment[];

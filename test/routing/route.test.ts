@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { ProviderError } from '../../src/providers/errors.js';
 import { DeploymentsAtLimitError, type DeploymentAdmission } from '../../src/routing/admission.js';
 import { Router, routeTrace } from '../../src/routing/router.js';
-import type { Deployment, ModelRoute, StreamResult } from '../../src/routing/types.js';
+import type { Deployment, Route, StreamResult } from '../../src/routing/types.js';
 import { chat, harness, MODEL, type Harness } from './harness.js';
 
-function routeOf(h: Harness, strategy: ModelRoute['strategy'], name = MODEL): ModelRoute {
+function routeOf(h: Harness, strategy: Route['strategy'], name = MODEL): Route {
   return { name, strategy, deployments: h.deployments };
 }
 
