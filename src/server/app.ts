@@ -10,8 +10,9 @@ import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.j
 import { digest, KeyRing, requireAdmin, requireKey } from './auth.js';
 import { errorBody, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
-import { createLogger } from './logger.js';
+import { LazyChildLogger } from './lazy-logger.js';
 import { LimitMetrics } from './limit-metrics.js';
+import { createLogger, unredactedChild } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { KeyLimits } from './rate-limits.js';
 import { registerChatRoutes } from './routes/chat.js';
@@ -106,6 +107,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestIdHeader: 'x-request-id',
+    childLoggerFactory: (parent, bindings, opts) => new LazyChildLogger(parent as Logger, bindings, opts),
     // Validate without rewriting the body: no coercion, no removed or defaulted fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
   });
@@ -157,14 +159,22 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     const h = await keyLimits.headers(request.clientKey);
     if (h !== undefined) reply.headers(h);
   });
-  registerChatRoutes(app, {
-    router,
-    routes,
-    routing,
-    auth: apiAuth,
-    telemetry: { metrics, logPrompts: config.logging.logPrompts },
-    keyLimits,
-    ...(ledger === undefined ? {} : { usage: { ledger, pricing: modelPricing(config) } }),
+  await app.register(async (chat) => {
+    // Why the chat route may skip the body parser's __proto__ / constructor.prototype scan (~1-3 µs per
+    // request): that scan guards code that merges a parsed body into an existing object. The chat body
+    // is only read and spread into a new object for the upstream, never merged, and JSON.parse itself
+    // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
+    chat.removeContentTypeParser('application/json');
+    chat.addContentTypeParser('application/json', { parseAs: 'string' }, chat.getDefaultJsonParser('ignore', 'ignore'));
+    registerChatRoutes(chat, {
+      router,
+      routes,
+      routing,
+      auth: apiAuth,
+      telemetry: { metrics, logPrompts: config.logging.logPrompts, log: unredactedChild(logger) },
+      keyLimits,
+      ...(ledger === undefined ? {} : { usage: { ledger, pricing: modelPricing(config) } }),
+    });
   });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host), fleet: cluster });
@@ -195,6 +205,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
         await pool.close();
         await ledger?.close();
         if (options.limiter === undefined) limiter.close(); // an injected (shared) limiter is its owner's
+        logger.flush();
       }
     })());
 
