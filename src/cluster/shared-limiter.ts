@@ -49,6 +49,11 @@ export class SharedLimiter extends FlexibleLimiter {
     this.replicas = Math.max(1, shared.liveReplicas());
   }
 
+  /** The replica count the local shares divide by. */
+  get liveReplicas(): number {
+    return this.replicas;
+  }
+
   /** The fleet grew or shrank: local fallbacks take the new share. Called by the fleet view. */
   refreshReplicas(): void {
     const n = Math.max(1, this.shared.liveReplicas());
