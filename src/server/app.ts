@@ -1,11 +1,12 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Cluster } from '../cluster/index.js';
-import { clientKeys, modelPricing, modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
+import { clientKeys, deploymentLimits, modelPricing, modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
-import { FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
+import { DeploymentLimiter, FlexibleLimiter, Router, type Deployment, type Limiter } from '../routing/index.js';
+import type { ChatCompletionRequest } from '../providers/types.js';
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { anthropicKey, digest, KeyRing, requireAdmin, requireKey } from './auth.js';
 import { errorBody, toErrorReply } from './errors.js';
@@ -78,7 +79,35 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     scheduledHealthCheckGate: (): Promise<boolean> | boolean => cluster?.healthCheckGate(popts.healthCheckIntervalMs ?? config.pool.healthCheckInterval) ?? true,
   });
   const routing = routingConfig(config);
-  const router = new Router({ pool, routing, logger: logger.child({ component: 'router' }) });
+  // Per-deployment rpm / tpm through the router's admission port; the limiter behind it is built
+  // below (it may be the cluster's). No limit configured: no port, nothing on the hot path.
+  const depLimits = deploymentLimits(config);
+  let deploymentLimiter: DeploymentLimiter | undefined;
+  const router = new Router({
+    pool,
+    routing,
+    logger: logger.child({ component: 'router' }),
+    ...(depLimits.size === 0 ? {} : { admission: { admit: (d: Deployment, request: ChatCompletionRequest | undefined) => deploymentLimiter!.admit(d, request) } }),
+  });
+
+  const startedAt = Date.now();
+  const deploymentKeys = [...new Set([...routes.values()].flatMap((r) => r.deployments.map((d) => d.key)))];
+  const cluster: Cluster | undefined =
+    config.cluster.redis === undefined
+      ? undefined
+      : new Cluster({
+          config: config.cluster,
+          router,
+          cooldownMs: routing.circuitCooldownMs,
+          deploymentKeys: () => deploymentKeys,
+          snapshot: () => ({
+            started_at: startedAt,
+            config_version: null,
+            stats: pool.stats(),
+            circuits: router.deploymentHealth().map((h) => ({ key: h.key, circuit: h.circuit, inFlight: h.inFlight })),
+          }),
+          logger: logger.child({ component: 'cluster' }),
+        });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -116,7 +145,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   app.decorateRequest('isAdmin', false);
   const apiAuth = requireKey(ring);
   const readAuth = requireKey(ring, { admin: true });
-  const limiter = options.limiter ?? new FlexibleLimiter();
+  // With replicas the limits hold across the fleet (counters in Redis).
+  const limiter = options.limiter ?? cluster?.createLimiter() ?? new FlexibleLimiter();
   const ledger = config.usage.enabled
     ? new UsageLedger(options.usageStore ?? createUsageStore(config.usage), {
         batchSize: config.usage.batchSize,
@@ -130,27 +160,10 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, [...routes.keys()], apiAuth);
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
-  const startedAt = Date.now();
-  const deploymentKeys = [...new Set([...routes.values()].flatMap((r) => r.deployments.map((d) => d.key)))];
-  const cluster: Cluster | undefined =
-    config.cluster.redis === undefined
-      ? undefined
-      : new Cluster({
-          config: config.cluster,
-          router,
-          cooldownMs: routing.circuitCooldownMs,
-          deploymentKeys: () => deploymentKeys,
-          snapshot: () => ({
-            started_at: startedAt,
-            config_version: null,
-            stats: pool.stats(),
-            circuits: router.deploymentHealth().map((h) => ({ key: h.key, circuit: h.circuit, inFlight: h.inFlight })),
-          }),
-          logger: logger.child({ component: 'cluster' }),
-        });
   if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
   const limitMetrics = new LimitMetrics(metrics.registry, ring.keys, ledger);
   const keyLimits = new KeyLimits({ limiter, defaultMaxTokens: config.limits.defaultMaxTokens, onLimited: (k, reason) => limitMetrics.keyRateLimited(k, reason) });
+  if (depLimits.size > 0) deploymentLimiter = new DeploymentLimiter(limiter, depLimits, config.limits.defaultMaxTokens, (d) => limitMetrics.deploymentRateLimited(d.model, d.provider));
   // Every response of a limited key carries its x-ratelimit-* headers (the chat route sets them
   // from its admission; streams write theirs with the SSE head).
   if (ring.keys.some((k) => k.rpm !== undefined || k.tpm !== undefined)) app.addHook('onSend', async (request, reply) => {
@@ -162,6 +175,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const lifecycleDeps = {
     telemetry: { metrics, logPrompts: config.logging.logPrompts, log: unredactedChild(logger) },
     keyLimits,
+    deploymentLimits: deploymentLimiter,
     ...(ledger === undefined ? {} : { usage: { ledger, pricing: modelPricing(config) } }),
   };
   await app.register(async (chat) => {
@@ -171,7 +185,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
     chat.removeContentTypeParser('application/json');
     chat.addContentTypeParser('application/json', { parseAs: 'string' }, chat.getDefaultJsonParser('ignore', 'ignore'));
-    registerChatRoutes(chat, { router, routes, routing, auth: apiAuth, ...lifecycleDeps });
+    registerChatRoutes(chat, { router, routes, auth: apiAuth, ...lifecycleDeps });
   });
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
   registerMessagesRoutes(app, { router, routes, routing, auth: requireKey(ring, { token: anthropicKey }), ...lifecycleDeps });
