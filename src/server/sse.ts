@@ -41,8 +41,9 @@ export async function pipeSse(res: ServerResponse, stream: ChatCompletionStream,
     wake?.();
   };
   res.once('close', onClose);
+  // No flushHeaders(): the first frame is already here (the router waited for it), so the head goes
+  // out with it in one write instead of a system call of its own per stream.
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
-  res.flushHeaders();
 
   let completed = false;
   let error: unknown;
