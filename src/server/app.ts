@@ -1,11 +1,10 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
+import { poolOptions, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
 import { Router } from '../routing/index.js';
-import { requireAdmin, requireKey } from './auth.js';
 import { errorBody, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { createLogger } from './logger.js';
@@ -16,6 +15,10 @@ import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerPoolRoutes } from './routes/pool.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { ConfigReloader, type ReloadResult, type ReloadTrigger } from './live/reloader.js';
+import { buildSnapshot, ConfigHolder, type GatewaySnapshot } from './live/snapshot.js';
+import { liveHook } from './live/hooks.js';
 import type { Lifecycle } from './types.js';
 
 export interface GatewayOptions {
@@ -23,6 +26,10 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Builds provider adapters; default: the provider registry. */
   createAdapter?: AdapterFactory;
+  /** The file `config` was loaded from: `reload()` (SIGHUP, the admin endpoint, --watch) reads it again. */
+  configFile?: string;
+  /** Variables for `${VAR}` at reload (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Gateway {
@@ -31,7 +38,13 @@ export interface Gateway {
   readonly router: Router;
   /** Prometheus registry and dashboard numbers of this gateway. */
   readonly metrics: GatewayMetrics;
+  /** The running config (the current snapshot's; changes on reload). */
   readonly config: GatewayConfig;
+  /** The running config with its version and load time; routes read `live.current` once per request. */
+  readonly live: ConfigHolder;
+  readonly reloader: ConfigReloader;
+  /** Read the config file again and apply it (see ConfigReloader). */
+  reload(trigger?: ReloadTrigger): Promise<ReloadResult>;
   readonly logger: Logger;
   /** Bind where the config says (or the overrides); resolves with the address, e.g. `http://127.0.0.1:8080`. */
   listen(overrides?: { host?: string; port?: number }): Promise<string>;
@@ -46,20 +59,24 @@ export interface Gateway {
 export async function buildGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logging.level);
   const factory = options.createAdapter ?? createProviderAdapter;
-  const providers = new Map(Object.entries(config.providers).map(([name, p]) => [name, toProviderConfig(name, p)]));
-  const routes = modelRoutes(config);
   checkProviders(config, factory, logger);
+  const host = config.server.host;
+  const live = new ConfigHolder(buildSnapshot(config, 1, host));
 
   const lifecycle: Lifecycle = { state: 'starting' };
   const poolLogger = logger.child({ component: 'pool' });
   const popts = poolOptions(config);
   const pool = new AdapterPool<ChatAdapter>({
     ...popts,
-    createAdapter: async ({ model, provider }) => factory(providers.get(provider)!, model, { logger: poolLogger }),
+    // Reads the holder's provider settings at each create: after a reload, new adapters get the new ones.
+    createAdapter: async ({ model, provider }) => {
+      const p = live.providers.get(provider);
+      if (p === undefined) throw new Error(`provider "${provider}" is no longer configured`);
+      return factory(p, model, { logger: poolLogger });
+    },
     logger: poolLogger,
   });
-  const routing = routingConfig(config);
-  const router = new Router({ pool, routing, logger: logger.child({ component: 'router' }) });
+  const router = new Router({ pool, routing: live.current.routing, logger: logger.child({ component: 'router' }) });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -90,24 +107,50 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     });
   }
 
-  const apiAuth = requireKey(config.auth.apiKeys);
-  const readAuth = requireKey(config.auth.adminKey === undefined || config.auth.apiKeys.length === 0 ? config.auth.apiKeys : [...config.auth.apiKeys, config.auth.adminKey]);
+  // Auth follows the running config: each hook reads the current snapshot's rule.
+  const apiAuth = liveHook(live, 'apiAuth');
+  const readAuth = liveHook(live, 'readAuth');
+  const adminAuth = liveHook(live, 'adminAuth');
+  const routes = live.current.routes;
   registerHealthRoutes(app, lifecycle);
-  registerModelRoutes(app, [...routes.keys()], apiAuth);
+  registerModelRoutes(app, live, apiAuth);
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
-  registerChatRoutes(app, { router, routes, routing, auth: apiAuth, telemetry: { metrics, logPrompts: config.logging.logPrompts } });
-  registerPoolRoutes(app, { pool, keys: popts.keys ?? [], readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
-  if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
-  registerDashboardRoutes(app, { metrics, router, routes, readAuth });
+  registerChatRoutes(app, { router, live, telemetry: { metrics } });
+  registerPoolRoutes(app, { pool, keys: () => pool.keys(), readAuth, adminAuth });
+  registerMetricsRoutes(app, { metrics, readAuth, enabled: () => live.current.config.metrics.enabled });
+  registerDashboardRoutes(app, { metrics, router, routes: () => live.current.routes, readAuth });
+
+  const reloader = new ConfigReloader({
+    holder: live,
+    pool,
+    logger,
+    file: options.configFile,
+    ...(options.env === undefined ? {} : { env: options.env }),
+    factory,
+    host,
+    registry: metrics.registry,
+    beforeSwap: (next) => applyToGateway(next),
+  });
+  registerAdminRoutes(app, { live, reloader, adminAuth });
+
+  /** The parts of the gateway outside the pool that hold settings: they take the new snapshot's. */
+  const applyToGateway = (next: GatewaySnapshot): void => {
+    const c = next.config;
+    if (logger.level !== c.logging.level) logger.level = c.logging.level;
+    app.server.keepAliveTimeout = c.server.keepAliveTimeout;
+    router.configure(next.routing);
+    metrics.track(next.routes, [...next.poolKeys].map((k) => keyOf(next, k)));
+  };
 
   await pool.start();
   await app.ready();
   lifecycle.state = 'ready';
 
   let closing: Promise<void> | undefined;
-  const close = (timeoutMs = config.server.shutdownTimeout): Promise<void> =>
+  const close = (timeoutMs = live.current.config.server.shutdownTimeout): Promise<void> =>
     (closing ??= (async () => {
       lifecycle.state = 'closing';
+      reloader.close();
       const deadline = setTimeout(() => {
         logger.warn({ timeoutMs }, 'shutdown deadline reached: closing the remaining connections');
         app.server.closeAllConnections();
@@ -127,10 +170,20 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     pool,
     router,
     metrics,
-    config,
+    get config() {
+      return live.current.config;
+    },
+    live,
+    reloader,
+    reload: (trigger = 'api') => reloader.reload(trigger),
     logger,
     close,
     listen: async (overrides = {}) =>
       app.listen({ host: overrides.host ?? config.server.host, port: overrides.port ?? config.server.port, listenTextResolver: (address) => `listening on ${address}` }),
   };
+}
+
+function keyOf(s: GatewaySnapshot, key: string): { model: string; provider: string } {
+  for (const r of s.routes.values()) for (const d of r.deployments) if (d.key === key) return { model: d.model, provider: d.provider };
+  throw new Error(`no deployment for pool ${key}`);
 }

@@ -1,10 +1,12 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ModelRoute } from '../../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
-import type { Deployment, ExecuteResult, RoutingConfig } from '../../routing/types.js';
+import type { Deployment, ExecuteResult } from '../../routing/types.js';
 import { modelNotFound, toErrorReply } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
+import { enterHook } from '../live/hooks.js';
+import type { ConfigHolder } from '../live/snapshot.js';
 import { tokenCounts, type GatewayMetrics } from '../metrics.js';
 import { chatCompletionBodySchema } from '../schemas.js';
 import { pipeSse, type PipeSseResult } from '../sse.js';
@@ -14,22 +16,20 @@ export const ATTEMPTS_HEADER = 'x-adapterpool-attempts';
 
 export interface ChatRouteOptions {
   router: Pick<Router, 'executeStrategy'>;
-  routes: ReadonlyMap<string, ModelRoute>;
-  routing: RoutingConfig;
-  auth: onRequestAsyncHookHandler | undefined;
+  /** The running config: routes, routing settings and API keys, read once per request. */
+  live: ConfigHolder;
   /** Request metrics and the per-request log line (absent: neither). */
   telemetry?: ChatTelemetry;
 }
 
 export interface ChatTelemetry {
   metrics: Pick<GatewayMetrics, 'requestStarted' | 'requestDone'>;
-  /** Add the request's messages to its log line (config `logging.logPrompts`). */
-  logPrompts: boolean;
 }
 
 /** `POST /v1/chat/completions`, streaming and not, through `router.executeStrategy`. */
 export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions): void {
-  const { router, routes, routing } = opts;
+  const { router } = opts;
+  if (!app.hasRequestDecorator('liveConfig')) app.decorateRequest('liveConfig', null);
   const telemetry = opts.telemetry;
   /** One metrics update and one structured log line per request (the request id comes with request.log). */
   const done = (request: FastifyRequest<{ Body: ChatCompletionRequest }>, route: ModelRoute | undefined, deployment: Deployment | undefined, status: number, started: number, end: RequestEnd): void => {
@@ -48,18 +48,20 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
     const tokens = tokenCounts(end.usage);
     if (tokens !== undefined) line.tokens = tokens;
     if (end.error !== undefined) line.error = end.error;
-    if (telemetry.logPrompts) line.messages = body.messages;
+    if (request.liveConfig?.config.logging.logPrompts === true) line.messages = body.messages;
     if (status >= 500) request.log.warn(line, 'chat completion failed');
     else request.log.info(line, 'chat completion');
   };
 
   app.post<{ Body: ChatCompletionRequest }>(
     '/v1/chat/completions',
-    { schema: { body: chatCompletionBodySchema }, onRequest: opts.auth ? [opts.auth] : [] },
+    { schema: { body: chatCompletionBodySchema }, onRequest: [enterHook(opts.live)] },
     async (request, reply) => {
       const started = performance.now();
       const body = request.body;
-      const route = routes.get(body.model);
+      // The config this request arrived on (captured by the enter hook): it finishes on it.
+      const live = request.liveConfig!;
+      const route = live.routes.get(body.model);
       if (route === undefined) {
         const err = modelNotFound(body.model);
         done(request, undefined, undefined, err.status, started, { error: err.code });
@@ -76,7 +78,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       telemetry?.metrics.requestStarted(request.id);
       let result: ExecuteResult;
       try {
-        result = await router.executeStrategy(body, route.deployments, route.strategy, routing, { signal: hangup.signal, requestId: request.id });
+        result = await router.executeStrategy(body, route.deployments, route.strategy, live.routing, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
         if (telemetry !== undefined) {
           const r = toErrorReply(err);

@@ -17,8 +17,8 @@ export const POOL_MESSAGES = {
 
 export interface PoolRouteOptions {
   pool: GatewayPool;
-  /** The configured keys, to split `model:provider` without guessing (model ids may contain ':'). */
-  keys: readonly PoolKey[];
+  /** The pool's keys now (they change on reload), to split `model:provider` without guessing (model ids may contain ':'). */
+  keys: () => readonly PoolKey[];
   /** Guards the GET endpoints (API or admin key when keys are configured). */
   readAuth: onRequestAsyncHookHandler | undefined;
   /** Guards the POST endpoints (the admin rule). */
@@ -28,9 +28,8 @@ export interface PoolRouteOptions {
 /** `/v1/pool/*`: stats and status in the seed's envelope, and on-demand cleanup and health check. */
 export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions): void {
   const { pool } = opts;
-  const keyOf = new Map(opts.keys.map((k) => [`${k.model}:${k.provider}`, k]));
   const splitKey = (key: string): PoolKey => {
-    const known = keyOf.get(key);
+    const known = opts.keys().find((k) => `${k.model}:${k.provider}` === key);
     if (known) return known;
     const i = key.lastIndexOf(':');
     return { model: key.slice(0, i), provider: key.slice(i + 1) };
