@@ -40,6 +40,8 @@ export const RESTART_REQUIRED: readonly string[] = [
   'pool.healthCheckInterval',
   'pool.healthCheckTimeout',
   'metrics.processMetrics',
+  // The usage ledger's store is opened once.
+  'usage',
 ];
 
 /** The pool limits a key runs with: the `pool:` defaults merged with its deployments' overrides. */
@@ -108,7 +110,11 @@ export function diffConfig(before: GatewayConfig, after: GatewayConfig): ConfigC
     if (o.gatewayModel !== n.gatewayModel) fields.push('model name');
     if (o.entry.provider !== n.entry.provider) fields.push('provider');
     if (o.upstream !== n.upstream) fields.push('upstream model');
-    for (const f of ['weight', 'priority', 'pool'] as const) if (!isDeepStrictEqual(o.entry[f], n.entry[f])) fields.push(f);
+    const oe = o.entry as Record<string, unknown>;
+    const ne = n.entry as Record<string, unknown>;
+    for (const f of new Set([...Object.keys(oe), ...Object.keys(ne)])) {
+      if (f !== 'id' && f !== 'provider' && f !== 'model' && !isDeepStrictEqual(oe[f], ne[f])) fields.push(f);
+    }
     if (fields.length > 0) dep.changed.push(`${id}: ${fields.join(', ')}`);
   }
   for (const id of oldD.keys()) if (!newD.has(id)) dep.removed.push(id);

@@ -79,7 +79,8 @@ interface Entry<A> {
   readonly createdAt: number;
   /** Last acquire or release, ms since epoch; 0 = never used. */
   lastUsedAt: number;
-  readonly expiresAt: number;
+  /** Recomputed when the key's maxLifetime changes (a reloaded config). */
+  expiresAt: number;
   /** Marked to be retired when its holder releases it (soft eviction). */
   retire: DestroyReason | null;
   failedChecks: number;
@@ -101,7 +102,8 @@ interface Waiter<A> {
 interface KeyPool<A> {
   readonly key: string;
   readonly keyObj: PoolKey;
-  readonly limits: PoolLimits;
+  /** Replaced whole by `setKeyLimits` (a reloaded config). */
+  limits: PoolLimits;
   /** Every adapter that exists, closing ones included (they still hold a connection). */
   readonly entries: Entry<A>[];
   /** Available adapters, a stack: the most recently released is lent first so spare ones idle out. */
@@ -125,6 +127,11 @@ interface KeyPool<A> {
   deadlineAt: number;
   /** An adapter of this key failed a health check: new adapters are checked before they are lent. */
   suspect: boolean;
+  /** Bumped by `renewKey`: an adapter whose create started before it is stale and closed on arrival. */
+  generation: number;
+  /** Set by `removeKey`: lends nothing more, closes adapters as they come back, then calls `onEmpty`. */
+  removed: boolean;
+  onEmpty: (() => void) | null;
   readonly view: KeyState;
 }
 
@@ -168,7 +175,8 @@ export function poolKey(model: string, provider: string): string {
 export class AdapterPool<A extends PooledAdapter> {
   private readonly _createAdapter: (key: PoolKey) => Promise<A>;
   private readonly _defaults: PoolLimits;
-  private readonly _keyOptions: Readonly<Record<string, Partial<PoolLimits>>>;
+  /** Per-key overrides; `addKey` / `setKeyLimits` update them so a key made again gets its latest limits. */
+  private readonly _keyOptions: Record<string, Partial<PoolLimits>>;
   private readonly _maxTotal: number;
   private readonly _maxWaiters: number;
   private readonly _cleanupIntervalMs: number;
@@ -188,6 +196,8 @@ export class AdapterPool<A extends PooledAdapter> {
   /** model -> provider -> KeyPool: two lookups and no string building on the hot path. */
   private readonly _byModel = new Map<string, Map<string, KeyPool<A>>>();
   private readonly _pools: KeyPool<A>[] = [];
+  /** Keys being drained by `removeKey` (out of `_pools`; still closed by `close()`). */
+  private readonly _removing = new Set<KeyPool<A>>();
   private readonly _entries = new Map<A, Entry<A>>();
   /** Adapters existing or being created, across keys. */
   private _count = 0;
@@ -214,7 +224,7 @@ export class AdapterPool<A extends PooledAdapter> {
     }
     this._createAdapter = options.createAdapter;
     this._defaults = validateLimits('AdapterPool', { ...DEFAULT_POOL_LIMITS, ...pickLimits(options) });
-    this._keyOptions = options.keyOptions ?? {};
+    this._keyOptions = { ...options.keyOptions };
     for (const [key, limits] of Object.entries(this._keyOptions)) {
       validateLimits(`AdapterPool keyOptions["${key}"]`, { ...this._defaults, ...limits });
     }
@@ -383,6 +393,124 @@ export class AdapterPool<A extends PooledAdapter> {
       }));
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Live reconfiguration (a reloaded config): keys added, resized, renewed and removed while lending.
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Make sure `key` exists with `limits` (merged over the pool's defaults) and has its minimum; resolves
+   * once the creates it started have finished. A key that exists just takes the limits.
+   */
+  async addKey(key: PoolKey, limits: Partial<PoolLimits> = {}): Promise<void> {
+    if (this._closed) throw new PoolClosedError(poolKey(key.model, key.provider));
+    const existing = this._byModel.get(key.model)?.get(key.provider);
+    if (existing !== undefined) {
+      this.setKeyLimits(key, limits);
+      return;
+    }
+    const k = poolKey(key.model, key.provider);
+    validateLimits(`AdapterPool.addKey("${k}")`, { ...this._defaults, ...pickLimits(limits) });
+    this._keyOptions[k] = pickLimits(limits);
+    const pending = this._pendingCreates.size;
+    this._keyPool(key.model, key.provider);
+    if (this._pendingCreates.size > pending) await Promise.allSettled([...this._pendingCreates]);
+  }
+
+  /**
+   * New limits for a live key. Adapters that are still valid stay: a smaller maxPoolSize closes idle
+   * adapters at once (oldest first) and lent ones as they come back, never one in use; a larger
+   * minimum or maximum creates or serves waiters at once; maxUses and maxLifetime apply to the
+   * adapters already there (ones past them retire: idle now, lent ones on release).
+   */
+  setKeyLimits(key: PoolKey, limits: Partial<PoolLimits>): void {
+    const k = poolKey(key.model, key.provider);
+    const merged = validateLimits(`AdapterPool.setKeyLimits("${k}")`, { ...this._defaults, ...pickLimits(limits) });
+    this._keyOptions[k] = pickLimits(limits);
+    const kp = this._byModel.get(key.model)?.get(key.provider);
+    if (kp === undefined || kp.removed) return;
+    const old = kp.limits;
+    kp.limits = merged;
+    kp.view.maxPoolSize = merged.maxPoolSize;
+    const now = Date.now();
+    if (merged.maxLifetimeMs !== old.maxLifetimeMs) {
+      for (const e of kp.entries) {
+        const life = merged.maxLifetimeMs;
+        e.expiresAt = life === Infinity ? Infinity : e.createdAt + life - Math.random() * life * LIFETIME_JITTER;
+      }
+    }
+    // Expired by the new maxUses / maxLifetime: idle ones close now, lent ones retire on release.
+    for (const e of [...kp.entries]) {
+      const reason = e.state === 'closing' ? null : this._expiry(e, now);
+      if (reason === null) continue;
+      if (e.state === 'idle') this._destroy(e, reason);
+      else if (e.retire === null) e.retire = reason;
+    }
+    // Over the new maximum: idle adapters first, oldest first; lent ones close on release (see _release).
+    let excess = this._liveCount(kp) - merged.maxPoolSize;
+    while (excess > 0 && kp.idle.length > 0) {
+      this._destroy(kp.idle[0]!, 'resized');
+      excess--;
+    }
+    if (excess !== 0 || merged.minPoolSize !== old.minPoolSize || merged.maxPoolSize !== old.maxPoolSize) {
+      this._log.info?.({ key: k, maxPoolSize: merged.maxPoolSize, minPoolSize: merged.minPoolSize }, `🔧 适配器池限制已更新: ${k}`);
+    }
+    this._dispatch(kp);
+    this._onCapacityFreed();
+  }
+
+  /**
+   * Replace every adapter of `key` (its provider settings changed): idle and unhealthy ones close now,
+   * lent ones when released, creates already under way are discarded; new ones come from `createAdapter`.
+   */
+  renewKey(key: PoolKey): void {
+    const kp = this._byModel.get(key.model)?.get(key.provider);
+    if (kp === undefined || kp.removed || this._closed) return;
+    kp.generation++;
+    for (const e of [...kp.entries]) {
+      if (e.state === 'idle' || e.state === 'unhealthy') this._destroy(e, 'renewed');
+      else if (e.state !== 'closing') e.retire = 'renewed';
+    }
+    this._log.info?.({ key: kp.key }, `🔄 适配器池更新: ${kp.key} (新适配器使用新的设置)`);
+    this._dispatch(kp);
+  }
+
+  /**
+   * Remove `key`: it lends nothing more (queued callers are rejected with PoolClosedError), idle
+   * adapters close now, lent ones when released. Resolves when every adapter of the key is closed.
+   * A later `getAdapter` / `addKey` for the same key starts a new, empty one.
+   */
+  removeKey(key: PoolKey): Promise<void> {
+    const kp = this._byModel.get(key.model)?.get(key.provider);
+    if (kp === undefined || kp.removed) return Promise.resolve();
+    kp.removed = true;
+    this._byModel.get(key.model)!.delete(key.provider);
+    if (this._byModel.get(key.model)!.size === 0) this._byModel.delete(key.model);
+    this._pools.splice(this._pools.indexOf(kp), 1);
+    this._removing.add(kp);
+    delete this._keyOptions[kp.key];
+    if (kp.retryTimer !== null) clearTimeout(kp.retryTimer);
+    kp.retryTimer = null;
+    if (kp.deadlineTimer !== null) this._disarmDeadline(kp);
+    for (const w of kp.waiters.splice(0)) {
+      this._settleWaiter(w);
+      w.reject(new PoolClosedError(kp.key));
+    }
+    const done = new Promise<void>((resolve) => {
+      kp.onEmpty = resolve;
+    });
+    for (const e of [...kp.entries]) if (e.state === 'idle' || e.state === 'unhealthy') this._destroy(e, 'removed');
+    this._checkEmpty(kp);
+    return done;
+  }
+
+  private _checkEmpty(kp: KeyPool<A>): void {
+    if (kp.entries.length > 0 || kp.creating > 0 || kp.onEmpty === null) return;
+    this._removing.delete(kp);
+    const fn = kp.onEmpty;
+    kp.onEmpty = null;
+    fn();
+  }
+
   /** Keys known to the pool, in creation order. */
   keys(): PoolKey[] {
     return this._pools.map((kp) => kp.keyObj);
@@ -509,6 +637,9 @@ export class AdapterPool<A extends PooledAdapter> {
         deadlineTimer: null,
         deadlineAt: Infinity,
         suspect: false,
+        generation: 0,
+        removed: false,
+        onEmpty: null,
         view: { total: 0, available: 0, inUse: 0, unhealthy: 0, creating: 0, waiting: 0, maxPoolSize: limits.maxPoolSize },
       };
       byProvider.set(provider, kp);
@@ -551,14 +682,14 @@ export class AdapterPool<A extends PooledAdapter> {
     }
     if (this._debug) this._log.debug!({ key: kp.key, adapter: e.id }, `🔄 释放适配器回池: ${kp.key} (使用次数: ${e.useCount})`);
     if (this._listeners.released !== undefined) this._emit('released', { key: kp.key, adapter: e.adapter, useCount: e.useCount });
-    if (this._closed) {
-      this._destroy(e, 'closed');
+    if (this._closed || kp.removed) {
+      this._destroy(e, this._closed ? 'closed' : 'removed');
     } else if (broken) {
       this._markUnhealthy(e, new Error('reported broken by its holder'));
       this._dispatch(kp);
     } else {
       // Lifetime is judged by cleanup (it marks `retire`), so releasing reads the clock only to park the adapter.
-      const reason = e.retire ?? (e.useCount >= kp.limits.maxUses ? 'expired_uses' : null);
+      const reason = e.retire ?? (e.useCount >= kp.limits.maxUses ? 'expired_uses' : kp.entries.length - kp.closing > kp.limits.maxPoolSize ? 'resized' : null);
       if (reason !== null) {
         this._destroy(e, reason);
         this._dispatch(kp);
@@ -689,7 +820,7 @@ export class AdapterPool<A extends PooledAdapter> {
 
   /** Serves waiters from idle adapters, then starts the creates this key needs and may have. */
   private _dispatch(kp: KeyPool<A>): void {
-    if (this._closed) return;
+    if (this._closed || kp.removed) return;
     while (kp.waiters.length > 0) {
       const e = this._takeIdle(kp);
       if (e === null) break;
@@ -738,6 +869,7 @@ export class AdapterPool<A extends PooledAdapter> {
     kp.creating++;
     this._count++;
     const check = kp.suspect;
+    const generation = kp.generation;
     let timedOut = false;
     let timer: NodeJS.Timeout | null = null;
     const attempt = (async () => {
@@ -768,7 +900,7 @@ export class AdapterPool<A extends PooledAdapter> {
         },
       )
       .then(
-        (adapter) => this._created(kp, adapter),
+        (adapter) => this._created(kp, adapter, generation),
         (error: unknown) => this._createFailed(kp, error),
       )
       .finally(() => {
@@ -789,12 +921,15 @@ export class AdapterPool<A extends PooledAdapter> {
     );
   }
 
-  private _created(kp: KeyPool<A>, adapter: A): void {
+  private _created(kp: KeyPool<A>, adapter: A, generation: number): void {
     kp.creating--;
     kp.createFailures = 0;
-    if (this._closed) {
+    if (this._closed || kp.removed || generation !== kp.generation) {
+      // Shut down, removed, or made with settings renewKey replaced: never lent.
       this._count--;
       void adapter.close().catch(() => {});
+      if (kp.removed) this._checkEmpty(kp);
+      else if (!this._closed) this._dispatch(kp);
       return;
     }
     const now = Date.now();
@@ -824,6 +959,10 @@ export class AdapterPool<A extends PooledAdapter> {
     kp.creating--;
     this._count--;
     if (this._closed) return;
+    if (kp.removed) {
+      this._checkEmpty(kp);
+      return;
+    }
     kp.createFailures++;
     kp.lastCreateError = error;
     kp.lastCreateErrorAt = Date.now();
@@ -866,6 +1005,7 @@ export class AdapterPool<A extends PooledAdapter> {
       kp.closing--;
       this._count--;
       this._emit('destroyed', { key: kp.key, adapter: e.adapter, reason });
+      if (kp.removed) this._checkEmpty(kp);
       this._onCapacityFreed();
     };
     let closing: Promise<void>;
@@ -939,6 +1079,10 @@ export class AdapterPool<A extends PooledAdapter> {
         jobs.push(
           this._check(e.adapter).then((healthy) => {
             if (e.state !== 'checking') return; // closed meanwhile
+            if (kp.removed) {
+              this._destroy(e, 'removed');
+              return;
+            }
             if (healthy) {
               row.healthy++;
               result.healthy++;
@@ -949,6 +1093,10 @@ export class AdapterPool<A extends PooledAdapter> {
                 result.recovered++;
                 this._log.info?.({ key: kp.key, adapter: e.id }, `💚 适配器恢复健康: ${kp.key}`);
                 this._emit('recovered', { key: kp.key, adapter: e.adapter });
+              }
+              if (e.retire !== null) {
+                this._destroy(e, e.retire);
+                return;
               }
               e.state = 'idle';
               kp.idle.push(e);
@@ -1014,7 +1162,7 @@ export class AdapterPool<A extends PooledAdapter> {
     if (this._cleanupTimer !== null) clearInterval(this._cleanupTimer);
     if (this._healthTimer !== null) clearInterval(this._healthTimer);
     this._cleanupTimer = this._healthTimer = null;
-    for (const kp of this._pools) {
+    for (const kp of [...this._pools, ...this._removing]) {
       if (kp.retryTimer !== null) clearTimeout(kp.retryTimer);
       kp.retryTimer = null;
       if (kp.deadlineTimer !== null) this._disarmDeadline(kp);
@@ -1036,7 +1184,7 @@ export class AdapterPool<A extends PooledAdapter> {
     }
     await this._settleCreates();
     // Whatever is still lent after the deadline is closed under its holder: shutdown wins.
-    for (const kp of this._pools) for (const e of [...kp.entries]) if (e.state !== 'closing') this._destroy(e, 'closed');
+    for (const kp of [...this._pools, ...this._removing]) for (const e of [...kp.entries]) if (e.state !== 'closing') this._destroy(e, 'closed');
     while (this._pendingCloses.size > 0) await Promise.allSettled([...this._pendingCloses]);
   }
 

@@ -126,7 +126,8 @@ export interface HealthCheckResult {
   pools: Record<string, { checked: number; healthy: number; unhealthy: number; recovered: number }>;
 }
 
-export type DestroyReason = 'expired_uses' | 'expired_idle' | 'expired_lifetime' | 'unhealthy' | 'evicted' | 'closed' | 'late_create';
+/** `resized`: over a lowered maxPoolSize; `renewed`: its provider settings changed; `removed`: its key left the config. */
+export type DestroyReason = 'expired_uses' | 'expired_idle' | 'expired_lifetime' | 'unhealthy' | 'evicted' | 'closed' | 'late_create' | 'resized' | 'renewed' | 'removed';
 
 export interface PoolEvents<A> {
   created: { key: string; adapter: A };

@@ -37,9 +37,9 @@ export class CircuitBreaker {
   /** Open until this time; then the next request is let through as the probe. */
   private reopenAt = 0;
   private probeInFlight = false;
-  private readonly opts: CircuitBreakerOptions;
+  private opts: CircuitBreakerOptions;
   private readonly now: () => number;
-  private readonly bucketMs: number;
+  private bucketMs: number;
   // Sliding window as a ring of time buckets: no allocation per request.
   private readonly bucketStart = new Float64Array(BUCKETS);
   private readonly bucketTotal = new Uint32Array(BUCKETS);
@@ -54,6 +54,19 @@ export class CircuitBreaker {
 
   get state(): CircuitState {
     return this._state;
+  }
+
+  /**
+   * New thresholds (a reloaded config), state kept: an open circuit stays open until its cooldown as
+   * it was set; a new window length starts the window afresh (old buckets have the old width).
+   */
+  configure(settings: Pick<CircuitBreakerOptions, 'consecutiveFailures' | 'failureRate' | 'windowMs' | 'minRequests' | 'cooldownMs'>): void {
+    const windowChanged = settings.windowMs !== this.opts.windowMs;
+    this.opts = { ...this.opts, ...settings };
+    if (windowChanged) {
+      this.bucketMs = Math.max(1, settings.windowMs / BUCKETS);
+      this.bucketStart.fill(-Infinity);
+    }
   }
 
   get consecutiveFailures(): number {

@@ -20,18 +20,21 @@ export class DeploymentState {
     onStateChange: (state: DeploymentState, to: CircuitState, from: CircuitState) => void,
   ) {
     this.deployment = deployment;
-    this.breaker = new CircuitBreaker({
-      consecutiveFailures: config.circuitConsecutiveFailures,
-      failureRate: config.circuitFailureRate,
-      windowMs: config.circuitWindowMs,
-      minRequests: config.circuitMinRequests,
-      cooldownMs: config.circuitCooldownMs,
-      now,
-      onStateChange: (to, from) => onStateChange(this, to, from),
-    });
+    this.breaker = new CircuitBreaker({ ...circuitSettings(config), now, onStateChange: (to, from) => onStateChange(this, to, from) });
   }
 
   observeLatency(ms: number): void {
     this.ewmaMs = this.ewmaMs === undefined ? ms : this.ewmaMs + EWMA_ALPHA * (ms - this.ewmaMs);
   }
+}
+
+/** The breaker's thresholds from the routing config. */
+export function circuitSettings(config: RoutingConfig) {
+  return {
+    consecutiveFailures: config.circuitConsecutiveFailures,
+    failureRate: config.circuitFailureRate,
+    windowMs: config.circuitWindowMs,
+    minRequests: config.circuitMinRequests,
+    cooldownMs: config.circuitCooldownMs,
+  };
 }

@@ -11,7 +11,7 @@ import { ProviderError, type ErrorAction } from '../providers/errors.js';
 import type { CallOptions, ChatAdapter, ChatCompletionRequest } from '../providers/types.js';
 import { retryDelay, type BackoffOptions } from './backoff.js';
 import { Permit, type CircuitState } from './circuit-breaker.js';
-import { DeploymentState } from './deployment-state.js';
+import { circuitSettings, DeploymentState } from './deployment-state.js';
 import { LeasedStream, type StreamLease, type StreamOutcome } from './leased-stream.js';
 import type { RouterPool } from './pool-port.js';
 import { createStrategy, type DeploymentView, type RandomSource, type Strategy } from './strategies/index.js';
@@ -86,7 +86,7 @@ const BUSY_RETRY_AFTER_MS = 1000;
  */
 export class Router {
   private readonly pool: RouterPool<ChatAdapter>;
-  private readonly config: RoutingConfig;
+  private config: RoutingConfig;
   private readonly logger: PoolLogger | undefined;
   private readonly random: RandomSource;
   private readonly now: () => number;
@@ -95,7 +95,7 @@ export class Router {
   /** Strategy state per model group: by array identity (the server's config arrays), else by content. */
   private readonly groups = new WeakMap<readonly Deployment[], Map<StrategyName, Strategy>>();
   private readonly groupsByKey = new Map<string, Map<StrategyName, Strategy>>();
-  private readonly configs = new WeakMap<Partial<RoutingConfig>, RoutingConfig>();
+  private configs = new WeakMap<Partial<RoutingConfig>, RoutingConfig>();
   private readonly view: DeploymentView;
   private closed = false;
 
@@ -333,6 +333,17 @@ export class Router {
       out.push(h);
     }
     return out;
+  }
+
+  /**
+   * Take a reloaded config's routing settings: budgets and backoff apply from the next request;
+   * circuit thresholds apply to every deployment's breaker now, its state (open, counts) kept.
+   */
+  configure(routing: Partial<RoutingConfig>): void {
+    this.config = { ...DEFAULT_ROUTING_CONFIG, ...routing };
+    this.configs = new WeakMap();
+    const circuit = circuitSettings(this.config);
+    for (const s of this.states.values()) s.breaker.configure(circuit);
   }
 
   /** Stop listening to the pool. In-flight requests finish normally; the pool is the caller's to close. */

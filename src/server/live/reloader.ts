@@ -42,8 +42,6 @@ export interface ReloaderOptions {
   registry?: Registry;
   /** Gateway parts outside the pool (router, metrics, logger, HTTP server) take the new config; runs just before the swap. */
   beforeSwap?: (next: GatewaySnapshot, prev: GatewaySnapshot, changes: ConfigChanges) => void;
-  /** After a successful swap (the CLI re-arms its file watcher here). */
-  afterSwap?: (next: GatewaySnapshot, prev: GatewaySnapshot) => void;
 }
 
 /**
@@ -59,6 +57,7 @@ export class ConfigReloader {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly draining = new Map<string, Promise<void>>();
   private closed = false;
+  private readonly listeners: Array<(next: GatewaySnapshot, prev: GatewaySnapshot) => void> = [];
 
   constructor(opts: ReloaderOptions) {
     this.o = opts;
@@ -98,6 +97,11 @@ export class ConfigReloader {
   /** Removals still draining (tests and shutdown wait on these). */
   async drained(): Promise<void> {
     while (this.draining.size > 0) await Promise.all(this.draining.values());
+  }
+
+  /** Call `fn` after each reload that swapped in a new config (the CLI re-arms its file watcher). */
+  onApplied(fn: (next: GatewaySnapshot, prev: GatewaySnapshot) => void): void {
+    this.listeners.push(fn);
   }
 
   close(): void {
@@ -151,7 +155,13 @@ export class ConfigReloader {
     );
     this.o.beforeSwap?.(next, prev, changes);
     holder.swap(next);
-    this.o.afterSwap?.(next, prev);
+    for (const fn of this.listeners) {
+      try {
+        fn(next, prev);
+      } catch (err) {
+        this.log.error({ err }, 'config: a reload listener threw');
+      }
+    }
     for (const key of changes.pools.removed) this.drainKey(key, prev);
 
     this.counter?.labels('success').inc();
