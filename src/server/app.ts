@@ -76,7 +76,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     },
     logger: poolLogger,
   });
-  const router = new Router({ pool, routing: live.current.routing, logger: logger.child({ component: 'router' }) });
+  const routerLogger = logger.child({ component: 'router' });
+  const router = new Router({ pool, routing: live.current.routing, logger: routerLogger });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -136,7 +137,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   /** The parts of the gateway outside the pool that hold settings: they take the new snapshot's. */
   const applyToGateway = (next: GatewaySnapshot): void => {
     const c = next.config;
-    if (logger.level !== c.logging.level) logger.level = c.logging.level;
+    // A pino child keeps the level it was made with: set the long-lived ones too (request loggers are made per request).
+    for (const l of [logger, poolLogger, routerLogger, reloader.logger]) if (l.level !== c.logging.level) l.level = c.logging.level;
     app.server.keepAliveTimeout = c.server.keepAliveTimeout;
     router.configure(next.routing);
     metrics.track(next.routes, [...next.poolKeys].map((k) => keyOf(next, k)));

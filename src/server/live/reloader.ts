@@ -52,7 +52,8 @@ export interface ReloaderOptions {
 export class ConfigReloader {
   readonly file: string | undefined;
   private readonly o: ReloaderOptions;
-  private readonly log: Logger;
+  /** The reloader's own log (component "config"). */
+  readonly logger: Logger;
   private readonly counter: Counter<'result'> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly draining = new Map<string, Promise<void>>();
@@ -62,7 +63,7 @@ export class ConfigReloader {
   constructor(opts: ReloaderOptions) {
     this.o = opts;
     this.file = opts.file;
-    this.log = opts.logger.child({ component: 'config' });
+    this.logger = opts.logger.child({ component: 'config' });
     if (opts.registry !== undefined) {
       this.counter = new Counter({
         name: 'adapterpool_config_reloads_total',
@@ -123,17 +124,17 @@ export class ConfigReloader {
       changes = diffConfig(prev.config, candidate);
       running = pinRestartSettings(prev.config, candidate, changes.restartRequired);
       // A provider the registry cannot build (missing baseUrl or key) fails here, with its name.
-      checkProviders(running, this.o.factory, this.log);
+      checkProviders(running, this.o.factory, this.logger);
       checkTotal(running);
     } catch (err) {
       return this.failed(trigger, err);
     }
     if (changes.restartRequired.length > 0) {
-      this.log.warn({ settings: changes.restartRequired, trigger }, `config: ${changes.restartRequired.join(', ')} need a restart; the running values are kept`);
+      this.logger.warn({ settings: changes.restartRequired, trigger }, `config: ${changes.restartRequired.join(', ')} need a restart; the running values are kept`);
     }
     if (isEmptyChange(changes) || isDeepStrictEqual(running, prev.config)) {
       this.counter?.labels('success').inc();
-      this.log.info({ version: prev.version, trigger, changed: compactChanges(changes) }, 'config reloaded: nothing to apply');
+      this.logger.info({ version: prev.version, trigger, changed: compactChanges(changes) }, 'config reloaded: nothing to apply');
       return { ok: true, version: prev.version, changed: changes, unchanged: true };
     }
 
@@ -150,7 +151,7 @@ export class ConfigReloader {
     // Added keys serve at once: their minimum is warm before the first request can pick them.
     await Promise.all(
       changes.pools.added.map((key) =>
-        pool.addKey(keyOf(key), limits.get(key)!).catch((err: unknown) => this.log.warn({ err, key }, 'config: warming a new pool failed; it fills on demand')),
+        pool.addKey(keyOf(key), limits.get(key)!).catch((err: unknown) => this.logger.warn({ err, key }, 'config: warming a new pool failed; it fills on demand')),
       ),
     );
     this.o.beforeSwap?.(next, prev, changes);
@@ -159,13 +160,13 @@ export class ConfigReloader {
       try {
         fn(next, prev);
       } catch (err) {
-        this.log.error({ err }, 'config: a reload listener threw');
+        this.logger.error({ err }, 'config: a reload listener threw');
       }
     }
     for (const key of changes.pools.removed) this.drainKey(key, prev);
 
     this.counter?.labels('success').inc();
-    this.log.info({ version: next.version, trigger, changed: compactChanges(changes) }, `config reloaded (version ${next.version})`);
+    this.logger.info({ version: next.version, trigger, changed: compactChanges(changes) }, `config reloaded (version ${next.version})`);
     return { ok: true, version: next.version, changed: changes, unchanged: false };
   }
 
@@ -189,9 +190,9 @@ export class ConfigReloader {
       }
       const started = Date.now();
       await pool.removeKey(k);
-      this.log.info({ key, ms: Date.now() - started }, `deployment pool ${key} removed: in-flight requests finished, its adapters are closed`);
+      this.logger.info({ key, ms: Date.now() - started }, `deployment pool ${key} removed: in-flight requests finished, its adapters are closed`);
     })()
-      .catch((err: unknown) => this.log.error({ err, key }, `config: draining pool ${key} failed`))
+      .catch((err: unknown) => this.logger.error({ err, key }, `config: draining pool ${key} failed`))
       .finally(() => this.draining.delete(key));
     this.draining.set(key, run);
   }
@@ -200,7 +201,7 @@ export class ConfigReloader {
     const reason = reasonOf(err);
     this.counter?.labels('failure').inc();
     // Logged once here, with file and line; the caller only relays it.
-    this.log.error({ trigger, file: this.file }, `config reload failed, the running config stays: ${reason}`);
+    this.logger.error({ trigger, file: this.file }, `config reload failed, the running config stays: ${reason}`);
     return { ok: false, reason, error: err };
   }
 }
