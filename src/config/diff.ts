@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { PoolLimits } from '../pool/types.js';
-import { poolKey, poolOptions } from './derive.js';
+import { poolKey } from '../pool/key.js';
+import { poolOptions } from './derive.js';
 import type { DeploymentEntry, GatewayConfig } from './schema.js';
 
 /**

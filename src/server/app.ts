@@ -117,7 +117,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   registerModelRoutes(app, live, apiAuth);
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
   registerChatRoutes(app, { router, live, telemetry: { metrics } });
-  registerPoolRoutes(app, { pool, keys: () => pool.keys(), readAuth, adminAuth });
+  registerPoolRoutes(app, { pool, readAuth, adminAuth });
   registerMetricsRoutes(app, { metrics, readAuth, enabled: () => live.current.config.metrics.enabled });
   registerDashboardRoutes(app, { metrics, router, routes: () => live.current.routes, readAuth });
 

@@ -1,137 +1,109 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { AdapterPool } from '../../src/pool/index.js';
-import type { DestroyReason } from '../../src/pool/types.js';
-import { factory, sleep, type FakeAdapter } from './helpers.js';
+import { describe, test } from 'node:test';
+import { AdapterPool, KeyRemovedError, poolKey, type HealthCheckResult } from '../../src/index.js';
+import { FakeAdapter, factory, sleep } from './helpers.js';
 
-const K = { model: 'm', provider: 'p' };
-
-function pool(f = factory(), extra: Partial<ConstructorParameters<typeof AdapterPool<FakeAdapter>>[0]> = {}) {
-  const destroyed: Array<{ id: number; reason: DestroyReason }> = [];
-  const p = new AdapterPool<FakeAdapter>({ createAdapter: f.create, minPoolSize: 0, maxPoolSize: 4, ...extra });
-  p.on('destroyed', (e) => destroyed.push({ id: e.adapter.id, reason: e.reason }));
-  return { p, f, destroyed };
+function newPool(opts: Partial<ConstructorParameters<typeof AdapterPool<FakeAdapter>>[0]> = {}, f = factory()) {
+  return { pool: new AdapterPool<FakeAdapter>({ createAdapter: f.create, ...opts }), f };
 }
 
-describe('AdapterPool: keys changed while it lends (a reloaded config)', () => {
-  it('addKey creates the key with its limits and resolves once its minimum is warm', async () => {
-    const { p, f } = pool();
-    await p.start();
-    await p.addKey(K, { minPoolSize: 3, maxPoolSize: 5 });
-    const s = p.stats().pools['m:p']!;
-    assert.equal(s.total, 3);
-    assert.equal(s.max_pool_size, 5);
-    assert.equal(f.made.length, 3);
-    await p.addKey(K, { minPoolSize: 1, maxPoolSize: 5 });
-    assert.equal(p.stats().pools['m:p']!.min_pool_size, 1, 'an existing key takes the new limits');
-    assert.equal(p.stats().pools['m:p']!.total, 3, 'and keeps its adapters');
-    await assert.rejects(p.addKey({ model: 'x', provider: 'p' }, { minPoolSize: 6, maxPoolSize: 5 }), /minPoolSize \(6\) must not be greater than maxPoolSize \(5\)/);
-    await p.close();
+describe('poolKey', () => {
+  test('builds model:provider, model ids with ":" included', () => {
+    assert.equal(poolKey('llama3:8b', 'ollama'), 'llama3:8b:ollama');
   });
+});
 
-  it('setKeyLimits shrinking: idle adapters close first, oldest first; one in use is never closed, it retires on release', async () => {
-    const { p, destroyed } = pool();
-    await p.start();
-    const held = [await p.getAdapter('m', 'p'), await p.getAdapter('m', 'p'), await p.getAdapter('m', 'p'), await p.getAdapter('m', 'p')];
-    for (const a of held) a.holders++;
-    // Give two back: idle = [held[0], held[1]] (held[0] the older).
-    for (const a of held.slice(0, 2)) {
-      a.holders--;
-      await p.releaseAdapter(a, 'm', 'p');
-    }
-    p.setKeyLimits(K, { maxPoolSize: 1 });
-    await sleep(1);
-    assert.deepEqual(destroyed.map((d) => d.reason), ['resized', 'resized']);
-    assert.deepEqual(destroyed.map((d) => d.id), [held[0]!.id, held[1]!.id]);
-    assert.ok(!held[2]!.closed && !held[3]!.closed, 'in-use adapters stay open');
-    assert.equal(p.stats().pools['m:p']!.in_use, 2);
-    held[2]!.holders--;
-    await p.releaseAdapter(held[2]!, 'm', 'p');
-    await sleep(1);
-    assert.ok(held[2]!.closed, 'over the new maximum: closed when released');
-    held[3]!.holders--;
-    await p.releaseAdapter(held[3]!, 'm', 'p');
-    await sleep(1);
-    assert.ok(!held[3]!.closed, 'at the maximum: kept');
-    assert.equal(p.stats().pools['m:p']!.total, 1);
-    await p.close();
+describe('the healthCheck event', () => {
+  test('fires once per run with its result, also when a manual run joins a periodic one', async () => {
+    const { pool } = newPool({ minPoolSize: 2, keys: [{ model: 'm', provider: 'p' }] });
+    const seen: HealthCheckResult[] = [];
+    pool.on('healthCheck', (e) => seen.push(e.result));
+    await pool.start();
+    const [a, b] = await Promise.all([pool.healthCheck(), pool.healthCheck()]);
+    assert.equal(a, b, 'the second call joined the first run');
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0], a);
+    assert.equal(seen[0]!.checked, 2);
+    await pool.healthCheck();
+    assert.equal(seen.length, 2);
+    await pool.close();
   });
+});
 
-  it('setKeyLimits growing serves a waiter at once; a lower maxUses retires adapters past it', async () => {
-    const { p } = pool(factory(), { maxPoolSize: 1 });
-    await p.start();
-    const a = await p.getAdapter('m', 'p');
-    const waiting = p.getAdapter('m', 'p', { timeoutMs: 5_000 });
+describe('keys added, removed and resized while running', () => {
+  test('addKey creates the new key\'s minimum with its own limits', async () => {
+    const { pool } = newPool({ minPoolSize: 1 });
+    await pool.start();
+    pool.addKey({ model: 'm', provider: 'p' }, { minPoolSize: 3, maxPoolSize: 4 });
     await sleep(5);
-    p.setKeyLimits(K, { maxPoolSize: 2 });
-    const b = await waiting;
-    assert.notEqual(a, b);
-    await p.releaseAdapter(b, 'm', 'p');
-    p.setKeyLimits(K, { maxPoolSize: 2, maxUses: 1 });
-    await sleep(1);
-    assert.ok(b.closed, 'an idle adapter already past the new maxUses closes');
-    await p.releaseAdapter(a, 'm', 'p');
-    await sleep(1);
-    assert.ok(a.closed, 'a lent one past it retires on release');
-    await p.close();
+    const s = pool.stats().pools['m:p']!;
+    assert.deepEqual([s.model, s.provider, s.total, s.min_pool_size, s.max_pool_size], ['m', 'p', 3, 3, 4]);
+    await pool.close();
   });
 
-  it('renewKey: idle adapters close now, lent ones on release, a create under way is discarded; new ones come from createAdapter', async () => {
-    const f = factory({ delayMs: 20 });
-    const { p, destroyed } = pool(f);
-    await p.start();
-    const lent = await p.getAdapter('m', 'p');
-    const idle = await p.getAdapter('m', 'p');
-    await p.releaseAdapter(idle, 'm', 'p');
-    p.setKeyLimits(K, { minPoolSize: 3 }); // starts a third create (20 ms)
-    assert.equal(p.stats().pools['m:p']!.creating, 1);
-    p.renewKey(K);
-    await sleep(1);
-    assert.ok(idle.closed, 'idle: closed at once');
-    assert.ok(!lent.closed, 'lent: kept while in use');
-    await sleep(120);
-    const [, , stale, ...fresh] = f.made;
-    assert.ok(stale!.closed, 'the create under way when renewed is closed on arrival, never lent');
-    assert.ok(fresh.length >= 2 && fresh.every((a) => !a.closed), 'adapters made after the renewal stay');
-    await p.releaseAdapter(lent, 'm', 'p');
-    await sleep(1);
-    assert.ok(lent.closed, 'the lent one retires on release');
-    assert.deepEqual(destroyed.filter((d) => d.reason === 'renewed').map((d) => d.id).sort(), [idle.id, lent.id].sort());
-    await p.close();
-  });
-
-  it('removeKey drains: nothing more is lent from it, idle adapters close now, a lent one when released, then it resolves', async () => {
-    const { p } = pool();
-    await p.start();
-    const lent = await p.getAdapter('m', 'p');
-    const idle = await p.getAdapter('m', 'p');
-    await p.releaseAdapter(idle, 'm', 'p');
-    let done = false;
-    const removal = p.removeKey(K).then(() => {
-      done = true;
+  test('removeKey lends nothing more, closes idle adapters now and lent ones when released, then resolves', async () => {
+    const lines: string[] = [];
+    const { pool, f } = newPool({ minPoolSize: 3, maxPoolSize: 3, logger: { info: (_o, msg) => lines.push(String(msg)) } });
+    const held = await Promise.all([pool.getAdapter('m', 'p'), pool.getAdapter('m', 'p')]);
+    await sleep(5); // the third (minimum) adapter is idle
+    const idle = f.made.find((a) => !held.includes(a))!;
+    let drained = false;
+    const removing = pool.removeKey('m', 'p').then(() => {
+      drained = true;
     });
-    await sleep(1);
-    assert.ok(idle.closed);
-    assert.ok(!lent.closed);
-    assert.equal(done, false, 'waits for the lent adapter');
-    assert.equal(p.stats().pools['m:p'], undefined, 'gone from the reports');
-    await p.releaseAdapter(lent, 'm', 'p');
-    await removal;
-    assert.ok(lent.closed);
-    assert.equal(p.status().in_use_adapters, 0);
-    // The key can come back, fresh.
-    await p.addKey(K, { minPoolSize: 1 });
-    assert.equal(p.stats().pools['m:p']!.total, 1);
-    await p.close();
+    await assert.rejects(pool.getAdapter('m', 'p', { timeoutMs: 1000 }), KeyRemovedError);
+    await sleep(5);
+    assert.ok(idle.closed, 'the idle adapter closed at once');
+    assert.ok(held.every((a) => !a.closed), 'never closed while in use');
+    assert.equal(drained, false, 'two adapters are still lent');
+    await pool.releaseAdapter(held[0]!, 'm', 'p');
+    await sleep(5);
+    assert.ok(held[0]!.closed, 'closed when it came back');
+    assert.equal(drained, false);
+    await pool.releaseAdapter(held[1]!, 'm', 'p');
+    await removing;
+    assert.ok(held[1]!.closed);
+    assert.equal(pool.stats().pools['m:p'], undefined, 'the key is gone');
+    assert.equal(f.made.length, 3, 'nothing was created for a removed key');
+    assert.ok(lines.some((l) => l.includes('m:p') && /移除/.test(l)), `a log line names the removed key: ${lines.join(' | ')}`);
+    await pool.close();
   });
 
-  it('close() during a removal still closes the removed key\'s lent adapters', async () => {
-    const { p } = pool(factory(), { closeTimeoutMs: 10 });
-    await p.start();
-    const lent = await p.getAdapter('m', 'p');
-    const removal = p.removeKey(K);
-    await p.close();
-    assert.ok(lent.closed);
-    await Promise.race([removal, sleep(100)]);
+  test('removeKey rejects the callers queued on the key', async () => {
+    const { pool } = newPool({ minPoolSize: 0, maxPoolSize: 1 });
+    const held = await pool.getAdapter('m', 'p');
+    const waiter = pool.getAdapter('m', 'p', { timeoutMs: 5000 });
+    const removing = pool.removeKey('m', 'p');
+    await assert.rejects(waiter, KeyRemovedError);
+    await pool.releaseAdapter(held, 'm', 'p');
+    await removing;
+    assert.ok(held.closed);
+    await pool.close();
+  });
+
+  test('setKeyOptions shrinking maxPoolSize closes idle adapters first and never one in use', async () => {
+    const { pool } = newPool({ minPoolSize: 4, maxPoolSize: 4 });
+    await pool.start();
+    pool.addKey({ model: 'm', provider: 'p' });
+    await sleep(5);
+    const held = await Promise.all([pool.getAdapter('m', 'p'), pool.getAdapter('m', 'p'), pool.getAdapter('m', 'p')]);
+    pool.setKeyOptions('m', 'p', { maxPoolSize: 1, minPoolSize: 0 });
+    await sleep(5);
+    let s = pool.stats().pools['m:p']!;
+    assert.equal(s.max_pool_size, 1);
+    assert.equal(s.available, 0, 'the idle one closed');
+    assert.equal(s.in_use, 3, 'lent ones stay lent');
+    assert.ok(held.every((a) => !a.closed));
+    for (const a of held) await pool.releaseAdapter(a, 'm', 'p');
+    await sleep(5);
+    s = pool.stats().pools['m:p']!;
+    assert.equal(s.total, 1, 'released adapters above the new maximum were closed');
+    assert.equal(held.filter((a) => a.closed).length, 2);
+    // Growing the minimum creates the difference.
+    pool.setKeyOptions('m', 'p', { maxPoolSize: 5, minPoolSize: 3 });
+    await sleep(5);
+    assert.equal(pool.stats().pools['m:p']!.total, 3);
+    assert.throws(() => pool.setKeyOptions('m', 'p', { minPoolSize: 6, maxPoolSize: 5 }), RangeError);
+    await pool.close();
   });
 });

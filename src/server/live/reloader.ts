@@ -3,23 +3,15 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { ConfigError, formatIssue, loadConfigFile, type GatewayConfig } from '../../config/index.js';
 import { compactChanges, diffConfig, isEmptyChange, keyLimits, pinRestartSettings, type ConfigChanges } from '../../config/diff.js';
+import { KeyRemovedError, type AdapterPool } from '../../pool/index.js';
 import type { PoolKey, PoolLimits } from '../../pool/types.js';
+import type { ChatAdapter } from '../../providers/types.js';
 import { PROVIDER_TYPES } from '../../providers/registry.js';
 import { checkProviders, type AdapterFactory } from '../check-providers.js';
 import { buildSnapshot, type ConfigHolder, type GatewaySnapshot } from './snapshot.js';
 
-/** What the reloader needs of the pool: keys added, resized, renewed and drained while it runs. */
-export interface ReloadablePool {
-  /** Make sure the key exists with these limits and its minimum is warm (resolves once it is). */
-  addKey(key: PoolKey, limits: Partial<PoolLimits>): Promise<void>;
-  /** New limits for a live key: keeps adapters that are still valid; a shrink closes idle ones first, never one in use. */
-  setKeyLimits(key: PoolKey, limits: Partial<PoolLimits>): void;
-  /** Replace the key's adapters: idle ones now, lent ones when released; new ones are made by `createAdapter`. */
-  renewKey(key: PoolKey): void;
-  /** Stop lending the key and close its adapters, lent ones once released; resolves when all are closed. */
-  removeKey(key: PoolKey): Promise<void>;
-  keys(): PoolKey[];
-}
+/** What the reloader needs of the pool: keys added, resized, renewed and drained while it lends. */
+export type ReloadablePool = Pick<AdapterPool<ChatAdapter>, 'addKey' | 'setKeyOptions' | 'renewKey' | 'removeKey' | 'keyState' | 'on' | 'off'>;
 
 export type ReloadTrigger = 'sighup' | 'endpoint' | 'watch' | 'api';
 
@@ -146,14 +138,16 @@ export class ConfigReloader {
     };
     // New adapters are built from the new provider settings from here on.
     holder.providers = next.providers;
-    for (const key of changes.pools.renewed) pool.renewKey(keyOf(key));
-    for (const key of changes.pools.resized) pool.setKeyLimits(keyOf(key), limits.get(key)!);
+    for (const key of changes.pools.renewed) {
+      const k = keyOf(key);
+      pool.renewKey(k.model, k.provider);
+    }
+    for (const key of changes.pools.resized) {
+      const k = keyOf(key);
+      pool.setKeyOptions(k.model, k.provider, limits.get(key)!);
+    }
     // Added keys serve at once: their minimum is warm before the first request can pick them.
-    await Promise.all(
-      changes.pools.added.map((key) =>
-        pool.addKey(keyOf(key), limits.get(key)!).catch((err: unknown) => this.logger.warn({ err, key }, 'config: warming a new pool failed; it fills on demand')),
-      ),
-    );
+    await Promise.all(changes.pools.added.map((key) => this.addKey(keyOf(key), limits.get(key)!)));
     this.o.beforeSwap?.(next, prev, changes);
     holder.swap(next);
     for (const fn of this.listeners) {
@@ -189,12 +183,29 @@ export class ConfigReloader {
         await holder.nextIdle();
       }
       const started = Date.now();
-      await pool.removeKey(k);
+      await pool.removeKey(k.model, k.provider);
       this.logger.info({ key, ms: Date.now() - started }, `deployment pool ${key} removed: in-flight requests finished, its adapters are closed`);
     })()
       .catch((err: unknown) => this.logger.error({ err, key }, `config: draining pool ${key} failed`))
       .finally(() => this.draining.delete(key));
     this.draining.set(key, run);
+  }
+
+  /** Add a key (waiting out the end of its previous removal, if one is finishing) and warm its minimum. */
+  private async addKey(key: PoolKey, limits: PoolLimits): Promise<void> {
+    const { pool } = this.o;
+    try {
+      try {
+        pool.addKey(key, limits);
+      } catch (err) {
+        if (!(err instanceof KeyRemovedError)) throw err;
+        await pool.removeKey(key.model, key.provider); // resolves when its last adapter has closed
+        pool.addKey(key, limits);
+      }
+      await warm(pool, key);
+    } catch (err) {
+      this.logger.warn({ err, key: `${key.model}:${key.provider}` }, 'config: warming a new pool failed; it fills on demand');
+    }
   }
 
   private failed(trigger: ReloadTrigger, err: unknown): ReloadResult {
@@ -219,4 +230,21 @@ function checkTotal(config: GatewayConfig): void {
   let sum = 0;
   for (const l of keyLimits(config).values()) sum += l.minPoolSize;
   if (sum > max) throw new ConfigError('config', [{ path: 'pool.maxTotal', message: `the minPoolSize of the configured pools (${sum}) exceeds maxTotal (${max})` }]);
+}
+
+/** Resolves when the key has no create under way (its minimum made, or failed and left to retry). */
+function warm(pool: ReloadablePool, key: PoolKey): Promise<void> {
+  const busy = () => (pool.keyState(key.model, key.provider)?.creating ?? 0) > 0;
+  if (!busy()) return Promise.resolve();
+  const name = `${key.model}:${key.provider}`;
+  return new Promise((resolve) => {
+    const check = (e: { key: string }) => {
+      if (e.key !== name || busy()) return;
+      pool.off('created', check);
+      pool.off('createFailed', check);
+      resolve();
+    };
+    pool.on('created', check);
+    pool.on('createFailed', check);
+  });
 }
