@@ -4,17 +4,21 @@ import { poolOptions, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
-import { Router } from '../routing/index.js';
+import { FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
+import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { errorBody, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { createLogger } from './logger.js';
+import { LimitMetrics } from './limit-metrics.js';
 import { GatewayMetrics } from './metrics.js';
+import { KeyLimits } from './rate-limits.js';
 import { registerChatRoutes } from './routes/chat.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerPoolRoutes } from './routes/pool.js';
+import { registerUsageRoutes } from './routes/usage.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { ConfigReloader, type ReloadResult, type ReloadTrigger } from './live/reloader.js';
 import { buildSnapshot, ConfigHolder, type GatewaySnapshot } from './live/snapshot.js';
@@ -26,6 +30,10 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Builds provider adapters; default: the provider registry. */
   createAdapter?: AdapterFactory;
+  /** Rate limiter of keys and deployments; default: in-process (`FlexibleLimiter`, one-minute windows). */
+  limiter?: Limiter;
+  /** Usage ledger store; default: from `config.usage` (SQLite file, or PostgreSQL). */
+  usageStore?: UsageStore;
   /** The file `config` was loaded from: `reload()` (SIGHUP, the admin endpoint, --watch) reads it again. */
   configFile?: string;
   /** Variables for `${VAR}` at reload (default `process.env`). */
@@ -46,6 +54,10 @@ export interface Gateway {
   /** Read the config file again and apply it (see ConfigReloader). */
   reload(trigger?: ReloadTrigger): Promise<ReloadResult>;
   readonly logger: Logger;
+  /** Rate limiter of keys and deployments. */
+  readonly limiter: Limiter;
+  /** The usage ledger (undefined with `usage.enabled: false`). */
+  readonly ledger: UsageLedger | undefined;
   /** Bind where the config says (or the overrides); resolves with the address, e.g. `http://127.0.0.1:8080`. */
   listen(overrides?: { host?: string; port?: number }): Promise<string>;
   /**
@@ -97,6 +109,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     if (r.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ err, status: r.status }, 'request rejected');
     if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
+    if (r.headers !== undefined) reply.headers(r.headers);
     return reply.code(r.status).send(r.body);
   });
   app.setNotFoundHandler((request, reply) =>
@@ -108,15 +121,60 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     });
   }
 
+  app.decorateRequest('clientKey', undefined);
+  app.decorateRequest('isAdmin', false);
   // Auth follows the running config: each hook reads the current snapshot's rule.
   const apiAuth = liveHook(live, 'apiAuth');
   const readAuth = liveHook(live, 'readAuth');
   const adminAuth = liveHook(live, 'adminAuth');
   const routes = live.current.routes;
+  const limiter = options.limiter ?? new FlexibleLimiter();
+  const ledger = config.usage.enabled
+    ? new UsageLedger(options.usageStore ?? createUsageStore(config.usage), {
+        batchSize: config.usage.batchSize,
+        flushIntervalMs: config.usage.flushInterval,
+        maxBuffer: config.usage.maxBuffer,
+        retentionDays: config.usage.retentionDays,
+        pruneIntervalMs: config.usage.pruneInterval,
+        logger: logger.child({ component: 'usage' }),
+      })
+    : undefined;
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, live, apiAuth);
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
-  registerChatRoutes(app, { router, live, telemetry: { metrics } });
+  const limitMetrics = new LimitMetrics(metrics.registry, live.current.ring.keys, ledger);
+  const keyLimits = new KeyLimits({
+    limiter,
+    // A getter: `limits.defaultMaxTokens` follows reloads.
+    get defaultMaxTokens() {
+      return live.current.config.limits.defaultMaxTokens;
+    },
+    onLimited: (k, reason) => limitMetrics.keyRateLimited(k, reason),
+  });
+  // Every response of a limited key carries its x-ratelimit-* headers (the chat route sets them
+  // from its admission; streams write theirs with the SSE head). Registered whatever the keys now:
+  // a reload may add limits; without limited keys it returns at once, without a promise.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (request.clientKey === undefined || !live.current.rateLimitedKeys || reply.hasHeader('x-ratelimit-limit-requests') || reply.hasHeader('x-ratelimit-limit-tokens')) {
+      done(null, payload);
+      return;
+    }
+    keyLimits.headers(request.clientKey).then(
+      (h) => {
+        if (h !== undefined) reply.headers(h);
+        done(null, payload);
+      },
+      (err: Error) => done(err),
+    );
+  });
+  registerChatRoutes(app, {
+    router,
+    live,
+    telemetry: { metrics },
+    keyLimits,
+    ...(ledger === undefined ? {} : { usage: { ledger } }),
+  });
+  if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth });
   registerMetricsRoutes(app, { metrics, readAuth, enabled: () => live.current.config.metrics.enabled });
   registerDashboardRoutes(app, { metrics, router, routes: () => live.current.routes, readAuth });
@@ -145,6 +203,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   };
 
   await pool.start();
+  await ledger?.start();
   await app.ready();
   lifecycle.state = 'ready';
 
@@ -164,6 +223,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
         metrics.close();
         router.close();
         await pool.close();
+        await ledger?.close();
+        if (options.limiter === undefined) limiter.close(); // an injected (shared) limiter is its owner's
       }
     })());
 
@@ -179,6 +240,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     reloader,
     reload: (trigger = 'api') => reloader.reload(trigger),
     logger,
+    limiter,
+    ledger,
     close,
     listen: async (overrides = {}) =>
       app.listen({ host: overrides.host ?? config.server.host, port: overrides.port ?? config.server.port, listenTextResolver: (address) => `listening on ${address}` }),

@@ -1,9 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { onRequestAsyncHookHandler } from 'fastify';
-import { modelRoutes, routingConfig, toProviderConfig, type GatewayConfig, type ModelRoute } from '../../config/index.js';
+import { clientKeys, modelPricing, modelRoutes, routingConfig, toProviderConfig, type GatewayConfig, type ModelRoute, type Pricing } from '../../config/index.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import type { RoutingConfig } from '../../routing/types.js';
-import { requireAdmin, requireKey } from '../auth.js';
+import { digest, KeyRing, requireAdmin, requireKey } from '../auth.js';
 
 /**
  * Everything a request reads of the config, derived once per load. Routes read the holder's current
@@ -22,6 +22,12 @@ export interface GatewaySnapshot {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
   /** Pool keys (`model:provider`) some deployment routes to. */
   readonly poolKeys: ReadonlySet<string>;
+  /** The client keys (digests, names, models, limits) and the admin key. */
+  readonly ring: KeyRing;
+  /** Some client key has an rpm or tpm limit (its responses carry x-ratelimit-* headers). */
+  readonly rateLimitedKeys: boolean;
+  /** Prices per million tokens by gateway model (the usage ledger's cost). */
+  readonly pricing: ReadonlyMap<string, Pricing>;
   /** Guards the API routes (undefined: no keys configured, open). */
   readonly apiAuth: onRequestAsyncHookHandler | undefined;
   /** Guards the read-only pool, metrics and dashboard data (API or admin key). */
@@ -50,6 +56,7 @@ export function buildSnapshot(config: GatewayConfig, version: number, host: stri
   const poolKeys = new Set<string>();
   for (const r of routes.values()) for (const d of r.deployments) poolKeys.add(d.key);
   const auth = config.auth;
+  const ring = new KeyRing(clientKeys(config, digest), auth.adminKey);
   const created = Math.floor(Date.now() / 1000);
   const data = [...routes.keys()].map((id) => ({ id, object: 'model', created, owned_by: 'adapterpool' }));
   return {
@@ -60,8 +67,11 @@ export function buildSnapshot(config: GatewayConfig, version: number, host: stri
     routing: routingConfig(config),
     providers: new Map(Object.entries(config.providers).map(([name, p]) => [name, toProviderConfig(name, p)])),
     poolKeys,
-    apiAuth: requireKey(auth.apiKeys),
-    readAuth: requireKey(auth.adminKey === undefined || auth.apiKeys.length === 0 ? auth.apiKeys : [...auth.apiKeys, auth.adminKey]),
+    ring,
+    rateLimitedKeys: ring.keys.some((k) => k.rpm !== undefined || k.tpm !== undefined),
+    pricing: modelPricing(config),
+    apiAuth: requireKey(ring),
+    readAuth: requireKey(ring, { admin: true }),
     // The admin rule reads the host the server really listens on (a changed host needs a restart).
     adminAuth: requireAdmin(auth.adminKey, host),
     modelList: { body: JSON.stringify({ object: 'list', data }), byId: new Map(data.map((m) => [m.id, JSON.stringify(m)])) },
