@@ -41,8 +41,9 @@ export const RESTART_REQUIRED: readonly string[] = [
   'pool.healthCheckInterval',
   'pool.healthCheckTimeout',
   'metrics.processMetrics',
-  // The usage ledger's store is opened once.
+  // The usage ledger's store and the Redis link are opened once.
   'usage',
+  'cluster',
 ];
 
 /** The pool limits a key runs with: the `pool:` defaults merged with its deployments' overrides. */

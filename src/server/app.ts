@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { Cluster } from '../cluster/index.js';
 import { poolOptions, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
@@ -54,6 +55,8 @@ export interface Gateway {
   /** Read the config file again and apply it (see ConfigReloader). */
   reload(trigger?: ReloadTrigger): Promise<ReloadResult>;
   readonly logger: Logger;
+  /** Shared state with the other replicas (config `cluster.redis`); absent in a single process. */
+  readonly cluster: Cluster | undefined;
   /** Rate limiter of keys and deployments. */
   readonly limiter: Limiter;
   /** The usage ledger (undefined with `usage.enabled: false`). */
@@ -87,6 +90,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       return factory(p, model, { logger: poolLogger });
     },
     logger: poolLogger,
+    // With replicas, one of them runs each scheduled round (circuits then tell the others).
+    scheduledHealthCheckGate: (): Promise<boolean> | boolean => cluster?.healthCheckGate(popts.healthCheckIntervalMs ?? config.pool.healthCheckInterval) ?? true,
   });
   const routerLogger = logger.child({ component: 'router' });
   const router = new Router({ pool, routing: live.current.routing, logger: routerLogger });
@@ -142,6 +147,25 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, live, apiAuth);
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
+  const startedAt = Date.now();
+  const cluster: Cluster | undefined =
+    config.cluster.redis === undefined
+      ? undefined
+      : new Cluster({
+          config: config.cluster,
+          router,
+          cooldownMs: live.current.routing.circuitCooldownMs,
+          // The running config's deployments (they change on reload).
+          deploymentKeys: () => [...live.current.poolKeys],
+          snapshot: () => ({
+            started_at: startedAt,
+            config_version: live.current.version,
+            stats: pool.stats(),
+            circuits: router.deploymentHealth().map((h) => ({ key: h.key, circuit: h.circuit, inFlight: h.inFlight })),
+          }),
+          logger: logger.child({ component: 'cluster' }),
+        });
+  if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
   const limitMetrics = new LimitMetrics(metrics.registry, live.current.ring.keys, ledger);
   const keyLimits = new KeyLimits({
     limiter,
@@ -175,7 +199,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     ...(ledger === undefined ? {} : { usage: { ledger } }),
   });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
-  registerPoolRoutes(app, { pool, readAuth, adminAuth });
+  registerPoolRoutes(app, { pool, readAuth, adminAuth, fleet: cluster });
   registerMetricsRoutes(app, { metrics, readAuth, enabled: () => live.current.config.metrics.enabled });
   registerDashboardRoutes(app, { metrics, router, routes: () => live.current.routes, readAuth });
 
@@ -204,6 +228,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
 
   await pool.start();
   await ledger?.start();
+  cluster?.start();
   await app.ready();
   lifecycle.state = 'ready';
 
@@ -221,6 +246,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       } finally {
         clearTimeout(deadline);
         metrics.close();
+        await cluster?.close();
         router.close();
         await pool.close();
         await ledger?.close();
@@ -240,6 +266,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     reloader,
     reload: (trigger = 'api') => reloader.reload(trigger),
     logger,
+    cluster,
     limiter,
     ledger,
     close,
