@@ -9,8 +9,9 @@ import { FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { errorBody, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
-import { createLogger } from './logger.js';
+import { LazyChildLogger } from './lazy-logger.js';
 import { LimitMetrics } from './limit-metrics.js';
+import { createLogger, unredactedChild } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { KeyLimits } from './rate-limits.js';
 import { registerChatRoutes } from './routes/chat.js';
@@ -94,6 +95,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     scheduledHealthCheckGate: (): Promise<boolean> | boolean => cluster?.healthCheckGate(popts.healthCheckIntervalMs ?? config.pool.healthCheckInterval) ?? true,
   });
   const routerLogger = logger.child({ component: 'router' });
+  /** The per-request chat line's logger. */
+  const chatLog = unredactedChild(logger);
   const router = new Router({ pool, routing: live.current.routing, logger: routerLogger });
 
   const app = Fastify({
@@ -105,6 +108,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestIdHeader: 'x-request-id',
+    childLoggerFactory: (parent, bindings, opts) => new LazyChildLogger(parent as Logger, bindings, opts),
     // Validate without rewriting the body: no coercion, no removed or defaulted fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
   });
@@ -191,12 +195,20 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       (err: Error) => done(err),
     );
   });
-  registerChatRoutes(app, {
-    router,
-    live,
-    telemetry: { metrics },
-    keyLimits,
-    ...(ledger === undefined ? {} : { usage: { ledger } }),
+  await app.register(async (chat) => {
+    // Why the chat route may skip the body parser's __proto__ / constructor.prototype scan (~1-3 µs per
+    // request): that scan guards code that merges a parsed body into an existing object. The chat body
+    // is only read and spread into a new object for the upstream, never merged, and JSON.parse itself
+    // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
+    chat.removeContentTypeParser('application/json');
+    chat.addContentTypeParser('application/json', { parseAs: 'string' }, chat.getDefaultJsonParser('ignore', 'ignore'));
+    registerChatRoutes(chat, {
+      router,
+      live,
+      telemetry: { metrics, log: chatLog },
+      keyLimits,
+      ...(ledger === undefined ? {} : { usage: { ledger } }),
+    });
   });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth, fleet: cluster });
@@ -220,7 +232,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const applyToGateway = (next: GatewaySnapshot): void => {
     const c = next.config;
     // A pino child keeps the level it was made with: set the long-lived ones too (request loggers are made per request).
-    for (const l of [logger, poolLogger, routerLogger, reloader.logger]) if (l.level !== c.logging.level) l.level = c.logging.level;
+    for (const l of [logger, poolLogger, routerLogger, chatLog, reloader.logger]) if (l.level !== c.logging.level) l.level = c.logging.level;
     app.server.keepAliveTimeout = c.server.keepAliveTimeout;
     router.configure(next.routing);
     metrics.track(next.routes, [...next.poolKeys].map((k) => keyOf(next, k)));
@@ -251,6 +263,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
         await pool.close();
         await ledger?.close();
         if (options.limiter === undefined) limiter.close(); // an injected (shared) limiter is its owner's
+        logger.flush();
       }
     })());
 
