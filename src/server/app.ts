@@ -18,6 +18,7 @@ import { registerChatRoutes } from './routes/chat.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerMessagesRoutes } from './routes/messages.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerPoolRoutes } from './routes/pool.js';
 import { registerUsageRoutes } from './routes/usage.js';
@@ -132,6 +133,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
 
   app.decorateRequest('clientKey', undefined);
   app.decorateRequest('isAdmin', false);
+  app.decorateRequest('liveConfig', null);
   // Auth follows the running config: each hook reads the current snapshot's rule.
   const apiAuth = liveHook(live, 'apiAuth');
   const readAuth = liveHook(live, 'readAuth');
@@ -195,6 +197,13 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       (err: Error) => done(err),
     );
   });
+  // Every model endpoint shares the request's bookkeeping: metrics and log line, key limits, ledger.
+  const lifecycleDeps = {
+    // logPrompts and pricing here are the start's; each request reads its own config's (request.liveConfig).
+    telemetry: { metrics, logPrompts: config.logging.logPrompts, log: chatLog },
+    keyLimits,
+    ...(ledger === undefined ? {} : { usage: { ledger, pricing: live.current.pricing } }),
+  };
   await app.register(async (chat) => {
     // Why the chat route may skip the body parser's __proto__ / constructor.prototype scan (~1-3 µs per
     // request): that scan guards code that merges a parsed body into an existing object. The chat body
@@ -202,14 +211,10 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
     chat.removeContentTypeParser('application/json');
     chat.addContentTypeParser('application/json', { parseAs: 'string' }, chat.getDefaultJsonParser('ignore', 'ignore'));
-    registerChatRoutes(chat, {
-      router,
-      live,
-      telemetry: { metrics, log: chatLog },
-      keyLimits,
-      ...(ledger === undefined ? {} : { usage: { ledger } }),
-    });
+    registerChatRoutes(chat, { router, live, ...lifecycleDeps });
   });
+  // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
+  registerMessagesRoutes(app, { router, live, ...lifecycleDeps });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth, fleet: cluster });
   registerMetricsRoutes(app, { metrics, readAuth, enabled: () => live.current.config.metrics.enabled });

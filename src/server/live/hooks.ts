@@ -8,7 +8,7 @@ declare module 'fastify' {
   }
 }
 
-type AuthField = 'apiAuth' | 'readAuth' | 'adminAuth';
+type AuthField = 'apiAuth' | 'anthropicAuth' | 'readAuth' | 'adminAuth';
 
 /** An onRequest hook that applies the current snapshot's auth rule (keys change on reload). */
 export function liveHook(holder: ConfigHolder, field: AuthField): onRequestAsyncHookHandler {
@@ -23,12 +23,13 @@ export function liveHook(holder: ConfigHolder, field: AuthField): onRequestAsync
  * request on it until its response closes (streams included), then check its API key against that
  * same snapshot. The reloader drains a removed deployment only when no counted request can reach it.
  */
-export function enterHook(holder: ConfigHolder): onRequestAsyncHookHandler {
+export function enterHook(holder: ConfigHolder, auth: 'apiAuth' | 'anthropicAuth'): onRequestAsyncHookHandler {
   return async function (this: unknown, request: FastifyRequest, reply: FastifyReply) {
     const s = holder.current;
     request.liveConfig = s;
     enter(s);
     reply.raw.once('close', () => leave(s));
-    if (s.apiAuth !== undefined) await s.apiAuth.call(this as never, request, reply);
+    const check = s[auth];
+    if (check !== undefined) await check.call(this as never, request, reply);
   };
 }

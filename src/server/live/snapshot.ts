@@ -3,7 +3,7 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import { clientKeys, modelPricing, modelRoutes, routingConfig, toProviderConfig, type GatewayConfig, type ModelRoute, type Pricing } from '../../config/index.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import type { RoutingConfig } from '../../routing/types.js';
-import { digest, KeyRing, requireAdmin, requireKey } from '../auth.js';
+import { anthropicKey, digest, KeyRing, requireAdmin, requireKey } from '../auth.js';
 
 /**
  * Everything a request reads of the config, derived once per load. Routes read the holder's current
@@ -30,6 +30,8 @@ export interface GatewaySnapshot {
   readonly pricing: ReadonlyMap<string, Pricing>;
   /** Guards the API routes (undefined: no keys configured, open). */
   readonly apiAuth: onRequestAsyncHookHandler | undefined;
+  /** Guards the Anthropic-shaped routes: the same keys, also read from `x-api-key`. */
+  readonly anthropicAuth: onRequestAsyncHookHandler | undefined;
   /** Guards the read-only pool, metrics and dashboard data (API or admin key). */
   readonly readAuth: onRequestAsyncHookHandler | undefined;
   /** The admin rule of the POST pool endpoints and the admin endpoints. */
@@ -71,6 +73,7 @@ export function buildSnapshot(config: GatewayConfig, version: number, host: stri
     rateLimitedKeys: ring.keys.some((k) => k.rpm !== undefined || k.tpm !== undefined),
     pricing: modelPricing(config),
     apiAuth: requireKey(ring),
+    anthropicAuth: requireKey(ring, { token: anthropicKey }),
     readAuth: requireKey(ring, { admin: true }),
     // The admin rule reads the host the server really listens on (a changed host needs a restart).
     adminAuth: requireAdmin(auth.adminKey, host),
