@@ -52,13 +52,9 @@ export class CircuitBreaker {
     this.bucketStart.fill(-Infinity);
   }
 
-  get state(): CircuitState {
-    return this._state;
-  }
-
   /**
-   * New thresholds (a reloaded config), state kept: an open circuit stays open until its cooldown as
-   * it was set; a new window length starts the window afresh (old buckets have the old width).
+   * New thresholds, effective now; the state and counts are kept. A different window starts the
+   * window afresh (its buckets are sized by it).
    */
   configure(settings: Pick<CircuitBreakerOptions, 'consecutiveFailures' | 'failureRate' | 'windowMs' | 'minRequests' | 'cooldownMs'>): void {
     const windowChanged = settings.windowMs !== this.opts.windowMs;
@@ -67,6 +63,10 @@ export class CircuitBreaker {
       this.bucketMs = Math.max(1, settings.windowMs / BUCKETS);
       this.bucketStart.fill(-Infinity);
     }
+  }
+
+  get state(): CircuitState {
+    return this._state;
   }
 
   get consecutiveFailures(): number {

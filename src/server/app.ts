@@ -100,6 +100,25 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const chatLog = unredactedChild(logger);
   const router = new Router({ pool, routing: live.current.routing, logger: routerLogger });
 
+  const startedAt = Date.now();
+  const cluster: Cluster | undefined =
+    config.cluster.redis === undefined
+      ? undefined
+      : new Cluster({
+          config: config.cluster,
+          router,
+          cooldownMs: live.current.routing.circuitCooldownMs,
+          // The running config's deployments (they change on reload).
+          deploymentKeys: () => [...live.current.poolKeys],
+          snapshot: () => ({
+            started_at: startedAt,
+            config_version: live.current.version,
+            stats: pool.stats(),
+            circuits: router.deploymentHealth().map((h) => ({ key: h.key, circuit: h.circuit, inFlight: h.inFlight })),
+          }),
+          logger: logger.child({ component: 'cluster' }),
+        });
+
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Per-request lines cost on the hot path; `logging.level: debug` adds one line per response instead.
@@ -139,7 +158,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const readAuth = liveHook(live, 'readAuth');
   const adminAuth = liveHook(live, 'adminAuth');
   const routes = live.current.routes;
-  const limiter = options.limiter ?? new FlexibleLimiter();
+  // With replicas the limits hold across the fleet (counters in Redis).
+  const limiter = options.limiter ?? cluster?.createLimiter() ?? new FlexibleLimiter();
   const ledger = config.usage.enabled
     ? new UsageLedger(options.usageStore ?? createUsageStore(config.usage), {
         batchSize: config.usage.batchSize,
@@ -153,24 +173,6 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, live, apiAuth);
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
-  const startedAt = Date.now();
-  const cluster: Cluster | undefined =
-    config.cluster.redis === undefined
-      ? undefined
-      : new Cluster({
-          config: config.cluster,
-          router,
-          cooldownMs: live.current.routing.circuitCooldownMs,
-          // The running config's deployments (they change on reload).
-          deploymentKeys: () => [...live.current.poolKeys],
-          snapshot: () => ({
-            started_at: startedAt,
-            config_version: live.current.version,
-            stats: pool.stats(),
-            circuits: router.deploymentHealth().map((h) => ({ key: h.key, circuit: h.circuit, inFlight: h.inFlight })),
-          }),
-          logger: logger.child({ component: 'cluster' }),
-        });
   if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
   const limitMetrics = new LimitMetrics(metrics.registry, live.current.ring.keys, ledger);
   const keyLimits = new KeyLimits({
