@@ -49,21 +49,28 @@ export class DeploymentCharge {
   }
 }
 
+export interface DeploymentLimiterOptions {
+  limiter: Limiter;
+  /** Limits by deployment key (`model:provider`); read at each call, so a reloaded config applies. */
+  limits: () => ReadonlyMap<string, RateLimits>;
+  /** Completion tokens reserved when a request sets no max (config `limits.defaultMaxTokens`). */
+  defaultMaxTokens: () => number;
+  /** A deployment was found at its limit (metrics). */
+  onLimited?: (d: Deployment) => void;
+}
+
 export class DeploymentLimiter {
   private readonly charges = new WeakMap<ChatCompletionRequest, DeploymentCharge>();
+  private readonly limiter: Limiter;
+  private readonly limitsOf: () => ReadonlyMap<string, RateLimits>;
+  private readonly defaultMaxTokens: () => number;
+  private readonly onLimited: ((d: Deployment) => void) | undefined;
 
-  constructor(
-    private readonly limiter: Limiter,
-    private readonly limits: ReadonlyMap<string, RateLimits>,
-    /** Completion tokens reserved when a request sets no max (config `limits.defaultMaxTokens`). */
-    private readonly defaultMaxTokens: number,
-    /** A deployment was found at its limit (metrics). */
-    private readonly onLimited?: (d: Deployment) => void,
-  ) {}
-
-  /** True when no deployment has a limit. */
-  get empty(): boolean {
-    return this.limits.size === 0;
+  constructor(opts: DeploymentLimiterOptions) {
+    this.limiter = opts.limiter;
+    this.limitsOf = opts.limits;
+    this.defaultMaxTokens = opts.defaultMaxTokens;
+    this.onLimited = opts.onLimited;
   }
 
   /**
@@ -72,7 +79,7 @@ export class DeploymentLimiter {
    * against their tpm.
    */
   admit(d: Deployment, request: ChatCompletionRequest | undefined): true | DeploymentDenied | Promise<true | DeploymentDenied> {
-    const l = this.limits.get(d.key);
+    const l = this.limitsOf().get(d.key);
     if (l === undefined) return true;
     const charge = request === undefined ? undefined : this.chargeOf(request, l.tpm !== undefined);
     return this.limiter.admit(`deployment:${d.key}`, l, l.tpm === undefined ? 0 : (charge?.tokens ?? 0)).then((a) => {
@@ -97,11 +104,11 @@ export class DeploymentLimiter {
   private chargeOf(request: ChatCompletionRequest, withTokens: boolean): DeploymentCharge {
     let c = this.charges.get(request);
     if (c === undefined) {
-      c = new DeploymentCharge(withTokens ? reservationTokens(request, this.defaultMaxTokens) : 0);
+      c = new DeploymentCharge(withTokens ? reservationTokens(request, this.defaultMaxTokens()) : 0);
       this.charges.set(request, c);
     } else if (withTokens && c.tokens === 0) {
       // First met an rpm-only deployment; this one counts tokens.
-      c.tokens = reservationTokens(request, this.defaultMaxTokens);
+      c.tokens = reservationTokens(request, this.defaultMaxTokens());
     }
     return c;
   }
