@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Cluster } from '../cluster/index.js';
-import { deploymentLimits, poolOptions, type GatewayConfig } from '../config/index.js';
+import { deploymentLimits as configDeploymentLimits, poolOptions, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
@@ -100,12 +100,12 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const chatLog = unredactedChild(logger);
   // Per-deployment rpm / tpm through the router's admission port. The limiter behind it is built
   // below (it may be the cluster's); an unlimited deployment answers at once, without a promise.
-  let deploymentLimiter: DeploymentLimiter | undefined;
+  const deploymentLimits: { limiter?: DeploymentLimiter } = {};
   const router = new Router({
     pool,
     routing: live.current.routing,
     logger: routerLogger,
-    admission: { admit: (d, request) => deploymentLimiter?.admit(d, request) ?? true },
+    admission: { admit: (d, request) => deploymentLimits.limiter?.admit(d, request) ?? true },
   });
 
   const startedAt = Date.now();
@@ -191,13 +191,14 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     },
     onLimited: (k, reason) => limitMetrics.keyRateLimited(k, reason),
   });
-  deploymentLimiter = new DeploymentLimiter({
+  const deploymentLimiter = new DeploymentLimiter({
     limiter,
     // Getters: the limits follow reloads.
     limits: () => deploymentLimitsOf(live.current.config),
     defaultMaxTokens: () => live.current.config.limits.defaultMaxTokens,
     onLimited: (d) => limitMetrics.deploymentRateLimited(d.model, d.provider),
   });
+  deploymentLimits.limiter = deploymentLimiter;
   // Every response of a limited key carries its x-ratelimit-* headers (the chat route sets them
   // from its admission; streams write theirs with the SSE head). Registered whatever the keys now:
   // a reload may add limits; without limited keys it returns at once, without a promise.
@@ -317,11 +318,11 @@ function keyOf(s: GatewaySnapshot, key: string): { model: string; provider: stri
 }
 
 /** Deployment limits by pool key, computed once per config (a reload brings a new config object). */
-const limitsByConfig = new WeakMap<GatewayConfig, ReturnType<typeof deploymentLimits>>();
-function deploymentLimitsOf(config: GatewayConfig): ReturnType<typeof deploymentLimits> {
+const limitsByConfig = new WeakMap<GatewayConfig, ReturnType<typeof configDeploymentLimits>>();
+function deploymentLimitsOf(config: GatewayConfig): ReturnType<typeof configDeploymentLimits> {
   let m = limitsByConfig.get(config);
   if (m === undefined) {
-    m = deploymentLimits(config);
+    m = configDeploymentLimits(config);
     limitsByConfig.set(config, m);
   }
   return m;
