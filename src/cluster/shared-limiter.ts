@@ -45,6 +45,8 @@ interface Lease {
   drained: boolean;
   /** When the window ends, on this process's clock (from the key's TTL at the last borrow). */
   until: number;
+  /** Points wanted by admits waiting on this lease (a borrow asks for all of them at once). */
+  demand: number;
   /** A borrow on its way: concurrent admits wait for it instead of sending their own. */
   pending: Promise<void> | undefined;
 }
@@ -118,7 +120,7 @@ export class SharedLimiter implements Limiter {
       const needRequests = rk !== undefined && !this.has(rk, 1);
       const needTokens = tk !== undefined && !this.has(tk, reserved);
       if (!needRequests && !needTokens) break;
-      if (round === 3 || (needRequests && this.drained(rk!)) || (needTokens && this.drained(tk!))) {
+      if (round === 5 || (needRequests && this.drained(rk!)) || (needTokens && this.drained(tk!))) {
         refusal = needRequests ? 'requests' : 'tokens';
         break;
       }
@@ -189,11 +191,14 @@ export class SharedLimiter implements Limiter {
   private borrow(key: string, limit: number, need: number): Promise<void> {
     let l = this.leases.get(key);
     if (l === undefined) {
-      l = { left: 0, used: 0, drained: false, until: 0, pending: undefined };
+      l = { left: 0, used: 0, drained: false, until: 0, demand: 0, pending: undefined };
       this.leases.set(key, l);
     }
     const lease = l;
+    lease.demand += need;
     lease.pending ??= (async () => {
+      // Let the admits of this tick add their demand first: one borrow for all of them.
+      await Promise.resolve();
       try {
         if (Date.now() >= lease.until) {
           lease.left = Math.min(0, lease.left); // a new window: unused points of the old one are gone, debts are not
@@ -201,7 +206,7 @@ export class SharedLimiter implements Limiter {
           lease.drained = false;
         }
         const chunk = Math.max(1, Math.ceil((limit / this.replicas) * this.fraction));
-        const want = Math.max(need, chunk) - Math.min(0, lease.left);
+        const want = Math.max(lease.demand, chunk) - Math.min(0, lease.left);
         const [granted, used, ttl] = (await (this.link.client as unknown as BorrowClient).apLimitBorrow(this.link.key('rl', `{${key}}`), want, limit, this.windowMs)) as [number, number, number];
         lease.left += granted;
         lease.used = used;
@@ -211,7 +216,9 @@ export class SharedLimiter implements Limiter {
         lease.pending = undefined;
       }
     })();
-    return lease.pending;
+    return lease.pending.finally(() => {
+      lease.demand -= need;
+    });
   }
 
   /** The fleet's state as this replica knows it, for `x-ratelimit-*` headers. */
