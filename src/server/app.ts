@@ -1,12 +1,13 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
+import { capText, modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
 import { Router } from '../routing/index.js';
-import { requireAdmin, requireKey } from './auth.js';
-import { errorBody, toErrorReply } from './errors.js';
+import { isLoopbackHost, requireAdmin, requireKey } from './auth.js';
+import { clientErrorReply, frameworkErrorReply, jsonDepthExceeds, REQUEST_ID_HEADER, requestId, tooDeep } from './edge.js';
+import { errorBody, GatewayHttpError, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { createLogger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
@@ -44,7 +45,7 @@ export interface Gateway {
 
 /** Build the gateway: pools started, routes registered, not yet listening. */
 export async function buildGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
-  const logger = options.logger ?? createLogger(config.logging.level);
+  const logger = options.logger ?? createLogger(config.logging.level, undefined, { format: config.logging.format });
   const factory = options.createAdapter ?? createProviderAdapter;
   const providers = new Map(Object.entries(config.providers).map(([name, p]) => [name, toProviderConfig(name, p)]));
   const routes = modelRoutes(config);
@@ -61,19 +62,60 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const routing = routingConfig(config);
   const router = new Router({ pool, routing, logger: logger.child({ component: 'router' }) });
 
+  const server = config.server;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Per-request lines cost on the hot path; `logging.level: debug` adds one line per response instead.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: config.server.bodyLimit,
-    keepAliveTimeout: config.server.keepAliveTimeout,
-    return503OnClosing: true,
+    bodyLimit: server.bodyLimit,
+    keepAliveTimeout: server.keepAliveTimeout,
+    // Headers and body must arrive within bodyTimeout (Node answers through clientErrorHandler: 408).
+    requestTimeout: server.bodyTimeout,
+    http: {
+      requestTimeout: server.bodyTimeout,
+      headersTimeout: Math.min(60_000, server.bodyTimeout),
+      // How often Node looks for requests over the timeout: the timeout's precision.
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(server.bodyTimeout / 4))),
+    },
+    // Our own 503 (below) answers in the API's error shape.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
-    requestIdHeader: 'x-request-id',
+    requestIdHeader: false,
+    genReqId: requestId,
+    frameworkErrors: frameworkErrorReply,
+    clientErrorHandler: (err, socket) =>
+      clientErrorReply(err, socket, () => logger.info({ event: 'body_timeout', timeoutMs: server.bodyTimeout }, 'request cut: not received within server.bodyTimeout')),
     // Validate without rewriting the body: no coercion, no removed or defaulted fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
   });
+  if (server.maxConnections > 0) app.server.maxConnections = server.maxConnections;
+  let lastDropLog = 0;
+  app.server.on('drop', () => {
+    // At most one line a minute: a flood of refused connections must not flood the log.
+    if (Date.now() - lastDropLog < 60_000) return;
+    lastDropLog = Date.now();
+    logger.warn({ event: 'connection_refused', maxConnections: server.maxConnections }, 'connection refused: server.maxConnections reached');
+  });
 
+  // Only JSON bodies, depth-checked before they are parsed; anything else is 415.
+  const parseJson = app.getDefaultJsonParser('error', 'ignore');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonDepthExceeds(body as string, server.maxJsonDepth)) {
+      done(tooDeep(server.maxJsonDepth), undefined);
+      return;
+    }
+    parseJson(request, body as string, done);
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    // Set on the raw response so hijacked (SSE) replies carry it too.
+    reply.raw.setHeader(REQUEST_ID_HEADER, request.id);
+    if (lifecycle.state === 'closing') {
+      reply.header('connection', 'close');
+      throw new GatewayHttpError(503, 'The gateway is shutting down.', 'service_unavailable_error', 'shutting_down', null, 1000);
+    }
+  });
   app.setErrorHandler((err, request, reply) => {
     const r = toErrorReply(err);
     if (r.status >= 500) request.log.error({ err }, 'request failed');
@@ -82,7 +124,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     return reply.code(r.status).send(r.body);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody(`Unknown request URL: ${request.method} ${request.url.split('?')[0]}.`, 'invalid_request_error', 'unknown_url')),
+    reply.code(404).send(errorBody(`Unknown request URL: ${request.method} ${capText(request.url.split('?')[0]!, 200)}.`, 'invalid_request_error', 'unknown_url')),
   );
   if (logger.isLevelEnabled('debug')) {
     app.addHook('onResponse', async (request, reply) => {
@@ -130,7 +172,16 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     config,
     logger,
     close,
-    listen: async (overrides = {}) =>
-      app.listen({ host: overrides.host ?? config.server.host, port: overrides.port ?? config.server.port, listenTextResolver: (address) => `listening on ${address}` }),
+    listen: async (overrides = {}) => {
+      const host = overrides.host ?? config.server.host;
+      const address = await app.listen({ host, port: overrides.port ?? config.server.port, listenTextResolver: (a) => `listening on ${a}` });
+      if (!isLoopbackHost(host) && config.auth.apiKeys.length === 0) {
+        logger.warn(
+          { event: 'open_relay', host },
+          `server.host is ${host} and auth.apiKeys is empty: anyone who can reach this address can use the gateway and its provider keys. Set auth.apiKeys, or bind 127.0.0.1.`,
+        );
+      }
+      return address;
+    },
   };
 }

@@ -1,3 +1,4 @@
+import { capText } from '../config/index.js';
 import type { OpenAIErrorBody } from '../providers/errors.js';
 import { ProviderError } from '../providers/errors.js';
 import {
@@ -39,8 +40,11 @@ export function errorBody(message: string, type: string, code: string | number |
   return { error: { message, type, param, code } };
 }
 
+/** Longest piece of client input repeated in a reply or a log line (a 3 MB model name is not echoed back). */
+export const ECHO_LIMIT = 256;
+
 export const modelNotFound = (model: string): GatewayHttpError =>
-  new GatewayHttpError(404, `The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model');
+  new GatewayHttpError(404, `The model \`${capText(model, ECHO_LIMIT)}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model');
 
 /** Map anything thrown while serving a request to its reply. Never echoes internals of unexpected errors. */
 export function toErrorReply(err: unknown): ErrorReply {
