@@ -151,13 +151,17 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     (closing ??= (async () => {
       lifecycle.state = 'closing';
       const deadline = setTimeout(() => {
-        logger.warn({ timeoutMs }, 'shutdown deadline reached: closing the remaining connections');
+        logger.warn({ event: 'shutdown_deadline', timeoutMs }, 'shutdown deadline reached: closing the remaining connections');
         app.server.closeAllConnections();
       }, timeoutMs);
+      // server.close() closes the connections idle at that moment only; a kept-alive connection whose
+      // request finishes later would hold the shutdown until the deadline.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 250);
       try {
         await app.close();
       } finally {
         clearTimeout(deadline);
+        clearInterval(sweep);
         metrics.close();
         router.close();
         await pool.close();
