@@ -104,6 +104,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
 function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record<string, ProviderEntry>; models: Record<string, ModelEntry> } {
   const obj = isRecord(raw) ? raw : {};
   const pool = configShape.pool.safeParse(obj.pool);
+  const auth = configShape.auth.safeParse(obj.auth);
   const providers: Record<string, ProviderEntry> = {};
   const rawProviders = isRecord(obj.providers) ? obj.providers : undefined;
   for (const [name, entry] of Object.entries(rawProviders ?? {})) {
@@ -133,6 +134,8 @@ function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record
     providerNames: rawProviders ? Object.keys(rawProviders) : undefined,
     // A missing `models` section is already reported by the schema.
     models: rawModels ? checkModels : undefined,
+    modelNames: rawModels ? Object.keys(rawModels) : undefined,
+    keys: auth.success ? auth.data.keys : undefined,
   };
   return { check, providers, models };
 }

@@ -179,10 +179,10 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     listen: async (overrides = {}) => {
       const host = overrides.host ?? config.server.host;
       const address = await app.listen({ host, port: overrides.port ?? config.server.port, listenTextResolver: (a) => `listening on ${a}` });
-      if (!isLoopbackHost(host) && config.auth.apiKeys.length === 0) {
+      if (!isLoopbackHost(host) && config.auth.apiKeys.length === 0 && (config.auth.keys ?? []).length === 0) {
         logger.warn(
           { event: 'open_relay', host },
-          `server.host is ${host} and auth.apiKeys is empty: anyone who can reach this address can use the gateway and its provider keys. Set auth.apiKeys, or bind 127.0.0.1.`,
+          `server.host is ${host} and no API keys are configured (auth.apiKeys, auth.keys): anyone who can reach this address can use the gateway and its provider keys. Set auth.apiKeys, or bind 127.0.0.1.`,
         );
       }
       return address;
