@@ -264,7 +264,7 @@ export const limitsSchema = z
 export const usageSchema = z
   .object({
     /** Record usage at all. */
-    enabled: z.boolean().default(true),
+    enabled: bool().default(true),
     /** SQLite file (used unless `postgres` is set). */
     path: z.string().min(1).default('./adapterpool-usage.db'),
     /** `postgres://…`: store the ledger in PostgreSQL instead (several replicas share it). Empty = unset. */

@@ -105,9 +105,19 @@ function providerErrorReply(err: ProviderError): ErrorReply {
       if (err.status === 503 || err.status === 529) {
         return withRetry(503, errorBody(`${upstream} is overloaded (HTTP ${err.status}).`, 'service_unavailable_error', 'upstream_unavailable'), err.retryAfterMs);
       }
-      return { status: 502, body: errorBody(`${upstream} failed: ${err.message}`, 'api_error', `upstream_${err.errorClass}`) };
+      // The upstream's own words (addresses, socket errors, its error text) go to the log, not to the client.
+      return { status: 502, body: errorBody(`${upstream} ${GENERIC_FAILURE[err.errorClass] ?? 'failed'}${err.errorClass === 'server_error' ? ` (HTTP ${err.status})` : ''}.`, 'api_error', `upstream_${err.errorClass}`) };
   }
 }
+
+/** What a client is told about an upstream failure of each class: never the upstream's own message. */
+const GENERIC_FAILURE: Partial<Record<ProviderError['errorClass'], string>> = {
+  server_error: 'failed with a server error',
+  network: 'could not be reached',
+  bad_response: 'sent a malformed response',
+  stream_error: 'reported an error inside the stream',
+  response_too_large: 'sent a response over the gateway\'s size limit',
+};
 
 function poolErrorReply(err: PoolError): ErrorReply {
   if (err instanceof AcquireTimeoutError || err instanceof TooManyWaitersError) {

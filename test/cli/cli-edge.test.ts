@@ -208,14 +208,17 @@ describe('print-config and examples (issue 15)', () => {
 
   test('no example configs ship: every examples/*.yaml passes check-config', async () => {
     const files = (await readdir(join(ROOT, 'examples'))).filter((f) => f.endsWith('.yaml')).sort();
-    for (const expected of ['local-models.yaml', 'volcengine-deepseek-failover.yaml', 'azure-openai.yaml', 'anthropic.yaml']) {
+    for (const expected of ['local-models.yaml', 'volcengine-deepseek-failover.yaml', 'azure-openai.yaml', 'anthropic.yaml', 'keys-with-limits.yaml']) {
       assert.ok(files.includes(expected), `examples/${expected} missing`);
     }
     // Every variable an example asks for, set to a placeholder (the examples use no real keys).
     const env: NodeJS.ProcessEnv = {};
     for (const f of files) {
       const text = await readFile(join(ROOT, 'examples', f), 'utf8');
-      for (const m of text.matchAll(/\$\{([A-Z0-9_]+)\}/g)) env[m[1]!] = /ENDPOINT|_URL/.test(m[1]!) ? 'https://example.invalid' : `placeholder-${m[1]}`;
+      for (const m of text.matchAll(/\$\{([A-Z0-9_]+)\}/g)) {
+        const name = m[1]!;
+        env[name] = /ENDPOINT|_URL/.test(name) ? 'https://example.invalid' : name.endsWith('SHA256') ? `sha256:${'0'.repeat(64)}` : `placeholder-${name}`;
+      }
     }
     for (const f of files) {
       const r = await run(['check-config', join(ROOT, 'examples', f)], env);
