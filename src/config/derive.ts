@@ -1,3 +1,4 @@
+import { poolKey } from '../pool/key.js';
 import type { AdapterPoolOptions, PoolKey, PoolLimits, PooledAdapter } from '../pool/types.js';
 import type { ProviderConfig } from '../providers/types.js';
 import { DEFAULT_ROUTING_CONFIG, type Deployment, type RoutingConfig, type StrategyName } from '../routing/types.js';
@@ -10,10 +11,6 @@ export interface ModelRoute {
   readonly name: string;
   readonly strategy: StrategyName;
   readonly deployments: readonly Deployment[];
-}
-
-export function poolKey(model: string, provider: string): string {
-  return `${model}:${provider}`;
 }
 
 export function toProviderConfig(name: string, p: ProviderEntry): ProviderConfig {

@@ -1,6 +1,7 @@
 import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { ModelRoute } from '../config/index.js';
 import type { AdapterPool } from '../pool/index.js';
+import { poolKey } from '../pool/key.js';
 import type { DestroyReason, HealthCheckResult, PoolKey, PoolStatsEntry } from '../pool/types.js';
 import type { ChatAdapter, Usage } from '../providers/types.js';
 import type { Router, RouterEvents } from '../routing/index.js';
@@ -128,7 +129,6 @@ export class GatewayMetrics {
   private readonly keyList: KeyTelemetry[] = [];
   private readonly traces = new Map<string, Trace>();
   private readonly cells = new Map<ModelRoute | undefined, Map<string, RequestCell>>();
-  private readonly seenHealthRuns = new WeakSet<Promise<HealthCheckResult>>();
   private readonly unsubscribe: Array<() => void> = [];
 
   private readonly gauges: {
@@ -210,7 +210,7 @@ export class GatewayMetrics {
       const failoverBy = {} as Record<RouterEvents['failover']['reason'], C>;
       for (const r of FAILOVER_REASONS) failoverBy[r] = failovers.child(...l, r);
       return {
-        key: `${k.model}:${k.provider}`,
+        key: poolKey(k.model, k.provider),
         model: k.model,
         provider: k.provider,
         acquires: c(acquires),
@@ -250,22 +250,6 @@ export class GatewayMetrics {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });
 
     this.subscribe();
-    // Health checks by result: the pool reports a run's totals only as the result of healthCheck()
-    // (periodic runs call it too), so count each run's result once. A manual run joining a
-    // periodic one gets the same promise and is not counted twice.
-    const pool = this.pool;
-    const original = pool.healthCheck;
-    pool.healthCheck = () => {
-      const run = original.call(pool);
-      if (!this.seenHealthRuns.has(run)) {
-        this.seenHealthRuns.add(run);
-        run.then((r) => this.countHealthRun(r), () => undefined);
-      }
-      return run;
-    };
-    this.unsubscribe.push(() => {
-      pool.healthCheck = original;
-    });
   }
 
   /** The telemetry of a pool key: configured ones are pre-built; others (never by the router) are ignored. */
@@ -293,6 +277,8 @@ export class GatewayMetrics {
     on('destroyed', (e: { key: string; reason: DestroyReason }) => this.tel(e.key)?.destroys[e.reason]?.inc());
     on('recovered', (e: { key: string }) => this.tel(e.key)?.recoveries.inc());
     on('leak', (e: { key: string }) => this.tel(e.key)?.leaks.inc());
+    // Health checks by result: the pool emits each run's result once (periodic or on demand).
+    on('healthCheck', (e: { result: HealthCheckResult }) => this.countHealthRun(e.result));
 
     const ron = <E extends keyof RouterEvents>(event: E, fn: (p: RouterEvents[E]) => void): void => {
       router.on(event, fn);
@@ -405,8 +391,8 @@ export class GatewayMetrics {
       g.unhealthy.labels(...l).set(s.unhealthy);
       g.waiters.labels(...l).set(s.waiting);
       g.maxSize.labels(...l).set(s.max_pool_size);
-      g.utilization.labels(...l).set(s.utilization_rate / 100);
-      g.health.labels(...l).set(s.health_rate / 100);
+      g.utilization.labels(...l).set(s.utilization);
+      g.health.labels(...l).set(s.health);
       let finished = 0;
       let successes = 0;
       let latency = 0;
