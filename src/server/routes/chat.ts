@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { ModelRoute, Pricing } from '../../config/index.js';
+import { capText, type ModelRoute, type Pricing } from '../../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
 import type { Deployment, ExecuteResult, RoutingConfig } from '../../routing/types.js';
 import { costOf, type UsageLedger } from '../../usage/index.js';
 import { keyAllowsModel } from '../auth.js';
-import { modelNotFound, toErrorReply } from '../errors.js';
+import { ECHO_LIMIT, modelNotFound, toErrorReply } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
 import { tokenCounts, type GatewayMetrics } from '../metrics.js';
 import { chatCompletionBodySchema } from '../schemas.js';
@@ -53,7 +53,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
     const traced = telemetry.metrics.requestDone({ requestId: request.id, route, deployment, status, stream, streamTailMs: end.streamTailMs });
     const line: Record<string, unknown> = {
       key: request.clientKey?.name ?? null,
-      model: body.model,
+      model: capText(body.model, ECHO_LIMIT),
       deployment: deployment?.key ?? null,
       attempts: end.attempts ?? traced,
       status,
@@ -95,7 +95,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
             ts: startedAt,
             requestId: request.id,
             key: key?.name ?? null,
-            model: body.model,
+            model: capText(body.model, ECHO_LIMIT),
             deployment: deployment?.key ?? null,
             status,
             errorCode: end.error === undefined || end.error === null ? null : String(end.error),
