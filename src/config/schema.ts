@@ -215,6 +215,12 @@ export const providerSchema = z
     /** Silence between two body chunks. */
     idleTimeout: duration().default('60s'),
     healthCheck: z.enum(['models', 'completion']).default('models'),
+    /** One non-streamed upstream response (a completion, an error body); over it: 502 upstream_response_too_large. */
+    maxResponseSize: size().default('16mb'),
+    /** One SSE event of a stream; over it the stream ends with the same error. */
+    maxEventSize: size().default('8mb'),
+    /** OpenAI-compatible types: ask for usage in streams (`stream_options.include_usage`). Default per type. */
+    streamUsage: z.boolean().optional(),
     mock: mockSchema.optional(),
   })
   .strict();
@@ -306,6 +312,29 @@ export const metricsSchema = z
   })
   .strict();
 
+export const clusterSchema = z
+  .object({
+    /** `redis://host:port[/db]`; absent or empty = a single process, no shared state. */
+    redis: z
+      .string()
+      .optional()
+      .transform((v) => (v === '' ? undefined : v))
+      .refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'use a redis:// or rediss:// URL'),
+    /** Every Redis key and channel is under this prefix (each key also has a TTL). */
+    prefix: z.string().default('adapterpool:'),
+    /** This replica's name in the fleet view; empty = hostname:pid. */
+    replicaId: z.string().default(''),
+    /** A Redis command slower than this fails and the request goes on with local state. */
+    commandTimeout: duration().default('50ms'),
+    connectTimeout: duration().default('1s'),
+    /** How often a replica publishes its snapshot, and how long it stays visible after its last one. */
+    snapshotInterval: duration().default('2s'),
+    snapshotTtl: duration().default('10s'),
+    /** How often shared circuits are read back (pub/sub carries changes sooner; this catches what it dropped). */
+    circuitPollInterval: duration().default('500ms'),
+  })
+  .strict();
+
 /** The sections as zod checks them one by one (so a broken section does not hide another one's errors). */
 export const configShape = {
   server: serverSchema.default({}),
@@ -316,6 +345,7 @@ export const configShape = {
   metrics: metricsSchema.default({}),
   limits: limitsSchema.default({}),
   usage: usageSchema.default({}),
+  cluster: clusterSchema.default({}),
   providers: z.record(z.string().regex(NAME_RE, 'provider names use letters, digits, _ . -'), providerSchema),
   models: z.record(z.string().min(1), modelSchema),
 };

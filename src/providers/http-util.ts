@@ -1,9 +1,8 @@
 import { ProviderError, tooLargeError } from './errors.js';
 import { normalizeProviderError } from './normalize-error.js';
 import type { SecretScrubber } from './scrub.js';
-import { transportError, type TransportResponse } from './transport.js';
+import { destroyBody, transportError, type TransportResponse } from './transport.js';
 import type { ProviderTimeouts } from './types.js';
-import { destroyBody } from './upstream-stream.js';
 
 export interface ReadContext {
   provider: string;
@@ -12,6 +11,8 @@ export interface ReadContext {
   scrubber: SecretScrubber;
   /** Bytes a whole (non-streamed) body may take (`providers.*.maxResponseSize`). */
   maxResponseSize: number;
+  /** Give up a body before its end (the transport then reconnects lazily). Default: destroy it. */
+  abandon?: (body: TransportResponse['body']) => void;
 }
 
 /**
@@ -22,8 +23,9 @@ export function readText(res: TransportResponse, ctx: ReadContext): Promise<stri
   const body = res.body;
   const max = ctx.maxResponseSize;
   const declared = Number(res.headers['content-length']);
+  const abandon = ctx.abandon ?? destroyBody;
   if (declared > max) {
-    destroyBody(body);
+    abandon(body);
     return Promise.reject(tooLarge(ctx));
   }
   return new Promise<string>((resolve, reject) => {
@@ -33,7 +35,7 @@ export function readText(res: TransportResponse, ctx: ReadContext): Promise<stri
       length += chunk.length;
       if (length > max) {
         cleanup();
-        destroyBody(body);
+        abandon(body);
         reject(tooLarge(ctx));
         return;
       }
@@ -45,7 +47,7 @@ export function readText(res: TransportResponse, ctx: ReadContext): Promise<stri
     };
     const onError = (err: unknown) => {
       cleanup();
-      destroyBody(body);
+      abandon(body);
       reject(transportError(ctx.provider, err, ctx.signal, ctx.timeouts));
     };
     const cleanup = () => {
@@ -74,7 +76,11 @@ export async function readError(res: TransportResponse, ctx: ReadContext): Promi
  * error too (classified by its code, else `bad_response`).
  */
 export async function readJson<T>(res: TransportResponse, ctx: ReadContext, isPayload: (v: Record<string, unknown>) => boolean): Promise<T> {
-  const text = await readText(res, ctx);
+  return parsePayload<T>(await readText(res, ctx), res, ctx, isPayload);
+}
+
+/** `readJson` on a body already read. */
+export function parsePayload<T>(text: string, res: TransportResponse, ctx: ReadContext, isPayload: (v: Record<string, unknown>) => boolean): T {
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { destination as pinoDestination, pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
 /** Paths pino replaces with "[redacted]": client keys in request headers and any provider key. */
@@ -20,6 +20,12 @@ export interface LoggerOptions {
   format?: LogFormat;
 }
 
+/**
+ * The gateway's logger. Without a destination it writes to stdout: JSON asynchronously (lines are
+ * queued and written in batches instead of one `write` system call per line; pino flushes what is
+ * queued when the process exits, the gateway's close() flushes too), or readable lines (pino-pretty)
+ * when the format says so or stdout is a terminal.
+ */
 export function createLogger(level: string, destination?: NodeJS.WritableStream, options: LoggerOptions = {}): Logger {
   const opts = { level, base: { name: 'adapterpool' }, redact: { paths: REDACT, censor: '[redacted]' } };
   if (destination) return pino(opts, destination as never);
@@ -28,9 +34,18 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
     const stream = pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' });
     return pino(opts, stream);
   }
-  return pino(opts);
+  return pino(opts, pinoDestination({ dest: 1, sync: false }));
 }
 
 function usePretty(format: LogFormat): boolean {
   return format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
+}
+
+/**
+ * A child for lines built only from fields of ours that cannot hold a secret (the per-request line:
+ * ids, names, numbers; never headers or config). Redaction walks every field of every line (the
+ * `*.apiKey` wildcard) and was ~3 µs and ~4.6 KB of garbage per request line.
+ */
+export function unredactedChild(logger: Logger, bindings: Record<string, unknown> = {}): Logger {
+  return logger.child(bindings, { redact: [] });
 }
