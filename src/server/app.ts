@@ -8,7 +8,7 @@ import type { ChatAdapter } from '../providers/types.js';
 import { FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { digest, isLoopbackHost, KeyRing, requireAdmin, requireKey } from './auth.js';
-import { clientErrorReply, frameworkErrorReply, jsonDepthExceeds, REQUEST_ID_HEADER, requestId, tooDeep } from './edge.js';
+import { clientErrorReply, depthChecked, frameworkErrorReply, REQUEST_ID_HEADER, requestId } from './edge.js';
 import { errorBody, GatewayHttpError, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { LazyChildLogger } from './lazy-logger.js';
@@ -117,15 +117,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   });
 
   // Only JSON bodies, depth-checked before they are parsed; anything else is 415.
-  const parseJson = app.getDefaultJsonParser('error', 'ignore');
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (jsonDepthExceeds(body as string, server.maxJsonDepth)) {
-      done(tooDeep(server.maxJsonDepth), undefined);
-      return;
-    }
-    parseJson(request, body as string, done);
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(app.getDefaultJsonParser('error', 'ignore'), server.maxJsonDepth));
 
   app.addHook('onRequest', async (request, reply) => {
     // Set on the raw response so hijacked (SSE) replies carry it too.
@@ -205,7 +198,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // is only read and spread into a new object for the upstream, never merged, and JSON.parse itself
     // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
     chat.removeContentTypeParser('application/json');
-    chat.addContentTypeParser('application/json', { parseAs: 'string' }, chat.getDefaultJsonParser('ignore', 'ignore'));
+    chat.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(chat.getDefaultJsonParser('ignore', 'ignore'), server.maxJsonDepth));
     registerChatRoutes(chat, {
       router,
       routes,

@@ -52,6 +52,16 @@ export function jsonDepthExceeds(json: string, max: number): boolean {
   return false;
 }
 
+type JsonParser = (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => void;
+
+/** A fastify string body parser that refuses bodies nested deeper than `max` before `parse` runs. */
+export function depthChecked(parse: JsonParser, max: number): JsonParser {
+  return (request, body, done) => {
+    if (jsonDepthExceeds(body, max)) done(tooDeep(max), undefined);
+    else parse(request, body, done);
+  };
+}
+
 export const tooDeep = (max: number): GatewayHttpError =>
   new GatewayHttpError(400, `The JSON body is nested more than ${max} levels deep (server.maxJsonDepth).`, 'invalid_request_error', 'invalid_value');
 
