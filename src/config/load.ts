@@ -132,6 +132,7 @@ function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record
   const check: CrossCheckInput = {
     pool: pool.success ? pool.data : undefined,
     providerNames: rawProviders ? Object.keys(rawProviders) : undefined,
+    providerTypes: Object.fromEntries(Object.entries(providers).map(([n, p]) => [n, p.type])),
     // A missing `models` section is already reported by the schema.
     models: rawModels ? checkModels : undefined,
     modelNames: rawModels ? Object.keys(rawModels) : undefined,

@@ -10,6 +10,11 @@ import { formatDuration, parseDuration, parseSize } from './units.js';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export const STRATEGIES = ['round_robin', 'weighted', 'least_connections', 'lowest_latency', 'failover'] as const;
+/** What a model serves: `chat` (`/v1/chat/completions`, `/v1/messages`) and/or `embeddings` (`/v1/embeddings`). */
+export const ENDPOINTS = ['chat', 'embeddings'] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
+/** Provider types with no embeddings endpoint: a model serving embeddings cannot be routed to them. */
+export const TYPES_WITHOUT_EMBEDDINGS: readonly string[] = ['anthropic'];
 
 /** A duration (`500ms`, `60s`, `5m`, `1h`) or a number of ms; numeric strings (from `${ENV}`) accepted. */
 const duration = () =>
@@ -196,6 +201,8 @@ const mockSchema = z
     failRate: num(0, 1).optional(),
     failStatus: int(400, 599).optional(),
     unhealthy: bool().optional(),
+    /** Length of the deterministic embedding vectors. */
+    dimensions: int(1, 65_536).optional(),
   })
   .strict();
 
@@ -251,6 +258,12 @@ export const pricingSchema = z
 export const modelSchema = z
   .object({
     strategy: z.enum(STRATEGIES).default('round_robin'),
+    /** Endpoints this model serves; a request to another one gets 400 naming the right one. */
+    endpoints: z
+      .array(z.enum(ENDPOINTS))
+      .min(1)
+      .default(['chat'])
+      .transform((e) => [...new Set(e)]),
     providers: z.array(deploymentSchema).min(1),
     pricing: pricingSchema.optional(),
   })
@@ -355,7 +368,18 @@ export interface CrossCheckInput {
   pool?: { minPoolSize: number; maxPoolSize: number } | undefined;
   /** Every provider name written in the file (valid or not), so a reference to a broken provider is not "unknown". */
   providerNames?: readonly string[] | undefined;
-  models?: Record<string, { providers: ReadonlyArray<{ provider: string; pool?: { minPoolSize?: number | undefined; maxPoolSize?: number | undefined } | undefined } | undefined> } | undefined> | undefined;
+  /** Types of the providers that are valid on their own. */
+  providerTypes?: Readonly<Record<string, string>> | undefined;
+  models?:
+    | Record<
+        string,
+        | {
+            endpoints?: readonly string[] | undefined;
+            providers: ReadonlyArray<{ provider: string; pool?: { minPoolSize?: number | undefined; maxPoolSize?: number | undefined } | undefined } | undefined>;
+          }
+        | undefined
+      >
+    | undefined;
   /** Every model name written in the file (valid or not). */
   modelNames?: readonly string[] | undefined;
   /** `auth.keys`, when the `auth` section is valid. */
@@ -390,8 +414,11 @@ export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | numb
   for (const [name, model] of Object.entries(cfg.models)) {
     model?.providers.forEach((dep, i) => {
       if (dep === undefined) return;
+      const type = cfg.providerTypes?.[dep.provider];
       if (known !== undefined && !known.includes(dep.provider)) {
         add(['models', name, 'providers', i, 'provider'], `unknown provider "${dep.provider}" (defined: ${known.join(', ') || 'none'})`);
+      } else if (type !== undefined && model.endpoints?.includes('embeddings') === true && TYPES_WITHOUT_EMBEDDINGS.includes(type)) {
+        add(['models', name, 'providers', i, 'provider'], `model "${name}" serves embeddings, but provider "${dep.provider}" (type ${type}) has no embeddings endpoint`);
       }
       if (cfg.pool === undefined || (dep.pool?.minPoolSize === undefined && dep.pool?.maxPoolSize === undefined)) return;
       const min = dep.pool.minPoolSize ?? cfg.pool.minPoolSize;
@@ -405,7 +432,8 @@ export const configSchema = z
   .object(configShape)
   .strict()
   .superRefine((cfg, ctx) => {
-    crossCheck({ ...cfg, providerNames: Object.keys(cfg.providers), keys: cfg.auth.keys }, (path, message) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message }));
+    const providerTypes = Object.fromEntries(Object.entries(cfg.providers).map(([n, p]) => [n, p.type]));
+    crossCheck({ ...cfg, providerNames: Object.keys(cfg.providers), providerTypes, keys: cfg.auth.keys }, (path, message) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message }));
   });
 
 /** The config as written (before defaults). */
