@@ -1,16 +1,21 @@
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { ConfigError, defaultConfig, LOG_FORMATS, type GatewayConfig } from '../config/index.js';
+import { ConfigError, ConfigWatcher, defaultConfig, LOG_FORMATS, type GatewayConfig } from '../config/index.js';
 import { buildGateway, createLogger, type Gateway, type LogFormat } from '../server/index.js';
 import { loadConfigForCli } from './load.js';
 import { EXIT, UsageError } from './usage.js';
 
-/** `serve [--config FILE] [--port N] [--log-format F]`: run until SIGTERM/SIGINT, then shut down gracefully and exit 0. */
+/**
+ * `serve [--config FILE] [--port N] [--watch] [--log-format F]`: run until SIGTERM/SIGINT, then shut
+ * down gracefully and exit 0. SIGHUP (and, with --watch or `server.watchConfig`, a change of FILE)
+ * reloads the config.
+ */
 export async function serveCommand(args: readonly string[]): Promise<number> {
   const { values } = parse(args);
   const file = values.config ?? (process.env.ADAPTERPOOL_CONFIG || undefined);
   const port = values.port === undefined ? undefined : parsePort(values.port);
   const format = values['log-format'] === undefined ? undefined : parseFormat(values['log-format']);
+  if (values.watch === true && file === undefined) throw new UsageError('--watch needs a config file (--config FILE or $ADAPTERPOOL_CONFIG)');
 
   const config: GatewayConfig | undefined = file === undefined ? defaultConfig() : await loadConfigForCli(file);
   if (config === undefined) return EXIT.failure;
@@ -25,7 +30,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
 
   let gateway: Gateway | undefined;
   try {
-    gateway = await buildGateway(config, { logger });
+    gateway = await buildGateway(config, file === undefined ? { logger } : { logger, configFile: file });
     await gateway.listen(port === undefined ? {} : { port });
   } catch (err) {
     // Readable lines on stderr, no JSON and no stack: these are the operator's to fix, not bugs.
@@ -35,6 +40,41 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   }
 
   const running = gateway;
+  // Reload triggers. The reloader logs each outcome (once, with file and line on failure).
+  const reload = (trigger: 'sighup' | 'watch') => void running.reload(trigger);
+  const onHangup = () => {
+    logger.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the config');
+    reload('sighup');
+  };
+  process.on('SIGHUP', onHangup);
+  let watcher: ConfigWatcher | undefined;
+  const rewatch = (c: GatewayConfig) => {
+    const want = file !== undefined && (values.watch === true || c.server.watchConfig);
+    if (!want) {
+      if (watcher !== undefined) logger.info({ config: file }, 'no longer watching the config file');
+      watcher?.close();
+      watcher = undefined;
+      return;
+    }
+    if (watcher !== undefined) return;
+    const w = new ConfigWatcher({
+      file: file!,
+      debounceMs: c.server.reloadDebounce,
+      onChange: () => {
+        logger.info({ config: file }, 'config file changed: reloading');
+        reload('watch');
+      },
+      onError: (err) => logger.warn({ err, config: file }, 'watching the config file failed'),
+    });
+    watcher = w;
+    w.start().then(
+      () => logger.info({ config: file, debounceMs: c.server.reloadDebounce }, `watching ${file} for changes`),
+      (err: unknown) => logger.warn({ err, config: file }, 'could not watch the config file'),
+    );
+  };
+  rewatch(config);
+  running.reloader.onApplied((next) => rewatch(next.config));
+
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -44,7 +84,9 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
       return;
     }
     stopping = true;
-    logger.info({ event: 'shutdown_started', signal, timeoutMs: config.server.shutdownTimeout }, 'shutting down: finishing in-flight requests');
+    watcher?.close();
+    process.off('SIGHUP', onHangup);
+    logger.info({ event: 'shutdown_started', signal, timeoutMs: running.config.server.shutdownTimeout }, 'shutting down: finishing in-flight requests');
     running.close().then(
       () => {
         logger.info({ event: 'shutdown_done' }, 'shut down cleanly');
@@ -92,7 +134,12 @@ function parse(args: readonly string[]) {
   try {
     return parseArgs({
       args: [...args],
-      options: { config: { type: 'string', short: 'c' }, port: { type: 'string', short: 'p' }, 'log-format': { type: 'string' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        port: { type: 'string', short: 'p' },
+        watch: { type: 'boolean', short: 'w' },
+        'log-format': { type: 'string' },
+      },
       allowPositionals: false,
       strict: true,
     });

@@ -94,6 +94,10 @@ export const serverSchema = z
     bodyTimeout: duration().default('30s'),
     /** Client connections open at once; more are refused (closed at once). `0` = no cap. */
     maxConnections: int(0).default(10_000),
+    /** Reload the config when its file changes (like `serve --watch`). */
+    watchConfig: bool().default(false),
+    /** Quiet time after the last change in the config's directory before a watched reload runs. */
+    reloadDebounce: duration().default('300ms'),
   })
   .strict();
 
@@ -234,6 +238,8 @@ export const providerSchema = z
 
 export const deploymentSchema = z
   .object({
+    /** Stable identity across reloads (for renames); default: gateway model + provider + upstream model. */
+    id: z.string().min(1).optional(),
     provider: z.string().min(1),
     /** Upstream model id; defaults to the gateway model name. */
     model: z.string().min(1).optional(),
@@ -434,6 +440,54 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     const providerTypes = Object.fromEntries(Object.entries(cfg.providers).map(([n, p]) => [n, p.type]));
     crossCheck({ ...cfg, providerNames: Object.keys(cfg.providers), providerTypes, keys: cfg.auth.keys }, (path, message) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message }));
+    if (cfg.pool.minPoolSize > cfg.pool.maxPoolSize) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pool', 'minPoolSize'], message: `minPoolSize (${cfg.pool.minPoolSize}) exceeds maxPoolSize (${cfg.pool.maxPoolSize})` });
+    }
+    if (Object.keys(cfg.models).length === 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models'], message: 'at least one model is required' });
+    }
+    const names = new Set<string>();
+    const secrets = new Set<string>();
+    cfg.auth.keys?.forEach((k, i) => {
+      if (names.has(k.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i, 'name'], message: `duplicate key name "${k.name}"` });
+      names.add(k.name);
+      const secret = k.key !== undefined ? `k:${k.key}` : `h:${k.keyHash?.toLowerCase()}`;
+      if (secrets.has(secret) && k.keyHash !== k.key) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i], message: `key "${k.name}" repeats another entry's key` });
+      secrets.add(secret);
+      k.models?.forEach((m, j) => {
+        if (!Object.hasOwn(cfg.models, m)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i, 'models', j], message: `unknown model "${m}" (defined: ${Object.keys(cfg.models).join(', ') || 'none'})` });
+        }
+      });
+    });
+    const known = Object.keys(cfg.providers);
+    const ids = new Set<string>();
+    for (const [name, model] of Object.entries(cfg.models)) {
+      model.providers.forEach((dep, i) => {
+        if (dep.id !== undefined) {
+          if (ids.has(dep.id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models', name, 'providers', i, 'id'], message: `duplicate deployment id "${dep.id}"` });
+          ids.add(dep.id);
+        }
+        if (!Object.hasOwn(cfg.providers, dep.provider)) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['models', name, 'providers', i, 'provider'],
+            message: `unknown provider "${dep.provider}" (defined: ${known.join(', ') || 'none'})`,
+          });
+        } else if (model.endpoints.includes('embeddings') && TYPES_WITHOUT_EMBEDDINGS.includes(cfg.providers[dep.provider]!.type)) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['models', name, 'providers', i, 'provider'],
+            message: `model "${name}" serves embeddings, but provider "${dep.provider}" (type ${cfg.providers[dep.provider]!.type}) has no embeddings endpoint`,
+          });
+        }
+        const min = dep.pool?.minPoolSize ?? cfg.pool.minPoolSize;
+        const max = dep.pool?.maxPoolSize ?? cfg.pool.maxPoolSize;
+        if (min > max) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models', name, 'providers', i, 'pool'], message: `minPoolSize (${min}) exceeds maxPoolSize (${max})` });
+        }
+      });
+    }
   });
 
 /** The config as written (before defaults). */

@@ -46,6 +46,8 @@ describe('config: defaults', () => {
       maxJsonDepth: 128,
       bodyTimeout: 30_000,
       maxConnections: 10_000,
+      watchConfig: false,
+      reloadDebounce: 300,
     });
     assert.deepEqual(c.auth.apiKeys, []);
     assert.equal(c.auth.adminKey, undefined);
