@@ -381,7 +381,9 @@ export interface CrossCheckInput {
         string,
         | {
             endpoints?: readonly string[] | undefined;
-            providers: ReadonlyArray<{ provider: string; pool?: { minPoolSize?: number | undefined; maxPoolSize?: number | undefined } | undefined } | undefined>;
+            providers: ReadonlyArray<
+              { provider: string; id?: string | undefined; pool?: { minPoolSize?: number | undefined; maxPoolSize?: number | undefined } | undefined } | undefined
+            >;
           }
         | undefined
       >
@@ -417,9 +419,14 @@ export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | numb
     });
   });
   const known = cfg.providerNames;
+  const ids = new Set<string>();
   for (const [name, model] of Object.entries(cfg.models)) {
     model?.providers.forEach((dep, i) => {
       if (dep === undefined) return;
+      if (dep.id !== undefined) {
+        if (ids.has(dep.id)) add(['models', name, 'providers', i, 'id'], `duplicate deployment id "${dep.id}"`);
+        ids.add(dep.id);
+      }
       const type = cfg.providerTypes?.[dep.provider];
       if (known !== undefined && !known.includes(dep.provider)) {
         add(['models', name, 'providers', i, 'provider'], `unknown provider "${dep.provider}" (defined: ${known.join(', ') || 'none'})`);
@@ -440,54 +447,6 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     const providerTypes = Object.fromEntries(Object.entries(cfg.providers).map(([n, p]) => [n, p.type]));
     crossCheck({ ...cfg, providerNames: Object.keys(cfg.providers), providerTypes, keys: cfg.auth.keys }, (path, message) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message }));
-    if (cfg.pool.minPoolSize > cfg.pool.maxPoolSize) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pool', 'minPoolSize'], message: `minPoolSize (${cfg.pool.minPoolSize}) exceeds maxPoolSize (${cfg.pool.maxPoolSize})` });
-    }
-    if (Object.keys(cfg.models).length === 0) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models'], message: 'at least one model is required' });
-    }
-    const names = new Set<string>();
-    const secrets = new Set<string>();
-    cfg.auth.keys?.forEach((k, i) => {
-      if (names.has(k.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i, 'name'], message: `duplicate key name "${k.name}"` });
-      names.add(k.name);
-      const secret = k.key !== undefined ? `k:${k.key}` : `h:${k.keyHash?.toLowerCase()}`;
-      if (secrets.has(secret) && k.keyHash !== k.key) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i], message: `key "${k.name}" repeats another entry's key` });
-      secrets.add(secret);
-      k.models?.forEach((m, j) => {
-        if (!Object.hasOwn(cfg.models, m)) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i, 'models', j], message: `unknown model "${m}" (defined: ${Object.keys(cfg.models).join(', ') || 'none'})` });
-        }
-      });
-    });
-    const known = Object.keys(cfg.providers);
-    const ids = new Set<string>();
-    for (const [name, model] of Object.entries(cfg.models)) {
-      model.providers.forEach((dep, i) => {
-        if (dep.id !== undefined) {
-          if (ids.has(dep.id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models', name, 'providers', i, 'id'], message: `duplicate deployment id "${dep.id}"` });
-          ids.add(dep.id);
-        }
-        if (!Object.hasOwn(cfg.providers, dep.provider)) {
-          ctx.addIssue({
-            code: z.ZodIssueCode.custom,
-            path: ['models', name, 'providers', i, 'provider'],
-            message: `unknown provider "${dep.provider}" (defined: ${known.join(', ') || 'none'})`,
-          });
-        } else if (model.endpoints.includes('embeddings') && TYPES_WITHOUT_EMBEDDINGS.includes(cfg.providers[dep.provider]!.type)) {
-          ctx.addIssue({
-            code: z.ZodIssueCode.custom,
-            path: ['models', name, 'providers', i, 'provider'],
-            message: `model "${name}" serves embeddings, but provider "${dep.provider}" (type ${cfg.providers[dep.provider]!.type}) has no embeddings endpoint`,
-          });
-        }
-        const min = dep.pool?.minPoolSize ?? cfg.pool.minPoolSize;
-        const max = dep.pool?.maxPoolSize ?? cfg.pool.maxPoolSize;
-        if (min > max) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models', name, 'providers', i, 'pool'], message: `minPoolSize (${min}) exceeds maxPoolSize (${max})` });
-        }
-      });
-    }
   });
 
 /** The config as written (before defaults). */
