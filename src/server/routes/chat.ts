@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, onRequestAsyncHookHandler } from 'fastify';
 import type { ModelRoute } from '../../config/index.js';
+import { completionText } from '../../providers/index.js';
 import type { ChatCompletionRequest } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
 import type { ExecuteResult, RoutingConfig } from '../../routing/types.js';
@@ -12,6 +13,8 @@ import { pipeSse, type PipeSseResult } from '../sse.js';
 
 export const DEPLOYMENT_HEADER = 'x-adapterpool-deployment';
 export const ATTEMPTS_HEADER = 'x-adapterpool-attempts';
+/** What fastify sends for an object: a passed-through text goes out with the same header. */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 export interface ChatRouteOptions {
   router: Pick<Router, 'executeStrategy'>;
@@ -61,6 +64,9 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       if (result.kind === 'completion') {
         life.finish(result.deployment, 200, { attempts: result.attempts, usage: result.completion.usage, served: true });
+        // The upstream's own text when the provider kept it: sent as it came, no parse, no re-serialize.
+        const text = completionText(result.completion);
+        if (text !== undefined) return reply.headers(headers).type(JSON_TYPE).send(text);
         return reply.headers(headers).send(result.completion);
       }
 
