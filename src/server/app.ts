@@ -173,7 +173,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
     chat.removeContentTypeParser('application/json');
     chat.addContentTypeParser('application/json', { parseAs: 'string' }, chat.getDefaultJsonParser('ignore', 'ignore'));
-    registerChatRoutes(chat, { router, routes, routing, auth: apiAuth, ...lifecycleDeps });
+    registerChatRoutes(chat, { router, routes, auth: apiAuth, ...lifecycleDeps });
   });
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
   registerMessagesRoutes(app, { router, routes, routing, auth: requireKey(ring, { token: anthropicKey }), ...lifecycleDeps });
