@@ -17,6 +17,7 @@ import { GatewayMetrics } from './metrics.js';
 import { KeyLimits } from './rate-limits.js';
 import { registerChatRoutes } from './routes/chat.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
+import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMessagesRoutes } from './routes/messages.js';
@@ -176,7 +177,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     registerChatRoutes(chat, { router, routes, auth: apiAuth, ...lifecycleDeps });
   });
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
-  registerMessagesRoutes(app, { router, routes, routing, auth: requireKey(ring, { token: anthropicKey }), ...lifecycleDeps });
+  registerMessagesRoutes(app, { router, routes, auth: requireKey(ring, { token: anthropicKey }), ...lifecycleDeps });
+  registerEmbeddingsRoutes(app, { call: (route, fn, o) => router.routeCall(route, fn, o), routes, auth: apiAuth, ...lifecycleDeps });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host), fleet: cluster });
   if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
