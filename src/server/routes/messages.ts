@@ -1,5 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { ModelRoute } from '../../config/index.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AnthropicAdapter } from '../../providers/anthropic/adapter.js';
 import { toUsage } from '../../providers/anthropic/translate.js';
 import type { AnthropicResponse } from '../../providers/anthropic/types.js';
@@ -16,6 +15,8 @@ import type { MessagesRequest } from '../anthropic/types.js';
 import { keyAllowsModel } from '../auth.js';
 import { modelNotFound, toErrorReply, wrongEndpoint } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
+import { enterHook, liveHook } from '../live/hooks.js';
+import type { ConfigHolder } from '../live/snapshot.js';
 import type { KeyLimits } from '../rate-limits.js';
 import { RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { countTokensBodySchema, messagesBodySchema } from '../schemas.js';
@@ -23,9 +24,8 @@ import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from './chat.js';
 
 export interface MessagesRouteOptions {
   router: Pick<Router, 'routeCall' | 'routeStreamCall'>;
-  routes: ReadonlyMap<string, ModelRoute>;
-  /** Accepts `x-api-key` as well as a bearer key (see `anthropicKey`). */
-  auth: onRequestAsyncHookHandler | undefined;
+  /** The running config (routes, routing settings, client keys), captured once per request; keys are read from `x-api-key` as well as a bearer token (see `anthropicKey`). */
+  live: ConfigHolder;
   telemetry?: RequestTelemetry;
   keyLimits?: KeyLimits;
   usage?: RequestUsage;
@@ -51,17 +51,18 @@ function anthropicErrorHandler(err: unknown, request: FastifyRequest, reply: Fas
  * every other one gets the OpenAI translation, and its answer, streamed or not, is translated back.
  */
 export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRouteOptions): void {
-  const { router, routes } = opts;
-  const onRequest = opts.auth ? [opts.auth] : [];
+  const { router } = opts;
 
   app.post<{ Body: MessagesRequest }>(
     '/v1/messages',
-    { schema: { body: messagesBodySchema }, onRequest, errorHandler: anthropicErrorHandler },
+    { schema: { body: messagesBodySchema }, onRequest: [enterHook(opts.live, 'anthropicAuth')], errorHandler: anthropicErrorHandler },
     async (request, reply) => {
       const body = request.body;
       const stream = body.stream === true;
+      // The config this request arrived on (captured by the enter hook): it finishes on it.
+      const live = request.liveConfig!;
       const life = new RequestLifecycle(opts, request, { what: 'messages', model: body.model, stream, prompt: { field: 'messages', value: body.messages } });
-      const route = life.resolve(routes, 'chat', 'POST /v1/messages');
+      const route = life.resolve(live.routes, 'chat', 'POST /v1/messages');
       const limitHeaders = await life.admit(estimateInputTokens(body) + body.max_tokens);
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
@@ -143,10 +144,10 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
 
   app.post<{ Body: Pick<MessagesRequest, 'model' | 'messages' | 'system' | 'tools'> }>(
     '/v1/messages/count_tokens',
-    { schema: { body: countTokensBodySchema }, onRequest, errorHandler: anthropicErrorHandler },
+    { schema: { body: countTokensBodySchema }, onRequest: [liveHook(opts.live, 'anthropicAuth')], errorHandler: anthropicErrorHandler },
     async (request) => {
       const model = request.body.model;
-      const route = keyAllowsModel(request.clientKey, model) ? routes.get(model) : undefined;
+      const route = keyAllowsModel(request.clientKey, model) ? opts.live.current.routes.get(model) : undefined;
       if (route === undefined) throw modelNotFound(model);
       if (!route.endpoints.includes('chat')) throw wrongEndpoint(model, 'POST /v1/messages/count_tokens', route.endpoints);
       return { input_tokens: estimateInputTokens(request.body) };
