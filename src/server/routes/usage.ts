@@ -25,7 +25,8 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
   app.get<{ Querystring: Record<string, string | undefined> }>('/v1/usage', { onRequest: opts.auth ? [opts.auth] : [] }, async (request, reply): Promise<PoolEnvelope<UsageReport>> => {
     const q = request.query;
     const now = Date.now();
-    const to = q.to === undefined ? now : parseTime(q.to);
+    // Default: up to and including the current millisecond (`to` is exclusive).
+    const to = q.to === undefined ? now + 1 : parseTime(q.to);
     const from = q.from === undefined ? (to ?? now) - DAY_MS : parseTime(q.from);
     const groupBy = (q.group_by ?? 'key') as UsageGroupBy;
     let problem: string | undefined;
