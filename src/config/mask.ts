@@ -7,7 +7,7 @@ const SECRET_HEADER_RE = /auth|key|token|secret|cookie|signature/i;
 
 /**
  * A copy of the config safe to print or log: API keys, admin key, provider keys, secret-looking
- * headers and passwords in URLs replaced by `MASK` (empty values stay empty so "unset" shows).
+ * headers, credentials and query-string values in URLs replaced by `MASK` (empty values stay empty so "unset" shows).
  */
 export function maskConfig(config: GatewayConfig): GatewayConfig {
   const copy = structuredClone(config);
@@ -34,9 +34,15 @@ function mask(secret: string): string {
 function maskUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (!u.password && !u.username) return url;
+    if (!u.password && !u.username && !u.search) return url;
     if (u.password) u.password = MASK;
     if (u.username) u.username = MASK;
+    // A key may travel in the query string (`?key=...`): every value is masked, the names stay.
+    for (const name of new Set(u.searchParams.keys())) {
+      const count = u.searchParams.getAll(name).length;
+      u.searchParams.delete(name);
+      for (let i = 0; i < count; i++) u.searchParams.append(name, MASK);
+    }
     return u.toString();
   } catch {
     return url;
