@@ -43,8 +43,6 @@ export interface GatewayMetricsOptions {
 
 const DESTROY_REASONS: readonly DestroyReason[] = ['expired_uses', 'expired_idle', 'expired_lifetime', 'unhealthy', 'evicted', 'closed', 'late_create'];
 const FAILOVER_REASONS: ReadonlyArray<RouterEvents['failover']['reason']> = ['error', 'busy', 'circuit_open'];
-/** Bound on requests traced at once (a safety net: the chat route ends every trace it starts). */
-const MAX_TRACES = 100_000;
 const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
 type C = CounterCell;
@@ -73,13 +71,6 @@ interface KeyTelemetry {
   readonly ttft: H;
 }
 
-/** Per-request bookkeeping between the router's events and the end of the request. */
-interface Trace {
-  attempts: number;
-  /** Time to first chunk of the attempt that succeeded (streams), ms. */
-  ttftMs: number;
-}
-
 /** Request counter children of one (route, deployment): by status, created on first use. */
 interface RequestCell {
   readonly byStatus: Map<number, C>;
@@ -101,6 +92,10 @@ export interface RequestOutcome {
   stream: boolean;
   /** For streams: ms from the first chunk reaching the gateway to the stream's end. */
   streamTailMs?: number;
+  /** Upstream calls the router made (0: none reached an upstream). */
+  attempts: number;
+  /** Streams: the serving attempt's time to first token, ms. */
+  ttftMs?: number;
 }
 
 /** A pool's current adapters taken together. */
@@ -127,7 +122,6 @@ export class GatewayMetrics {
   private readonly router: MetricsRouter;
   private readonly byKey = new Map<string, KeyTelemetry>();
   private readonly keyList: KeyTelemetry[] = [];
-  private readonly traces = new Map<string, Trace>();
   private readonly cells = new Map<ModelRoute | undefined, Map<string, RequestCell>>();
   private readonly unsubscribe: Array<() => void> = [];
 
@@ -284,18 +278,10 @@ export class GatewayMetrics {
       router.on(event, fn);
       this.unsubscribe.push(() => router.off(event, fn));
     };
-    // Only requests the chat route opened (requestStarted) are traced, so a router used elsewhere adds nothing.
-    ron('attempt', (e) => {
-      if (e.requestId === undefined) return;
-      const tr = this.traces.get(e.requestId);
-      if (tr !== undefined) tr.attempts = e.attempt;
-    });
     ron('success', (e) => {
       const t = this.tel(e.deployment.key);
       if (e.stream) {
         t?.ttft.observe(e.latencyMs / 1000);
-        const tr = e.requestId === undefined ? undefined : this.traces.get(e.requestId);
-        if (tr !== undefined) tr.ttftMs = e.latencyMs;
       } else t?.latencyCompletion.observe(e.latencyMs / 1000);
     });
     ron('retry', (e) => this.tel(e.deployment.key)?.retries.inc());
@@ -312,18 +298,11 @@ export class GatewayMetrics {
     }
   }
 
-  /** A chat request is about to be routed: trace its attempts (and a stream's first chunk) until `requestDone`. */
-  requestStarted(requestId: string): void {
-    if (this.traces.size < MAX_TRACES) this.traces.set(requestId, { attempts: 0, ttftMs: -1 });
-  }
-
   /**
-   * A chat request ended (answered, failed, or its stream finished). Counts it and returns the
-   * attempts the router made for it (0 if it never reached an upstream).
+   * A chat request ended (answered, failed, or its stream finished): counts it. What the router
+   * learned (attempts, time to first token) comes with the outcome, from the route's result.
    */
-  requestDone(o: RequestOutcome): number {
-    const tr = this.traces.get(o.requestId);
-    if (tr !== undefined) this.traces.delete(o.requestId);
+  requestDone(o: RequestOutcome): void {
     const byDeployment = this.cells.get(o.route) ?? this.cells.get(undefined)!;
     const cell = byDeployment.get(o.deployment?.key ?? '') ?? byDeployment.get('')!;
     let child = cell.byStatus.get(o.status);
@@ -334,10 +313,9 @@ export class GatewayMetrics {
     child.inc();
     cell.requests++;
     if (o.status >= 200 && o.status < 300) cell.ok++;
-    if (o.stream && o.deployment !== undefined && o.streamTailMs !== undefined && tr !== undefined && tr.ttftMs >= 0 && o.status < 300) {
-      this.tel(o.deployment.key)?.latencyStream.observe((tr.ttftMs + o.streamTailMs) / 1000);
+    if (o.stream && o.deployment !== undefined && o.streamTailMs !== undefined && o.ttftMs !== undefined && o.status < 300) {
+      this.tel(o.deployment.key)?.latencyStream.observe((o.ttftMs + o.streamTailMs) / 1000);
     }
-    return tr?.attempts ?? 0;
   }
 
   /** Cumulative request counts per deployment key (summed over the routes using it). */
@@ -427,7 +405,6 @@ export class GatewayMetrics {
   /** Stop listening to the pool and the router. */
   close(): void {
     for (const u of this.unsubscribe.splice(0)) u();
-    this.traces.clear();
   }
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Endpoint, ModelRoute, Pricing } from '../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../providers/types.js';
+import { routeTrace } from '../routing/index.js';
 import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import { keyAllowsModel } from './auth.js';
@@ -10,7 +11,7 @@ import type { KeyAdmission, KeyLimits } from './rate-limits.js';
 
 /** Request metrics and the per-request log line (absent: neither). */
 export interface RequestTelemetry {
-  metrics: Pick<GatewayMetrics, 'requestStarted' | 'requestDone'>;
+  metrics: Pick<GatewayMetrics, 'requestDone'>;
   /** Add the request's prompt to its log line (config `logging.logPrompts`). */
   logPrompts: boolean;
   /** Where the per-request line goes; the line carries its request id itself (no per-request child logger). */
@@ -44,6 +45,8 @@ export interface RequestEnd {
   served?: boolean;
   /** Streams: request arrival to the first chunk, ms. */
   ttftMs?: number;
+  /** Streams: the serving attempt's start to its validated first event (the router's latency), ms. */
+  upstreamTtftMs?: number;
 }
 
 /** What a route says about one request, once, at its start. */
@@ -102,11 +105,6 @@ export class RequestLifecycle {
     return this.admission?.headers;
   }
 
-  /** The request goes to the router: trace its attempts. */
-  routing(): void {
-    this.deps.telemetry?.metrics.requestStarted(this.request.id);
-  }
-
   /** The request ended with `status`. Only the first call counts. */
   finish(deployment: Deployment | undefined, status: number, end: RequestEnd = {}): void {
     if (this.finished) return;
@@ -143,7 +141,9 @@ export class RequestLifecycle {
   /** End the request with `err` (its status and code from the error table) and throw it. */
   fail(err: unknown, deployment?: Deployment): never {
     const r = toErrorReply(err);
-    this.finish(deployment, r.status, { error: r.body.error.code ?? r.body.error.type });
+    // The attempts a routed request made come with its error (the route's trace).
+    const attempts = routeTrace(err)?.attempts;
+    this.finish(deployment, r.status, attempts === undefined ? { error: r.body.error.code ?? r.body.error.type } : { error: r.body.error.code ?? r.body.error.type, attempts });
     throw err;
   }
 
@@ -152,13 +152,14 @@ export class RequestLifecycle {
     const telemetry = this.deps.telemetry;
     if (telemetry === undefined) return;
     const stream = this.info.stream;
-    const traced = telemetry.metrics.requestDone({ requestId: this.request.id, route: this.route, deployment, status, stream, streamTailMs: end.streamTailMs });
+    const attempts = end.attempts ?? 0;
+    telemetry.metrics.requestDone({ requestId: this.request.id, route: this.route, deployment, status, stream, streamTailMs: end.streamTailMs, attempts, ttftMs: end.upstreamTtftMs });
     const line: Record<string, unknown> = {
       reqId: this.request.id,
       key: this.request.clientKey?.name ?? null,
       model: this.info.model,
       deployment: deployment?.key ?? null,
-      attempts: end.attempts ?? traced,
+      attempts,
       status,
       latency_ms: Math.round(performance.now() - this.startedMs),
       stream,

@@ -3,7 +3,7 @@ import type { ModelRoute } from '../../config/index.js';
 import { completionText } from '../../providers/index.js';
 import type { ChatCompletionRequest } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
-import type { ExecuteResult, RoutingConfig } from '../../routing/types.js';
+import type { RouteResult, StreamResult } from '../../routing/types.js';
 import { toErrorReply } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
 import type { KeyLimits } from '../rate-limits.js';
@@ -17,9 +17,8 @@ export const ATTEMPTS_HEADER = 'x-adapterpool-attempts';
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 export interface ChatRouteOptions {
-  router: Pick<Router, 'executeStrategy'>;
+  router: Pick<Router, 'route'>;
   routes: ReadonlyMap<string, ModelRoute>;
-  routing: RoutingConfig;
   auth: onRequestAsyncHookHandler | undefined;
   /** Request metrics and the per-request log line (absent: neither). */
   telemetry?: ChatTelemetry;
@@ -32,9 +31,9 @@ export interface ChatRouteOptions {
 export type ChatUsage = RequestUsage;
 export type ChatTelemetry = RequestTelemetry;
 
-/** `POST /v1/chat/completions`, streaming and not, through `router.executeStrategy`. */
+/** `POST /v1/chat/completions`, streaming and not, through `router.route`. */
 export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions): void {
-  const { router, routes, routing } = opts;
+  const { router, routes } = opts;
 
   app.post<{ Body: ChatCompletionRequest }>(
     '/v1/chat/completions',
@@ -46,17 +45,16 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       const limitHeaders = await life.admit(body);
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
-      // Abort the upstream call if the client hangs up before we answer.
+      // The one listener for a client hang-up: it aborts the upstream call, and a stream's relay.
       const hangup = new HangupSignal();
       const res = reply.raw;
       res.on('close', () => {
         if (!res.writableEnded) hangup.abort();
       });
 
-      life.routing();
-      let result: ExecuteResult;
+      let result: RouteResult;
       try {
-        result = await router.executeStrategy(body, route.deployments, route.strategy, routing, { signal: hangup.signal, requestId: request.id });
+        result = await router.route(body, route, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
         return life.fail(err);
       }
@@ -74,11 +72,11 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       const ttftMs = firstChunkAt - life.startedMs;
       if (hangup.aborted) {
         result.stream.cancel();
-        life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: result.stream.usage, ttftMs });
+        life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: result.stream.usage, ttftMs, upstreamTtftMs: result.latencyMs });
         return reply.hijack();
       }
-      const outcome = await streamReply(reply, result.stream, limitHeaders === undefined ? headers : { ...limitHeaders, ...headers });
-      const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs };
+      const outcome = await streamReply(reply, result, limitHeaders === undefined ? headers : { ...limitHeaders, ...headers }, hangup);
+      const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, upstreamTtftMs: result.latencyMs };
       let status = 200;
       if (outcome.clientClosed) {
         status = 499;
@@ -93,9 +91,9 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
   );
 }
 
-async function streamReply(reply: FastifyReply, stream: Extract<ExecuteResult, { kind: 'stream' }>['stream'], headers: Record<string, string>): Promise<PipeSseResult> {
+async function streamReply(reply: FastifyReply, result: StreamResult, headers: Record<string, string>, hangup: HangupSignal): Promise<PipeSseResult> {
   reply.hijack();
-  const outcome = await pipeSse(reply.raw, stream, headers);
+  const outcome = await pipeSse(reply.raw, result.stream, headers, hangup.signal);
   if (outcome.error !== undefined && !outcome.clientClosed) reply.log.warn({ err: outcome.error }, 'stream ended with an error');
   return outcome;
 }
