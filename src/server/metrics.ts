@@ -41,7 +41,7 @@ export interface GatewayMetricsOptions {
   processMetrics?: boolean;
 }
 
-const DESTROY_REASONS: readonly DestroyReason[] = ['expired_uses', 'expired_idle', 'expired_lifetime', 'unhealthy', 'evicted', 'closed', 'late_create'];
+const DESTROY_REASONS: readonly DestroyReason[] = ['expired_uses', 'expired_idle', 'expired_lifetime', 'unhealthy', 'evicted', 'closed', 'late_create', 'resized', 'renewed', 'removed'];
 const FAILOVER_REASONS: ReadonlyArray<RouterEvents['failover']['reason']> = ['error', 'busy', 'circuit_open'];
 const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
@@ -142,6 +142,7 @@ export class GatewayMetrics {
     circuit: Gauge;
   };
   private readonly requests: CounterFamily;
+  private readonly makeTelemetry: (k: PoolKey) => KeyTelemetry;
 
   constructor(opts: GatewayMetricsOptions) {
     this.pool = opts.pool;
@@ -225,25 +226,34 @@ export class GatewayMetrics {
         ttft: ttft.child(...l),
       };
     };
-    for (const k of opts.keys) {
-      const t = make(k);
-      if (!this.byKey.has(t.key)) {
-        this.byKey.set(t.key, t);
-        this.keyList.push(t);
-      }
+    this.makeTelemetry = make;
+    this.cells.set(undefined, new Map([['', newCell('', '', '')]]));
+    this.track(opts.routes, opts.keys);
+
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });
+
+    this.subscribe();
+  }
+
+  /**
+   * Pre-build the label children of configured pool keys and the request cells of routes (the
+   * "no deployment" row included). A reloaded config calls it again: new keys and routes are added,
+   * earlier ones stay (their counters keep counting up, as Prometheus expects).
+   */
+  track(routes: ReadonlyMap<string, ModelRoute>, keys: readonly PoolKey[]): void {
+    for (const k of keys) {
+      if (this.byKey.has(`${k.model}:${k.provider}`)) continue;
+      const t = this.makeTelemetry(k);
+      this.byKey.set(t.key, t);
+      this.keyList.push(t);
     }
-    // Request cells for every configured (route, deployment) and the "no deployment" row.
-    for (const route of opts.routes.values()) {
+    for (const route of routes.values()) {
+      if (this.cells.has(route)) continue;
       const m = new Map<string, RequestCell>();
       for (const d of route.deployments) m.set(d.key, newCell(route.name, d.model, d.provider));
       m.set('', newCell(route.name, '', ''));
       this.cells.set(route, m);
     }
-    this.cells.set(undefined, new Map([['', newCell('', '', '')]]));
-
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });
-
-    this.subscribe();
   }
 
   /** The telemetry of a pool key: configured ones are pre-built; others (never by the router) are ignored. */

@@ -13,7 +13,8 @@ export const DEPLOYMENTS_MESSAGES = {
 export interface DashboardRouteOptions {
   metrics: GatewayMetrics;
   router: { deploymentHealth(): DeploymentHealth[] };
-  routes: ReadonlyMap<string, ModelRoute>;
+  /** The running config's routes (they change on reload). */
+  routes: () => ReadonlyMap<string, ModelRoute>;
   /** Same guard as the `GET /v1/pool/*` endpoints. */
   readAuth: onRequestAsyncHookHandler | undefined;
 }
@@ -51,10 +52,7 @@ export interface DeploymentsData {
  * endpoints' auth). `GET /v1/pool/deployments`: circuit state, latency and success per deployment.
  */
 export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardRouteOptions): void {
-  const { metrics, router, routes } = opts;
-  const unique = new Map<string, ModelRoute['deployments'][number]>();
-  for (const r of routes.values()) for (const d of r.deployments) if (!unique.has(d.key)) unique.set(d.key, d);
-  const models = [...routes.values()].map((r) => ({ name: r.name, strategy: r.strategy, deployments: r.deployments.map((d) => d.key) }));
+  const { metrics, router } = opts;
 
   app.get('/dashboard', async (_request, reply) =>
     reply
@@ -69,6 +67,10 @@ export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardRou
 
   app.get('/v1/pool/deployments', { onRequest: opts.readAuth ? [opts.readAuth] : [] }, async (request, reply): Promise<PoolEnvelope<DeploymentsData>> => {
     try {
+      const routes = opts.routes();
+      const unique = new Map<string, ModelRoute['deployments'][number]>();
+      for (const r of routes.values()) for (const d of r.deployments) if (!unique.has(d.key)) unique.set(d.key, d);
+      const models = [...routes.values()].map((r) => ({ name: r.name, strategy: r.strategy, deployments: r.deployments.map((d) => d.key) }));
       const health = new Map(router.deploymentHealth().map((h) => [h.key, h]));
       const counts = metrics.deploymentRequests();
       const deployments = [...unique.values()].map((d): DeploymentRow => {
