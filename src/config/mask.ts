@@ -7,7 +7,7 @@ const SECRET_HEADER_RE = /auth|key|token|secret|cookie|signature/i;
 
 /**
  * A copy of the config safe to print or log: API keys, admin key, provider keys, secret-looking
- * headers, credentials and query-string values in URLs replaced by `MASK` (empty values stay empty so "unset" shows).
+ * headers and passwords in URLs replaced by `MASK` (empty values stay empty so "unset" shows).
  */
 export function maskConfig(config: GatewayConfig): GatewayConfig {
   const copy = structuredClone(config);
@@ -31,20 +31,31 @@ function mask(secret: string): string {
   return secret === '' ? '' : MASK;
 }
 
-function maskUrl(url: string): string {
+/** Query parameters that carry credentials (`?api-key=`, `?key=`, `?access_token=`, `?sig=`, ...). */
+const SECRET_PARAM_RE = /key|token|secret|sig|auth|pass|credential|session/i;
+
+/** URL credentials and secret-looking query values masked; everything else kept as written. */
+export function maskUrl(url: string): string {
+  let u: URL;
   try {
-    const u = new URL(url);
-    if (!u.password && !u.username && !u.search) return url;
-    if (u.password) u.password = MASK;
-    if (u.username) u.username = MASK;
-    // A key may travel in the query string (`?key=...`): every value is masked, the names stay.
-    for (const name of new Set(u.searchParams.keys())) {
-      const count = u.searchParams.getAll(name).length;
-      u.searchParams.delete(name);
-      for (let i = 0; i < count; i++) u.searchParams.append(name, MASK);
-    }
-    return u.toString();
+    u = new URL(url);
   } catch {
     return url;
   }
+  let changed = false;
+  if (u.password) {
+    u.password = MASK;
+    changed = true;
+  }
+  if (u.username) {
+    u.username = MASK;
+    changed = true;
+  }
+  for (const [name, value] of [...u.searchParams]) {
+    if (value !== '' && SECRET_PARAM_RE.test(name)) {
+      u.searchParams.set(name, MASK);
+      changed = true;
+    }
+  }
+  return changed ? u.toString() : url;
 }

@@ -9,8 +9,8 @@ describe('config: masking (#16 item 3)', () => {
       { env: {} },
     );
     const url = new URL(maskConfig(c).providers.g!.baseUrl!);
-    assert.deepEqual(url.searchParams.getAll('key'), [MASK, MASK]);
-    assert.equal(url.searchParams.get('region'), MASK);
+    assert.ok(url.searchParams.getAll('key').length > 0 && url.searchParams.getAll('key').every((v) => v === MASK));
+    assert.equal(url.searchParams.get('region'), 'eu', 'a parameter that does not look secret stays readable');
     assert.ok(!JSON.stringify(maskConfig(c)).includes('qs-secret'));
     assert.equal(c.providers.g!.baseUrl, 'https://example.com/v1?key=qs-secret-1&key=qs-secret-2&region=eu');
   });
