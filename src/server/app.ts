@@ -20,6 +20,7 @@ import { GatewayMetrics } from './metrics.js';
 import { KeyLimits } from './rate-limits.js';
 import { registerChatRoutes } from './routes/chat.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
+import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMessagesRoutes } from './routes/messages.js';
@@ -258,6 +259,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   });
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
   registerMessagesRoutes(app, { router, live, ...lifecycleDeps });
+  registerEmbeddingsRoutes(app, { call: (route, fn, o) => router.routeCall(route, fn, o), live, ...lifecycleDeps });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth, fleet: cluster });
   registerMetricsRoutes(app, { metrics, readAuth, enabled: () => live.current.config.metrics.enabled });
