@@ -5,7 +5,7 @@ import { routeTrace, type DeploymentLimiter } from '../routing/index.js';
 import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import { keyAllowsModel } from './auth.js';
-import { ECHO_LIMIT, modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
+import { ECHO_LIMIT, errorDetail, modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
 import { tokenCounts, type GatewayMetrics } from './metrics.js';
 import type { KeyAdmission, KeyLimits } from './rate-limits.js';
 
@@ -15,7 +15,7 @@ export interface RequestTelemetry {
   /** Add the request's prompt to its log line (config `logging.logPrompts`). */
   logPrompts: boolean;
   /** Where the per-request line goes; the line carries its request id itself (no per-request child logger). */
-  log: Pick<FastifyBaseLogger, 'info' | 'warn'>;
+  log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>;
 }
 
 export interface RequestUsage {
@@ -49,6 +49,16 @@ export interface RequestEnd {
   ttftMs?: number;
   /** Streams: the serving attempt's start to its validated first event (the router's latency), ms. */
   upstreamTtftMs?: number;
+  /** The error that ended the request: its detail goes into the log line (never to the client). */
+  cause?: unknown;
+}
+
+/** Requests whose one log line the lifecycle wrote: the error handler does not add a second. */
+const logged = new WeakSet<object>();
+
+/** True once the request's log line is written (the error handler then stays quiet). */
+export function lineWritten(request: object): boolean {
+  return logged.has(request);
 }
 
 /** What a route says about one request, once, at its start. */
@@ -154,8 +164,11 @@ export class RequestLifecycle {
   fail(err: unknown, deployment?: Deployment): never {
     const r = toErrorReply(err);
     // The attempts a routed request made come with its error (the route's trace).
-    const attempts = routeTrace(err)?.attempts;
-    this.finish(deployment, r.status, attempts === undefined ? { error: r.body.error.code ?? r.body.error.type } : { error: r.body.error.code ?? r.body.error.type, attempts });
+    const trace = routeTrace(err);
+    const end: RequestEnd = { error: r.body.error.code ?? r.body.error.type, cause: err };
+    if (trace?.attempts !== undefined) end.attempts = trace.attempts;
+    // A request that failed on every deployment names the one it tried last.
+    this.finish(deployment ?? trace?.deployment, r.status, end);
     throw err;
   }
 
@@ -179,8 +192,14 @@ export class RequestLifecycle {
     const tokens = tokenCounts(end.usage);
     if (tokens !== undefined) line.tokens = tokens;
     if (end.error !== undefined) line.error = end.error;
+    // Our own bug: the stack. Anything else (an upstream's failure, a limit): what happened, in one line.
+    const internal = end.cause !== undefined && end.error === 'internal_error';
+    if (internal) line.err = end.cause;
+    else if (end.cause !== undefined && status >= 500) line.detail = errorDetail(end.cause);
     if ((this.request.liveConfig?.config.logging.logPrompts ?? telemetry.logPrompts) && this.info.prompt !== undefined) line[this.info.prompt.field] = this.info.prompt.value;
-    if (status >= 500) telemetry.log.warn(line, `${this.info.what} failed`);
+    logged.add(this.request);
+    if (internal) telemetry.log.error(line, `${this.info.what} failed`);
+    else if (status >= 500) telemetry.log.warn(line, `${this.info.what} failed`);
     else telemetry.log.info(line, this.info.what);
   }
 }
