@@ -94,7 +94,15 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const readAuth = requireKey(config.auth.adminKey === undefined || config.auth.apiKeys.length === 0 ? config.auth.apiKeys : [...config.auth.apiKeys, config.auth.adminKey]);
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, [...routes.keys()], apiAuth);
-  const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
+  const metrics = new GatewayMetrics({
+    pool,
+    router,
+    routes,
+    keys: popts.keys ?? [],
+    processMetrics: config.metrics.processMetrics,
+    historyWindowMs: config.metrics.history,
+    historyStepMs: config.metrics.historyStep,
+  });
   registerChatRoutes(app, { router, routes, routing, auth: apiAuth, telemetry: { metrics, logPrompts: config.logging.logPrompts } });
   registerPoolRoutes(app, { pool, keys: popts.keys ?? [], readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
   if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });

@@ -38,10 +38,16 @@ models:
     providers: [{ provider: sick, model: up-ill }]
 `;
 
+/**
+ * Every label value comes from the config or is a fixed placeholder: `model` is the gateway model
+ * on request series ("unknown" when not configured) and the upstream id on pool series;
+ * `upstream_model` / `provider` are "none" when no deployment was reached; `key` "anonymous".
+ */
 const CONFIGURED = {
-  route: new Set(['chat', 'flaky', 'tiny', 'ill', '']),
-  model: new Set(['up-chat', 'up-flaky', 'up-tiny', 'up-ill', '']),
-  provider: new Set(['fast', 'broken', 'slow', 'sick', '']),
+  model: new Set(['chat', 'flaky', 'tiny', 'ill', 'unknown', 'up-chat', 'up-flaky', 'up-tiny', 'up-ill']),
+  upstream_model: new Set(['up-chat', 'up-flaky', 'up-tiny', 'up-ill', 'none']),
+  provider: new Set(['fast', 'broken', 'slow', 'sick', 'none']),
+  key: new Set(['anonymous']),
 };
 
 interface Running {
@@ -167,10 +173,10 @@ describe('GET /metrics', () => {
     const chatKey = { model: 'up-chat', provider: 'fast' };
     assert.equal(moved('adapterpool_pool_acquires_total', chatKey), 4);
     assert.ok(total(afterTraffic, 'adapterpool_pool_creates_total', chatKey) >= 1);
-    assert.equal(moved('adapterpool_requests_total', { route: 'chat', ...chatKey, status: '200' }), 4);
-    assert.equal(moved('adapterpool_requests_total', { route: '', model: '', provider: '', status: '404' }), 1);
-    assert.equal(moved('adapterpool_requests_total', { route: 'flaky', model: 'up-flaky', provider: 'fast', status: '200' }), 2);
-    assert.equal(moved('adapterpool_requests_total', { route: 'tiny', status: '503' }), 1);
+    assert.equal(moved('adapterpool_requests_total', { model: 'chat', upstream_model: 'up-chat', provider: 'fast', status: '200' }), 4);
+    assert.equal(moved('adapterpool_requests_total', { model: 'unknown', upstream_model: 'none', provider: 'none', status: '404' }), 1);
+    assert.equal(moved('adapterpool_requests_total', { model: 'flaky', upstream_model: 'up-flaky', provider: 'fast', status: '200' }), 2);
+    assert.equal(moved('adapterpool_requests_total', { model: 'tiny', status: '503' }), 1);
     // The broken deployment: retried once, then failed over; its circuit opened after 2 failures,
     // so the second request skipped it (a failover for circuit_open).
     const broken = { model: 'up-flaky', provider: 'broken' };
@@ -204,33 +210,43 @@ describe('GET /metrics', () => {
     assert.equal(total(afterTraffic, 'adapterpool_pool_acquire_wait_seconds_count', { model: 'up-tiny', provider: 'slow' }), 1);
   });
 
-  it('has the seed\'s metrics: utilization and health per pool, mean response time and success rate per adapter', () => {
+  it('has the seed\'s metrics: utilization and health per pool; response time and success as windowable counters and histograms', () => {
     const chatKey = { model: 'up-chat', provider: 'fast' };
     assert.ok(has(afterTraffic, 'adapterpool_pool_utilization_ratio', chatKey));
-    assert.ok(total(afterTraffic, 'adapterpool_pool_mean_response_seconds', chatKey) > 0);
-    assert.equal(total(afterTraffic, 'adapterpool_pool_success_ratio', chatKey), 1);
-    const perAdapter = afterTraffic.filter((s) => s.name === 'adapterpool_adapter_success_ratio' && s.labels.model === 'up-chat');
-    assert.ok(perAdapter.length >= 1);
-    const slots = g.gw.pool.details('up-chat', 'fast').length;
-    for (const s of perAdapter) assert.ok(Number(s.labels.slot) < slots, 'slot is a position in the pool, bounded by its size');
-    assert.ok(has(afterTraffic, 'adapterpool_adapter_mean_response_seconds', { ...chatKey, slot: '0' }));
-    // The broken adapter failed every call it made.
-    assert.equal(total(afterTraffic, 'adapterpool_pool_success_ratio', { model: 'up-flaky', provider: 'broken' }), 0);
+    // Mean response time: rate(_sum) / rate(_count) of the upstream latency histogram.
+    assert.ok(total(afterTraffic, 'adapterpool_upstream_latency_seconds_sum', chatKey) > 0);
+    assert.equal(total(afterTraffic, 'adapterpool_upstream_latency_seconds_count', chatKey), 4);
+    // Success rate: successful calls (the latency histogram's count) against failed ones (upstream_errors_total).
+    assert.equal(total(afterTraffic, 'adapterpool_upstream_errors_total', chatKey), 0);
+    // The broken deployment failed every call it made, and made none that succeeded.
+    const broken = { model: 'up-flaky', provider: 'broken' };
+    assert.ok(total(afterTraffic, 'adapterpool_upstream_errors_total', { ...broken, class: 'server_error' }) >= 2);
+    assert.equal(total(afterTraffic, 'adapterpool_upstream_latency_seconds_count', broken), 0);
+    // The lifetime averages (gauges nothing can window) are gone from /metrics; the JSON endpoints keep the seed's numbers.
+    for (const name of ['pool_mean_response_seconds', 'pool_success_ratio', 'adapter_mean_response_seconds', 'adapter_success_ratio', 'adapter_requests']) {
+      assert.ok(!has(afterTraffic, `adapterpool_${name}`), name);
+    }
   });
 
   it('takes label values from the config only, and shows no key and no prompt', () => {
     for (const s of afterTraffic) {
-      for (const name of ['route', 'model', 'provider'] as const) {
+      for (const name of ['model', 'upstream_model', 'provider', 'key'] as const) {
         if (s.labels[name] !== undefined) assert.ok(CONFIGURED[name].has(s.labels[name]), `${s.name}: ${name}="${s.labels[name]}" is not from the config`);
       }
       if (s.labels.status !== undefined) assert.match(s.labels.status, /^\d{3}$/);
-      for (const v of Object.values(s.labels)) assert.doesNotMatch(v, /req-|Zanzibar|no-such-model/);
+      for (const [k, v] of Object.entries(s.labels)) {
+        assert.doesNotMatch(v, /req-|Zanzibar|no-such-model/);
+        assert.notEqual(v, '', `${s.name}: ${k} is empty`);
+      }
+      assert.equal(s.labels.route, undefined, `${s.name}: the route label is now model`);
     }
     assert.ok(!rawAfter.includes(PROVIDER_SECRET), 'the provider key is not in /metrics');
     assert.ok(!rawAfter.includes(API_KEY) && !rawAfter.includes(ADMIN_KEY));
     assert.ok(!rawAfter.includes('Zanzibar'));
-    // Process metrics, under the same prefix.
-    assert.ok(has(afterTraffic, 'adapterpool_process_cpu_user_seconds_total'));
+    // Process metrics under prom-client's standard names, so the usual Node.js dashboards work.
+    assert.ok(has(afterTraffic, 'process_cpu_user_seconds_total'));
+    assert.ok(has(afterTraffic, 'nodejs_eventloop_lag_seconds'));
+    assert.ok(!afterTraffic.some((s) => s.name.startsWith('adapterpool_process_') || s.name.startsWith('adapterpool_nodejs_')));
   });
 
   it('writes one structured line per request: request id, model, deployment, attempts, status, latency, tokens; no secret, no prompt', () => {
@@ -338,9 +354,9 @@ describe('metrics per gateway', () => {
     await chat(a.url, 'chat');
     await chat(b.url, 'chat');
     const sa = await scrape(a.url);
-    assert.equal(total(sa, 'adapterpool_requests_total', { route: 'chat', status: '200' }), 2);
+    assert.equal(total(sa, 'adapterpool_requests_total', { model: 'chat', status: '200' }), 2);
     const sb = parseMetrics(await b.gw.metrics.render());
-    assert.equal(total(sb, 'adapterpool_requests_total', { route: 'chat', status: '200' }), 1);
+    assert.equal(total(sb, 'adapterpool_requests_total', { model: 'chat', status: '200' }), 1);
   });
 
   it('metrics.enabled: false removes GET /metrics; logging.logPrompts: true adds the messages to the line', async () => {

@@ -36,13 +36,25 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
     if (telemetry === undefined) return;
     const body = request.body;
     const stream = body.stream === true;
-    const traced = telemetry.metrics.requestDone({ requestId: request.id, route, deployment, status, stream, streamTailMs: end.streamTailMs });
+    const durationMs = performance.now() - started;
+    const traced = telemetry.metrics.requestDone({
+      requestId: request.id,
+      route,
+      deployment,
+      status,
+      stream,
+      durationMs,
+      streamTailMs: end.streamTailMs,
+      attempts: end.attempts,
+      usage: end.usage,
+      error: end.cause,
+    });
     const line: Record<string, unknown> = {
       model: body.model,
-      deployment: deployment?.key ?? null,
-      attempts: end.attempts ?? traced,
+      deployment: traced.deployment?.key ?? null,
+      attempts: traced.attempts,
       status,
-      latency_ms: Math.round(performance.now() - started),
+      latency_ms: Math.round(durationMs),
       stream,
     };
     const tokens = tokenCounts(end.usage);
@@ -80,7 +92,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       } catch (err) {
         if (telemetry !== undefined) {
           const r = toErrorReply(err);
-          done(request, route, undefined, r.status, started, { error: r.body.error.code ?? r.body.error.type });
+          done(request, route, undefined, r.status, started, { error: r.body.error.code ?? r.body.error.type, cause: err });
         }
         throw err;
       }
@@ -108,6 +120,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
           const r = toErrorReply(outcome.error);
           status = r.status;
           end.error = r.body.error.code ?? r.body.error.type;
+          end.cause = outcome.error;
         }
         done(request, route, result.deployment, status, started, end);
       }
@@ -123,6 +136,8 @@ interface RequestEnd {
   streamTailMs?: number;
   /** An error code for the log line (never the upstream's message: it may quote the prompt). */
   error?: string | number | null;
+  /** The error itself, for the metrics' error class. */
+  cause?: unknown;
 }
 
 async function streamReply(reply: FastifyReply, stream: Extract<ExecuteResult, { kind: 'stream' }>['stream'], headers: Record<string, string>): Promise<PipeSseResult> {
