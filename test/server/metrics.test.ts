@@ -249,6 +249,32 @@ describe('GET /metrics', () => {
     assert.ok(!afterTraffic.some((s) => s.name.startsWith('adapterpool_process_') || s.name.startsWith('adapterpool_nodejs_')));
   });
 
+  it('adapterpool_request_duration_seconds: every request end to end, whatever its outcome', () => {
+    const count = (match: Record<string, string>) => total(afterTraffic, 'adapterpool_request_duration_seconds_count', match) - total(before0, 'adapterpool_request_duration_seconds_count', match);
+    assert.equal(count({}), 9, '4 chat, 1 unknown model, 2 flaky, 2 tiny');
+    assert.equal(count({ model: 'chat', upstream_model: 'up-chat', provider: 'fast', stream: 'false' }), 3);
+    assert.equal(count({ model: 'chat', stream: 'true' }), 1);
+    assert.equal(count({ model: 'unknown', upstream_model: 'none', provider: 'none' }), 1, 'an unknown model is timed too');
+    assert.equal(count({ model: 'tiny', provider: 'none' }), 1, 'the request that found every adapter busy is timed too');
+    // The request that waited for the one slow adapter (1.5 s) lands in a bucket above 1 s.
+    assert.equal(total(afterTraffic, 'adapterpool_request_duration_seconds_bucket', { model: 'tiny', provider: 'slow', le: '1' }), 0);
+    assert.equal(total(afterTraffic, 'adapterpool_request_duration_seconds_bucket', { model: 'tiny', provider: 'slow', le: '+Inf' }), 1);
+  });
+
+  it('requests no deployment was reached for are labelled upstream_model="none", provider="none" (not empty)', () => {
+    assert.equal(total(afterTraffic, 'adapterpool_requests_total', { model: 'tiny', upstream_model: 'none', provider: 'none', status: '503' }), 1);
+    assert.ok(!afterTraffic.some((s) => Object.values(s.labels).includes('')), 'no empty label value');
+  });
+
+  it('adapterpool_tokens_total{model,provider,key,type}: the tokens the upstream reported, key "anonymous" without a named key', () => {
+    const lines = g.logs.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l.msg === 'chat completion' && l.model === 'chat' && l.tokens !== undefined);
+    const prompt = lines.reduce((a, l) => a + l.tokens.prompt, 0);
+    const completion = lines.reduce((a, l) => a + l.tokens.completion, 0);
+    assert.ok(prompt > 0 && completion > 0);
+    assert.equal(total(afterTraffic, 'adapterpool_tokens_total', { model: 'chat', provider: 'fast', key: 'anonymous', type: 'prompt' }), prompt);
+    assert.equal(total(afterTraffic, 'adapterpool_tokens_total', { model: 'chat', provider: 'fast', key: 'anonymous', type: 'completion' }), completion);
+  });
+
   it('writes one structured line per request: request id, model, deployment, attempts, status, latency, tokens; no secret, no prompt', () => {
     const lines = g.logs.map((l) => JSON.parse(l) as Record<string, any>);
     const done = lines.filter((l) => l.msg === 'chat completion' || l.msg === 'chat completion failed');
@@ -365,6 +391,95 @@ describe('metrics per gateway', () => {
     const line = b.logs.map((l) => JSON.parse(l) as Record<string, any>).find((l) => l.msg === 'chat completion')!;
     assert.deepEqual(line.messages, [{ role: 'user', content: PROMPT }]);
     assert.ok(!b.logs.join('').includes(PROVIDER_SECRET));
+  });
+});
+
+describe('dashboard data: models that share a deployment, models that fail', () => {
+  let g: Running;
+  const yaml = `
+server: { host: 127.0.0.1, port: 0 }
+auth: { apiKeys: [${API_KEY}] }
+pool: { minPoolSize: 1, maxPoolSize: 2, healthCheckInterval: 1h, cleanupInterval: 1h }
+routing: { retryBackoffInitial: 1ms, retryBackoffMax: 2ms, circuitConsecutiveFailures: 50 }
+providers:
+  fast: { type: mock, mock: { latency: 2ms } }
+  broken: { type: mock, mock: { failRate: 1, failStatus: 500 } }
+  broken2: { type: mock, mock: { failRate: 1, failStatus: 500 } }
+models:
+  alpha:
+    providers: [{ provider: fast, model: shared-up, priority: 0, weight: 3 }]
+  beta:
+    providers: [{ provider: fast, model: shared-up, priority: 2, weight: 1 }]
+  doomed:
+    strategy: failover
+    providers:
+      - { provider: broken, model: up-doomed, priority: 0 }
+      - { provider: broken2, model: up-doomed, priority: 1 }
+`;
+  before(async () => {
+    g = await start(yaml);
+  });
+  after(() => g.gw.close(2000));
+
+  it('bug: a deployment listed under two models was shown twice with the same numbers and the first model\'s priority', async () => {
+    for (let i = 0; i < 2; i++) assert.equal((await chat(g.url, 'alpha')).status, 200);
+    assert.equal((await chat(g.url, 'beta')).status, 200);
+    const body = JSON.parse((await get(g.url, '/v1/pool/deployments')).text);
+    const rows = body.data.deployments.filter((d: any) => d.key === 'shared-up:fast');
+    assert.equal(rows.length, 2, 'one row per model that lists it');
+    const alpha = rows.find((d: any) => d.gateway_model === 'alpha');
+    const beta = rows.find((d: any) => d.gateway_model === 'beta');
+    assert.deepEqual([alpha.requests, alpha.ok, alpha.priority, alpha.weight], [2, 2, 0, 3]);
+    assert.deepEqual([beta.requests, beta.ok, beta.priority, beta.weight], [1, 1, 2, 1]);
+    assert.deepEqual(alpha.shared_with, ['beta']);
+    assert.deepEqual(beta.shared_with, ['alpha']);
+    // What belongs to the deployment (its pool, its circuit) is the same in both rows.
+    assert.equal(alpha.upstream_calls, 3);
+    assert.equal(beta.upstream_calls, 3);
+    assert.equal(alpha.circuit, beta.circuit);
+    const models = new Map(body.data.models.map((m: any) => [m.name, m]));
+    assert.equal((models.get('alpha') as any).requests, 2);
+    assert.equal((models.get('beta') as any).requests, 1);
+    // The charts keep the models apart too, and count the deployment once per request.
+    const h = JSON.parse((await get(g.url, '/v1/pool/history')).text).data;
+    assert.equal(h.models.alpha.totals.requests, 2);
+    assert.equal(h.models.beta.totals.requests, 1);
+    assert.equal(h.deployments['shared-up:fast'].totals.requests, 3, 'the deployment has both models\' requests');
+  });
+
+  it('bug: requests that failed on every deployment were counted with empty model/provider labels and appeared nowhere on the dashboard', async () => {
+    const r = await chat(g.url, 'doomed');
+    assert.equal(r.status, 502);
+    const samples = await scrape(g.url);
+    assert.ok(!samples.some((s) => Object.values(s.labels).includes('')), 'no empty label value');
+    // Counted under its model and the last deployment it tried (failover: broken twice, then broken2 twice).
+    assert.equal(total(samples, 'adapterpool_requests_total', { model: 'doomed', upstream_model: 'up-doomed', provider: 'broken2', status: '502' }), 1);
+    assert.equal(total(samples, 'adapterpool_upstream_errors_total', { model: 'up-doomed', class: 'server_error' }), 4, 'every failed call, by class');
+    // The dashboard's data: the model's row and the gateway's window show the failure.
+    const body = JSON.parse((await get(g.url, '/v1/pool/deployments')).text).data;
+    const doomed = body.models.find((m: any) => m.name === 'doomed');
+    assert.deepEqual([doomed.requests, doomed.ok, doomed.failed, doomed.error_rate], [1, 0, 1, 1]);
+    assert.equal(doomed.window.failed, 1);
+    assert.equal(doomed.window.errors.server_error, 1);
+    assert.ok(body.window.failed >= 1 && body.window.error_rate > 0);
+    const last = body.deployments.find((d: any) => d.key === 'up-doomed:broken2');
+    assert.equal(last.failed, 1);
+    const h = JSON.parse((await get(g.url, '/v1/pool/history')).text).data;
+    assert.ok(h.models.doomed.requests_per_s['5xx'].some((v: number) => v > 0));
+    assert.ok(h.models.doomed.errors_per_s.server_error.some((v: number) => v > 0));
+    assert.ok(h.deployments['up-doomed:broken'].errors_per_s.server_error.some((v: number) => v > 0), 'the first deployment\'s failed calls are charted on it');
+  });
+
+  it('GET /v1/pool/history needs the read key and answers in the seed\'s envelope', async () => {
+    assert.equal((await get(g.url, '/v1/pool/history', null)).status, 401);
+    const body = JSON.parse((await get(g.url, '/v1/pool/history')).text);
+    assert.equal(body.success, true);
+    assert.equal(body.message, '获取历史数据成功');
+    assert.equal(body.data.window_ms, 15 * 60_000);
+    assert.equal(body.data.step_ms, 5000);
+    assert.equal(body.data.times.length, 180);
+    assert.equal(body.data.all.requests_per_s['2xx'].length, 180);
+    assert.deepEqual(Object.keys(body.data.models), ['alpha', 'beta', 'doomed']);
   });
 });
 
