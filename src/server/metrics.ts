@@ -22,7 +22,7 @@ export {
   type RequestDoneInfo,
   type RequestOutcome,
 } from './metrics/gateway-metrics.js';
-export { ERROR_CLASSES, History, STATUS_LANES, Series, isFailureStatus, type ErrorClassLabel, type SeriesView, type WindowTotals } from './metrics/history.js';
+export { ERROR_CLASSES, History, STATUS_LANES, Series, errorClassIndex, isFailureStatus, type ErrorClassLabel, type SeriesView, type WindowTotals } from './metrics/history.js';
 export {
   adapterAggregate,
   deploymentsData,
