@@ -27,7 +27,7 @@ describe('dashboard history (ring of time slots)', () => {
     c.advance(5_000); // half-way through the newest slot
     const v = h.view(s);
     assert.equal(v.requests_per_s['2xx'].length, 6);
-    assert.deepEqual(v.requests_per_s['2xx'].slice(-2), [1.5, 0.2], 'slot before: 15 / 10 s; current: 1 / 5 s elapsed');
+    assert.deepEqual(v.requests_per_s['2xx'].slice(-2), [1.5, 0.1], 'slot before: 15 / 10 s; the current one, half-way, by its full width too: 1 / 10 s');
     assert.deepEqual(v.requests_per_s['5xx'].slice(-2), [0.3, 0]);
     assert.deepEqual(v.requests_per_s['429'].slice(-2), [0.2, 0]);
     assert.deepEqual(v.errors_per_s.server_error?.slice(-2), [0.3, 0]);

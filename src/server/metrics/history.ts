@@ -174,16 +174,16 @@ export class History {
     return out;
   }
 
-  /** The window of one subject, rates per second (the current slot by the part of it that elapsed). */
+  /** The window of one subject, rates per second. */
   view(s: Series): SeriesView {
     this.slot();
-    const now = this.now();
     const n = this.slots;
     const order: number[] = [];
     for (let k = n - 1; k >= 0; k--) order.push((this.current - k) % n);
-    const elapsedLast = Math.max(1, Math.min(this.stepMs, now - this.current * this.stepMs)) / 1000;
-    const span = (i: number): number => (i === n - 1 ? Math.max(elapsedLast, Math.min(1, this.stepMs / 1000)) : this.stepMs / 1000);
-    const rate = (v: number, i: number): number => Math.round((v / span(i)) * 1000) / 1000;
+    // Every slot by its full width, the one being filled too: its rate grows as it fills and never
+    // drops when it closes, so a line only moves up with new traffic (and down as it leaves the window).
+    const step = this.stepMs / 1000;
+    const rate = (v: number, _i: number): number => Math.round((v / step) * 1000) / 1000;
 
     const requests = {} as Record<StatusLane, number[]>;
     STATUS_LANES.forEach((lane, l) => (requests[lane] = order.map((slot, i) => rate(s.status[slot * NS + l]!, i))));
