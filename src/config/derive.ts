@@ -1,7 +1,8 @@
+import { poolKey } from '../pool/key.js';
 import type { AdapterPoolOptions, PoolKey, PoolLimits, PooledAdapter } from '../pool/types.js';
 import type { ProviderConfig } from '../providers/types.js';
 import { DEFAULT_ROUTING_CONFIG, type Deployment, type RoutingConfig, type StrategyName } from '../routing/types.js';
-import type { GatewayConfig, PoolOverride, ProviderEntry } from './schema.js';
+import type { GatewayConfig, PoolOverride, Pricing, ProviderEntry } from './schema.js';
 
 /** The config translated into what the pool, the providers and the router take. */
 
@@ -10,10 +11,6 @@ export interface ModelRoute {
   readonly name: string;
   readonly strategy: StrategyName;
   readonly deployments: readonly Deployment[];
-}
-
-export function poolKey(model: string, provider: string): string {
-  return `${model}:${provider}`;
 }
 
 export function toProviderConfig(name: string, p: ProviderEntry): ProviderConfig {
@@ -126,4 +123,60 @@ export function routingConfig(config: GatewayConfig): RoutingConfig {
 /** `maxUses: 0` in config means "never retire for uses". */
 function usesLimit(n: number): number {
   return n === 0 ? Infinity : n;
+}
+
+/** A client key as the server checks it: the SHA-256 digest only, never the key. */
+export interface ClientKey {
+  /** From `auth.keys[].name`; undefined for the plain `auth.apiKeys` list. */
+  readonly name: string | undefined;
+  /** SHA-256 of the key (32 bytes). */
+  readonly digest: Buffer;
+  /** Gateway models this key may use; undefined = all. */
+  readonly models: ReadonlySet<string> | undefined;
+  readonly rpm: number | undefined;
+  readonly tpm: number | undefined;
+  readonly maxConcurrent: number | undefined;
+}
+
+/** Every client key (`auth.apiKeys` then `auth.keys`), as digests. */
+export function clientKeys(config: GatewayConfig, digest: (key: string) => Buffer): ClientKey[] {
+  const out: ClientKey[] = config.auth.apiKeys.map((k) =>
+    Object.freeze({ name: undefined, digest: digest(k), models: undefined, rpm: undefined, tpm: undefined, maxConcurrent: undefined }),
+  );
+  for (const k of config.auth.keys ?? []) {
+    const d = k.key !== undefined ? digest(k.key) : Buffer.from(k.keyHash!.slice('sha256:'.length), 'hex');
+    out.push(Object.freeze({ name: k.name, digest: d, models: k.models && new Set(k.models), rpm: k.rpm, tpm: k.tpm, maxConcurrent: k.maxConcurrent }));
+  }
+  return out;
+}
+
+/** Per-minute limits of one deployment (pool key). */
+export interface DeploymentLimits {
+  readonly rpm: number | undefined;
+  readonly tpm: number | undefined;
+}
+
+/**
+ * Limits by deployment key (`model:provider`). Two gateway models naming the same upstream model
+ * on the same provider share one upstream account limit: the smaller figure wins.
+ */
+export function deploymentLimits(config: GatewayConfig): Map<string, DeploymentLimits> {
+  const out = new Map<string, DeploymentLimits>();
+  const min = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+  for (const [name, m] of Object.entries(config.models)) {
+    for (const d of m.providers) {
+      if (d.rpm === undefined && d.tpm === undefined) continue;
+      const key = poolKey(d.model ?? name, d.provider);
+      const prev = out.get(key);
+      out.set(key, Object.freeze({ rpm: min(prev?.rpm, d.rpm), tpm: min(prev?.tpm, d.tpm) }));
+    }
+  }
+  return out;
+}
+
+/** Prices per million tokens by gateway model (models without `pricing` are absent). */
+export function modelPricing(config: GatewayConfig): Map<string, Pricing> {
+  const out = new Map<string, Pricing>();
+  for (const [name, m] of Object.entries(config.models)) if (m.pricing !== undefined) out.set(name, m.pricing);
+  return out;
 }

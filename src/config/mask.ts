@@ -13,6 +13,8 @@ export function maskConfig(config: GatewayConfig): GatewayConfig {
   const copy = structuredClone(config);
   copy.auth.apiKeys = copy.auth.apiKeys.map(mask);
   if (copy.auth.adminKey !== undefined) copy.auth.adminKey = mask(copy.auth.adminKey);
+  for (const k of copy.auth.keys ?? []) if (k.key !== undefined) k.key = mask(k.key);
+  if (copy.usage.postgres !== undefined) copy.usage.postgres = maskUrl(copy.usage.postgres);
   for (const p of Object.values(copy.providers)) {
     if (p.apiKey !== undefined) p.apiKey = mask(p.apiKey);
     if (p.baseUrl !== undefined) p.baseUrl = maskUrl(p.baseUrl);

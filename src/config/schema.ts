@@ -52,10 +52,42 @@ export const serverSchema = z
   })
   .strict();
 
+/** `sha256:<64 hex>`: the SHA-256 digest of a client key, so a config can be committed without the secret. */
+export const KEY_HASH_RE = /^sha256:[0-9a-fA-F]{64}$/;
+
+/**
+ * A named client key with its own models and limits. Its `name` goes into log lines, metric labels
+ * and the usage ledger; the key itself never does.
+ */
+export const clientKeySchema = z
+  .object({
+    name: z.string().regex(NAME_RE, 'key names use letters, digits, _ . -'),
+    /** The key itself (usually `${ENV_VAR}`). Exactly one of `key` and `keyHash`. */
+    key: z.string().min(1, 'key is empty (an unset ${VAR}?)').optional(),
+    /** `sha256:<hex>` of the key. */
+    keyHash: z.string().regex(KEY_HASH_RE, 'keyHash must be "sha256:" followed by 64 hex digits').optional(),
+    /** Gateway models this key may use; absent = all. */
+    models: z.array(z.string().min(1)).min(1).optional(),
+    /** Requests per minute; absent = unlimited. */
+    rpm: int(1).optional(),
+    /** Prompt + completion tokens per minute; absent = unlimited. */
+    tpm: int(1).optional(),
+    /** Requests in flight at once; absent = unlimited. */
+    maxConcurrent: int(1).optional(),
+  })
+  .strict()
+  .superRefine((k, ctx) => {
+    if ((k.key === undefined) === (k.keyHash === undefined)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['key'], message: 'give exactly one of key and keyHash' });
+    }
+  });
+
 export const authSchema = z
   .object({
     /** Empty entries (e.g. an unset `${VAR:-}`) are dropped; no keys = no auth on the API routes. */
     apiKeys: z.array(z.string()).default([]).transform((keys) => keys.filter((k) => k !== '')),
+    /** Named keys with their own models and limits (see clientKeySchema); used alongside `apiKeys`. */
+    keys: z.array(clientKeySchema).optional(),
     /** Empty = unset. */
     adminKey: z
       .string()
@@ -155,6 +187,18 @@ export const deploymentSchema = z
     weight: num(0, 1_000_000).default(1),
     priority: int(0).default(0),
     pool: poolOverrideSchema.optional(),
+    /** Requests per minute this deployment may receive (the upstream account's limit); absent = unlimited. */
+    rpm: int(1).optional(),
+    /** Prompt + completion tokens per minute for this deployment; absent = unlimited. */
+    tpm: int(1).optional(),
+  })
+  .strict();
+
+/** Prices per million tokens, in the config's currency (for the usage ledger's `cost`). */
+export const pricingSchema = z
+  .object({
+    input: num(0, 1_000_000),
+    output: num(0, 1_000_000),
   })
   .strict();
 
@@ -162,6 +206,44 @@ export const modelSchema = z
   .object({
     strategy: z.enum(STRATEGIES).default('round_robin'),
     providers: z.array(deploymentSchema).min(1),
+    pricing: pricingSchema.optional(),
+  })
+  .strict();
+
+export const limitsSchema = z
+  .object({
+    /**
+     * Tokens reserved against `tpm` for the completion when a request sets no `max_tokens` /
+     * `max_completion_tokens`; corrected from the upstream's usage when the response ends.
+     */
+    defaultMaxTokens: int(1).default(4096),
+  })
+  .strict();
+
+/** The usage ledger: one row per chat request. */
+export const usageSchema = z
+  .object({
+    /** Record usage at all. */
+    enabled: z.boolean().default(true),
+    /** SQLite file (used unless `postgres` is set). */
+    path: z.string().min(1).default('./adapterpool-usage.db'),
+    /** `postgres://…`: store the ledger in PostgreSQL instead (several replicas share it). Empty = unset. */
+    postgres: z
+      .string()
+      .optional()
+      .transform((u) => (u === '' ? undefined : u)),
+    /** Table name (letters, digits, _), in both stores. */
+    table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'table names use letters, digits and _').default('adapterpool_usage'),
+    /** Rows older than this many days are deleted; 0 = keep forever. */
+    retentionDays: int(0).default(90),
+    /** How often old rows are pruned. */
+    pruneInterval: duration().default('1h'),
+    /** Rows written per batch. */
+    batchSize: int(1, 100_000).default(500),
+    /** Buffered rows are written at least this often (and retried this often while the store is down). */
+    flushInterval: duration().default('1s'),
+    /** Rows held in memory while the store is slow or down; past it, new rows are dropped and counted. */
+    maxBuffer: int(1).default(100_000),
   })
   .strict();
 
@@ -199,6 +281,8 @@ export const configSchema = z
     routing: routingSchema.default({}),
     logging: loggingSchema.default({}),
     metrics: metricsSchema.default({}),
+    limits: limitsSchema.default({}),
+    usage: usageSchema.default({}),
     providers: z.record(z.string().regex(NAME_RE, 'provider names use letters, digits, _ . -'), providerSchema),
     models: z.record(z.string().min(1), modelSchema),
   })
@@ -210,6 +294,20 @@ export const configSchema = z
     if (Object.keys(cfg.models).length === 0) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models'], message: 'at least one model is required' });
     }
+    const names = new Set<string>();
+    const secrets = new Set<string>();
+    cfg.auth.keys?.forEach((k, i) => {
+      if (names.has(k.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i, 'name'], message: `duplicate key name "${k.name}"` });
+      names.add(k.name);
+      const secret = k.key !== undefined ? `k:${k.key}` : `h:${k.keyHash?.toLowerCase()}`;
+      if (secrets.has(secret) && k.keyHash !== k.key) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i], message: `key "${k.name}" repeats another entry's key` });
+      secrets.add(secret);
+      k.models?.forEach((m, j) => {
+        if (!Object.hasOwn(cfg.models, m)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i, 'models', j], message: `unknown model "${m}" (defined: ${Object.keys(cfg.models).join(', ') || 'none'})` });
+        }
+      });
+    });
     const known = Object.keys(cfg.providers);
     for (const [name, model] of Object.entries(cfg.models)) {
       model.providers.forEach((dep, i) => {
@@ -237,3 +335,6 @@ export type ProviderEntry = GatewayConfig['providers'][string];
 export type ModelEntry = GatewayConfig['models'][string];
 export type DeploymentEntry = ModelEntry['providers'][number];
 export type PoolOverride = z.output<typeof poolOverrideSchema>;
+export type ClientKeyEntry = NonNullable<GatewayConfig['auth']['keys']>[number];
+export type UsageConfig = GatewayConfig['usage'];
+export type Pricing = z.output<typeof pricingSchema>;

@@ -2,161 +2,39 @@ import {
   AcquireAbortedError,
   AcquireTimeoutError,
   CreateFailedError,
+  KeyRemovedError,
   NotLeasedError,
   PoolClosedError,
   TooManyWaitersError,
 } from './errors.js';
+import { poolKey } from './key.js';
+import { limitsFor, pickLimits, resolvePoolOptions, validateLimits, type ResolvedPoolOptions } from './options.js';
+import { keyDetails, poolStats, poolStatus } from './reports.js';
+import { PoolEmitter, type PoolListener } from './events.js';
+import { cleanupPass, healthCheckPass, type HousekeepingHost } from './housekeeping.js';
+import { liveCount, newEntry, newKeyPool, type Entry, type KeyPool, type Waiter } from './state.js';
+import { armDeadline, armLeakTimer, checkAdapter, createWithTimeout, disarmDeadline, takeExpired } from './timers.js';
 import type {
   AcquireOptions,
   AdapterDetail,
   AdapterPoolOptions,
-  AdapterState,
   CleanupResult,
   DestroyReason,
   HealthCheckResult,
+  KeyState,
+  Lease,
   PoolEvents,
   PoolKey,
   PoolLimits,
   PoolLogger,
   PoolStats,
-  PoolStatsEntry,
   PoolStatus,
   PooledAdapter,
+  ReleaseOptions,
 } from './types.js';
-
-// ---------------------------------------------------------------------------------------------
-// Defaults. Every limit has a name here and in the README.
-// ---------------------------------------------------------------------------------------------
-
-export const DEFAULT_POOL_LIMITS: Readonly<PoolLimits> = {
-  maxPoolSize: 10,
-  minPoolSize: 2,
-  acquireTimeoutMs: 30_000,
-  maxUses: Infinity,
-  idleTimeoutMs: 600_000,
-  maxLifetimeMs: 1_800_000,
-};
-
-const DEFAULTS = {
-  maxTotal: Infinity,
-  maxWaiters: Infinity,
-  cleanupIntervalMs: 60_000,
-  healthCheckIntervalMs: 300_000,
-  healthCheckTimeoutMs: 5_000,
-  maxFailedHealthChecks: 3,
-  leakDetectionMs: 0,
-  createTimeoutMs: 30_000,
-  createRetryInitialMs: 100,
-  createRetryMaxMs: 5_000,
-  propagateCreateError: true,
-  closeTimeoutMs: 10_000,
-};
 
 /** Promises are immutable: every release can hand back the same settled one. */
 const RESOLVED: Promise<void> = Promise.resolve();
-
-/** HikariCP subtracts up to 2.5 % of the lifetime so adapters created together don't expire together. */
-const LIFETIME_JITTER = 0.025;
-
-const OPTION_NAMES = new Set([
-  'createAdapter', 'maxPoolSize', 'minPoolSize', 'maxTotal', 'acquireTimeoutMs', 'maxWaiters',
-  'cleanupIntervalMs', 'healthCheckIntervalMs', 'healthCheckTimeoutMs', 'maxFailedHealthChecks',
-  'maxUses', 'idleTimeoutMs', 'maxLifetimeMs', 'leakDetectionMs', 'createTimeoutMs',
-  'createRetryInitialMs', 'createRetryMaxMs', 'propagateCreateError', 'closeTimeoutMs', 'keys',
-  'keyOptions', 'logger',
-]);
-
-// ---------------------------------------------------------------------------------------------
-// Internal state: one Entry per adapter, one KeyPool per model:provider, one Waiter per queued caller.
-// ---------------------------------------------------------------------------------------------
-
-interface Entry<A> {
-  readonly adapter: A;
-  readonly id: number;
-  readonly kp: KeyPool<A>;
-  state: AdapterState;
-  useCount: number;
-  readonly createdAt: number;
-  /** Last acquire or release, ms since epoch; 0 = never used. */
-  lastUsedAt: number;
-  readonly expiresAt: number;
-  /** Marked to be retired when its holder releases it (soft eviction). */
-  retire: DestroyReason | null;
-  failedChecks: number;
-  leakTimer: NodeJS.Timeout | null;
-}
-
-interface Waiter<A> {
-  readonly kp: KeyPool<A>;
-  readonly enqueuedAt: number;
-  readonly timeoutMs: number;
-  /** enqueuedAt + timeoutMs; one sweep timer per key serves every waiter's deadline. */
-  readonly deadline: number;
-  resolve: (adapter: A) => void;
-  reject: (error: Error) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | null;
-}
-
-interface KeyPool<A> {
-  readonly key: string;
-  readonly keyObj: PoolKey;
-  readonly limits: PoolLimits;
-  /** Every adapter that exists, closing ones included (they still hold a connection). */
-  readonly entries: Entry<A>[];
-  /** Available adapters, a stack: the most recently released is lent first so spare ones idle out. */
-  readonly idle: Entry<A>[];
-  readonly waiters: Waiter<A>[];
-  creating: number;
-  closing: number;
-  inUse: number;
-  /** Adapters in state 'unhealthy', kept as a count: the router reads it on every request. */
-  unhealthy: number;
-  /** Consecutive failed creates; drives the backoff. */
-  createFailures: number;
-  lastCreateError: unknown;
-  lastCreateErrorAt: number;
-  retryTimer: NodeJS.Timeout | null;
-  /**
-   * One timer per key for the earliest waiter deadline instead of one per waiter: arming and
-   * clearing a timer per acquire costs more than the pool's own bookkeeping.
-   */
-  deadlineTimer: NodeJS.Timeout | null;
-  deadlineAt: number;
-  /** An adapter of this key failed a health check: new adapters are checked before they are lent. */
-  suspect: boolean;
-  readonly view: KeyState;
-}
-
-/** Cheap live view of one key for routing decisions. The object is reused: read it, don't keep it. */
-export interface KeyState {
-  total: number;
-  available: number;
-  inUse: number;
-  unhealthy: number;
-  creating: number;
-  waiting: number;
-  maxPoolSize: number;
-}
-
-export interface Lease<A> {
-  readonly adapter: A;
-  readonly model: string;
-  readonly provider: string;
-  release(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-export interface ReleaseOptions {
-  /** The holder saw the adapter fail in a way that says it is broken (bad key, no quota): stop lending it. */
-  healthy?: boolean;
-}
-
-type Listener<A, E extends keyof PoolEvents<A>> = (payload: PoolEvents<A>[E]) => void;
-
-export function poolKey(model: string, provider: string): string {
-  return `${model}:${provider}`;
-}
 
 /**
  * A keyed pool of adapters: one sub-pool per `model:provider`, bounded per key and in total.
@@ -166,22 +44,7 @@ export function poolKey(model: string, provider: string): string {
  * key serve the oldest live waiter first.
  */
 export class AdapterPool<A extends PooledAdapter> {
-  private readonly _createAdapter: (key: PoolKey) => Promise<A>;
-  private readonly _defaults: PoolLimits;
-  private readonly _keyOptions: Readonly<Record<string, Partial<PoolLimits>>>;
-  private readonly _maxTotal: number;
-  private readonly _maxWaiters: number;
-  private readonly _cleanupIntervalMs: number;
-  private readonly _healthCheckIntervalMs: number;
-  private readonly _healthCheckTimeoutMs: number;
-  private readonly _maxFailedHealthChecks: number;
-  private readonly _leakDetectionMs: number;
-  private readonly _createTimeoutMs: number;
-  private readonly _createRetryInitialMs: number;
-  private readonly _createRetryMaxMs: number;
-  private readonly _propagateCreateError: boolean;
-  private readonly _closeTimeoutMs: number;
-  private readonly _startKeys: readonly PoolKey[];
+  private readonly _opt: ResolvedPoolOptions<A>;
   private readonly _log: PoolLogger;
   private readonly _debug: boolean;
 
@@ -202,54 +65,27 @@ export class AdapterPool<A extends PooledAdapter> {
   private _onIdle: (() => void) | null = null;
   private readonly _pendingCreates = new Set<Promise<unknown>>();
   private readonly _pendingCloses = new Set<Promise<void>>();
-  private readonly _listeners: { [E in keyof PoolEvents<A>]?: Array<Listener<A, E>> } = {};
+  private readonly _events: PoolEmitter<A>;
+  private readonly _host: HousekeepingHost<A>;
 
   constructor(options: AdapterPoolOptions<A>) {
-    if (options === null || typeof options !== 'object') throw new TypeError('AdapterPool: options must be an object');
-    for (const name of Object.keys(options)) {
-      if (!OPTION_NAMES.has(name)) throw new TypeError(`AdapterPool: unknown option "${name}"`);
-    }
-    if (typeof options.createAdapter !== 'function') {
-      throw new TypeError('AdapterPool: createAdapter must be a function ({ model, provider }) => Promise<adapter>');
-    }
-    this._createAdapter = options.createAdapter;
-    this._defaults = validateLimits('AdapterPool', { ...DEFAULT_POOL_LIMITS, ...pickLimits(options) });
-    this._keyOptions = options.keyOptions ?? {};
-    for (const [key, limits] of Object.entries(this._keyOptions)) {
-      validateLimits(`AdapterPool keyOptions["${key}"]`, { ...this._defaults, ...limits });
-    }
-    this._maxTotal = count('maxTotal', options.maxTotal ?? DEFAULTS.maxTotal, 1);
-    this._maxWaiters = count('maxWaiters', options.maxWaiters ?? DEFAULTS.maxWaiters, 0);
-    this._cleanupIntervalMs = duration('cleanupIntervalMs', options.cleanupIntervalMs ?? DEFAULTS.cleanupIntervalMs, 1);
-    this._healthCheckIntervalMs = duration('healthCheckIntervalMs', options.healthCheckIntervalMs ?? DEFAULTS.healthCheckIntervalMs, 1);
-    this._healthCheckTimeoutMs = duration('healthCheckTimeoutMs', options.healthCheckTimeoutMs ?? DEFAULTS.healthCheckTimeoutMs, 1);
-    this._maxFailedHealthChecks = count('maxFailedHealthChecks', options.maxFailedHealthChecks ?? DEFAULTS.maxFailedHealthChecks, 1);
-    this._leakDetectionMs = duration('leakDetectionMs', options.leakDetectionMs ?? DEFAULTS.leakDetectionMs, 0);
-    this._createTimeoutMs = duration('createTimeoutMs', options.createTimeoutMs ?? DEFAULTS.createTimeoutMs, 1);
-    this._createRetryInitialMs = duration('createRetryInitialMs', options.createRetryInitialMs ?? DEFAULTS.createRetryInitialMs, 1);
-    this._createRetryMaxMs = duration('createRetryMaxMs', options.createRetryMaxMs ?? DEFAULTS.createRetryMaxMs, this._createRetryInitialMs);
-    this._propagateCreateError = options.propagateCreateError ?? DEFAULTS.propagateCreateError;
-    this._closeTimeoutMs = duration('closeTimeoutMs', options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs, 0);
-    this._startKeys = options.keys ?? [];
-    for (const k of this._startKeys) {
-      if (!k || typeof k.model !== 'string' || typeof k.provider !== 'string') {
-        throw new TypeError('AdapterPool: keys must be { model: string, provider: string } objects');
-      }
-    }
-    if (this._maxTotal !== Infinity) {
-      const minSum = this._startKeys.reduce((s, k) => s + this._limitsFor(poolKey(k.model, k.provider)).minPoolSize, 0);
-      if (minSum > this._maxTotal) {
-        throw new RangeError(`AdapterPool: the minPoolSize of the configured keys (${minSum}) exceeds maxTotal (${this._maxTotal})`);
-      }
-    }
-    this._log = options.logger ?? {};
-    const lg = this._log as PoolLogger & { isLevelEnabled?: (level: string) => boolean };
-    this._debug = typeof lg.isLevelEnabled === 'function' ? lg.isLevelEnabled('debug') : typeof lg.debug === 'function';
+    this._opt = resolvePoolOptions(options);
+    this._log = this._opt.log;
+    this._debug = this._opt.debug;
+    this._events = new PoolEmitter<A>(this._log);
+    this._host = {
+      pools: this._pools,
+      healthCheckTimeoutMs: this._opt.healthCheckTimeoutMs,
+      maxFailedHealthChecks: this._opt.maxFailedHealthChecks,
+      destroy: (e, reason) => this._destroy(e, reason),
+      beginCheck: (e) => this._beginCheck(e),
+      passCheck: (e, wasUnhealthy) => this._passCheck(e, wasUnhealthy),
+      markUnhealthy: (e, error, quiet) => this._markUnhealthy(e, error, quiet),
+      dispatch: (kp) => this._dispatch(kp),
+    };
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Public API
-  // -------------------------------------------------------------------------------------------
+  // --- Public API ---
 
   /** Starts the housekeeping timers and creates the minimum of every configured key. */
   async start(): Promise<void> {
@@ -257,11 +93,11 @@ export class AdapterPool<A extends PooledAdapter> {
     if (this._started) return;
     this._started = true;
     this._log.info?.({}, '🔄 启动适配器池...');
-    this._cleanupTimer = setInterval(() => void this.cleanup().catch((e) => this._emitError('*', e)), this._cleanupIntervalMs);
+    this._cleanupTimer = setInterval(() => void this.cleanup().catch((e) => this._emitError('*', e)), this._opt.cleanupIntervalMs);
     this._cleanupTimer.unref();
-    this._healthTimer = setInterval(() => void this.healthCheck().catch((e) => this._emitError('*', e)), this._healthCheckIntervalMs);
+    this._healthTimer = setInterval(() => void this.healthCheck().catch((e) => this._emitError('*', e)), this._opt.healthCheckIntervalMs);
     this._healthTimer.unref();
-    for (const k of this._startKeys) this._dispatch(this._keyPool(k.model, k.provider));
+    for (const k of this._opt.startKeys) this._dispatch(this._keyPool(k.model, k.provider));
     await this._settleCreates();
   }
 
@@ -275,7 +111,7 @@ export class AdapterPool<A extends PooledAdapter> {
       const entry = this._takeIdle(kp);
       if (entry !== null) {
         this._lend(entry);
-        if (this._listeners.acquired !== undefined) {
+        if (this._events.has('acquired')) {
           this._emit('acquired', { key: kp.key, adapter: entry.adapter, waitedMs: 0, useCount: entry.useCount });
         }
         return Promise.resolve(entry.adapter);
@@ -316,39 +152,14 @@ export class AdapterPool<A extends PooledAdapter> {
     return { adapter, model, provider, release, [Symbol.asyncDispose]: release };
   }
 
-  /** The `data` object of GET /v1/pool/stats. */
+  /** Counts of every key (the server formats them for GET /v1/pool/stats). */
   stats(): PoolStats {
-    const pools: Record<string, PoolStatsEntry> = {};
-    for (const kp of this._pools) pools[kp.key] = this._entryStats(kp);
-    return { total_pools: this._pools.length, pools };
+    return poolStats(this._pools);
   }
 
-  /** The `data` object of GET /v1/pool/status. */
+  /** Totals across keys (the server formats them for GET /v1/pool/status). */
   status(): PoolStatus {
-    let total = 0;
-    let available = 0;
-    let inUse = 0;
-    let unhealthy = 0;
-    let waiting = 0;
-    for (const kp of this._pools) {
-      const s = this._entryStats(kp);
-      total += s.total;
-      available += s.available;
-      inUse += s.in_use;
-      unhealthy += s.unhealthy;
-      waiting += s.waiting;
-    }
-    return {
-      total_pools: this._pools.length,
-      total_adapters: total,
-      available_adapters: available,
-      in_use_adapters: inUse,
-      unhealthy_adapters: unhealthy,
-      utilization_rate: rate(inUse, total, 0),
-      health_rate: rate(total - unhealthy, total, 100),
-      waiting,
-      max_total: this._maxTotal === Infinity ? null : this._maxTotal,
-    };
+    return poolStatus(this._pools, this._opt.maxTotal);
   }
 
   /** Live view of one key, or undefined if it was never used. Reused object: read it, don't keep it. */
@@ -367,20 +178,7 @@ export class AdapterPool<A extends PooledAdapter> {
 
   /** One row per adapter of a key (for `?detail=true`), with the adapter itself for its own counters. */
   details(model: string, provider: string): Array<AdapterDetail & { adapter: A }> {
-    const kp = this._byModel.get(model)?.get(provider);
-    if (kp === undefined) return [];
-    const now = Date.now();
-    return kp.entries
-      .filter((e) => e.state !== 'closing')
-      .map((e) => ({
-        adapter: e.adapter,
-        id: e.id,
-        state: e.state,
-        use_count: e.useCount,
-        created_at: e.createdAt,
-        last_used_at: e.lastUsedAt === 0 ? null : e.lastUsedAt,
-        expired: this._expiry(e, now) !== null,
-      }));
+    return keyDetails(this._byModel.get(model)?.get(provider));
   }
 
   /** Keys known to the pool, in creation order. */
@@ -393,49 +191,14 @@ export class AdapterPool<A extends PooledAdapter> {
    * retire on release, and tops every key back up to its minimum.
    */
   async cleanup(): Promise<CleanupResult> {
-    const result: CleanupResult = { removed: 0, expired: 0, unhealthy: 0, created: 0, pools: {} };
-    if (this._closed) return result;
-    const now = Date.now();
-    for (const kp of this._pools) {
-      let removed = 0;
-      // Oldest idle first (bottom of the stack), and never below the minimum for idleness alone.
-      for (let i = 0; i < kp.idle.length; ) {
-        const e = kp.idle[i]!;
-        let reason = this._expiry(e, now);
-        if (reason === null && now - (e.lastUsedAt || e.createdAt) > kp.limits.idleTimeoutMs && this._liveCount(kp) > kp.limits.minPoolSize) {
-          reason = 'expired_idle';
-        }
-        if (reason === null) {
-          i++;
-          continue;
-        }
-        kp.idle.splice(i, 1);
-        this._destroy(e, reason);
-        removed++;
-        result.expired++;
-      }
-      for (const e of kp.entries) {
-        if (e.state === 'unhealthy') {
-          kp.suspect = true;
-          this._destroy(e, 'unhealthy');
-          removed++;
-          result.unhealthy++;
-        } else if (e.state === 'in_use' && e.retire === null) {
-          e.retire = this._expiry(e, now);
-        }
-      }
-      const before = kp.creating;
-      this._dispatch(kp);
-      const created = kp.creating - before;
-      result.removed += removed;
-      result.created += created;
-      result.pools[kp.key] = { removed, created };
-    }
+    if (this._closed) return { removed: 0, expired: 0, unhealthy: 0, created: 0, pools: {} };
+    const result = cleanupPass(this._host, Date.now());
     if (result.removed > 0) this._log.info?.({ removed: result.removed }, `🧹 清理了 ${result.removed} 个过期适配器`);
     else this._log.debug?.({ removed: 0 }, '🧹 清理了 0 个过期适配器');
     await this._settleCreates();
     return result;
   }
+
 
   /**
    * Checks every idle and unhealthy adapter (never one in use): failures are marked unhealthy and not
@@ -444,9 +207,14 @@ export class AdapterPool<A extends PooledAdapter> {
   healthCheck(): Promise<HealthCheckResult> {
     // One run at a time: the periodic timer and a manual POST share the same run.
     if (this._healthRun === null) {
-      this._healthRun = this._runHealthCheck().finally(() => {
-        this._healthRun = null;
-      });
+      this._healthRun = this._runHealthCheck()
+        .then((result) => {
+          this._emit('healthCheck', { result });
+          return result;
+        })
+        .finally(() => {
+          this._healthRun = null;
+        });
     }
     return this._healthRun;
   }
@@ -460,26 +228,81 @@ export class AdapterPool<A extends PooledAdapter> {
     return this._closePromise;
   }
 
+  /**
+   * Adds a key at runtime (live config) and creates its minimum. `limits`, if given, replace the
+   * key's own overrides (see `setKeyOptions`). A key that is still draining cannot come back yet.
+   */
+  addKey(key: PoolKey, limits?: Partial<PoolLimits>): void {
+    const { model, provider } = key;
+    const name = poolKey(model, provider);
+    if (this._closed) throw new PoolClosedError(name);
+    if (this._byModel.get(model)?.get(provider)?.drain) throw new KeyRemovedError(name);
+    if (limits !== undefined) this.setKeyOptions(model, provider, limits);
+    this._keyPool(model, provider);
+  }
+
+  /**
+   * Removes a key: its waiters are rejected with KeyRemovedError, it lends nothing more, idle
+   * adapters close now and lent ones when they come back. Resolves once every adapter is closed.
+   */
+  removeKey(model: string, provider: string): Promise<void> {
+    const kp = this._byModel.get(model)?.get(provider);
+    if (kp === undefined) return RESOLVED;
+    if (kp.drain !== null) return kp.drain.done;
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    kp.drain = { done, resolve };
+    this._opt.keyOptions.delete(kp.key);
+    this._log.info?.({ key: kp.key, inUse: kp.inUse }, `🗑️ 移除适配器池: ${kp.key} (等待 ${kp.inUse} 个使用中的适配器归还)`);
+    if (kp.retryTimer !== null) clearTimeout(kp.retryTimer);
+    kp.retryTimer = null;
+    for (const w of kp.waiters.splice(0)) {
+      this._settleWaiter(w);
+      w.reject(new KeyRemovedError(kp.key));
+    }
+    for (const e of [...kp.idle]) this._destroy(e, 'removed');
+    for (const e of [...kp.entries]) if (e.state === 'unhealthy') this._destroy(e, 'removed');
+    this._drained(kp);
+    return done;
+  }
+
+  /**
+   * Replaces one key's own limits (the pool-wide defaults fill the rest), live. A smaller
+   * maxPoolSize closes idle (then unhealthy) adapters at once and lent ones as they come back,
+   * never one in use; a larger minPoolSize creates the difference.
+   */
+  setKeyOptions(model: string, provider: string, limits: Partial<PoolLimits>): void {
+    const key = poolKey(model, provider);
+    const own = pickLimits(limits);
+    const next = validateLimits(`AdapterPool setKeyOptions("${key}")`, { ...this._opt.defaults, ...own });
+    this._opt.keyOptions.set(key, own);
+    const kp = this._byModel.get(model)?.get(provider);
+    if (kp === undefined || kp.drain !== null) return;
+    kp.limits = next;
+    kp.view.maxPoolSize = next.maxPoolSize;
+    while (liveCount(kp) > next.maxPoolSize && kp.idle.length > 0) this._destroy(kp.idle[0]!, 'resized');
+    for (const e of [...kp.entries]) {
+      if (liveCount(kp) <= next.maxPoolSize) break;
+      if (e.state === 'unhealthy') this._destroy(e, 'resized');
+    }
+    this._dispatch(kp);
+  }
+
   get closed(): boolean {
     return this._closed;
   }
 
-  on<E extends keyof PoolEvents<A>>(event: E, fn: Listener<A, E>): this {
-    const list = (this._listeners[event] ??= []) as Array<Listener<A, E>>;
-    list.push(fn);
+  on<E extends keyof PoolEvents<A>>(event: E, fn: PoolListener<A, E>): this {
+    this._events.on(event, fn);
     return this;
   }
 
-  off<E extends keyof PoolEvents<A>>(event: E, fn: Listener<A, E>): this {
-    const list = this._listeners[event] as Array<Listener<A, E>> | undefined;
-    const i = list ? list.indexOf(fn) : -1;
-    if (i >= 0) list!.splice(i, 1);
+  off<E extends keyof PoolEvents<A>>(event: E, fn: PoolListener<A, E>): this {
+    this._events.off(event, fn);
     return this;
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Lending
-  // -------------------------------------------------------------------------------------------
+  // --- Lending ---
 
   private _keyPool(model: string, provider: string): KeyPool<A> {
     let byProvider = this._byModel.get(model);
@@ -490,27 +313,7 @@ export class AdapterPool<A extends PooledAdapter> {
     let kp = byProvider.get(provider);
     if (kp === undefined) {
       const key = poolKey(model, provider);
-      const limits = this._limitsFor(key);
-      kp = {
-        key,
-        keyObj: Object.freeze({ model, provider }),
-        limits,
-        entries: [],
-        idle: [],
-        waiters: [],
-        creating: 0,
-        closing: 0,
-        inUse: 0,
-        unhealthy: 0,
-        createFailures: 0,
-        lastCreateError: undefined,
-        lastCreateErrorAt: 0,
-        retryTimer: null,
-        deadlineTimer: null,
-        deadlineAt: Infinity,
-        suspect: false,
-        view: { total: 0, available: 0, inUse: 0, unhealthy: 0, creating: 0, waiting: 0, maxPoolSize: limits.maxPoolSize },
-      };
+      kp = newKeyPool<A>(key, Object.freeze({ model, provider }), this._limitsFor(key));
       byProvider.set(provider, kp);
       this._pools.push(kp);
       this._log.info?.({ key }, `🔧 初始化适配器池: ${key}`);
@@ -520,8 +323,7 @@ export class AdapterPool<A extends PooledAdapter> {
   }
 
   private _limitsFor(key: string): PoolLimits {
-    const o = this._keyOptions[key];
-    return o === undefined ? this._defaults : { ...this._defaults, ...pickLimits(o) };
+    return limitsFor(this._opt.defaults, this._opt.keyOptions, key);
   }
 
   /**
@@ -537,7 +339,12 @@ export class AdapterPool<A extends PooledAdapter> {
     e.useCount++;
     e.kp.inUse++;
     this._inUseTotal++;
-    if (this._leakDetectionMs > 0) this._armLeakTimer(e);
+    if (this._opt.leakDetectionMs > 0) {
+      armLeakTimer(e, this._opt.leakDetectionMs, (heldMs, stack) => {
+        this._log.warn?.({ key: e.kp.key, adapter: e.id, heldMs, stack }, `⚠️ 适配器可能泄漏: ${e.kp.key} (已持有 ${heldMs} ms)`);
+        this._emit('leak', { key: e.kp.key, adapter: e.adapter, heldMs, stack });
+      });
+    }
     if (this._debug) this._log.debug!({ key: e.kp.key, adapter: e.id }, `🔄 从池中获取适配器: ${e.kp.key} (使用次数: ${e.useCount})`);
   }
 
@@ -550,9 +357,11 @@ export class AdapterPool<A extends PooledAdapter> {
       e.leakTimer = null;
     }
     if (this._debug) this._log.debug!({ key: kp.key, adapter: e.id }, `🔄 释放适配器回池: ${kp.key} (使用次数: ${e.useCount})`);
-    if (this._listeners.released !== undefined) this._emit('released', { key: kp.key, adapter: e.adapter, useCount: e.useCount });
+    if (this._events.has('released')) this._emit('released', { key: kp.key, adapter: e.adapter, useCount: e.useCount });
     if (this._closed) {
       this._destroy(e, 'closed');
+    } else if (kp.drain !== null) {
+      this._destroy(e, 'removed');
     } else if (broken) {
       this._markUnhealthy(e, new Error('reported broken by its holder'));
       this._dispatch(kp);
@@ -562,6 +371,8 @@ export class AdapterPool<A extends PooledAdapter> {
       if (reason !== null) {
         this._destroy(e, reason);
         this._dispatch(kp);
+      } else if (kp.entries.length - kp.closing > kp.limits.maxPoolSize) {
+        this._destroy(e, 'resized'); // its key was shrunk while it was lent
       } else if (kp.waiters.length > 0) {
         // Hand it straight to the oldest waiter (no barging by a newcomer).
         this._lend(e);
@@ -578,7 +389,13 @@ export class AdapterPool<A extends PooledAdapter> {
   private _enqueue(kp: KeyPool<A>, options: AcquireOptions | undefined): Promise<A> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AcquireAbortedError(kp.key, signal.reason));
+    if (kp.drain !== null) return Promise.reject(new KeyRemovedError(kp.key));
     let timeoutMs = options?.timeoutMs ?? kp.limits.acquireTimeoutMs;
+    // Creation is failing and its retry is pending: a caller that asked not to wait learns why at
+    // once; one that may wait queues for that retry and is served by it within its deadline.
+    if (timeoutMs === 0 && this._opt.propagateCreateError && kp.retryTimer !== null && kp.idle.length === 0) {
+      return Promise.reject(new CreateFailedError(kp.key, kp.lastCreateError));
+    }
     const canCreate = this._hasRoom(kp) || this._canEvictFor(kp);
     if (timeoutMs === 0) {
       // 0 = don't queue behind a full pool; a create still gets the normal deadline.
@@ -586,16 +403,12 @@ export class AdapterPool<A extends PooledAdapter> {
       timeoutMs = kp.limits.acquireTimeoutMs;
     }
     if (!canCreate) {
-      if (kp.waiters.length >= this._maxWaiters) return Promise.reject(new TooManyWaitersError(kp.key, this._maxWaiters));
-    }
-    // Fail fast while creation is broken and nothing else could ever serve this caller.
-    if (this._propagateCreateError && kp.retryTimer !== null && kp.inUse === 0 && kp.creating === 0 && kp.idle.length === 0) {
-      return Promise.reject(new CreateFailedError(kp.key, kp.lastCreateError));
+      if (kp.waiters.length >= this._opt.maxWaiters) return Promise.reject(new TooManyWaitersError(kp.key, this._opt.maxWaiters));
     }
     return new Promise<A>((resolve, reject) => {
       const now = Date.now();
       const w: Waiter<A> = { kp, enqueuedAt: now, timeoutMs, deadline: now + timeoutMs, resolve, reject, signal, onAbort: null };
-      if (w.deadline < kp.deadlineAt) this._armDeadline(kp, w.deadline, now);
+      if (w.deadline < kp.deadlineAt) armDeadline(kp, w.deadline, now, this._sweepDeadlines);
       if (signal !== undefined) {
         w.onAbort = () => this._abortWaiter(w);
         signal.addEventListener('abort', w.onAbort, { once: true });
@@ -609,7 +422,7 @@ export class AdapterPool<A extends PooledAdapter> {
   /** Gives `e` (already lent with `_lend`) to waiter `w`, which has been removed from the queue. */
   private _serve(w: Waiter<A>, e: Entry<A>): void {
     this._settleWaiter(w);
-    if (this._listeners.acquired !== undefined) {
+    if (this._events.has('acquired')) {
       this._emit('acquired', { key: e.kp.key, adapter: e.adapter, waitedMs: Date.now() - w.enqueuedAt, useCount: e.useCount });
     }
     w.resolve(e.adapter);
@@ -620,41 +433,18 @@ export class AdapterPool<A extends PooledAdapter> {
     w.onAbort = null;
     const kp = w.kp;
     // Nobody left waiting: drop the deadline timer so it cannot keep the process alive.
-    if (kp.waiters.length === 0 && kp.deadlineTimer !== null) this._disarmDeadline(kp);
-  }
-
-  private _armDeadline(kp: KeyPool<A>, at: number, now: number): void {
-    if (kp.deadlineTimer !== null) clearTimeout(kp.deadlineTimer);
-    kp.deadlineAt = at;
-    kp.deadlineTimer = setTimeout(() => this._sweepDeadlines(kp), Math.max(1, at - now));
-  }
-
-  private _disarmDeadline(kp: KeyPool<A>): void {
-    clearTimeout(kp.deadlineTimer!);
-    kp.deadlineTimer = null;
-    kp.deadlineAt = Infinity;
+    if (kp.waiters.length === 0 && kp.deadlineTimer !== null) disarmDeadline(kp);
   }
 
   /** Rejects every waiter whose deadline passed and re-arms for the next one. */
-  private _sweepDeadlines(kp: KeyPool<A>): void {
+  private readonly _sweepDeadlines = (kp: KeyPool<A>): void => {
     kp.deadlineTimer = null;
     kp.deadlineAt = Infinity;
     const now = Date.now();
-    const expired: Waiter<A>[] = [];
-    let next = Infinity;
-    let j = 0;
-    for (let i = 0; i < kp.waiters.length; i++) {
-      const w = kp.waiters[i]!;
-      if (w.deadline <= now) expired.push(w);
-      else {
-        kp.waiters[j++] = w;
-        if (w.deadline < next) next = w.deadline;
-      }
-    }
-    kp.waiters.length = j;
-    if (next !== Infinity) this._armDeadline(kp, next, now);
+    const { expired, next } = takeExpired(kp, now);
+    if (next !== Infinity) armDeadline(kp, next, now, this._sweepDeadlines);
     for (const w of expired) this._expireWaiter(w, now);
-  }
+  };
 
   private _removeWaiter(w: Waiter<A>): boolean {
     const i = w.kp.waiters.indexOf(w);
@@ -669,8 +459,8 @@ export class AdapterPool<A extends PooledAdapter> {
     const kp = w.kp;
     const waitedMs = now - w.enqueuedAt;
     this._emit('timeout', { key: kp.key, waitedMs });
-    // A create that failed while this caller waited explains the wait better than a bare timeout.
-    if (kp.lastCreateErrorAt >= w.enqueuedAt && kp.createFailures > 0) {
+    // Creation failing while this caller waited (or still failing) explains the wait better than a bare timeout.
+    if (kp.createFailures > 0 && (kp.lastCreateErrorAt >= w.enqueuedAt || kp.retryTimer !== null)) {
       w.reject(new CreateFailedError(kp.key, kp.lastCreateError));
     } else {
       this._log.warn?.({ key: kp.key, waitedMs }, `⏳ 获取适配器超时: ${kp.key} (${w.timeoutMs} ms)`);
@@ -683,13 +473,11 @@ export class AdapterPool<A extends PooledAdapter> {
     if (this._removeWaiter(w)) w.reject(new AcquireAbortedError(w.kp.key, w.signal?.reason));
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Capacity: creating, evicting, destroying
-  // -------------------------------------------------------------------------------------------
+  // --- Capacity: creating, evicting, destroying ---
 
   /** Serves waiters from idle adapters, then starts the creates this key needs and may have. */
   private _dispatch(kp: KeyPool<A>): void {
-    if (this._closed) return;
+    if (this._closed || kp.drain !== null) return;
     while (kp.waiters.length > 0) {
       const e = this._takeIdle(kp);
       if (e === null) break;
@@ -697,17 +485,13 @@ export class AdapterPool<A extends PooledAdapter> {
       this._serve(kp.waiters.shift()!, e);
     }
     if (kp.retryTimer !== null) return;
-    let needed = Math.max(kp.waiters.length - kp.creating, kp.limits.minPoolSize - this._liveCount(kp) - kp.creating);
+    let needed = Math.max(kp.waiters.length - kp.creating, kp.limits.minPoolSize - liveCount(kp) - kp.creating);
     while (needed > 0 && this._hasRoom(kp)) {
       this._create(kp);
       needed--;
     }
     // At maxTotal, real demand (not the minimum) may close another key's idle adapter to make room.
-    if (kp.waiters.length > kp.creating && this._roomInKey(kp) && this._count >= this._maxTotal) this._evictFor(kp);
-  }
-
-  private _liveCount(kp: KeyPool<A>): number {
-    return kp.entries.length - kp.closing;
+    if (kp.waiters.length > kp.creating && this._roomInKey(kp) && this._count >= this._opt.maxTotal) this._evictFor(kp);
   }
 
   private _roomInKey(kp: KeyPool<A>): boolean {
@@ -715,7 +499,7 @@ export class AdapterPool<A extends PooledAdapter> {
   }
 
   private _hasRoom(kp: KeyPool<A>): boolean {
-    return this._roomInKey(kp) && this._count < this._maxTotal;
+    return this._roomInKey(kp) && this._count < this._opt.maxTotal;
   }
 
   private _canEvictFor(kp: KeyPool<A>): boolean {
@@ -738,80 +522,39 @@ export class AdapterPool<A extends PooledAdapter> {
     kp.creating++;
     this._count++;
     const check = kp.suspect;
-    let timedOut = false;
-    let timer: NodeJS.Timeout | null = null;
-    const attempt = (async () => {
-      const adapter = await this._createAdapter(kp.keyObj);
-      if (adapter === null || typeof adapter !== 'object' || typeof adapter.close !== 'function') {
-        throw new TypeError('createAdapter resolved to something that is not an adapter');
-      }
-      return adapter;
-    })();
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        reject(new Error(`createAdapter did not finish within ${this._createTimeoutMs} ms`));
-      }, this._createTimeoutMs);
-      timer.unref();
-    });
-    const done = Promise.race([attempt, deadline])
-      .then(
-        async (adapter) => {
-          if (check && !this._closed) {
-            const healthy = await this._check(adapter);
-            if (!healthy) {
-              void adapter.close().catch(() => {});
-              throw new Error('new adapter failed its health check');
-            }
-          }
-          return adapter;
-        },
-      )
+    const onLate = (adapter: A): void => {
+      this._log.warn?.({ key: kp.key }, `createAdapter for ${kp.key} finished after its timeout; closing it`);
+      void adapter.close().catch(() => {});
+      this._emit('destroyed', { key: kp.key, adapter, reason: 'late_create' });
+    };
+    const done = createWithTimeout(() => this._opt.createAdapter(kp.keyObj), this._opt.createTimeoutMs, onLate)
+      .then(async (adapter) => {
+        // A key whose adapter failed a check gets new adapters checked before they are lent.
+        if (check && !this._closed && !(await checkAdapter(adapter, this._opt.healthCheckTimeoutMs))) {
+          void adapter.close().catch(() => {});
+          throw new Error('new adapter failed its health check');
+        }
+        return adapter;
+      })
       .then(
         (adapter) => this._created(kp, adapter),
         (error: unknown) => this._createFailed(kp, error),
       )
-      .finally(() => {
-        if (timer !== null) clearTimeout(timer);
-        this._pendingCreates.delete(done);
-      });
+      .finally(() => this._pendingCreates.delete(done));
     this._pendingCreates.add(done);
-    // A create that finishes after its deadline holds no capacity any more: close what it made.
-    attempt.then(
-      (adapter) => {
-        if (timedOut) {
-          this._log.warn?.({ key: kp.key }, `createAdapter for ${kp.key} finished after its timeout; closing it`);
-          void adapter.close().catch(() => {});
-          this._emit('destroyed', { key: kp.key, adapter, reason: 'late_create' });
-        }
-      },
-      () => {},
-    );
   }
+
 
   private _created(kp: KeyPool<A>, adapter: A): void {
     kp.creating--;
     kp.createFailures = 0;
-    if (this._closed) {
+    if (this._closed || kp.drain !== null) {
       this._count--;
       void adapter.close().catch(() => {});
+      this._drained(kp);
       return;
     }
-    const now = Date.now();
-    const lifetime = kp.limits.maxLifetimeMs;
-    const e: Entry<A> = {
-      adapter,
-      id: this._nextId++,
-      kp,
-      state: 'idle',
-      useCount: 0,
-      createdAt: now,
-      lastUsedAt: 0,
-      expiresAt: lifetime === Infinity ? Infinity : now + lifetime - Math.random() * lifetime * LIFETIME_JITTER,
-      retire: null,
-      failedChecks: 0,
-      leakTimer: null,
-    };
+    const e = newEntry(kp, adapter, this._nextId++, Date.now());
     kp.entries.push(e);
     this._entries.set(adapter, e);
     kp.idle.push(e);
@@ -823,20 +566,23 @@ export class AdapterPool<A extends PooledAdapter> {
   private _createFailed(kp: KeyPool<A>, error: unknown): void {
     kp.creating--;
     this._count--;
-    if (this._closed) return;
+    if (this._closed || kp.drain !== null) {
+      this._drained(kp);
+      return;
+    }
     kp.createFailures++;
     kp.lastCreateError = error;
     kp.lastCreateErrorAt = Date.now();
     const err = error instanceof Error ? error : new Error(String(error));
     this._log.error?.({ key: kp.key, err: { message: err.message } }, `❌ 创建适配器失败: ${kp.key}: ${err.message}`);
     this._emit('createFailed', { key: kp.key, error: err });
-    if (this._propagateCreateError && kp.waiters.length > kp.creating) {
+    if (this._opt.propagateCreateError && kp.waiters.length > kp.creating) {
       const w = kp.waiters.shift()!;
       this._settleWaiter(w);
       w.reject(new CreateFailedError(kp.key, error));
     }
     // Retry through a real timer with exponential backoff, never a microtask loop (generic-pool #175).
-    const delay = Math.min(this._createRetryMaxMs, this._createRetryInitialMs * 2 ** (kp.createFailures - 1));
+    const delay = Math.min(this._opt.createRetryMaxMs, this._opt.createRetryInitialMs * 2 ** (kp.createFailures - 1));
     if (kp.retryTimer === null) {
       kp.retryTimer = setTimeout(() => {
         kp.retryTimer = null;
@@ -866,6 +612,7 @@ export class AdapterPool<A extends PooledAdapter> {
       kp.closing--;
       this._count--;
       this._emit('destroyed', { key: kp.key, adapter: e.adapter, reason });
+      this._drained(kp);
       this._onCapacityFreed();
     };
     let closing: Promise<void>;
@@ -882,6 +629,20 @@ export class AdapterPool<A extends PooledAdapter> {
     void done.finally(() => this._pendingCloses.delete(done));
   }
 
+  /** A removed key whose last adapter closed leaves the pool, and its `removeKey()` resolves. */
+  private _drained(kp: KeyPool<A>): void {
+    if (kp.drain === null || kp.entries.length > 0 || kp.creating > 0) return;
+    const byProvider = this._byModel.get(kp.keyObj.model);
+    if (byProvider?.get(kp.keyObj.provider) === kp) {
+      byProvider.delete(kp.keyObj.provider);
+      if (byProvider.size === 0) this._byModel.delete(kp.keyObj.model);
+    }
+    const i = this._pools.indexOf(kp);
+    if (i >= 0) this._pools.splice(i, 1);
+    this._log.info?.({ key: kp.key }, `🗑️ 适配器池已移除: ${kp.key}`);
+    kp.drain.resolve();
+  }
+
   /** Freed capacity serves the waiting keys, oldest waiter first. */
   private _onCapacityFreed(): void {
     if (this._closed) return;
@@ -894,103 +655,36 @@ export class AdapterPool<A extends PooledAdapter> {
     for (const kp of waiting) this._dispatch(kp);
   }
 
-  private _expiry(e: Entry<A>, now: number): DestroyReason | null {
-    if (e.useCount >= e.kp.limits.maxUses) return 'expired_uses';
-    if (now >= e.expiresAt) return 'expired_lifetime';
-    return null;
-  }
-
-  private _armLeakTimer(e: Entry<A>): void {
-    const stack = new Error('adapter acquired here').stack ?? '';
-    const heldSince = Date.now();
-    if (e.leakTimer !== null) clearTimeout(e.leakTimer);
-    e.leakTimer = setTimeout(() => {
-      e.leakTimer = null;
-      const heldMs = Date.now() - heldSince;
-      this._log.warn?.({ key: e.kp.key, adapter: e.id, heldMs, stack }, `⚠️ 适配器可能泄漏: ${e.kp.key} (已持有 ${heldMs} ms)`);
-      this._emit('leak', { key: e.kp.key, adapter: e.adapter, heldMs, stack });
-    }, this._leakDetectionMs);
-    e.leakTimer.unref();
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Health
-  // -------------------------------------------------------------------------------------------
+  // --- Health ---
 
   private async _runHealthCheck(): Promise<HealthCheckResult> {
-    const result: HealthCheckResult = { checked: 0, healthy: 0, unhealthy: 0, recovered: 0, replaced: 0, skipped_in_use: 0, pools: {} };
-    if (this._closed) return result;
-    const jobs: Promise<void>[] = [];
-    for (const kp of this._pools) {
-      const row = { checked: 0, healthy: 0, unhealthy: 0, recovered: 0 };
-      result.pools[kp.key] = row;
-      for (const e of [...kp.entries]) {
-        if (e.state === 'in_use') {
-          result.skipped_in_use++;
-          continue;
-        }
-        if (e.state !== 'idle' && e.state !== 'unhealthy') continue;
-        const wasUnhealthy = e.state === 'unhealthy';
-        if (wasUnhealthy) kp.unhealthy--;
-        else kp.idle.splice(kp.idle.indexOf(e), 1);
-        e.state = 'checking';
-        row.checked++;
-        result.checked++;
-        jobs.push(
-          this._check(e.adapter).then((healthy) => {
-            if (e.state !== 'checking') return; // closed meanwhile
-            if (healthy) {
-              row.healthy++;
-              result.healthy++;
-              e.failedChecks = 0;
-              kp.suspect = false;
-              if (wasUnhealthy) {
-                row.recovered++;
-                result.recovered++;
-                this._log.info?.({ key: kp.key, adapter: e.id }, `💚 适配器恢复健康: ${kp.key}`);
-                this._emit('recovered', { key: kp.key, adapter: e.adapter });
-              }
-              e.state = 'idle';
-              kp.idle.push(e);
-            } else {
-              row.unhealthy++;
-              result.unhealthy++;
-              e.failedChecks++;
-              if (e.failedChecks >= this._maxFailedHealthChecks) {
-                result.replaced++;
-                kp.suspect = true;
-                this._destroy(e, 'unhealthy');
-              } else {
-                this._markUnhealthy(e, undefined, wasUnhealthy);
-              }
-            }
-            this._dispatch(kp);
-          }),
-        );
-      }
-    }
-    await Promise.all(jobs);
+    if (this._closed) return { checked: 0, healthy: 0, unhealthy: 0, recovered: 0, replaced: 0, skipped_in_use: 0, pools: {} };
+    const result = await healthCheckPass(this._host);
     await this._settleCreates();
     return result;
   }
 
-  /** true = healthy. A false result, a rejection or a check slower than the timeout = unhealthy. */
-  private async _check(adapter: A): Promise<boolean> {
-    let timer: NodeJS.Timeout | null = null;
-    try {
-      const outcome = await Promise.race([
-        Promise.resolve().then(() => adapter.healthCheck()),
-        new Promise<false>((resolve) => {
-          timer = setTimeout(() => resolve(false), this._healthCheckTimeoutMs);
-        }),
-      ]);
-      return outcome !== false;
-    } catch {
-      return false;
-    } finally {
-      if (timer !== null) clearTimeout(timer);
-    }
+  private _beginCheck(e: Entry<A>): boolean {
+    const kp = e.kp;
+    const wasUnhealthy = e.state === 'unhealthy';
+    if (wasUnhealthy) kp.unhealthy--;
+    else kp.idle.splice(kp.idle.indexOf(e), 1);
+    e.state = 'checking';
+    return wasUnhealthy;
   }
+
+  private _passCheck(e: Entry<A>, wasUnhealthy: boolean): void {
+    const kp = e.kp;
+    e.failedChecks = 0;
+    kp.suspect = false;
+    if (wasUnhealthy) {
+      this._log.info?.({ key: kp.key, adapter: e.id }, `💚 适配器恢复健康: ${kp.key}`);
+      this._emit('recovered', { key: kp.key, adapter: e.adapter });
+    }
+    e.state = 'idle';
+    kp.idle.push(e);
+  }
+
 
   private _markUnhealthy(e: Entry<A>, error?: unknown, quiet = false): void {
     const kp = e.kp;
@@ -1005,9 +699,7 @@ export class AdapterPool<A extends PooledAdapter> {
     }
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Shutdown, events, helpers
-  // -------------------------------------------------------------------------------------------
+  // --- Shutdown, events, helpers ---
 
   private async _close(): Promise<void> {
     this._closed = true;
@@ -1017,7 +709,7 @@ export class AdapterPool<A extends PooledAdapter> {
     for (const kp of this._pools) {
       if (kp.retryTimer !== null) clearTimeout(kp.retryTimer);
       kp.retryTimer = null;
-      if (kp.deadlineTimer !== null) this._disarmDeadline(kp);
+      if (kp.deadlineTimer !== null) disarmDeadline(kp);
       for (const w of kp.waiters.splice(0)) {
         this._settleWaiter(w);
         w.reject(new PoolClosedError(kp.key));
@@ -1029,7 +721,7 @@ export class AdapterPool<A extends PooledAdapter> {
       let timer: NodeJS.Timeout | null = null;
       await new Promise<void>((resolve) => {
         this._onIdle = resolve;
-        timer = setTimeout(resolve, this._closeTimeoutMs);
+        timer = setTimeout(resolve, this._opt.closeTimeoutMs);
       });
       this._onIdle = null;
       if (timer !== null) clearTimeout(timer);
@@ -1044,99 +736,12 @@ export class AdapterPool<A extends PooledAdapter> {
     while (this._pendingCreates.size > 0) await Promise.allSettled([...this._pendingCreates]);
   }
 
-  private _entryStats(kp: KeyPool<A>): PoolStatsEntry {
-    let unhealthy = 0;
-    let checking = 0;
-    let expired = 0;
-    const now = Date.now();
-    for (const e of kp.entries) {
-      if (e.state === 'unhealthy') unhealthy++;
-      else if (e.state === 'checking') checking++;
-      if (e.state !== 'closing' && (e.retire !== null || this._expiry(e, now) !== null)) expired++;
-    }
-    const total = kp.entries.length - kp.closing;
-    return {
-      total,
-      available: kp.idle.length,
-      in_use: kp.inUse,
-      unhealthy,
-      expired,
-      max_pool_size: kp.limits.maxPoolSize,
-      min_pool_size: kp.limits.minPoolSize,
-      checking,
-      creating: kp.creating,
-      closing: kp.closing,
-      waiting: kp.waiters.length,
-      utilization_rate: rate(kp.inUse, total, 0),
-      health_rate: rate(total - unhealthy, total, 100),
-    };
-  }
-
   private _emit<E extends keyof PoolEvents<A>>(event: E, payload: PoolEvents<A>[E]): void {
-    const list = this._listeners[event] as Array<Listener<A, E>> | undefined;
-    if (list === undefined) return;
-    for (const fn of list) {
-      // A throwing listener must not break the pool (tarn's listener test).
-      try {
-        fn(payload);
-      } catch (err) {
-        this._log.error?.({ err }, `pool event listener for "${String(event)}" threw`);
-      }
-    }
+    this._events.emit(event, payload);
   }
 
   private _emitError(key: string, error: unknown): void {
     this._log.error?.({ key, err: error }, `adapter pool error: ${key}`);
     this._emit('error', { key, error });
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Option validation (precise messages, tarn style)
-// ---------------------------------------------------------------------------------------------
-
-function pickLimits(o: Partial<PoolLimits>): Partial<PoolLimits> {
-  const out: Partial<PoolLimits> = {};
-  if (o.maxPoolSize !== undefined) out.maxPoolSize = o.maxPoolSize;
-  if (o.minPoolSize !== undefined) out.minPoolSize = o.minPoolSize;
-  if (o.acquireTimeoutMs !== undefined) out.acquireTimeoutMs = o.acquireTimeoutMs;
-  if (o.maxUses !== undefined) out.maxUses = o.maxUses;
-  if (o.idleTimeoutMs !== undefined) out.idleTimeoutMs = o.idleTimeoutMs;
-  if (o.maxLifetimeMs !== undefined) out.maxLifetimeMs = o.maxLifetimeMs;
-  return out;
-}
-
-function validateLimits(where: string, l: PoolLimits): PoolLimits {
-  const at = (name: string): string => `${where}: ${name}`;
-  count(at('maxPoolSize'), l.maxPoolSize, 1, false);
-  count(at('minPoolSize'), l.minPoolSize, 0, false);
-  if (l.minPoolSize > l.maxPoolSize) {
-    throw new RangeError(`${where}: minPoolSize (${l.minPoolSize}) must not be greater than maxPoolSize (${l.maxPoolSize})`);
-  }
-  duration(at('acquireTimeoutMs'), l.acquireTimeoutMs, 0);
-  count(at('maxUses'), l.maxUses, 1);
-  duration(at('idleTimeoutMs'), l.idleTimeoutMs, 1);
-  duration(at('maxLifetimeMs'), l.maxLifetimeMs, 1);
-  return l;
-}
-
-function count(name: string, v: unknown, min: number, infinityOk = true): number {
-  const label = name.includes(':') ? name : `AdapterPool: ${name}`;
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${label} must be a number, got ${JSON.stringify(v)}`);
-  if (v === Infinity && infinityOk) return v;
-  if (!Number.isInteger(v) || v < min) throw new RangeError(`${label} must be an integer >= ${min}${infinityOk ? ' or Infinity' : ''}, got ${v}`);
-  return v;
-}
-
-function duration(name: string, v: unknown, min: number): number {
-  const label = name.includes(':') ? name : `AdapterPool: ${name}`;
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${label} must be a number of milliseconds, got ${JSON.stringify(v)}`);
-  if (v === Infinity) return v;
-  if (v < min || !Number.isFinite(v)) throw new RangeError(`${label} must be >= ${min} ms, got ${v}`);
-  if (v > 2_147_483_647) throw new RangeError(`${label} must be at most 2147483647 ms (setTimeout's limit) or Infinity, got ${v}`);
-  return v;
-}
-
-function rate(part: number, whole: number, empty: number): number {
-  return whole === 0 ? empty : Math.round((part / whole) * 1000) / 10;
 }

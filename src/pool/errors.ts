@@ -53,3 +53,10 @@ export class AcquireAbortedError extends PoolError {
     super(key, `acquire of an adapter for ${key} was aborted`, { cause: reason });
   }
 }
+
+/** The key was removed from the pool (`removeKey`): it lends nothing more. */
+export class KeyRemovedError extends PoolError {
+  constructor(key: string) {
+    super(key, `${key} was removed from the adapter pool`);
+  }
+}

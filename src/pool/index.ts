@@ -1,4 +1,5 @@
-export { AdapterPool, DEFAULT_POOL_LIMITS, poolKey } from './AdapterPool.js';
-export type { KeyState, Lease, ReleaseOptions } from './AdapterPool.js';
+export { AdapterPool } from './AdapterPool.js';
+export { poolKey } from './key.js';
+export { DEFAULT_POOL_LIMITS } from './options.js';
 export * from './errors.js';
 export type * from './types.js';

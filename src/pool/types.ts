@@ -64,7 +64,13 @@ export interface AcquireOptions {
 /** Explicit lifecycle of one adapter (generic-pool style). */
 export type AdapterState = 'creating' | 'idle' | 'in_use' | 'checking' | 'unhealthy' | 'closing';
 
+/**
+ * One key's counts. Ratios are 0..1 numbers; the server turns them into the seed's percentages.
+ * total = available + in_use + unhealthy + checking.
+ */
 export interface PoolStatsEntry {
+  readonly model: string;
+  readonly provider: string;
   total: number;
   available: number;
   in_use: number;
@@ -72,18 +78,21 @@ export interface PoolStatsEntry {
   expired: number;
   max_pool_size: number;
   min_pool_size: number;
-  /** Being health-checked (not lent meanwhile). total = available + in_use + unhealthy + checking. */
+  /** Being health-checked (not lent meanwhile). */
   checking: number;
   creating: number;
   /** Being closed: no longer in total, still counted against the limits until their close ends. */
   closing: number;
   waiting: number;
-  utilization_rate: number;
-  health_rate: number;
+  /** in_use / total, 0 when empty. */
+  utilization: number;
+  /** (total - unhealthy) / total, 1 when empty. */
+  health: number;
 }
 
 export interface PoolStats {
   total_pools: number;
+  /** By `poolKey(model, provider)`; each entry carries its model and provider. */
   pools: Record<string, PoolStatsEntry>;
 }
 
@@ -93,8 +102,10 @@ export interface PoolStatus {
   available_adapters: number;
   in_use_adapters: number;
   unhealthy_adapters: number;
-  utilization_rate: number;
-  health_rate: number;
+  /** 0..1, 0 when empty. */
+  utilization: number;
+  /** 0..1, 1 when empty. */
+  health: number;
   waiting: number;
   max_total: number | null;
 }
@@ -126,7 +137,8 @@ export interface HealthCheckResult {
   pools: Record<string, { checked: number; healthy: number; unhealthy: number; recovered: number }>;
 }
 
-export type DestroyReason = 'expired_uses' | 'expired_idle' | 'expired_lifetime' | 'unhealthy' | 'evicted' | 'closed' | 'late_create';
+/** `removed`: its key was removed (`removeKey`); `resized`: its key's maxPoolSize shrank below the adapters it had. */
+export type DestroyReason = 'expired_uses' | 'expired_idle' | 'expired_lifetime' | 'unhealthy' | 'evicted' | 'closed' | 'late_create' | 'removed' | 'resized';
 
 export interface PoolEvents<A> {
   created: { key: string; adapter: A };
@@ -139,4 +151,30 @@ export interface PoolEvents<A> {
   timeout: { key: string; waitedMs: number };
   leak: { key: string; adapter: A; heldMs: number; stack: string };
   error: { key: string; error: unknown };
+  /** A health-check run finished (periodic or on demand; a run joined by several callers is emitted once). */
+  healthCheck: { result: HealthCheckResult };
+}
+
+/** Cheap live view of one key for routing decisions. The object is reused: read it, don't keep it. */
+export interface KeyState {
+  total: number;
+  available: number;
+  inUse: number;
+  unhealthy: number;
+  creating: number;
+  waiting: number;
+  maxPoolSize: number;
+}
+
+export interface Lease<A> {
+  readonly adapter: A;
+  readonly model: string;
+  readonly provider: string;
+  release(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface ReleaseOptions {
+  /** The holder saw the adapter fail in a way that says it is broken (bad key, no quota): stop lending it. */
+  healthy?: boolean;
 }

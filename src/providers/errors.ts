@@ -19,6 +19,7 @@ export type ErrorClass =
   | 'network' // reset, refused, DNS
   | 'bad_response' // malformed JSON or SSE from upstream
   | 'stream_error' // an error event inside a 200 stream
+  | 'response_too_large' // a body or one SSE event over providers.*.maxResponseSize / maxEventSize
   | 'aborted'; // the caller hung up
 
 export interface ErrorAction {
@@ -44,6 +45,8 @@ export const ERROR_ACTIONS: Readonly<Record<ErrorClass, ErrorAction>> = {
   network: { retry: true, failover: true, cooldown: true, unhealthy: false },
   bad_response: { retry: true, failover: true, cooldown: true, unhealthy: false },
   stream_error: { retry: true, failover: true, cooldown: true, unhealthy: false },
+  // The same request would likely bring the same oversized answer: try elsewhere, not here again.
+  response_too_large: { retry: false, failover: true, cooldown: true, unhealthy: false },
   aborted: { retry: false, failover: false, cooldown: false, unhealthy: false },
 };
 
@@ -88,6 +91,14 @@ export class ProviderError extends Error {
   get action(): ErrorAction {
     return ERROR_ACTIONS[this.errorClass];
   }
+}
+
+/**
+ * An upstream answer over the size caps. The server answers 502 `upstream_response_too_large`
+ * (its code is `upstream_<class>`).
+ */
+export function tooLargeError(provider: string, message: string): ProviderError {
+  return new ProviderError({ provider, status: 502, errorClass: 'response_too_large', code: 'upstream_response_too_large', message });
 }
 
 function defaultType(c: ErrorClass): string {

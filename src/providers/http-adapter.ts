@@ -2,7 +2,9 @@ import type { PoolLogger } from '../pool/types.js';
 import { ProviderError } from './errors.js';
 import { RequestCounters } from './counters.js';
 import { readError, type ReadContext } from './http-util.js';
+import { scrubberFor, type SecretScrubber } from './scrub.js';
 import { HttpTransport, transportError, type TransportRequest, type TransportResponse } from './transport.js';
+import type { UpstreamBody, UpstreamStreamContext } from './upstream-stream.js';
 import type {
   AdapterCounters,
   CallOptions,
@@ -25,13 +27,27 @@ export interface HttpAdapterOptions {
   apiKey?: string;
   /** Every request's headers, auth included. */
   headers: Record<string, string>;
+  /**
+   * Removes the provider's secrets from everything that leaves the adapter; built once per provider
+   * config (`scrubberOf(config)`). Default: one built from `apiKey`, `headers` and `baseUrl`.
+   */
+  scrubber?: SecretScrubber;
   timeouts?: Partial<ProviderTimeouts>;
+  /** Bytes one non-streamed response may take (default `DEFAULT_MAX_RESPONSE_SIZE`). */
+  maxResponseSize?: number;
+  /** Bytes one SSE event of a stream may take (default `DEFAULT_MAX_EVENT_SIZE`). */
+  maxEventSize?: number;
   healthCheck?: 'models' | 'completion';
   logger?: PoolLogger;
 }
 
 /** Settles a stream's counters entry; passed to the subclass that builds the stream. */
 export type StreamSettle = (err?: ProviderError) => void;
+
+/** Fits real completions (long reasoning, many tool calls) with room to spare; a runaway upstream stops here. */
+export const DEFAULT_MAX_RESPONSE_SIZE = 16 * 1024 * 1024;
+/** One streamed chunk: a few hundred bytes normally; a whole tool call or image in one event stays well under. */
+export const DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024;
 
 /**
  * What every HTTP adapter shares: its transport (one keep-alive connection), counters, health check
@@ -43,7 +59,8 @@ export abstract class HttpChatAdapter implements ChatAdapter {
   readonly model: string;
   protected readonly transport: HttpTransport;
   protected readonly headers: Record<string, string>;
-  protected readonly secrets: readonly (string | undefined)[];
+  protected readonly scrubber: SecretScrubber;
+  protected readonly maxEventSize: number;
   protected readonly logger: PoolLogger | undefined;
   private readonly stats = new RequestCounters();
   private readonly healthMode: 'models' | 'completion';
@@ -54,11 +71,18 @@ export abstract class HttpChatAdapter implements ChatAdapter {
     this.type = opts.type;
     this.model = opts.model;
     this.headers = opts.headers;
-    this.secrets = [opts.apiKey];
+    this.scrubber = opts.scrubber ?? scrubberFor({ apiKey: opts.apiKey, headers: opts.headers, baseUrl: opts.baseUrl });
+    this.maxEventSize = opts.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE;
     this.logger = opts.logger;
     this.healthMode = opts.healthCheck ?? 'models';
     this.transport = new HttpTransport(opts.baseUrl, opts.timeouts);
-    this.baseReadContext = { provider: this.provider, signal: undefined, timeouts: this.transport.timeouts, secrets: this.secrets };
+    this.baseReadContext = {
+      provider: this.provider,
+      signal: undefined,
+      timeouts: this.transport.timeouts,
+      scrubber: this.scrubber,
+      maxResponseSize: opts.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE,
+    };
   }
 
   protected abstract complete(request: ChatCompletionRequest, signal: AbortSignal | undefined): Promise<ChatCompletion>;
@@ -76,9 +100,16 @@ export abstract class HttpChatAdapter implements ChatAdapter {
     }
   }
 
+  /**
+   * Resolves once the upstream answered 200 and its first data event arrived and was validated
+   * (`openStream` reads it); anything before that rejects with the ProviderError, counted once.
+   */
   async chatCompletionStream(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatCompletionStream> {
     const started = this.stats.start();
+    let settled = false;
     const settle: StreamSettle = (err) => {
+      if (settled) return;
+      settled = true;
       if (err) {
         this.stats.fail(started, err);
         this.log(err);
@@ -89,8 +120,15 @@ export abstract class HttpChatAdapter implements ChatAdapter {
     try {
       return await this.openStream(request, options?.signal, settle);
     } catch (err) {
-      throw this.failed(started, err, options?.signal);
+      const pe = this.scrubber.error(err instanceof ProviderError ? err : transportError(this.provider, err, options?.signal, this.transport.timeouts));
+      settle(pe);
+      throw pe;
     }
+  }
+
+  /** What a stream of this adapter needs to read its body. */
+  protected streamContext(body: UpstreamBody, signal: AbortSignal | undefined, settle: StreamSettle): UpstreamStreamContext {
+    return { provider: this.provider, body, signal, timeouts: this.transport.timeouts, scrubber: this.scrubber, maxEventSize: this.maxEventSize, onSettle: settle };
   }
 
   /** Cheap by default (`GET /models`: key and reachability); `completion` spends a one-token call. Rejects with the ProviderError. */
@@ -124,7 +162,7 @@ export abstract class HttpChatAdapter implements ChatAdapter {
   }
 
   private failed(started: number, err: unknown, signal: AbortSignal | undefined): ProviderError {
-    const pe = err instanceof ProviderError ? err : transportError(this.provider, err, signal, this.transport.timeouts);
+    const pe = this.scrubber.error(err instanceof ProviderError ? err : transportError(this.provider, err, signal, this.transport.timeouts));
     this.stats.fail(started, pe);
     this.log(pe);
     return pe;

@@ -1,5 +1,6 @@
-import { ProviderError } from './errors.js';
+import { ProviderError, tooLargeError } from './errors.js';
 import { normalizeProviderError } from './normalize-error.js';
+import type { SecretScrubber } from './scrub.js';
 import { transportError, type TransportResponse } from './transport.js';
 import type { ProviderTimeouts } from './types.js';
 import { destroyBody } from './upstream-stream.js';
@@ -8,23 +9,64 @@ export interface ReadContext {
   provider: string;
   signal: AbortSignal | undefined;
   timeouts: Readonly<ProviderTimeouts>;
-  secrets: readonly (string | undefined)[];
+  scrubber: SecretScrubber;
+  /** Bytes a whole (non-streamed) body may take (`providers.*.maxResponseSize`). */
+  maxResponseSize: number;
 }
 
-/** Read the whole body as text (consuming it, so the socket goes back to keep-alive). */
-export async function readText(res: TransportResponse, ctx: ReadContext): Promise<string> {
-  try {
-    return await res.body.text();
-  } catch (err) {
-    destroyBody(res.body);
-    throw transportError(ctx.provider, err, ctx.signal, ctx.timeouts);
+/**
+ * Read the whole body as text (consuming it, so the socket goes back to keep-alive). A body over
+ * `maxResponseSize` is dropped as soon as it crosses the cap (socket destroyed): 502 `response_too_large`.
+ */
+export function readText(res: TransportResponse, ctx: ReadContext): Promise<string> {
+  const body = res.body;
+  const max = ctx.maxResponseSize;
+  const declared = Number(res.headers['content-length']);
+  if (declared > max) {
+    destroyBody(body);
+    return Promise.reject(tooLarge(ctx));
   }
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const onData = (chunk: Buffer) => {
+      length += chunk.length;
+      if (length > max) {
+        cleanup();
+        destroyBody(body);
+        reject(tooLarge(ctx));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, length).toString('utf8'));
+    };
+    const onError = (err: unknown) => {
+      cleanup();
+      destroyBody(body);
+      reject(transportError(ctx.provider, err, ctx.signal, ctx.timeouts));
+    };
+    const cleanup = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+  });
 }
 
-/** A non-2xx response -> normalized ProviderError (body consumed, key redacted). */
+function tooLarge(ctx: ReadContext): ProviderError {
+  return tooLargeError(ctx.provider, `${ctx.provider}: the upstream response exceeds maxResponseSize (${ctx.maxResponseSize} bytes)`);
+}
+
+/** A non-2xx response -> normalized ProviderError (body consumed, secrets scrubbed). */
 export async function readError(res: TransportResponse, ctx: ReadContext): Promise<ProviderError> {
   const text = await readText(res, ctx);
-  return normalizeProviderError(ctx.provider, res.statusCode, text, res.headers, { secrets: ctx.secrets });
+  return normalizeProviderError(ctx.provider, res.statusCode, text, res.headers, { scrubber: ctx.scrubber });
 }
 
 /**
@@ -36,17 +78,17 @@ export async function readJson<T>(res: TransportResponse, ctx: ReadContext, isPa
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (cause) {
+  } catch {
+    // No cause: a JSON.parse message quotes the body, which may echo a secret.
     throw new ProviderError({
       provider: ctx.provider,
       status: 502,
       errorClass: 'bad_response',
       message: `${ctx.provider}: upstream returned a body that is not JSON`,
-      cause,
     });
   }
   if (typeof json !== 'object' || json === null || !isPayload(json as Record<string, unknown>)) {
-    const err = normalizeProviderError(ctx.provider, res.statusCode, text, res.headers, { secrets: ctx.secrets });
+    const err = normalizeProviderError(ctx.provider, res.statusCode, text, res.headers, { scrubber: ctx.scrubber });
     // Keep the classification of a recognizable code, but never answer "200" for a failure.
     throw new ProviderError({
       provider: ctx.provider,
@@ -55,6 +97,7 @@ export async function readJson<T>(res: TransportResponse, ctx: ReadContext, isPa
       message: err.message,
       type: err.body.error.type,
       code: err.body.error.code,
+      param: err.body.error.param,
     });
   }
   return json as T;

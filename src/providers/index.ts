@@ -4,8 +4,10 @@ export { normalizeProviderError, parseRetryAfter, classifyError, redact, type He
 export { createProviderAdapter, getProviderPreset, PROVIDER_TYPES, DEFAULT_BASE_URLS } from './registry.js';
 export { ProviderConfigError, type ProviderPreset, type AdapterFactoryOptions } from './preset.js';
 export { HttpTransport, DEFAULT_TIMEOUTS, transportError } from './transport.js';
-export { SseParser, sseFrame, SSE_DONE, type SseEvent, type SseComment } from './sse.js';
-export { HttpChatAdapter, type HttpAdapterOptions } from './http-adapter.js';
+export { SseParser, SseEventTooLargeError, sseFrame, SSE_DONE, type SseEvent, type SseComment } from './sse.js';
+export { SseByteScanner, decodeSseEvent, type RawSseEvent, type RawSseEventKind } from './sse-bytes.js';
+export { SecretScrubber, scrubberFor, scrubberOf, type SecretSources } from './scrub.js';
+export { HttpChatAdapter, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_EVENT_SIZE, type HttpAdapterOptions } from './http-adapter.js';
 export { OpenAICompatibleAdapter, OpenAISseStream, openAICompatiblePreset, type OpenAICompatibleOptions } from './openai-compatible/index.js';
 export { AnthropicAdapter, AnthropicStream, toAnthropicRequest, fromAnthropicResponse, ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_DEFAULT_VERSION } from './anthropic/index.js';
 export { AZURE_DEFAULT_API_VERSION } from './azure-openai/index.js';

@@ -1,4 +1,5 @@
 import { ProviderError, type ErrorClass } from './errors.js';
+import { SecretScrubber } from './scrub.js';
 
 /** Response headers as undici (`IncomingHttpHeaders`) or fetch (`Headers`) give them. */
 export type HeaderBag = Headers | Record<string, string | string[] | undefined> | undefined;
@@ -12,7 +13,9 @@ interface ParsedError {
 }
 
 export interface NormalizeOptions {
-  /** Secrets (the provider key) to scrub from the upstream message. */
+  /** The provider's scrubber: its secrets leave the upstream's message, type, code and param. */
+  scrubber?: SecretScrubber;
+  /** Secrets (the provider key) to scrub, when no scrubber is given. */
   secrets?: readonly (string | undefined)[];
 }
 
@@ -30,15 +33,16 @@ export function normalizeProviderError(
   const parsed = parseErrorBody(bodyText);
   const errorClass = classifyError(status, parsed);
   const raw = parsed.message ?? (bodyText.trim() ? truncate(bodyText.trim(), 500) : `upstream returned HTTP ${status}`);
-  const message = redact(raw, options?.secrets);
+  // Classified on the upstream's words, then scrubbed: type, code and param reach the client too.
+  const scrubber = options?.scrubber ?? (options?.secrets ? new SecretScrubber([], options.secrets) : SecretScrubber.none);
   return new ProviderError({
     provider,
     status,
     errorClass,
-    message,
-    type: parsed.type,
-    code: parsed.code,
-    param: parsed.param,
+    message: scrubber.text(raw),
+    type: parsed.type === undefined ? undefined : scrubber.text(parsed.type),
+    code: scrubber.field(parsed.code),
+    param: scrubber.field(parsed.param),
     retryAfterMs: parseRetryAfter(headers),
   });
 }

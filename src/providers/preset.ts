@@ -1,4 +1,5 @@
 import type { PoolLogger } from '../pool/types.js';
+import { scrubberOf } from './scrub.js';
 import type { ChatAdapter, ProviderConfig } from './types.js';
 
 export interface AdapterFactoryOptions {
@@ -51,7 +52,11 @@ export function configAdapterOptions(config: ProviderConfig, model: string, base
     baseUrl,
     apiKey: config.apiKey,
     headers: config.headers,
+    // One scrubber per provider config, shared by all its adapters.
+    scrubber: scrubberOf(config),
     timeouts: config.timeouts,
+    maxResponseSize: config.maxResponseSize,
+    maxEventSize: config.maxEventSize,
     healthCheck: config.healthCheck,
     logger: options?.logger,
   };

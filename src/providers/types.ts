@@ -88,16 +88,26 @@ export interface CallOptions {
 }
 
 /**
- * A stream of OpenAI chunks. Iterate it for parsed chunks, or call `sse()` for ready-to-write
- * SSE frames (`data: ...\n\n`, ending with `data: [DONE]\n\n`) — for providers that already speak
- * OpenAI SSE those are the upstream bytes passed through. Use one or the other, once.
- * Either iterator throws a `ProviderError` for an error inside the stream (never a silent end).
+ * A stream of OpenAI chunks, handed out only once the upstream answered 200 and its first data event
+ * arrived and was validated (a parseable chunk, not an error frame; keep-alive comments before it are
+ * skipped): everything that can still be retried elsewhere has failed before the stream exists.
+ *
+ * Iterate it for parsed chunks, or call `sse()` for ready-to-write SSE frames ending with
+ * `data: [DONE]`. For providers that speak OpenAI SSE those frames are the upstream's bytes as they came
+ * (first event included; no decoding, no re-encoding); usage and in-stream errors are found by a cheap
+ * byte scan that parses only the events that may hold them. Use one or the other, once.
+ * Either iterator throws a `ProviderError` for an error inside the stream (an error frame, a malformed
+ * chunk, an event over the size cap, a cut connection) — never a silent end.
  */
 export interface ChatCompletionStream extends AsyncIterable<ChatCompletionChunk> {
   sse(): AsyncIterable<string | Uint8Array>;
   /** Abort the upstream request and release its socket (idempotent). */
   cancel(): void;
-  /** Usage seen so far (from the final usage chunk), if any. */
+  /**
+   * Usage the upstream reported (its usage chunk), once it arrived — also when the client did not ask
+   * for it (OpenAI-compatible adapters ask the upstream for it and keep that chunk from the client) and
+   * when the stream was abandoned after it arrived.
+   */
   readonly usage: Usage | undefined;
 }
 
@@ -126,8 +136,8 @@ export interface ChatAdapter extends PooledAdapter {
   readonly model: string;
   chatCompletion(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatCompletion>;
   /**
-   * Resolves once the upstream answered 200 (errors before that reject with a ProviderError,
-   * so the router can still retry or fail over).
+   * Resolves once the upstream answered 200 and its first data event arrived and was validated
+   * (errors before that reject with a ProviderError, so the router can still retry or fail over).
    */
   chatCompletionStream(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatCompletionStream>;
   listModels(options?: CallOptions): Promise<ModelInfo[]>;
@@ -179,6 +189,12 @@ export interface ProviderConfig {
   anthropicVersion?: string;
   defaultMaxTokens?: number;
   timeouts?: Partial<ProviderTimeouts>;
+  /** Bytes one non-streamed upstream response may take (default 16 MiB); over it: 502 `upstream_response_too_large`. */
+  maxResponseSize?: number;
+  /** Bytes one SSE event of a stream may take (default 8 MiB); over it the stream ends with that error. */
+  maxEventSize?: number;
+  /** OpenAI-compatible types: ask the upstream for usage in streams (`stream_options.include_usage`); default per type. */
+  streamUsage?: boolean;
   /** `models` = GET /models (cheap, default); `completion` = a tiny chat completion. */
   healthCheck?: 'models' | 'completion';
   mock?: MockOptions;

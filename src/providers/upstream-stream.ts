@@ -1,6 +1,8 @@
 import type { Dispatcher } from 'undici';
-import { ProviderError } from './errors.js';
-import { SseParser, type SseComment, type SseEvent } from './sse.js';
+import { ProviderError, tooLargeError } from './errors.js';
+import type { SecretScrubber } from './scrub.js';
+import { SseByteScanner, type RawSseEvent } from './sse-bytes.js';
+import { SseEventTooLargeError } from './sse.js';
 import { transportError } from './transport.js';
 import type { ChatCompletionChunk, ChatCompletionStream, ProviderTimeouts, Usage } from './types.js';
 
@@ -11,16 +13,25 @@ export interface UpstreamStreamContext {
   body: UpstreamBody;
   signal: AbortSignal | undefined;
   timeouts: Readonly<ProviderTimeouts>;
-  /** Scrubbed from error messages found in the stream. */
-  secrets: readonly (string | undefined)[];
+  /** Scrubs the provider's secrets from errors found in the stream. */
+  scrubber: SecretScrubber;
+  /** Bytes one SSE event may take (`providers.*.maxEventSize`). */
+  maxEventSize: number;
   /** Called exactly once: without an error when the stream completed, with one otherwise. */
   onSettle: (err?: ProviderError) => void;
 }
 
+/** The events of one upstream network read. */
+export type RawBatch = RawSseEvent[];
+
 /**
- * The shared half of every streamed response: reads the upstream body as SSE events, maps transport
- * failures to `ProviderError`s, insists on a terminator (a cut stream is an error, not a silent end),
- * and always releases the socket — drained to its end on success so keep-alive reuses it, destroyed otherwise.
+ * The shared half of every streamed response: splits the upstream body into raw SSE events (bytes, not
+ * decoded), maps transport failures to `ProviderError`s, insists on a terminator (a cut stream is an
+ * error, not a silent end), and always releases the socket — drained to its end on success so keep-alive
+ * reuses it, destroyed otherwise.
+ *
+ * `open()` reads up to the first data event and lets the subclass validate it (`checkFirst`), so the
+ * adapter resolves only with a stream that has started well; what it read is replayed to the consumer.
  * Subclasses turn events into chunks (`[Symbol.asyncIterator]`) or SSE frames (`sse()`).
  */
 export abstract class UpstreamSseStream implements ChatCompletionStream {
@@ -30,14 +41,44 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
   private settled = false;
   private consumed = false;
   private cancelled = false;
+  private source: AsyncGenerator<RawBatch, void, undefined> | undefined;
+  /** Batches `open()` read, replayed first. */
+  private head: RawBatch[] = [];
 
   constructor(protected readonly ctx: UpstreamStreamContext) {}
 
   abstract [Symbol.asyncIterator](): AsyncIterator<ChatCompletionChunk>;
   abstract sse(): AsyncIterable<string | Uint8Array>;
 
+  /**
+   * Is this the first event that proves the stream works (throws, through `fail`, when it shows the
+   * opposite: an error frame, a malformed payload)? Comments and keep-alives answer false.
+   */
+  protected abstract checkFirst(ev: RawSseEvent): boolean;
+
   get usage(): Usage | undefined {
     return this.lastUsage;
+  }
+
+  /** Read until the first data event and validate it; rejects with the ProviderError (stream settled, socket released). */
+  async open(): Promise<void> {
+    const source = (this.source = this.read());
+    for (;;) {
+      let r: IteratorResult<RawBatch, void>;
+      try {
+        r = await source.next();
+      } catch (err) {
+        throw err instanceof ProviderError ? err : this.fail(this.unexpected(err));
+      }
+      if (r.done) return; // settled by read(): a complete stream with no data (ended by its terminator)
+      this.head.push(r.value);
+      try {
+        for (const ev of r.value) if (this.checkFirst(ev)) return;
+      } catch (err) {
+        void source.return(undefined);
+        throw err;
+      }
+    }
   }
 
   cancel(): void {
@@ -49,29 +90,49 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
 
   /** Fail the stream with `err` (an error frame, a bad payload): release the socket, settle, return it to throw. */
   protected fail(err: ProviderError): ProviderError {
+    const scrubbed = this.ctx.scrubber.error(err);
     destroyBody(this.ctx.body);
-    this.settle(err);
-    return err;
+    this.settle(scrubbed);
+    return scrubbed;
   }
 
-  /** Batches of events, one per upstream network read. Single use. */
-  protected async *batches(): AsyncGenerator<Array<SseEvent | SseComment>, void, undefined> {
+  /** Batches of raw events, one per upstream network read: those `open()` read, then the rest. Single use. */
+  protected async *batches(): AsyncGenerator<RawBatch, void, undefined> {
     if (this.consumed) throw new Error('ChatCompletionStream can be consumed once (iterate it or call sse(), not both)');
     this.consumed = true;
-    const parser = new SseParser();
-    const decoder = new TextDecoder();
+    const head = this.head;
+    this.head = [];
+    const source = this.source ?? this.read();
+    try {
+      for (const b of head) yield b;
+      for (;;) {
+        const r = await source.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    } finally {
+      // The consumer stopped early (break/return): let go of the upstream request.
+      if (!this.settled) {
+        destroyBody(this.ctx.body);
+        this.settle(this.done ? undefined : this.abortedError());
+      }
+      void source.return(undefined);
+    }
+  }
+
+  private async *read(): AsyncGenerator<RawBatch, void, undefined> {
+    const scanner = new SseByteScanner(this.ctx.maxEventSize);
     try {
       for await (const buf of this.ctx.body as AsyncIterable<Buffer>) {
         // After the terminator keep reading to the end of the body: a drained body leaves the socket reusable.
         if (this.done) continue;
-        const out: Array<SseEvent | SseComment> = [];
-        parser.push(decoder.decode(buf, { stream: true }), out);
+        const out: RawBatch = [];
+        scanner.push(buf, out);
         if (out.length > 0) yield out;
       }
       if (!this.done) {
-        const out: Array<SseEvent | SseComment> = [];
-        parser.push(decoder.decode(), out);
-        parser.end(out);
+        const out: RawBatch = [];
+        scanner.end(out);
         if (out.length > 0) yield out;
       }
       if (this.settled) return;
@@ -87,7 +148,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
       this.settle();
     } catch (err) {
       if (this.settled && !(err instanceof ProviderError)) throw this.cancelled ? this.abortedError() : err;
-      const pe = this.cancelled ? this.abortedError() : transportError(this.ctx.provider, err, this.ctx.signal, this.ctx.timeouts);
+      const pe = this.cancelled ? this.abortedError() : this.unexpected(err);
       // An error after the terminator (e.g. the socket closed while draining) does not spoil a complete stream.
       if (this.done && !this.settled) {
         this.settle();
@@ -95,16 +156,22 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
       }
       if (!this.settled) {
         destroyBody(this.ctx.body);
-        this.settle(pe);
+        this.settle(this.ctx.scrubber.error(pe));
       }
-      throw pe;
+      throw this.ctx.scrubber.error(pe);
     } finally {
-      // The consumer stopped early (break/return): let go of the upstream request.
       if (!this.settled) {
         destroyBody(this.ctx.body);
         this.settle(this.done ? undefined : this.abortedError());
       }
     }
+  }
+
+  private unexpected(err: unknown): ProviderError {
+    if (err instanceof SseEventTooLargeError) {
+      return tooLargeError(this.ctx.provider, `${this.ctx.provider}: an upstream stream event exceeds maxEventSize (${err.limit} bytes)`);
+    }
+    return transportError(this.ctx.provider, err, this.ctx.signal, this.ctx.timeouts);
   }
 
   private settle(err?: ProviderError): void {

@@ -1,4 +1,4 @@
-import type { KeyState } from '../pool/AdapterPool.js';
+import type { KeyState } from '../pool/types.js';
 import type { AcquireOptions } from '../pool/types.js';
 import type { ChatAdapter } from '../providers/types.js';
 

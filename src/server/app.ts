@@ -104,7 +104,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     historyStepMs: config.metrics.historyStep,
   });
   registerChatRoutes(app, { router, routes, routing, auth: apiAuth, telemetry: { metrics, logPrompts: config.logging.logPrompts } });
-  registerPoolRoutes(app, { pool, keys: popts.keys ?? [], readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
+  registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
   if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
   registerDashboardRoutes(app, { metrics, router, routes, readAuth });
 

@@ -65,13 +65,13 @@ describe('seed test 1: basic get and release', () => {
     assert.equal(s.pools['doubao-seed-1-6-flash-250715:volcengine']!.available, 2);
     const st = pool.status();
     assert.deepEqual(
-      { t: st.total_adapters, a: st.available_adapters, u: st.in_use_adapters, h: st.unhealthy_adapters, ur: st.utilization_rate, hr: st.health_rate },
-      { t: 2, a: 2, u: 0, h: 0, ur: 0, hr: 100 },
+      { t: st.total_adapters, a: st.available_adapters, u: st.in_use_adapters, h: st.unhealthy_adapters, ur: st.utilization, hr: st.health },
+      { t: 2, a: 2, u: 0, h: 0, ur: 0, hr: 1 },
     );
     // The released adapter is reused, not a new one.
     const again = await pool.getAdapter('doubao-seed-1-6-flash-250715', 'volcengine');
     assert.equal(again, a, 'most recently released adapter is lent first');
-    assert.equal(pool.status().utilization_rate, 50);
+    assert.equal(pool.status().utilization, 0.5);
     await pool.releaseAdapter(again, 'doubao-seed-1-6-flash-250715', 'volcengine');
     await pool.close();
   });
@@ -454,6 +454,30 @@ describe('createAdapter failing', () => {
     const a = await pool.getAdapter('m', 'p');
     assert.ok(a, 'the slot freed by the failed create is usable');
     await pool.releaseAdapter(a, 'm', 'p');
+    await pool.close();
+  });
+
+  test('after one failed create, every caller arriving while the pool waits to retry is rejected at once with CreateFailedError', async () => {
+    const f = factory({ fail: (n) => n === 1 });
+    const { pool } = newPool({ maxPoolSize: 2, minPoolSize: 0, createRetryInitialMs: 50 }, f);
+    await assert.rejects(pool.getAdapter('m', 'p'), CreateFailedError);
+    // The pool now waits 50 ms before it creates again. Callers with time left wait for that attempt...
+    const waiting = [pool.getAdapter('m', 'p', { timeoutMs: 5000 }), pool.getAdapter('m', 'p')];
+    // ...and only one that asked not to wait is told at once why there is nothing.
+    await assert.rejects(pool.getAdapter('m', 'p', { timeoutMs: 0 }), (e: unknown) => e instanceof CreateFailedError && /create #1 failed/.test(e.message));
+    const [a, b] = await Promise.all(waiting);
+    assert.ok(a instanceof FakeAdapter && b instanceof FakeAdapter && a !== b, 'both waiting callers were served by the retry');
+    assert.equal(f.calls, 3, 'one failed create, then one per waiting caller');
+    await pool.releaseAdapter(a, 'm', 'p');
+    await pool.releaseAdapter(b, 'm', 'p');
+    await pool.close();
+  });
+
+  test('a caller waiting through a pending retry whose deadline comes first is told the create failed', async () => {
+    const f = factory({ fail: (n) => n === 1 });
+    const { pool } = newPool({ minPoolSize: 0, createRetryInitialMs: 500 }, f);
+    await assert.rejects(pool.getAdapter('m', 'p'), CreateFailedError);
+    await assert.rejects(pool.getAdapter('m', 'p', { timeoutMs: 20 }), (e: unknown) => e instanceof CreateFailedError && /create #1 failed/.test(e.message));
     await pool.close();
   });
 

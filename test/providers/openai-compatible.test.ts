@@ -163,9 +163,15 @@ describe('openai-compatible: streaming', () => {
   });
 
   it('sse() passes the upstream data payloads through byte for byte and ends with [DONE]', async () => {
-    const stream = await adapter.chatCompletionStream({ model: 'x', messages: [{ role: 'user', content: 'hi' }] });
-    const text = (await collect(stream.sse())).join('');
-    const expected = ': keep-alive\n\n' + frames.map((f) => `data: ${f}\n\n`).join('') + 'data: [DONE]\n\n';
+    // Since #10 the upstream's bytes go out exactly as they came (its CRLF framing included), and the
+    // usage chunk reaches a client that asked for it (one that did not: see the test below).
+    const stream = await adapter.chatCompletionStream({ model: 'x', messages: [{ role: 'user', content: 'hi' }], stream_options: { include_usage: true } });
+    const text = Buffer.concat((await collect(stream.sse())).map((f) => Buffer.from(f))).toString('utf8');
+    const expected =
+      ': keep-alive\r\n\r\n' +
+      `data: ${frames[0]}\r\n\r\ndata: ${frames[1]}\n\n` +
+      `data: ${frames[2]}\n\n` +
+      `data: ${frames[3]}\r\n\r\ndata: ${frames[4]}\n\ndata: ${frames[5]}\n\ndata: [DONE]\n\n`;
     assert.equal(text, expected);
     assert.deepEqual(stream.usage, { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 });
   });

@@ -93,6 +93,17 @@ describe('pool endpoints: the seed envelopes', () => {
     assert.equal(r.json.data.unhealthy, 0);
   });
 
+  test('POST /v1/pool/cleanup and /v1/pool/health-check with content-type: application/json and no body answer 400', async () => {
+    for (const path of ['/v1/pool/cleanup', '/v1/pool/health-check']) {
+      const r = await call(g.url, 'POST', path, { headers: { 'content-type': 'application/json' } });
+      assert.equal(r.status, 200, `${path}: ${r.text}`);
+      assert.equal(r.json.success, true, path);
+    }
+    // A body that is there must still be JSON.
+    const bad = await call(g.url, 'POST', '/v1/pool/cleanup', { rawBody: '{nope' });
+    assert.equal(bad.status, 400);
+  });
+
   test('a failing operation answers success:false', async () => {
     const original = g.gw.pool.cleanup.bind(g.gw.pool);
     g.gw.pool.cleanup = async () => {

@@ -45,11 +45,9 @@ export class AnthropicAdapter extends HttpChatAdapter {
   protected async openStream(request: ChatCompletionRequest, signal: AbortSignal | undefined, settle: StreamSettle): Promise<ChatCompletionStream> {
     const body = toAnthropicRequest(request, { model: this.model, defaultMaxTokens: this.defaultMaxTokens, stream: true });
     const res = await this.send({ method: 'POST', path: '/messages', headers: this.streamHeaders, body: JSON.stringify(body), signal });
-    return new AnthropicStream(
-      { provider: this.provider, body: res.body, signal, timeouts: this.transport.timeouts, secrets: this.secrets, onSettle: settle },
-      this.model,
-      request.stream_options?.include_usage === true,
-    );
+    const stream = new AnthropicStream(this.streamContext(res.body, signal, settle), this.model, request.stream_options?.include_usage === true);
+    await stream.open();
+    return stream;
   }
 
   async listModels(options?: CallOptions): Promise<ModelInfo[]> {

@@ -1,7 +1,8 @@
 import { ProviderError } from '../errors.js';
 import { normalizeProviderError } from '../normalize-error.js';
+import { decodeSseEvent, type RawSseEvent } from '../sse-bytes.js';
 import { SSE_DONE, isComment, type SseComment, type SseEvent } from '../sse.js';
-import { UpstreamSseStream, streamErrorFrom, type UpstreamStreamContext } from '../upstream-stream.js';
+import { UpstreamSseStream, streamErrorFrom, type RawBatch, type UpstreamStreamContext } from '../upstream-stream.js';
 import type { ChatCompletionChunk } from '../types.js';
 import { toFinishReason, toUsage } from './translate.js';
 import type { AnthropicUsage } from './types.js';
@@ -51,68 +52,97 @@ export class AnthropicStream extends UpstreamSseStream {
     }
   }
 
-  private *translate(batch: Array<SseEvent | SseComment>): Generator<ChatCompletionChunk> {
-    for (const ev of batch) {
-      if (this.done || isComment(ev)) continue;
-      let data: Record<string, any>;
-      try {
-        data = JSON.parse(ev.data);
-      } catch (cause) {
-        throw this.fail(
-          new ProviderError({ provider: this.ctx.provider, status: 502, errorClass: 'bad_response', message: `${this.ctx.provider}: malformed JSON in the upstream stream`, cause }),
-        );
-      }
+  /** The first event that is not a ping must parse, and must not be an error. */
+  protected checkFirst(raw: RawSseEvent): boolean {
+    const decoded: Array<SseEvent | SseComment> = [];
+    decodeSseEvent(raw, decoded);
+    for (const ev of decoded) {
+      if (isComment(ev)) continue;
+      const data = this.parse(ev.data);
       const type: string = data.type ?? ev.event;
-      switch (type) {
-        case 'message_start': {
-          const msg = data.message ?? {};
-          this.id = msg.id ?? this.id;
-          this.model = msg.model ?? this.model;
-          this.usageIn = msg.usage ?? {};
-          yield this.chunk({ role: 'assistant', content: '' });
-          break;
-        }
-        case 'content_block_start': {
-          const block = data.content_block ?? {};
-          if (block.type === 'tool_use') {
-            const index = this.toolIndex.size;
-            this.toolIndex.set(data.index, index);
-            yield this.chunk({ tool_calls: [{ index, id: block.id, type: 'function', function: { name: block.name, arguments: '' } }] });
-          } else if (block.type === 'text' && block.text) {
-            yield this.chunk({ content: block.text });
-          }
-          break;
-        }
-        case 'content_block_delta': {
-          const d = data.delta ?? {};
-          if (d.type === 'text_delta') yield this.chunk({ content: d.text });
-          else if (d.type === 'thinking_delta') yield this.chunk({ reasoning_content: d.thinking });
-          else if (d.type === 'input_json_delta') {
-            const index = this.toolIndex.get(data.index) ?? 0;
-            // Argument pieces carry no name (OpenAI sends it once, in the first fragment).
-            yield this.chunk({ tool_calls: [{ index, function: { arguments: d.partial_json ?? '' } }] } as unknown as Delta);
-          }
-          break;
-        }
-        case 'message_delta': {
-          // message_delta usage is cumulative; newer API versions repeat the input counts there too.
-          this.usageIn = { ...this.usageIn, ...stripNulls(data.usage ?? {}) };
-          this.lastUsage = toUsage(this.usageIn);
-          yield this.chunk({}, toFinishReason(data.delta?.stop_reason));
-          if (this.includeUsage) yield { ...this.chunk({}), choices: [], usage: this.lastUsage };
-          break;
-        }
-        case 'message_stop':
-          this.done = true;
-          break;
-        case 'error': {
-          const err = normalizeProviderError(this.ctx.provider, anthropicStatus(data.error?.type), ev.data, undefined, { secrets: this.ctx.secrets });
-          throw this.fail(streamErrorFrom(err));
-        }
-        default:
-          break; // ping, content_block_stop, future events
-      }
+      if (type === 'error') throw this.fail(this.errorEvent(data, ev.data));
+      if (type !== 'ping') return true;
     }
+    return false;
+  }
+
+  private *translate(batch: RawBatch): Generator<ChatCompletionChunk> {
+    const decoded: Array<SseEvent | SseComment> = [];
+    for (const raw of batch) {
+      decoded.length = 0;
+      decodeSseEvent(raw, decoded);
+      for (const ev of decoded) yield* this.translateEvent(ev);
+    }
+  }
+
+  private *translateEvent(ev: SseEvent | SseComment): Generator<ChatCompletionChunk> {
+    if (this.done || isComment(ev)) return;
+    const data = this.parse(ev.data);
+    const type: string = data.type ?? ev.event;
+    switch (type) {
+      case 'message_start': {
+        const msg = data.message ?? {};
+        this.id = msg.id ?? this.id;
+        this.model = msg.model ?? this.model;
+        this.usageIn = msg.usage ?? {};
+        yield this.chunk({ role: 'assistant', content: '' });
+        break;
+      }
+      case 'content_block_start': {
+        const block = data.content_block ?? {};
+        if (block.type === 'tool_use') {
+          const index = this.toolIndex.size;
+          this.toolIndex.set(data.index, index);
+          yield this.chunk({ tool_calls: [{ index, id: block.id, type: 'function', function: { name: block.name, arguments: '' } }] });
+        } else if (block.type === 'text' && block.text) {
+          yield this.chunk({ content: block.text });
+        }
+        break;
+      }
+      case 'content_block_delta': {
+        const d = data.delta ?? {};
+        if (d.type === 'text_delta') yield this.chunk({ content: d.text });
+        else if (d.type === 'thinking_delta') yield this.chunk({ reasoning_content: d.thinking });
+        else if (d.type === 'input_json_delta') {
+          const index = this.toolIndex.get(data.index) ?? 0;
+          // Argument pieces carry no name (OpenAI sends it once, in the first fragment).
+          yield this.chunk({ tool_calls: [{ index, function: { arguments: d.partial_json ?? '' } }] } as unknown as Delta);
+        }
+        break;
+      }
+      case 'message_delta': {
+        // message_delta usage is cumulative; newer API versions repeat the input counts there too.
+        this.usageIn = { ...this.usageIn, ...stripNulls(data.usage ?? {}) };
+        this.lastUsage = toUsage(this.usageIn);
+        yield this.chunk({}, toFinishReason(data.delta?.stop_reason));
+        if (this.includeUsage) yield { ...this.chunk({}), choices: [], usage: this.lastUsage };
+        break;
+      }
+      case 'message_stop':
+        this.done = true;
+        break;
+      case 'error':
+        throw this.fail(this.errorEvent(data, ev.data));
+      default:
+        break; // ping, content_block_stop, future events
+    }
+  }
+
+  private parse(text: string): Record<string, any> {
+    try {
+      const data: unknown = JSON.parse(text);
+      if (typeof data === 'object' && data !== null && !Array.isArray(data)) return data as Record<string, any>;
+    } catch {
+      // below
+    }
+    // No cause: a JSON.parse message quotes the payload, which is the upstream's text.
+    throw this.fail(
+      new ProviderError({ provider: this.ctx.provider, status: 502, errorClass: 'bad_response', code: 'malformed_stream_event', message: `${this.ctx.provider}: malformed JSON in the upstream stream` }),
+    );
+  }
+
+  private errorEvent(data: Record<string, any>, text: string): ProviderError {
+    return streamErrorFrom(normalizeProviderError(this.ctx.provider, anthropicStatus(data.error?.type), text, undefined, { scrubber: this.ctx.scrubber }));
   }
 
   private chunk(delta: Delta, finishReason: string | null = null): ChatCompletionChunk {

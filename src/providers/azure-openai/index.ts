@@ -3,6 +3,8 @@ import { configAdapterOptions, requireField, resolveBaseUrl, type ProviderPreset
 
 /** Latest GA data-plane version at the time of writing; set `apiVersion` to pin another. */
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
+/** Azure answers 400 "Unknown parameter: 'stream_options'" for api-versions before this one. */
+const STREAM_OPTIONS_SINCE = '2024-09-01';
 
 /**
  * Azure OpenAI: `baseUrl` is the resource (`https://{resource}.openai.azure.com`), the deployment picks the
@@ -16,10 +18,13 @@ export const azureOpenai: ProviderPreset = {
     const baseUrl = resolveBaseUrl(config, azureOpenai);
     const deployment = requireField(config, config.deployment, 'deployment');
     requireField(config, config.apiKey, 'apiKey');
-    const version = encodeURIComponent(config.apiVersion ?? AZURE_DEFAULT_API_VERSION);
+    const apiVersion = config.apiVersion ?? AZURE_DEFAULT_API_VERSION;
+    const version = encodeURIComponent(apiVersion);
     return new OpenAICompatibleAdapter({
       ...configAdapterOptions(config, model, baseUrl.replace(/\/+$/, ''), options),
       authHeader: 'api-key',
+      // Versions are dates (`2024-10-21`, `2025-01-01-preview`): they compare as strings.
+      streamUsage: config.streamUsage ?? apiVersion >= STREAM_OPTIONS_SINCE,
       paths: {
         chat: `/openai/deployments/${encodeURIComponent(deployment)}/chat/completions?api-version=${version}`,
         models: `/openai/models?api-version=${version}`,

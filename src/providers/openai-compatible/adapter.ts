@@ -12,6 +12,12 @@ export interface OpenAICompatibleOptions extends Omit<HttpAdapterOptions, 'heade
   authHeader?: 'bearer' | string;
   /** Routes relative to the base URL. */
   paths?: { chat?: string; models?: string };
+  /**
+   * Ask for usage in every stream (`stream_options.include_usage`), so token counts are known even when
+   * the client did not ask; the usage-only chunk is then kept from a client that did not. Default true;
+   * false for upstreams that refuse `stream_options`.
+   */
+  streamUsage?: boolean;
 }
 
 const isCompletion = (v: Record<string, unknown>) => Array.isArray(v.choices);
@@ -26,6 +32,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
   private readonly chatPath: string;
   private readonly modelsPath: string;
   private readonly streamHeaders: Record<string, string>;
+  private readonly streamUsage: boolean;
 
   constructor(opts: OpenAICompatibleOptions) {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
@@ -37,6 +44,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     this.chatPath = opts.paths?.chat ?? '/chat/completions';
     this.modelsPath = opts.paths?.models ?? '/models';
     this.streamHeaders = { ...this.headers, accept: 'text/event-stream' };
+    this.streamUsage = opts.streamUsage ?? true;
   }
 
   protected async complete(request: ChatCompletionRequest, signal: AbortSignal | undefined): Promise<ChatCompletion> {
@@ -49,12 +57,16 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
   }
 
   protected async openStream(request: ChatCompletionRequest, signal: AbortSignal | undefined, settle: StreamSettle): Promise<ChatCompletionStream> {
-    const body = JSON.stringify({ ...request, model: this.model, stream: true });
+    const clientWantsUsage = request.stream_options?.include_usage === true;
+    const askUsage = this.streamUsage && !clientWantsUsage;
+    const body = JSON.stringify(
+      askUsage ? { ...request, model: this.model, stream: true, stream_options: { ...request.stream_options, include_usage: true } } : { ...request, model: this.model, stream: true },
+    );
     const res = await this.send({ method: 'POST', path: this.chatPath, headers: this.streamHeaders, body, signal });
     if (isJsonResponse(res)) {
       // 200 with a JSON body instead of SSE: an error object (or a provider that ignored `stream`).
       const text = await readText(res, this.readContext(signal));
-      const err = normalizeProviderError(this.provider, res.statusCode, text, res.headers, { secrets: this.secrets });
+      const err = normalizeProviderError(this.provider, res.statusCode, text, res.headers, { scrubber: this.scrubber });
       throw new ProviderError({
         provider: this.provider,
         status: 502,
@@ -62,16 +74,12 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
         message: err.body.error.message,
         code: err.body.error.code,
         type: err.body.error.type,
+        param: err.body.error.param,
       });
     }
-    return new OpenAISseStream({
-      provider: this.provider,
-      body: res.body,
-      signal,
-      timeouts: this.transport.timeouts,
-      secrets: this.secrets,
-      onSettle: settle,
-    });
+    const stream = new OpenAISseStream(this.streamContext(res.body, signal, settle), { dropUsageChunk: askUsage });
+    await stream.open();
+    return stream;
   }
 
   async listModels(options?: CallOptions): Promise<ModelInfo[]> {

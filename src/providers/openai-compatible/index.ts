@@ -4,5 +4,9 @@ export { OpenAICompatibleAdapter, type OpenAICompatibleOptions } from './adapter
 export { OpenAISseStream } from './stream.js';
 export { openAICompatiblePreset, type OpenAICompatiblePresetInit } from './preset.js';
 
-/** Any OpenAI-compatible server: `baseUrl` required, key optional (bearer when given), extra `headers`. */
-export const openaiCompatible = openAICompatiblePreset({ type: 'openai-compatible', requiresKey: false });
+/**
+ * Any OpenAI-compatible server: `baseUrl` required, key optional (bearer when given), extra `headers`.
+ * Not asked for stream usage by default: some servers refuse `stream_options` (Mistral 422, Groq 400,
+ * older proxies "Unknown parameter"); set `streamUsage: true` for one that takes it.
+ */
+export const openaiCompatible = openAICompatiblePreset({ type: 'openai-compatible', requiresKey: false, streamUsage: false });

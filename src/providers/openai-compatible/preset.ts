@@ -6,6 +6,11 @@ export interface OpenAICompatiblePresetInit {
   defaultBaseUrl?: string;
   /** Default true: hosted APIs need a key. Local servers (ollama, vllm) do not. */
   requiresKey?: boolean;
+  /**
+   * Ask for usage in streams (`stream_options.include_usage`) unless the config says otherwise
+   * (`providers.*.streamUsage`). Default true; false where the upstream may refuse the field.
+   */
+  streamUsage?: boolean;
 }
 
 /** A provider that is the OpenAI-compatible base with a default base URL. */
@@ -17,7 +22,7 @@ export function openAICompatiblePreset(init: OpenAICompatiblePresetInit): Provid
     create(config, model, options) {
       const baseUrl = resolveBaseUrl(config, preset);
       if (preset.requiresKey) requireField(config, config.apiKey, 'apiKey');
-      return new OpenAICompatibleAdapter(configAdapterOptions(config, model, baseUrl, options));
+      return new OpenAICompatibleAdapter({ ...configAdapterOptions(config, model, baseUrl, options), streamUsage: config.streamUsage ?? init.streamUsage ?? true });
     },
   };
   return preset;

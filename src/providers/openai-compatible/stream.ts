@@ -1,80 +1,170 @@
 import { ProviderError } from '../errors.js';
 import { normalizeProviderError } from '../normalize-error.js';
-import { SSE_DONE, isComment, sseFrame } from '../sse.js';
-import { UpstreamSseStream, streamErrorFrom } from '../upstream-stream.js';
+import { decodeSseEvent, hasJsonKey, isDonePayload, type RawSseEvent } from '../sse-bytes.js';
+import { isComment, type SseComment, type SseEvent } from '../sse.js';
+import { UpstreamSseStream, type UpstreamStreamContext } from '../upstream-stream.js';
+import { streamErrorFrom } from '../upstream-stream.js';
 import type { ChatCompletionChunk } from '../types.js';
 
+const USAGE_KEY = Buffer.from('"usage"');
+const ERROR_KEY = Buffer.from('"error"');
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/** What to do with one event. */
+const enum Verdict {
+  Pass,
+  /** The usage-only chunk we asked for and the client did not: not sent, its usage kept. */
+  Drop,
+  /** `[DONE]`: pass it, then nothing more. */
+  Done,
+}
+
+export interface OpenAISseStreamOptions {
+  /** We added `stream_options.include_usage` for ourselves: keep the usage-only chunk from the client. */
+  dropUsageChunk?: boolean;
+}
+
 /**
- * A stream from a provider that already speaks OpenAI SSE. `sse()` passes each upstream `data:` payload
- * through as it came (no JSON round trip); it only parses the frames that may carry an error or the usage.
+ * A stream from a provider that already speaks OpenAI SSE. `sse()` yields the upstream's bytes as they
+ * came (views of the network reads, no decoding, no re-encoding). A cheap byte scan of each event picks
+ * the few that need parsing: `[DONE]`, an `"error":` or `"usage":{` key, or a payload that is not
+ * `{...}` (so possibly not JSON). Only those are parsed; an error frame or a payload that does not parse
+ * ends the stream with a ProviderError (after the events before it), which the server writes as an
+ * error event.
  */
 export class OpenAISseStream extends UpstreamSseStream {
+  private readonly dropUsageChunk: boolean;
+
+  constructor(ctx: UpstreamStreamContext, options: OpenAISseStreamOptions = {}) {
+    super(ctx);
+    this.dropUsageChunk = options.dropUsageChunk === true;
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<ChatCompletionChunk> {
+    const decoded: Array<SseEvent | SseComment> = [];
     for await (const batch of this.batches()) {
-      for (const ev of batch) {
-        if (this.done || isComment(ev)) continue;
-        if (ev.data === '[DONE]') {
-          this.done = true;
-          continue;
-        }
-        const chunk = this.parse(ev.data);
-        if (chunk.usage) this.lastUsage = chunk.usage;
-        yield chunk;
-      }
-    }
-  }
-
-  async *sse(): AsyncIterable<string> {
-    for await (const batch of this.batches()) {
-      let out = '';
-      for (const ev of batch) {
+      for (const raw of batch) {
         if (this.done) break;
-        if (isComment(ev)) {
-          out += `:${ev.comment}\n\n`;
-          continue;
-        }
-        if (ev.data === '[DONE]') {
-          this.done = true;
-          out += SSE_DONE;
-          continue;
-        }
-        // A raw `"error":` / `"usage":{` can only be a key (quotes inside JSON strings are escaped),
-        // so content chunks skip the parse.
-        if (ev.data.includes('"error":') || ev.data.includes('"usage":{')) {
-          try {
-            const chunk = this.parse(ev.data);
-            if (chunk.usage) this.lastUsage = chunk.usage;
-          } catch (err) {
-            if (out) yield out; // what came before the error still reaches the client
-            throw err;
+        decoded.length = 0;
+        decodeSseEvent(raw, decoded);
+        for (const ev of decoded) {
+          if (isComment(ev)) continue;
+          if (ev.data === '[DONE]') {
+            this.done = true;
+            break;
           }
+          const chunk = this.parse(ev.data);
+          if (chunk !== undefined) yield chunk;
         }
-        out += sseFrame(ev.data);
       }
-      if (out) yield out;
     }
   }
 
-  /** Parse one payload; an `{"error":...}` frame or malformed JSON fails the stream. */
-  private parse(data: string): ChatCompletionChunk {
+  async *sse(): AsyncIterable<Uint8Array> {
+    for await (const batch of this.batches()) {
+      // Adjacent events of one read are one view: one write for the whole read in the common case.
+      let run: Buffer | undefined;
+      for (const raw of batch) {
+        if (this.done) break;
+        let verdict: Verdict;
+        try {
+          verdict = this.inspect(raw);
+        } catch (err) {
+          if (run) yield run; // what came before the error still reaches the client
+          throw err;
+        }
+        if (verdict === Verdict.Drop) continue;
+        if (verdict === Verdict.Done) this.done = true;
+        const b = raw.bytes;
+        if (run && run.buffer === b.buffer && run.byteOffset + run.length === b.byteOffset) {
+          run = Buffer.from(run.buffer, run.byteOffset, run.length + b.length);
+        } else {
+          if (run) yield run;
+          run = b;
+        }
+      }
+      if (run) yield run;
+    }
+  }
+
+  /** The first data event must be a chunk (or `[DONE]`); an error frame or garbage rejects the open. */
+  protected checkFirst(raw: RawSseEvent): boolean {
+    if (raw.kind === 'data') {
+      if (!isDonePayload(raw)) this.parse(raw.bytes.toString('utf8', raw.payloadStart, raw.payloadEnd));
+      return true;
+    }
+    if (raw.kind !== 'other') return false;
+    const decoded: Array<SseEvent | SseComment> = [];
+    decodeSseEvent(raw, decoded);
+    let data = false;
+    for (const ev of decoded) {
+      if (isComment(ev)) continue;
+      data = true;
+      if (ev.data !== '[DONE]') this.parse(ev.data);
+    }
+    return data;
+  }
+
+  /** The cheap scan: parse only what may be an error, the usage, or not JSON at all. */
+  private inspect(raw: RawSseEvent): Verdict {
+    if (raw.kind === 'comment' || raw.kind === 'empty') return Verdict.Pass;
+    if (raw.kind === 'other') return this.inspectSlow(raw);
+    const b = raw.bytes;
+    const start = raw.payloadStart;
+    const end = raw.payloadEnd;
+    if (isDonePayload(raw)) return Verdict.Done;
+    if (b[start] === OPEN_BRACE && b[end - 1] === CLOSE_BRACE && !hasJsonKey(b, ERROR_KEY, start, end) && !hasJsonKey(b, USAGE_KEY, start, end, OPEN_BRACE)) {
+      return Verdict.Pass;
+    }
+    return this.parse(b.toString('utf8', start, end)) === undefined ? Verdict.Drop : Verdict.Pass;
+  }
+
+  /** Several lines, `event:` fields...: decode and parse every data payload. */
+  private inspectSlow(raw: RawSseEvent): Verdict {
+    const decoded: Array<SseEvent | SseComment> = [];
+    decodeSseEvent(raw, decoded);
+    let verdict = Verdict.Pass;
+    for (const ev of decoded) {
+      if (isComment(ev)) continue;
+      if (ev.data === '[DONE]') return Verdict.Done;
+      if (this.parse(ev.data) === undefined) verdict = Verdict.Drop;
+    }
+    return verdict;
+  }
+
+  /**
+   * Parse one payload and keep its usage. Returns undefined for the usage-only chunk the client did
+   * not ask for. An `{"error":...}` frame, malformed JSON or a non-object fails the stream.
+   */
+  private parse(data: string): ChatCompletionChunk | undefined {
     let json: unknown;
     try {
       json = JSON.parse(data);
-    } catch (cause) {
-      throw this.fail(
-        new ProviderError({
-          provider: this.ctx.provider,
-          status: 502,
-          errorClass: 'bad_response',
-          message: `${this.ctx.provider}: malformed JSON in the upstream stream`,
-          cause,
-        }),
-      );
+    } catch {
+      throw this.fail(this.malformed());
     }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw this.fail(this.malformed());
     const rec = json as Record<string, unknown>;
-    if (rec && typeof rec === 'object' && rec.error !== undefined && rec.error !== null && !Array.isArray(rec.choices)) {
-      throw this.fail(streamErrorFrom(normalizeProviderError(this.ctx.provider, 200, data, undefined, { secrets: this.ctx.secrets })));
+    if (rec.error !== undefined && rec.error !== null && !Array.isArray(rec.choices)) {
+      throw this.fail(streamErrorFrom(normalizeProviderError(this.ctx.provider, 200, data, undefined, { scrubber: this.ctx.scrubber })));
     }
-    return json as ChatCompletionChunk;
+    const chunk = json as ChatCompletionChunk;
+    if (chunk.usage) {
+      this.lastUsage = chunk.usage;
+      if (this.dropUsageChunk && Array.isArray(chunk.choices) && chunk.choices.length === 0) return undefined;
+    }
+    return chunk;
+  }
+
+  private malformed(): ProviderError {
+    // No cause: a JSON.parse message quotes the payload, which is the upstream's text.
+    return new ProviderError({
+      provider: this.ctx.provider,
+      status: 502,
+      errorClass: 'bad_response',
+      code: 'malformed_stream_event',
+      message: `${this.ctx.provider}: malformed JSON in the upstream stream`,
+    });
   }
 }

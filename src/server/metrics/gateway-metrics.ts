@@ -2,6 +2,7 @@ import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ModelRoute } from '../../config/index.js';
 import type { AdapterPool } from '../../pool/index.js';
 import { PoolError } from '../../pool/index.js';
+import { poolKey } from '../../pool/key.js';
 import type { DestroyReason, HealthCheckResult, PoolKey, PoolStatsEntry } from '../../pool/types.js';
 import { ProviderError } from '../../providers/errors.js';
 import type { ChatAdapter, Usage } from '../../providers/types.js';
@@ -36,7 +37,7 @@ export const UNKNOWN_MODEL_LABEL = 'unknown';
 export const ANONYMOUS_KEY_LABEL = 'anonymous';
 
 /** The slice of the pool the metrics read (the gateway passes its `AdapterPool<ChatAdapter>`). */
-export type MetricsPool = Pick<AdapterPool<ChatAdapter>, 'on' | 'off' | 'stats' | 'details' | 'healthCheck'>;
+export type MetricsPool = Pick<AdapterPool<ChatAdapter>, 'on' | 'off' | 'stats' | 'details'>;
 export type MetricsRouter = Pick<Router, 'on' | 'off' | 'deploymentHealth'>;
 
 export interface GatewayMetricsOptions {
@@ -169,7 +170,6 @@ export class GatewayMetrics {
   private readonly cells = new Map<ModelRoute | undefined, Map<string, RequestCell>>();
   private readonly allSeries: Series;
   private readonly modelSeries = new Map<string, Series>();
-  private readonly seenHealthRuns = new WeakSet<Promise<HealthCheckResult>>();
   private readonly unsubscribe: Array<() => void> = [];
 
   private readonly gauges: {
@@ -284,9 +284,8 @@ export class GatewayMetrics {
         series: this.history.add(key),
       };
     };
-    const keyOf = (model: string, provider: string): string => `${model}:${provider}`;
     for (const k of opts.keys) {
-      const key = keyOf(k.model, k.provider);
+      const key = poolKey(k.model, k.provider);
       if (this.byKey.has(key)) continue;
       const t = make(k, key);
       this.byKey.set(key, t);
@@ -310,22 +309,6 @@ export class GatewayMetrics {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
     this.subscribe();
-    // Health checks by result: the pool reports a run's totals only as the result of healthCheck()
-    // (periodic runs call it too), so count each run's result once. A manual run joining a
-    // periodic one gets the same promise and is not counted twice.
-    const pool = this.pool;
-    const original = pool.healthCheck;
-    pool.healthCheck = () => {
-      const run = original.call(pool);
-      if (!this.seenHealthRuns.has(run)) {
-        this.seenHealthRuns.add(run);
-        run.then((r) => this.countHealthRun(r), () => undefined);
-      }
-      return run;
-    };
-    this.unsubscribe.push(() => {
-      pool.healthCheck = original;
-    });
   }
 
   private newCell(labels: readonly [string, string, string], series: readonly Series[]): RequestCell {
@@ -367,6 +350,8 @@ export class GatewayMetrics {
     on('destroyed', (e: { key: string; reason: DestroyReason }) => this.tel(e.key)?.destroys[e.reason]?.inc());
     on('recovered', (e: { key: string }) => this.tel(e.key)?.recoveries.inc());
     on('leak', (e: { key: string }) => this.tel(e.key)?.leaks.inc());
+    // Health checks by result: the pool emits each run's result once (periodic or on demand).
+    on('healthCheck', (e: { result: HealthCheckResult }) => this.countHealthRun(e.result));
 
     const ron = <E extends keyof RouterEvents>(event: E, fn: (p: RouterEvents[E]) => void): void => {
       router.on(event, fn);
@@ -535,8 +520,8 @@ export class GatewayMetrics {
       g.unhealthy.labels(...l).set(s.unhealthy);
       g.waiters.labels(...l).set(s.waiting);
       g.maxSize.labels(...l).set(s.max_pool_size);
-      g.utilization.labels(...l).set(s.utilization_rate / 100);
-      g.health.labels(...l).set(s.health_rate / 100);
+      g.utilization.labels(...l).set(s.utilization);
+      g.health.labels(...l).set(s.health);
     }
     const circuits = new Map(this.router.deploymentHealth().map((h) => [h.key, h.circuit]));
     for (const t of this.keyList) g.circuit.labels(t.model, t.provider).set(CIRCUIT_VALUE[circuits.get(t.key) ?? 'closed']);

@@ -1,3 +1,4 @@
+import { ERROR_ACTIONS, type ErrorClass } from '../../providers/errors.js';
 import { LATENCY_BUCKETS, latencyBucket, latencyQuantile } from '../../providers/latency.js';
 
 /**
@@ -9,19 +10,9 @@ import { LATENCY_BUCKETS, latencyBucket, latencyQuantile } from '../../providers
  * once the subjects exist and nothing is allocated per request.
  */
 
-/** Classes of the errors charted: the upstream's (providers' ErrorClass, minus a client's hang-up) and the gateway's own. */
+/** Classes of the errors charted and counted: the upstream's (every provider ErrorClass but a client's hang-up) and the gateway's own. */
 export const ERROR_CLASSES = [
-  'client_error',
-  'auth',
-  'quota',
-  'not_found',
-  'rate_limited',
-  'server_error',
-  'temporarily_unavailable',
-  'timeout',
-  'network',
-  'bad_response',
-  'stream_error',
+  ...(Object.keys(ERROR_ACTIONS) as ErrorClass[]).filter((c): c is Exclude<ErrorClass, 'aborted'> => c !== 'aborted'),
   /** Gateway: every deployment down, or busy past the wait. */
   'no_deployment',
   /** Gateway: no adapter from the pool (timeout, queue full, create failed, shutting down). */

@@ -1,0 +1,90 @@
+import { expiry, liveCount, type KeyPool } from './state.js';
+import type { AdapterDetail, PoolStats, PoolStatsEntry, PoolStatus } from './types.js';
+
+// What the pool reports about itself: plain numbers (ratios 0..1). Formatting for people (the
+// seed's percentages) is the server's job.
+
+export function keyStats<A>(kp: KeyPool<A>, now: number): PoolStatsEntry {
+  let unhealthy = 0;
+  let checking = 0;
+  let expired = 0;
+  for (const e of kp.entries) {
+    if (e.state === 'unhealthy') unhealthy++;
+    else if (e.state === 'checking') checking++;
+    if (e.state !== 'closing' && (e.retire !== null || expiry(e, now) !== null)) expired++;
+  }
+  const total = liveCount(kp);
+  return {
+    model: kp.keyObj.model,
+    provider: kp.keyObj.provider,
+    total,
+    available: kp.idle.length,
+    in_use: kp.inUse,
+    unhealthy,
+    expired,
+    max_pool_size: kp.limits.maxPoolSize,
+    min_pool_size: kp.limits.minPoolSize,
+    checking,
+    creating: kp.creating,
+    closing: kp.closing,
+    waiting: kp.waiters.length,
+    utilization: ratio(kp.inUse, total, 0),
+    health: ratio(total - unhealthy, total, 1),
+  };
+}
+
+export function poolStats<A>(pools: readonly KeyPool<A>[]): PoolStats {
+  const now = Date.now();
+  const out: Record<string, PoolStatsEntry> = {};
+  for (const kp of pools) out[kp.key] = keyStats(kp, now);
+  return { total_pools: pools.length, pools: out };
+}
+
+export function poolStatus<A>(pools: readonly KeyPool<A>[], maxTotal: number): PoolStatus {
+  const now = Date.now();
+  let total = 0;
+  let available = 0;
+  let inUse = 0;
+  let unhealthy = 0;
+  let waiting = 0;
+  for (const kp of pools) {
+    const s = keyStats(kp, now);
+    total += s.total;
+    available += s.available;
+    inUse += s.in_use;
+    unhealthy += s.unhealthy;
+    waiting += s.waiting;
+  }
+  return {
+    total_pools: pools.length,
+    total_adapters: total,
+    available_adapters: available,
+    in_use_adapters: inUse,
+    unhealthy_adapters: unhealthy,
+    utilization: ratio(inUse, total, 0),
+    health: ratio(total - unhealthy, total, 1),
+    waiting,
+    max_total: maxTotal === Infinity ? null : maxTotal,
+  };
+}
+
+/** One row per adapter of a key, with the adapter itself (its owner reads its own counters). */
+export function keyDetails<A>(kp: KeyPool<A> | undefined): Array<AdapterDetail & { adapter: A }> {
+  if (kp === undefined) return [];
+  const now = Date.now();
+  return kp.entries
+    .filter((e) => e.state !== 'closing')
+    .map((e) => ({
+      adapter: e.adapter,
+      id: e.id,
+      state: e.state,
+      use_count: e.useCount,
+      created_at: e.createdAt,
+      last_used_at: e.lastUsedAt === 0 ? null : e.lastUsedAt,
+      expired: expiry(e, now) !== null,
+    }));
+}
+
+function ratio(part: number, whole: number, empty: number): number {
+  return whole === 0 ? empty : part / whole;
+}

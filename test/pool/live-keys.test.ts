@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { AdapterPool, KeyRemovedError, poolKey, type HealthCheckResult } from '../../src/index.js';
+import { FakeAdapter, factory, sleep } from './helpers.js';
+
+function newPool(opts: Partial<ConstructorParameters<typeof AdapterPool<FakeAdapter>>[0]> = {}, f = factory()) {
+  return { pool: new AdapterPool<FakeAdapter>({ createAdapter: f.create, ...opts }), f };
+}
+
+describe('poolKey', () => {
+  test('builds model:provider, model ids with ":" included', () => {
+    assert.equal(poolKey('llama3:8b', 'ollama'), 'llama3:8b:ollama');
+  });
+});
+
+describe('the healthCheck event', () => {
+  test('fires once per run with its result, also when a manual run joins a periodic one', async () => {
+    const { pool } = newPool({ minPoolSize: 2, keys: [{ model: 'm', provider: 'p' }] });
+    const seen: HealthCheckResult[] = [];
+    pool.on('healthCheck', (e) => seen.push(e.result));
+    await pool.start();
+    const [a, b] = await Promise.all([pool.healthCheck(), pool.healthCheck()]);
+    assert.equal(a, b, 'the second call joined the first run');
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0], a);
+    assert.equal(seen[0]!.checked, 2);
+    await pool.healthCheck();
+    assert.equal(seen.length, 2);
+    await pool.close();
+  });
+});
+
+describe('keys added, removed and resized while running', () => {
+  test('addKey creates the new key\'s minimum with its own limits', async () => {
+    const { pool } = newPool({ minPoolSize: 1 });
+    await pool.start();
+    pool.addKey({ model: 'm', provider: 'p' }, { minPoolSize: 3, maxPoolSize: 4 });
+    await sleep(5);
+    const s = pool.stats().pools['m:p']!;
+    assert.deepEqual([s.model, s.provider, s.total, s.min_pool_size, s.max_pool_size], ['m', 'p', 3, 3, 4]);
+    await pool.close();
+  });
+
+  test('removeKey lends nothing more, closes idle adapters now and lent ones when released, then resolves', async () => {
+    const lines: string[] = [];
+    const { pool, f } = newPool({ minPoolSize: 3, maxPoolSize: 3, logger: { info: (_o, msg) => lines.push(String(msg)) } });
+    const held = await Promise.all([pool.getAdapter('m', 'p'), pool.getAdapter('m', 'p')]);
+    await sleep(5); // the third (minimum) adapter is idle
+    const idle = f.made.find((a) => !held.includes(a))!;
+    let drained = false;
+    const removing = pool.removeKey('m', 'p').then(() => {
+      drained = true;
+    });
+    await assert.rejects(pool.getAdapter('m', 'p', { timeoutMs: 1000 }), KeyRemovedError);
+    await sleep(5);
+    assert.ok(idle.closed, 'the idle adapter closed at once');
+    assert.ok(held.every((a) => !a.closed), 'never closed while in use');
+    assert.equal(drained, false, 'two adapters are still lent');
+    await pool.releaseAdapter(held[0]!, 'm', 'p');
+    await sleep(5);
+    assert.ok(held[0]!.closed, 'closed when it came back');
+    assert.equal(drained, false);
+    await pool.releaseAdapter(held[1]!, 'm', 'p');
+    await removing;
+    assert.ok(held[1]!.closed);
+    assert.equal(pool.stats().pools['m:p'], undefined, 'the key is gone');
+    assert.equal(f.made.length, 3, 'nothing was created for a removed key');
+    assert.ok(lines.some((l) => l.includes('m:p') && /移除/.test(l)), `a log line names the removed key: ${lines.join(' | ')}`);
+    await pool.close();
+  });
+
+  test('removeKey rejects the callers queued on the key', async () => {
+    const { pool } = newPool({ minPoolSize: 0, maxPoolSize: 1 });
+    const held = await pool.getAdapter('m', 'p');
+    const waiter = pool.getAdapter('m', 'p', { timeoutMs: 5000 });
+    const removing = pool.removeKey('m', 'p');
+    await assert.rejects(waiter, KeyRemovedError);
+    await pool.releaseAdapter(held, 'm', 'p');
+    await removing;
+    assert.ok(held.closed);
+    await pool.close();
+  });
+
+  test('setKeyOptions shrinking maxPoolSize closes idle adapters first and never one in use', async () => {
+    const { pool } = newPool({ minPoolSize: 4, maxPoolSize: 4 });
+    await pool.start();
+    pool.addKey({ model: 'm', provider: 'p' });
+    await sleep(5);
+    const held = await Promise.all([pool.getAdapter('m', 'p'), pool.getAdapter('m', 'p'), pool.getAdapter('m', 'p')]);
+    pool.setKeyOptions('m', 'p', { maxPoolSize: 1, minPoolSize: 0 });
+    await sleep(5);
+    let s = pool.stats().pools['m:p']!;
+    assert.equal(s.max_pool_size, 1);
+    assert.equal(s.available, 0, 'the idle one closed');
+    assert.equal(s.in_use, 3, 'lent ones stay lent');
+    assert.ok(held.every((a) => !a.closed));
+    for (const a of held) await pool.releaseAdapter(a, 'm', 'p');
+    await sleep(5);
+    s = pool.stats().pools['m:p']!;
+    assert.equal(s.total, 1, 'released adapters above the new maximum were closed');
+    assert.equal(held.filter((a) => a.closed).length, 2);
+    // Growing the minimum creates the difference.
+    pool.setKeyOptions('m', 'p', { maxPoolSize: 5, minPoolSize: 3 });
+    await sleep(5);
+    assert.equal(pool.stats().pools['m:p']!.total, 3);
+    assert.throws(() => pool.setKeyOptions('m', 'p', { minPoolSize: 6, maxPoolSize: 5 }), RangeError);
+    await pool.close();
+  });
+});
