@@ -19,7 +19,10 @@ export function toProviderConfig(name: string, p: ProviderEntry): ProviderConfig
     type: p.type,
     timeouts: { connectMs: p.connectTimeout, firstByteMs: p.firstByteTimeout, idleMs: p.idleTimeout },
     healthCheck: p.healthCheck,
+    maxResponseSize: p.maxResponseSize,
+    maxEventSize: p.maxEventSize,
   };
+  if (p.streamUsage !== undefined) out.streamUsage = p.streamUsage;
   if (p.baseUrl !== undefined) out.baseUrl = p.baseUrl;
   if (p.apiKey !== undefined && p.apiKey !== '') out.apiKey = p.apiKey;
   if (p.headers !== undefined) out.headers = p.headers;

@@ -175,6 +175,12 @@ export const providerSchema = z
     /** Silence between two body chunks. */
     idleTimeout: duration().default('60s'),
     healthCheck: z.enum(['models', 'completion']).default('models'),
+    /** One non-streamed upstream response (a completion, an error body); over it: 502 upstream_response_too_large. */
+    maxResponseSize: size().default('16mb'),
+    /** One SSE event of a stream; over it the stream ends with the same error. */
+    maxEventSize: size().default('8mb'),
+    /** OpenAI-compatible types: ask for usage in streams (`stream_options.include_usage`). Default per type. */
+    streamUsage: z.boolean().optional(),
     mock: mockSchema.optional(),
   })
   .strict();

@@ -82,6 +82,7 @@ export abstract class HttpChatAdapter implements ChatAdapter {
       timeouts: this.transport.timeouts,
       scrubber: this.scrubber,
       maxResponseSize: opts.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE,
+      abandon: (body) => this.transport.abandon(body),
     };
   }
 
@@ -128,7 +129,16 @@ export abstract class HttpChatAdapter implements ChatAdapter {
 
   /** What a stream of this adapter needs to read its body. */
   protected streamContext(body: UpstreamBody, signal: AbortSignal | undefined, settle: StreamSettle): UpstreamStreamContext {
-    return { provider: this.provider, body, signal, timeouts: this.transport.timeouts, scrubber: this.scrubber, maxEventSize: this.maxEventSize, onSettle: settle };
+    return {
+      provider: this.provider,
+      body,
+      signal,
+      timeouts: this.transport.timeouts,
+      scrubber: this.scrubber,
+      maxEventSize: this.maxEventSize,
+      abandon: this.baseReadContext.abandon,
+      onSettle: settle,
+    };
   }
 
   /** Cheap by default (`GET /models`: key and reachability); `completion` spends a one-token call. Rejects with the ProviderError. */

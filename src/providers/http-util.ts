@@ -1,9 +1,8 @@
 import { ProviderError, tooLargeError } from './errors.js';
 import { normalizeProviderError } from './normalize-error.js';
 import type { SecretScrubber } from './scrub.js';
-import { transportError, type TransportResponse } from './transport.js';
+import { destroyBody, transportError, type TransportResponse } from './transport.js';
 import type { ProviderTimeouts } from './types.js';
-import { destroyBody } from './upstream-stream.js';
 
 export interface ReadContext {
   provider: string;
@@ -12,6 +11,8 @@ export interface ReadContext {
   scrubber: SecretScrubber;
   /** Bytes a whole (non-streamed) body may take (`providers.*.maxResponseSize`). */
   maxResponseSize: number;
+  /** Give up a body before its end (the transport then reconnects lazily). Default: destroy it. */
+  abandon?: (body: TransportResponse['body']) => void;
 }
 
 /**
@@ -22,8 +23,9 @@ export function readText(res: TransportResponse, ctx: ReadContext): Promise<stri
   const body = res.body;
   const max = ctx.maxResponseSize;
   const declared = Number(res.headers['content-length']);
+  const abandon = ctx.abandon ?? destroyBody;
   if (declared > max) {
-    destroyBody(body);
+    abandon(body);
     return Promise.reject(tooLarge(ctx));
   }
   return new Promise<string>((resolve, reject) => {
@@ -33,7 +35,7 @@ export function readText(res: TransportResponse, ctx: ReadContext): Promise<stri
       length += chunk.length;
       if (length > max) {
         cleanup();
-        destroyBody(body);
+        abandon(body);
         reject(tooLarge(ctx));
         return;
       }
@@ -45,7 +47,7 @@ export function readText(res: TransportResponse, ctx: ReadContext): Promise<stri
     };
     const onError = (err: unknown) => {
       cleanup();
-      destroyBody(body);
+      abandon(body);
       reject(transportError(ctx.provider, err, ctx.signal, ctx.timeouts));
     };
     const cleanup = () => {

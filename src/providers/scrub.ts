@@ -64,7 +64,9 @@ export class SecretScrubber {
     const type = this.text(e.type);
     const code = this.field(e.code);
     const param = this.field(e.param);
-    if (message === err.message && e.message === err.message && type === e.type && code === e.code && param === e.param) return err;
+    const causeText = err.cause === undefined ? undefined : String((err.cause as Error | undefined)?.message ?? err.cause);
+    const cause = causeText === undefined ? undefined : this.text(causeText);
+    if (message === err.message && e.message === err.message && type === e.type && code === e.code && param === e.param && cause === causeText) return err;
     return new ProviderError({
       provider: err.provider,
       status: err.status,
@@ -75,7 +77,7 @@ export class SecretScrubber {
       param,
       retryAfterMs: err.retryAfterMs,
       // The cause may quote the upstream's text: keep only its scrubbed message.
-      cause: err.cause === undefined ? undefined : new Error(this.text(String((err.cause as Error)?.message ?? err.cause))),
+      cause: cause === undefined ? undefined : new Error(cause),
     });
   }
 }

@@ -1,6 +1,8 @@
-import { Client, type Dispatcher } from 'undici';
+import { Client, errors, type Dispatcher } from 'undici';
 import { ProviderError } from './errors.js';
 import type { ProviderTimeouts } from './types.js';
+
+const { ClientDestroyedError } = errors;
 
 /** Defaults: reasoning models may think for minutes before the first byte, so that one is long. */
 export const DEFAULT_TIMEOUTS: Readonly<ProviderTimeouts> = {
@@ -34,13 +36,20 @@ export type TransportResponse = Dispatcher.ResponseData;
  * connections, and pooling adapters *is* pooling connections (measurable on the upstream side).
  * `pipelining: 1` keeps one request per socket at a time; keep-alive reuses the socket across loans.
  * A one-connection `Pool` would add a dispatch layer for no gain and could replace the socket behind our back.
+ *
+ * A request given up before its end (the caller hung up, a bad stream, a cap) destroys its socket, and
+ * undici 7 then opens a fresh connection for the aborted request it still holds, which carries nothing
+ * and idles until the keep-alive timeout: two upstream connections per hang-up. So an abandoned
+ * request retires its `Client` (`discard()`), and the next request connects lazily, on a new one.
  */
 export class HttpTransport {
   readonly origin: string;
   readonly timeouts: Readonly<ProviderTimeouts>;
   private readonly basePath: string;
   private readonly baseQuery: string;
-  private readonly client: Client;
+  private readonly clientOptions: Client.Options;
+  private client: Client | undefined;
+  private closed = false;
 
   constructor(baseUrl: string, timeouts?: Partial<ProviderTimeouts>) {
     const url = new URL(baseUrl);
@@ -48,14 +57,14 @@ export class HttpTransport {
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.baseQuery = url.search.slice(1);
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(timeouts) };
-    this.client = new Client(url.origin, {
+    this.clientOptions = {
       pipelining: 1,
       connect: { timeout: this.timeouts.connectMs },
       headersTimeout: this.timeouts.firstByteMs,
       bodyTimeout: this.timeouts.idleMs,
       keepAliveTimeout: KEEP_ALIVE_MS,
       keepAliveMaxTimeout: KEEP_ALIVE_MS,
-    });
+    };
   }
 
   /** Full request path: base path + `path`, with the base URL's query (e.g. Azure `api-version`) merged in. */
@@ -67,10 +76,12 @@ export class HttpTransport {
   /**
    * Send one request. No AbortController, no pipeline: the caller's signal goes straight to undici,
    * which aborts the request (and destroys the socket) the moment it fires.
-   * The caller must consume or `destroy()` the returned body.
+   * The caller must consume the returned body, or `abandon()` it.
    */
   async request(req: TransportRequest, provider: string): Promise<TransportResponse> {
     try {
+      if (this.closed) throw new ClientDestroyedError();
+      this.client ??= new Client(this.origin, this.clientOptions);
       return await this.client.request({
         method: req.method,
         path: this.resolvePath(req.path),
@@ -79,15 +90,46 @@ export class HttpTransport {
         signal: req.signal,
       });
     } catch (err) {
+      // Whatever failed (abort, timeout, reset), its socket is gone: do not let undici replace it now.
+      this.discard();
       throw transportError(provider, err, req.signal, this.timeouts);
     }
   }
 
+  /** Give up a response before its end: its socket is destroyed and the next request connects afresh. */
+  abandon(body: TransportResponse['body']): void {
+    destroyBody(body);
+    this.discard();
+  }
+
+  /** Retire the current connection; the next request opens a new one (lazily). */
+  discard(): void {
+    const client = this.client;
+    if (client === undefined) return;
+    this.client = undefined;
+    if (!client.destroyed) client.destroy().catch(noop);
+  }
+
   close(): Promise<void> {
     // destroy(), not close(): close() waits for in-flight requests, and a pool closing an adapter means "now".
-    return this.client.destroyed ? Promise.resolve() : this.client.destroy();
+    this.closed = true;
+    const client = this.client;
+    this.client = undefined;
+    return client === undefined || client.destroyed ? Promise.resolve() : client.destroy();
   }
 }
+
+/**
+ * Let go of a response body we will not read: undici then aborts the request and drops the socket.
+ * A destroyed body emits 'error' (RequestAbortedError); with nobody listening that would crash the process.
+ */
+export function destroyBody(body: TransportResponse['body']): void {
+  if (body.destroyed) return;
+  body.on('error', noop);
+  body.destroy();
+}
+
+function noop(): void {}
 
 /** undici / socket failure -> ProviderError (timeout 504, network 502, caller abort 499). */
 export function transportError(

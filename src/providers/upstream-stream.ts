@@ -3,7 +3,7 @@ import { ProviderError, tooLargeError } from './errors.js';
 import type { SecretScrubber } from './scrub.js';
 import { SseByteScanner, type RawSseEvent } from './sse-bytes.js';
 import { SseEventTooLargeError } from './sse.js';
-import { transportError } from './transport.js';
+import { destroyBody, transportError } from './transport.js';
 import type { ChatCompletionChunk, ChatCompletionStream, ProviderTimeouts, Usage } from './types.js';
 
 export type UpstreamBody = Dispatcher.ResponseData['body'];
@@ -17,6 +17,8 @@ export interface UpstreamStreamContext {
   scrubber: SecretScrubber;
   /** Bytes one SSE event may take (`providers.*.maxEventSize`). */
   maxEventSize: number;
+  /** Give up the body before its end (destroys it; the transport reconnects lazily). Default: destroy it. */
+  abandon?: (body: UpstreamBody) => void;
   /** Called exactly once: without an error when the stream completed, with one otherwise. */
   onSettle: (err?: ProviderError) => void;
 }
@@ -84,14 +86,14 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
   cancel(): void {
     if (this.settled) return;
     this.cancelled = true;
-    destroyBody(this.ctx.body);
+    this.release();
     this.settle(this.abortedError());
   }
 
   /** Fail the stream with `err` (an error frame, a bad payload): release the socket, settle, return it to throw. */
   protected fail(err: ProviderError): ProviderError {
     const scrubbed = this.ctx.scrubber.error(err);
-    destroyBody(this.ctx.body);
+    this.release();
     this.settle(scrubbed);
     return scrubbed;
   }
@@ -113,7 +115,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
     } finally {
       // The consumer stopped early (break/return): let go of the upstream request.
       if (!this.settled) {
-        destroyBody(this.ctx.body);
+        this.release();
         this.settle(this.done ? undefined : this.abortedError());
       }
       void source.return(undefined);
@@ -155,16 +157,22 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
         return;
       }
       if (!this.settled) {
-        destroyBody(this.ctx.body);
+        this.release();
         this.settle(this.ctx.scrubber.error(pe));
       }
       throw this.ctx.scrubber.error(pe);
     } finally {
       if (!this.settled) {
-        destroyBody(this.ctx.body);
+        this.release();
         this.settle(this.done ? undefined : this.abortedError());
       }
     }
+  }
+
+  /** Let go of the upstream request before its end. */
+  private release(): void {
+    if (this.ctx.abandon) this.ctx.abandon(this.ctx.body);
+    else destroyBody(this.ctx.body);
   }
 
   private unexpected(err: unknown): ProviderError {
@@ -185,17 +193,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
   }
 }
 
-/**
- * Let go of a response body we will not read: undici then aborts the request and drops the socket.
- * A destroyed body emits 'error' (RequestAbortedError); with nobody listening that would crash the process.
- */
-export function destroyBody(body: UpstreamBody): void {
-  if (body.destroyed) return;
-  body.on('error', noop);
-  body.destroy();
-}
-
-function noop(): void {}
+export { destroyBody };
 
 /** Error inside a 200 stream: keep what the provider said, classify it as `stream_error`. */
 export function streamErrorFrom(err: ProviderError): ProviderError {

@@ -23,3 +23,22 @@ export {
   type DeploymentView,
   type RandomSource,
 } from './strategies/index.js';
+export {
+  FlexibleLimiter,
+  MemoryConcurrency,
+  DEFAULT_WINDOW_MS,
+  isLimited,
+  estimatePromptTokens,
+  maxCompletionTokens,
+  reservationTokens,
+  type Admission,
+  type LimitReason,
+  type LimitStatus,
+  type LimitWindow,
+  type Limiter,
+  type RateLimits,
+  type Reservation,
+  type ConcurrencyStore,
+  type CounterOptions,
+  type FlexibleLimiterOptions,
+} from './limits/index.js';

@@ -1,21 +1,25 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
+import { clientKeys, modelPricing, modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
-import { Router } from '../routing/index.js';
-import { requireAdmin, requireKey } from './auth.js';
+import { FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
+import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
+import { digest, KeyRing, requireAdmin, requireKey } from './auth.js';
 import { errorBody, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { createLogger } from './logger.js';
+import { LimitMetrics } from './limit-metrics.js';
 import { GatewayMetrics } from './metrics.js';
+import { KeyLimits } from './rate-limits.js';
 import { registerChatRoutes } from './routes/chat.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerPoolRoutes } from './routes/pool.js';
+import { registerUsageRoutes } from './routes/usage.js';
 import type { Lifecycle } from './types.js';
 
 export interface GatewayOptions {
@@ -23,6 +27,10 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Builds provider adapters; default: the provider registry. */
   createAdapter?: AdapterFactory;
+  /** Rate limiter of keys and deployments; default: in-process (`FlexibleLimiter`, one-minute windows). */
+  limiter?: Limiter;
+  /** Usage ledger store; default: from `config.usage` (SQLite file, or PostgreSQL). */
+  usageStore?: UsageStore;
 }
 
 export interface Gateway {
@@ -33,6 +41,10 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  /** Rate limiter of keys and deployments. */
+  readonly limiter: Limiter;
+  /** The usage ledger (undefined with `usage.enabled: false`). */
+  readonly ledger: UsageLedger | undefined;
   /** Bind where the config says (or the overrides); resolves with the address, e.g. `http://127.0.0.1:8080`. */
   listen(overrides?: { host?: string; port?: number }): Promise<string>;
   /**
@@ -79,6 +91,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     if (r.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ err, status: r.status }, 'request rejected');
     if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
+    if (r.headers !== undefined) reply.headers(r.headers);
     return reply.code(r.status).send(r.body);
   });
   app.setNotFoundHandler((request, reply) =>
@@ -90,8 +103,22 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     });
   }
 
-  const apiAuth = requireKey(config.auth.apiKeys);
-  const readAuth = requireKey(config.auth.adminKey === undefined || config.auth.apiKeys.length === 0 ? config.auth.apiKeys : [...config.auth.apiKeys, config.auth.adminKey]);
+  const ring = new KeyRing(clientKeys(config, digest), config.auth.adminKey);
+  app.decorateRequest('clientKey', undefined);
+  app.decorateRequest('isAdmin', false);
+  const apiAuth = requireKey(ring);
+  const readAuth = requireKey(ring, { admin: true });
+  const limiter = options.limiter ?? new FlexibleLimiter();
+  const ledger = config.usage.enabled
+    ? new UsageLedger(options.usageStore ?? createUsageStore(config.usage), {
+        batchSize: config.usage.batchSize,
+        flushIntervalMs: config.usage.flushInterval,
+        maxBuffer: config.usage.maxBuffer,
+        retentionDays: config.usage.retentionDays,
+        pruneIntervalMs: config.usage.pruneInterval,
+        logger: logger.child({ component: 'usage' }),
+      })
+    : undefined;
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, [...routes.keys()], apiAuth);
   const metrics = new GatewayMetrics({
@@ -103,12 +130,31 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     historyWindowMs: config.metrics.history,
     historyStepMs: config.metrics.historyStep,
   });
-  registerChatRoutes(app, { router, routes, routing, auth: apiAuth, telemetry: { metrics, logPrompts: config.logging.logPrompts } });
+  const limitMetrics = new LimitMetrics(metrics.registry, ring.keys, ledger);
+  const keyLimits = new KeyLimits({ limiter, defaultMaxTokens: config.limits.defaultMaxTokens, onLimited: (k, reason) => limitMetrics.keyRateLimited(k, reason) });
+  // Every response of a limited key carries its x-ratelimit-* headers (the chat route sets them
+  // from its admission; streams write theirs with the SSE head).
+  if (ring.keys.some((k) => k.rpm !== undefined || k.tpm !== undefined)) app.addHook('onSend', async (request, reply) => {
+    if (request.clientKey === undefined || reply.hasHeader('x-ratelimit-limit-requests') || reply.hasHeader('x-ratelimit-limit-tokens')) return;
+    const h = await keyLimits.headers(request.clientKey);
+    if (h !== undefined) reply.headers(h);
+  });
+  registerChatRoutes(app, {
+    router,
+    routes,
+    routing,
+    auth: apiAuth,
+    telemetry: { metrics, logPrompts: config.logging.logPrompts },
+    keyLimits,
+    ...(ledger === undefined ? {} : { usage: { ledger, pricing: modelPricing(config) } }),
+  });
+  if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
   if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
   registerDashboardRoutes(app, { metrics, router, routes, readAuth });
 
   await pool.start();
+  await ledger?.start();
   await app.ready();
   lifecycle.state = 'ready';
 
@@ -127,6 +173,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
         metrics.close();
         router.close();
         await pool.close();
+        await ledger?.close();
+        if (options.limiter === undefined) limiter.close(); // an injected (shared) limiter is its owner's
       }
     })());
 
@@ -137,6 +185,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     metrics,
     config,
     logger,
+    limiter,
+    ledger,
     close,
     listen: async (overrides = {}) =>
       app.listen({ host: overrides.host ?? config.server.host, port: overrides.port ?? config.server.port, listenTextResolver: (address) => `listening on ${address}` }),

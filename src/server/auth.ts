@@ -1,6 +1,16 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { ClientKey } from '../config/index.js';
 import { GatewayHttpError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The client key that authenticated the request (undefined: open gateway, or the admin key). */
+    clientKey: ClientKey | undefined;
+    /** The request presented the admin key. */
+    isAdmin: boolean;
+  }
+}
 
 /**
  * Bearer-key checks. Keys are compared as SHA-256 digests with `timingSafeEqual`, so neither the
@@ -10,7 +20,34 @@ import { GatewayHttpError } from './errors.js';
 export type KeyMatcher = (presented: string | undefined) => boolean;
 
 // One-shot `crypto.hash` (Node >= 20.12) costs half of createHash().update().digest() per request.
-const digest = (key: string): Buffer => hash('sha256', key, 'buffer') as unknown as Buffer;
+export const digest = (key: string): Buffer => hash('sha256', key, 'buffer') as unknown as Buffer;
+
+/**
+ * Finds which configured key a bearer token is, by digest, in constant time: every entry is
+ * compared (no early exit), so timing tells neither which key matched nor how close a guess was.
+ */
+export class KeyRing {
+  readonly keys: readonly ClientKey[];
+  private readonly admin: Buffer | undefined;
+
+  constructor(keys: readonly ClientKey[], adminKey: string | undefined) {
+    this.keys = keys;
+    this.admin = adminKey === undefined ? undefined : digest(adminKey);
+  }
+
+  /** The client key `token` is, if any. */
+  find(token: string): ClientKey | undefined {
+    const d = digest(token);
+    let found: ClientKey | undefined;
+    for (const k of this.keys) if (timingSafeEqual(d, k.digest) && found === undefined) found = k;
+    return found;
+  }
+
+  /** `token` is the admin key. */
+  isAdmin(token: string): boolean {
+    return this.admin !== undefined && timingSafeEqual(digest(token), this.admin);
+  }
+}
 
 export function keyMatcher(keys: readonly string[]): KeyMatcher {
   const digests = keys.map(digest);
@@ -39,15 +76,32 @@ const missingKey = () =>
   new GatewayHttpError(401, 'You didn\'t provide an API key. Send it as "Authorization: Bearer <key>".', 'invalid_request_error', 'missing_api_key');
 const invalidKey = () => new GatewayHttpError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
 
-/** Require one of `keys`; no keys configured = open. */
-export function requireKey(keys: readonly string[]): onRequestAsyncHookHandler | undefined {
-  if (keys.length === 0) return undefined;
-  const matches = keyMatcher(keys);
+/**
+ * Require a client key (and, with `admin`, also accept the admin key); no client keys configured =
+ * open. Sets `request.clientKey` / `request.isAdmin`.
+ */
+export function requireKey(ring: KeyRing, options: { admin?: boolean } = {}): onRequestAsyncHookHandler | undefined {
+  if (ring.keys.length === 0) return undefined;
+  const admin = options.admin === true;
   return async (request) => {
     const token = bearerToken(request);
     if (token === undefined) throw missingKey();
-    if (!matches(token)) throw invalidKey();
+    const key = ring.find(token);
+    if (key !== undefined) {
+      request.clientKey = key;
+      return;
+    }
+    if (admin && ring.isAdmin(token)) {
+      request.isAdmin = true;
+      return;
+    }
+    throw invalidKey();
   };
+}
+
+/** `model` is one the request's key may use. */
+export function keyAllowsModel(key: ClientKey | undefined, model: string): boolean {
+  return key?.models === undefined || key.models.has(model);
 }
 
 /**

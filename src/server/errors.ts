@@ -20,6 +20,8 @@ export class GatewayHttpError extends Error {
     readonly code: string | null = null,
     readonly param: string | null = null,
     readonly retryAfterMs?: number,
+    /** Extra response headers (e.g. `x-ratelimit-*`). */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message);
   }
@@ -30,6 +32,8 @@ export interface ErrorReply {
   status: number;
   body: OpenAIErrorBody;
   retryAfterSeconds?: number;
+  /** Extra response headers. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** HTTP status for a client that hung up (nginx's convention); nobody reads the reply. */
@@ -42,10 +46,19 @@ export function errorBody(message: string, type: string, code: string | number |
 export const modelNotFound = (model: string): GatewayHttpError =>
   new GatewayHttpError(404, `The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model');
 
+/**
+ * A client key (or every deployment of the model) is over its rate limit. OpenAI's shape: type
+ * `requests` or `tokens`, code `rate_limit_exceeded`, plus Retry-After and the `x-ratelimit-*` headers.
+ */
+export const rateLimited = (message: string, kind: 'requests' | 'tokens', retryAfterMs: number, headers?: Readonly<Record<string, string>>): GatewayHttpError =>
+  new GatewayHttpError(429, message, kind, 'rate_limit_exceeded', null, retryAfterMs, headers);
+
 /** Map anything thrown while serving a request to its reply. Never echoes internals of unexpected errors. */
 export function toErrorReply(err: unknown): ErrorReply {
   if (err instanceof GatewayHttpError) {
-    return withRetry(err.status, errorBody(err.message, err.type, err.code, err.param), err.retryAfterMs);
+    const r = withRetry(err.status, errorBody(err.message, err.type, err.code, err.param), err.retryAfterMs);
+    if (err.headers !== undefined) r.headers = err.headers;
+    return r;
   }
   if (err instanceof ProviderError) return providerErrorReply(err);
   if (err instanceof NoDeploymentAvailableError) {

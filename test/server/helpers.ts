@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +20,12 @@ export interface RunningGateway {
 
 export async function startGateway(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<RunningGateway> {
   const config = parseConfig(yaml, { source: 'test.yaml', env, providerTypes: PROVIDER_TYPES });
+  // Tests keep their usage ledgers out of the working directory.
+  let dir: string | undefined;
+  if (config.usage.path === './adapterpool-usage.db') {
+    dir = mkdtempSync(join(tmpdir(), 'ap-usage-'));
+    config.usage.path = join(dir, 'usage.db');
+  }
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -26,7 +35,15 @@ export async function startGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
   });
   const gw = await buildGateway(config, { logger: createLogger('debug', sink) });
   const url = await gw.listen({ port: 0 });
-  return { gw, url, logs, close: () => gw.close(2000) };
+  return {
+    gw,
+    url,
+    logs,
+    close: async () => {
+      await gw.close(2000);
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Raw JSON request to the gateway. */

@@ -131,7 +131,7 @@ export interface RequestOutcome {
   durationMs: number;
   /** For streams: ms from the first chunk reaching the gateway to the stream's end. */
   streamTailMs?: number;
-  /** Streams: ms from the upstream call to its first chunk (undefined: what the router's event said). */
+  /** Streams: time to first token as the client saw it, request arrival to the first chunk, ms (charted). */
   ttftMs?: number;
   /** Upstream attempts (undefined: what the router's events said). */
   attempts?: number;
@@ -420,7 +420,8 @@ export class GatewayMetrics {
     if (tr !== undefined) this.traces.delete(o.requestId);
     const deployment = o.deployment ?? tr?.last;
     const attempts = o.attempts ?? tr?.attempts ?? 0;
-    const ttftMs = o.ttftMs ?? (tr !== undefined && tr.ttftMs >= 0 ? tr.ttftMs : -1);
+    // The upstream's own time to first chunk (from the router's event): the upstream stream latency is that plus the tail.
+    const upstreamTtftMs = tr !== undefined && tr.ttftMs >= 0 ? tr.ttftMs : -1;
     const byDeployment = this.cells.get(o.route) ?? this.cells.get(undefined)!;
     const cell = (deployment === undefined ? undefined : byDeployment.get(deployment.key)) ?? byDeployment.get('')!;
     const status = o.status;
@@ -448,8 +449,8 @@ export class GatewayMetrics {
         }
       }
     }
-    if (o.stream && t !== undefined && o.streamTailMs !== undefined && ttftMs >= 0 && status < 300) {
-      t.latencyStream.observe((ttftMs + o.streamTailMs) / 1000);
+    if (o.stream && t !== undefined && o.streamTailMs !== undefined && upstreamTtftMs >= 0 && status < 300) {
+      t.latencyStream.observe((upstreamTtftMs + o.streamTailMs) / 1000);
     }
     let prompt = 0;
     let completion = 0;
@@ -468,7 +469,7 @@ export class GatewayMetrics {
       if (completion > 0) tk.completion.inc(completion);
     }
     const slot = this.history.slot();
-    const ttftChart = o.stream && status < 300 ? ttftMs : -1;
+    const ttftChart = o.stream && status < 300 ? (o.ttftMs ?? upstreamTtftMs) : -1;
     for (const s of cell.series) {
       // The deployment's errors are its failed calls, counted above; the model's and the gateway's are failed requests.
       s.request(slot, status, o.durationMs, ttftChart, s === t?.series ? -1 : errorClass, prompt, completion);

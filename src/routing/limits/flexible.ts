@@ -1,0 +1,178 @@
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Admission, LimitReason, LimitStatus, LimitWindow, Limiter, RateLimits, Reservation } from './types.js';
+
+/**
+ * `Limiter` over rate-limiter-flexible: one fixed window per subject and limit, starting with the
+ * subject's first request in it (the library's algorithm). Requests and tokens are two counters;
+ * `maxConcurrent` is a plain in-flight count.
+ *
+ * The store is pluggable through `createCounter`: the default is `RateLimiterMemory` (this process
+ * only); a shared limiter can pass e.g. `(o) => new RateLimiterRedis({ storeClient, ...o })`, which
+ * has the same consume / reward / penalty / get API. Concurrency has its own port for the same reason.
+ */
+
+/** What `createCounter` gets: the library's own option names. */
+export interface CounterOptions {
+  /** Points per window (rpm or tpm). */
+  points: number;
+  /** Window length in seconds (fractions allowed). */
+  duration: number;
+  /** Distinguishes counters of different kinds and sizes in a shared store. */
+  keyPrefix: string;
+}
+
+/** In-flight counts per subject. */
+export interface ConcurrencyStore {
+  /** Take a slot if fewer than `max` are taken; false when full. */
+  tryAcquire(subject: string, max: number): boolean;
+  release(subject: string): void;
+}
+
+export interface FlexibleLimiterOptions {
+  /** Length of the rpm / tpm window. Default 60 s; tests shorten it. */
+  windowMs?: number;
+  createCounter?: (o: CounterOptions) => RateLimiterAbstract;
+  concurrency?: ConcurrencyStore;
+  /** Retry-After suggested when only `maxConcurrent` is in the way (nothing says when a slot frees). */
+  concurrencyRetryAfterMs?: number;
+}
+
+export const DEFAULT_WINDOW_MS = 60_000;
+const DEFAULT_CONCURRENCY_RETRY_MS = 1000;
+
+/** In-process in-flight counts. */
+export class MemoryConcurrency implements ConcurrencyStore {
+  private readonly counts = new Map<string, number>();
+  tryAcquire(subject: string, max: number): boolean {
+    const n = this.counts.get(subject) ?? 0;
+    if (n >= max) return false;
+    this.counts.set(subject, n + 1);
+    return true;
+  }
+  release(subject: string): void {
+    const n = this.counts.get(subject) ?? 0;
+    if (n <= 1) this.counts.delete(subject);
+    else this.counts.set(subject, n - 1);
+  }
+  /** In flight for `subject` (for tests and stats). */
+  inFlight(subject: string): number {
+    return this.counts.get(subject) ?? 0;
+  }
+}
+
+export class FlexibleLimiter implements Limiter {
+  readonly windowMs: number;
+  private readonly createCounter: (o: CounterOptions) => RateLimiterAbstract;
+  readonly concurrency: ConcurrencyStore;
+  private readonly concurrencyRetryAfterMs: number;
+  /** One counter per kind and size (subjects are keys inside it). */
+  private readonly counters = new Map<string, RateLimiterAbstract>();
+
+  constructor(opts: FlexibleLimiterOptions = {}) {
+    this.windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
+    this.createCounter = opts.createCounter ?? ((o) => new RateLimiterMemory(o));
+    this.concurrency = opts.concurrency ?? new MemoryConcurrency();
+    this.concurrencyRetryAfterMs = opts.concurrencyRetryAfterMs ?? DEFAULT_CONCURRENCY_RETRY_MS;
+  }
+
+  async admit(subject: string, limits: RateLimits, tokens: number): Promise<Admission> {
+    const { rpm, tpm, maxConcurrent } = limits;
+    // Taken synchronously, before any await, so concurrent admits cannot all see a free slot.
+    if (maxConcurrent !== undefined && !this.concurrency.tryAcquire(subject, maxConcurrent)) {
+      return { ok: false, reason: 'concurrency', retryAfterMs: this.concurrencyRetryAfterMs, status: await this.peek(subject, limits) };
+    }
+    const release = () => {
+      if (maxConcurrent !== undefined) this.concurrency.release(subject);
+    };
+    let requests: LimitWindow | undefined;
+    let tokensWindow: LimitWindow | undefined;
+    const rpmCounter = rpm === undefined ? undefined : this.counter('rpm', rpm);
+    const tpmCounter = tpm === undefined ? undefined : this.counter('tpm', tpm);
+    if (rpmCounter !== undefined) {
+      try {
+        requests = window(rpm!, await rpmCounter.consume(subject, 1));
+      } catch (err) {
+        release();
+        if (!(err instanceof RateLimiterRes)) throw err;
+        void rpmCounter.reward(subject, 1).catch(() => undefined); // a refused request is not counted
+        const status: LimitStatus = { requests: { limit: rpm!, remaining: 0, resetMs: err.msBeforeNext } };
+        return refused('requests', err.msBeforeNext, tpm === undefined ? status : { ...status, tokens: await this.peekOne(tpmCounter!, tpm, subject) });
+      }
+    }
+    // More than the whole window's budget could never pass: reserve the budget (the window still
+    // admits it once, and the usage correction charges what it really used).
+    const reserved = tpm === undefined ? 0 : Math.max(0, Math.min(Math.ceil(tokens), tpm));
+    let windowEnd = 0;
+    if (tpmCounter !== undefined) {
+      try {
+        const res = await tpmCounter.consume(subject, reserved);
+        tokensWindow = window(tpm!, res);
+        windowEnd = Date.now() + res.msBeforeNext;
+      } catch (err) {
+        release();
+        if (rpmCounter !== undefined) void rpmCounter.reward(subject, 1).catch(() => undefined);
+        if (!(err instanceof RateLimiterRes)) throw err;
+        void tpmCounter.reward(subject, reserved).catch(() => undefined);
+        const status: LimitStatus = { tokens: { limit: tpm!, remaining: Math.max(0, tpm! - (err.consumedPoints - reserved)), resetMs: err.msBeforeNext } };
+        return refused('tokens', err.msBeforeNext, requests === undefined ? status : { requests: { ...requests, remaining: requests.remaining + 1 }, ...status });
+      }
+    }
+    const status: LimitStatus = requests === undefined ? (tokensWindow === undefined ? {} : { tokens: tokensWindow }) : tokensWindow === undefined ? { requests } : { requests, tokens: tokensWindow };
+    let settled = false;
+    const reservation: Reservation = {
+      status,
+      reservedTokens: reserved,
+      settle: (used) => {
+        if (settled) return;
+        settled = true;
+        release();
+        if (tpmCounter === undefined || used === undefined) return;
+        const diff = Math.ceil(used) - reserved;
+        // Within the reservation's window: move the count to what was used. After it (a long
+        // stream), that window is gone; only tokens beyond the reservation still count, in the new one.
+        if (diff < 0 && Date.now() < windowEnd) void tpmCounter.reward(subject, -diff).catch(() => undefined);
+        else if (diff > 0) void tpmCounter.penalty(subject, diff).catch(() => undefined);
+      },
+    };
+    return { ok: true, reservation };
+  }
+
+  async peek(subject: string, limits: RateLimits): Promise<LimitStatus> {
+    const out: { requests?: LimitWindow; tokens?: LimitWindow } = {};
+    if (limits.rpm !== undefined) out.requests = await this.peekOne(this.counter('rpm', limits.rpm), limits.rpm, subject);
+    if (limits.tpm !== undefined) out.tokens = await this.peekOne(this.counter('tpm', limits.tpm), limits.tpm, subject);
+    return out;
+  }
+
+  close(): void {
+    this.counters.clear();
+  }
+
+  private async peekOne(counter: RateLimiterAbstract, limit: number, subject: string): Promise<LimitWindow> {
+    const res = await counter.get(subject);
+    if (res === null || res.msBeforeNext <= 0) return { limit, remaining: limit, resetMs: 0 };
+    return { limit, remaining: clamp(limit - res.consumedPoints, limit), resetMs: res.msBeforeNext };
+  }
+
+  private counter(kind: 'rpm' | 'tpm', points: number): RateLimiterAbstract {
+    const id = `${kind}${points}`;
+    let c = this.counters.get(id);
+    if (c === undefined) {
+      c = this.createCounter({ points, duration: this.windowMs / 1000, keyPrefix: `ap-${id}` });
+      this.counters.set(id, c);
+    }
+    return c;
+  }
+}
+
+function window(limit: number, res: RateLimiterRes): LimitWindow {
+  return { limit, remaining: clamp(res.remainingPoints, limit), resetMs: Math.max(0, res.msBeforeNext) };
+}
+
+function clamp(n: number, limit: number): number {
+  return Math.max(0, Math.min(limit, n));
+}
+
+function refused(reason: LimitReason, retryAfterMs: number, status: LimitStatus): Admission {
+  return { ok: false, reason, retryAfterMs: Math.max(1, retryAfterMs), status };
+}

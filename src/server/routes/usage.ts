@@ -1,0 +1,73 @@
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import { GROUP_BY, type UsageGroup, type UsageGroupBy, type UsageLedger, type UsageQuery } from '../../usage/index.js';
+import type { PoolEnvelope } from '../types.js';
+
+export const USAGE_MESSAGES = { ok: '获取用量统计成功', failed: '获取用量统计失败', badRequest: '用量查询参数无效' } as const;
+
+const DAY_MS = 86_400_000;
+
+export interface UsageReport {
+  from: string;
+  to: string;
+  group_by: UsageGroupBy;
+  /** Present when the caller is a client key: the rows are its own. */
+  key?: string | null;
+  groups: UsageGroup[];
+  total: Omit<UsageGroup, 'group'>;
+}
+
+/**
+ * `GET /v1/usage?from=&to=&group_by=key|model|deployment|day`: totals from the ledger, in the seed's
+ * envelope. The admin key (or an open gateway) sees every key; a client key sees its own rows.
+ * `from` / `to`: ISO 8601 or Unix seconds; default the last 24 hours.
+ */
+export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageLedger; auth: onRequestAsyncHookHandler | undefined }): void {
+  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/usage', { onRequest: opts.auth ? [opts.auth] : [] }, async (request, reply): Promise<PoolEnvelope<UsageReport>> => {
+    const q = request.query;
+    const now = Date.now();
+    const to = q.to === undefined ? now : parseTime(q.to);
+    const from = q.from === undefined ? (to ?? now) - DAY_MS : parseTime(q.from);
+    const groupBy = (q.group_by ?? 'key') as UsageGroupBy;
+    let problem: string | undefined;
+    if (to === undefined) problem = `invalid to=${JSON.stringify(q.to)}: use ISO 8601 or Unix seconds`;
+    else if (from === undefined) problem = `invalid from=${JSON.stringify(q.from)}: use ISO 8601 or Unix seconds`;
+    else if (from >= to) problem = 'from must be before to';
+    else if (!(GROUP_BY as readonly string[]).includes(groupBy)) problem = `invalid group_by=${JSON.stringify(q.group_by)}: use ${GROUP_BY.join(', ')}`;
+    if (problem !== undefined) {
+      reply.code(400);
+      return { success: false, data: null, message: `${USAGE_MESSAGES.badRequest}: ${problem}` };
+    }
+    const query: UsageQuery = { from: from!, to: to!, groupBy };
+    // A client key sees its own rows; the admin key, or anyone on an open gateway, sees all.
+    const own = request.clientKey !== undefined && !request.isAdmin;
+    if (own) query.key = request.clientKey!.name ?? null;
+    try {
+      await opts.ledger.flush(); // include what is still buffered
+      const groups = await opts.ledger.store.summary(query);
+      const total = { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost: 0 };
+      for (const g of groups) {
+        total.requests += g.requests;
+        total.errors += g.errors;
+        total.prompt_tokens += g.prompt_tokens;
+        total.completion_tokens += g.completion_tokens;
+        total.total_tokens += g.total_tokens;
+        total.cost += g.cost;
+      }
+      const data: UsageReport = { from: new Date(query.from).toISOString(), to: new Date(query.to).toISOString(), group_by: groupBy, groups, total };
+      if (own) data.key = query.key ?? null;
+      return { success: true, data, message: USAGE_MESSAGES.ok };
+    } catch (err) {
+      request.log.error({ err }, USAGE_MESSAGES.failed);
+      reply.code(503);
+      return { success: false, data: null, message: `${USAGE_MESSAGES.failed}: the usage store is unavailable` };
+    }
+  });
+}
+
+/** ISO 8601 (`2026-11-29`, `2026-11-29T10:00:00Z`) or Unix seconds. */
+function parseTime(v: string): number | undefined {
+  if (/^\d{1,12}(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(v)) return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}

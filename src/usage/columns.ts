@@ -1,0 +1,75 @@
+import type { UsageGroupBy, UsageRow } from './types.js';
+
+/** Column names and order shared by both stores. */
+export const COLUMNS = [
+  'id',
+  'ts',
+  'request_id',
+  'key_name',
+  'model',
+  'deployment',
+  'status',
+  'error_code',
+  'prompt_tokens',
+  'completion_tokens',
+  'total_tokens',
+  'latency_ms',
+  'ttft_ms',
+  'stream',
+  'cost',
+] as const;
+
+export function rowValues(r: UsageRow): Array<string | number | null> {
+  return [
+    r.id,
+    r.ts,
+    r.requestId,
+    r.key,
+    r.model,
+    r.deployment,
+    r.status,
+    r.errorCode,
+    r.promptTokens,
+    r.completionTokens,
+    r.totalTokens,
+    Math.round(r.latencyMs),
+    r.ttftMs === null ? null : Math.round(r.ttftMs),
+    r.stream ? 1 : 0,
+    r.cost,
+  ];
+}
+
+export function rowFrom(rec: Record<string, unknown>): UsageRow {
+  const n = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+  return {
+    id: String(rec.id),
+    ts: Number(rec.ts),
+    requestId: String(rec.request_id),
+    key: (rec.key_name as string | null) ?? null,
+    model: String(rec.model),
+    deployment: (rec.deployment as string | null) ?? null,
+    status: Number(rec.status),
+    errorCode: (rec.error_code as string | null) ?? null,
+    promptTokens: n(rec.prompt_tokens),
+    completionTokens: n(rec.completion_tokens),
+    totalTokens: n(rec.total_tokens),
+    latencyMs: Number(rec.latency_ms),
+    ttftMs: n(rec.ttft_ms),
+    stream: Number(rec.stream) === 1,
+    cost: n(rec.cost),
+  };
+}
+
+/** The grouped column of a summary (the day expression is the store's own). */
+export function groupColumn(groupBy: UsageGroupBy, dayExpr: string): string {
+  switch (groupBy) {
+    case 'key':
+      return 'key_name';
+    case 'model':
+      return 'model';
+    case 'deployment':
+      return 'deployment';
+    case 'day':
+      return dayExpr;
+  }
+}

@@ -1,0 +1,129 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { COLUMNS, groupColumn, rowFrom, rowValues } from './columns.js';
+import type { UsageGroup, UsageQuery, UsageRow, UsageStore } from './types.js';
+
+/**
+ * The ledger in an embedded SQLite file (better-sqlite3: synchronous, so a batch is one short
+ * transaction on the ledger's timer, never on a request). WAL lets readers run beside the writer.
+ */
+
+/** Schema versions, applied in order; the applied ones are listed in `<table>_migrations`. */
+const migrations = (t: string): string[] => [
+  `CREATE TABLE IF NOT EXISTS ${t} (
+    id TEXT PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    key_name TEXT,
+    model TEXT NOT NULL,
+    deployment TEXT,
+    status INTEGER NOT NULL,
+    error_code TEXT,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    total_tokens INTEGER,
+    latency_ms INTEGER NOT NULL,
+    ttft_ms INTEGER,
+    stream INTEGER NOT NULL,
+    cost REAL
+  );
+  CREATE INDEX IF NOT EXISTS ${t}_ts ON ${t} (ts);
+  CREATE INDEX IF NOT EXISTS ${t}_key_ts ON ${t} (key_name, ts);`,
+];
+
+export class SqliteUsageStore implements UsageStore {
+  private db: Database.Database | undefined;
+  private insertStmt: Database.Statement | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly table = 'adapterpool_usage',
+  ) {}
+
+  async init(): Promise<void> {
+    this.open();
+  }
+
+  private open(): Database.Database {
+    if (this.db !== undefined) return this.db;
+    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
+    const db = new Database(this.path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      const t = this.table;
+      db.exec(`CREATE TABLE IF NOT EXISTS ${t}_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
+      const applied = new Set((db.prepare(`SELECT version FROM ${t}_migrations`).all() as Array<{ version: number }>).map((r) => r.version));
+      migrations(t).forEach((sql, i) => {
+        const version = i + 1;
+        if (applied.has(version)) return;
+        db.transaction(() => {
+          db.exec(sql);
+          db.prepare(`INSERT INTO ${t}_migrations (version, applied_at) VALUES (?, ?)`).run(version, Date.now());
+        })();
+      });
+      this.insertStmt = db.prepare(`INSERT OR IGNORE INTO ${t} (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.db = db;
+    return db;
+  }
+
+  async insert(rows: readonly UsageRow[]): Promise<void> {
+    const db = this.open();
+    const stmt = this.insertStmt!;
+    db.transaction(() => {
+      for (const r of rows) stmt.run(rowValues(r));
+    })();
+  }
+
+  async prune(before: number): Promise<number> {
+    return this.open().prepare(`DELETE FROM ${this.table} WHERE ts < ?`).run(before).changes;
+  }
+
+  async summary(q: UsageQuery): Promise<UsageGroup[]> {
+    const col = groupColumn(q.groupBy, `strftime('%Y-%m-%d', ts / 1000, 'unixepoch')`);
+    let where = 'ts >= ? AND ts < ?';
+    const params: Array<number | string> = [q.from, q.to];
+    if (q.key === null) where += ' AND key_name IS NULL';
+    else if (q.key !== undefined) {
+      where += ' AND key_name = ?';
+      params.push(q.key);
+    }
+    const rows = this.open()
+      .prepare(
+        `SELECT ${col} AS grp, COUNT(*) AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
+          COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
+          COALESCE(SUM(total_tokens), 0) AS total_tokens, COALESCE(SUM(cost), 0) AS cost
+        FROM ${this.table} WHERE ${where} GROUP BY grp ORDER BY grp`,
+      )
+      .all(...params) as Array<Record<string, unknown>>;
+    return rows.map(toGroup);
+  }
+
+  async rows(from: number, to: number): Promise<UsageRow[]> {
+    const rows = this.open().prepare(`SELECT * FROM ${this.table} WHERE ts >= ? AND ts < ? ORDER BY ts, id`).all(from, to) as Array<Record<string, unknown>>;
+    return rows.map(rowFrom);
+  }
+
+  async close(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+    this.insertStmt = undefined;
+  }
+}
+
+export function toGroup(r: Record<string, unknown>): UsageGroup {
+  return {
+    group: r.grp === null || r.grp === undefined ? null : String(r.grp),
+    requests: Number(r.requests),
+    errors: Number(r.errors),
+    prompt_tokens: Number(r.prompt_tokens),
+    completion_tokens: Number(r.completion_tokens),
+    total_tokens: Number(r.total_tokens),
+    cost: Number(r.cost),
+  };
+}

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { call } from '../server/helpers.js';
+import { startKeyedGateway } from '../server/keys-helpers.js';
+
+const A = 'sk-team-a-key';
+const B = 'sk-team-b-key';
+const ADMIN = 'sk-admin';
+
+describe('GET /v1/usage', () => {
+  let g: Awaited<ReturnType<typeof startKeyedGateway>>;
+  before(async () => {
+    g = await startKeyedGateway(`auth:
+  adminKey: "${ADMIN}"
+  keys:
+    - { name: team-a, key: "${A}" }
+    - { name: team-b, key: "${B}", models: [chat] }
+usage: { flushInterval: 50ms }
+providers:
+  m: { type: mock }
+  n: { type: mock }
+models:
+  chat:
+    pricing: { input: 1, output: 2 }
+    providers: [{ provider: m, model: mock-chat }]
+  other: { providers: [{ provider: n, model: mock-chat }] }
+`);
+    const send = (key: string, model: string) => call(g.url, 'POST', '/v1/chat/completions', { key, body: { model, messages: [{ role: 'user', content: 'count me' }] } });
+    for (let i = 0; i < 3; i++) assert.equal((await send(A, 'chat')).status, 200);
+    assert.equal((await send(A, 'other')).status, 200);
+    assert.equal((await send(B, 'chat')).status, 200);
+    assert.equal((await send(B, 'other')).status, 404); // outside its models: a row with status 404
+  });
+  after(() => g.close());
+
+  test('the admin key sees every key, in the seed\'s envelope', async () => {
+    const r = await call(g.url, 'GET', '/v1/usage?group_by=key', { key: ADMIN });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.success, true);
+    assert.equal(r.json.message, '获取用量统计成功');
+    const by = Object.fromEntries(r.json.data.groups.map((x: any) => [x.group, x]));
+    assert.deepEqual(Object.keys(by).sort(), ['team-a', 'team-b']);
+    assert.equal(by['team-a'].requests, 4);
+    assert.equal(by['team-b'].requests, 2);
+    assert.equal(by['team-b'].errors, 1);
+    assert.equal(r.json.data.total.requests, 6);
+    assert.ok(by['team-a'].total_tokens > 0);
+    assert.equal(by['team-a'].total_tokens, by['team-a'].prompt_tokens + by['team-a'].completion_tokens);
+    assert.equal(r.json.data.key, undefined);
+  });
+
+  test('a client key sees only its own rows', async () => {
+    const r = await call(g.url, 'GET', '/v1/usage?group_by=model', { key: B });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.data.key, 'team-b');
+    assert.equal(r.json.data.total.requests, 2);
+    assert.deepEqual(r.json.data.groups.map((x: any) => x.group), ['chat', 'other']);
+  });
+
+  test('group_by model / deployment / day; cost from pricing', async () => {
+    const model = await call(g.url, 'GET', '/v1/usage?group_by=model', { key: ADMIN });
+    const chat = model.json.data.groups.find((x: any) => x.group === 'chat');
+    assert.equal(chat.requests, 4);
+    assert.ok(Math.abs(chat.cost - (chat.prompt_tokens * 1 + chat.completion_tokens * 2) / 1e6) < 1e-12);
+    assert.equal(model.json.data.groups.find((x: any) => x.group === 'other').cost, 0, 'no pricing, no cost');
+    const dep = await call(g.url, 'GET', '/v1/usage?group_by=deployment', { key: ADMIN });
+    assert.deepEqual(dep.json.data.groups.map((x: any) => [x.group, x.requests]), [[null, 1], ['mock-chat:m', 4], ['mock-chat:n', 1]]);
+    const day = await call(g.url, 'GET', '/v1/usage?group_by=day', { key: ADMIN });
+    assert.deepEqual(day.json.data.groups.map((x: any) => x.group), [new Date().toISOString().slice(0, 10)]);
+  });
+
+  test('from / to select the window (ISO 8601 or Unix seconds)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const past = await call(g.url, 'GET', `/v1/usage?from=${now - 7200}&to=${now - 3600}`, { key: ADMIN });
+    assert.equal(past.json.data.total.requests, 0);
+    const iso = await call(g.url, 'GET', `/v1/usage?from=${new Date(Date.now() - 60_000).toISOString()}&to=${new Date(Date.now() + 60_000).toISOString()}`, { key: ADMIN });
+    assert.equal(iso.json.data.total.requests, 6);
+  });
+
+  test('bad parameters answer 400 naming them; no key answers 401', async () => {
+    for (const q of ['group_by=user', 'from=yesterday', 'to=2026-13-45x', 'from=200&to=100']) {
+      const r = await call(g.url, 'GET', `/v1/usage?${q}`, { key: ADMIN });
+      assert.equal(r.status, 400, q);
+      assert.equal(r.json.success, false);
+      assert.match(r.json.message, /^用量查询参数无效: /);
+    }
+    assert.equal((await call(g.url, 'GET', '/v1/usage')).status, 401);
+  });
+});
