@@ -4,10 +4,11 @@
  * (the "bare undici proxy" of the performance reference). Run as a child process, like the gateway, so the
  * benchmarks can measure it in the same run and show how much of the gateway's overhead is inherent.
  *
- * Env: BENCH_UPSTREAM = base URL (…/v1). IPC: { cmd: 'mem' | 'mark' | 'close', id }.
+ * Env: BENCH_UPSTREAM = base URL (…/v1). IPC: { cmd: 'mem' | 'mark' | 'gc-start' | 'gc-stop' | 'close', id }.
  */
 import http from 'node:http';
 import { Pool } from 'undici';
+import { GcProbe } from './lib/gc-probe.js';
 
 const base = process.env.BENCH_UPSTREAM;
 if (!base) throw new Error('BENCH_UPSTREAM is not set');
@@ -41,9 +42,15 @@ const server = http.createServer((req, res) => {
   });
 });
 
+const probe = new GcProbe();
+
 process.on('message', (m: { cmd: string; id: number }) => {
   const send = (r: Record<string, unknown>) => process.send?.({ id: m.id, ...r });
   if (m.cmd === 'mem') send({ mem: process.memoryUsage(), cpu: process.cpuUsage() });
+  else if (m.cmd === 'gc-start') {
+    probe.start();
+    send({});
+  } else if (m.cmd === 'gc-stop') send({ report: probe.stop(), cpu: process.cpuUsage() });
   else if (m.cmd === 'mark') send({ us: Number(process.hrtime.bigint() / 1000n) });
   else if (m.cmd === 'close') {
     server.closeAllConnections();

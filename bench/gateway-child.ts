@@ -3,12 +3,16 @@
  * in `BENCH_GATEWAY_CONFIG` (JSON, which is YAML), logging at `info` (the default level) to its stdout,
  * which the parent points at a log file.
  *
- * IPC in:  { cmd: 'mem' | 'gc' | 'pool' | 'mark' | 'close', id }   (`mark`: the monotonic clock in µs, as in a .cpuprofile)
+ * IPC in:  { cmd: 'mem' | 'gc' | 'pool' | 'mark' | 'gc-start' | 'gc-stop' | 'close', id }   (`mark`: the monotonic clock in µs, as in a .cpuprofile;
+ *          `gc-start` / `gc-stop`: allocation and GC pauses over a window, bench/lib/gc-probe.ts;
+ *          `heap-start` / `heap-stop`: sampled allocations by function, bench/lib/heap-sampler.ts)
  * IPC out: { type: 'ready', url } then { id, ...reply }
  */
 import { parseConfig } from '../src/config/index.js';
 import { PROVIDER_TYPES } from '../src/providers/registry.js';
 import { buildGateway, createLogger } from '../src/server/index.js';
+import { GcProbe } from './lib/gc-probe.js';
+import { HeapSampler } from './lib/heap-sampler.js';
 
 const text = process.env.BENCH_GATEWAY_CONFIG;
 if (!text) throw new Error('BENCH_GATEWAY_CONFIG is not set');
@@ -16,7 +20,9 @@ const config = parseConfig(text, { source: 'BENCH_GATEWAY_CONFIG', env: {}, prov
 const gateway = await buildGateway(config, { logger: createLogger(config.logging.level) });
 const url = await gateway.listen({ host: '127.0.0.1', port: 0 });
 
-type Command = { cmd: 'mem' | 'gc' | 'pool' | 'mark' | 'close'; id: number };
+type Command = { cmd: 'mem' | 'gc' | 'pool' | 'mark' | 'gc-start' | 'gc-stop' | 'heap-start' | 'heap-stop' | 'close'; id: number };
+const probe = new GcProbe();
+const sampler = new HeapSampler();
 const gc = (globalThis as { gc?: () => void }).gc;
 
 process.on('message', (m: Command) => {
@@ -32,6 +38,19 @@ process.on('message', (m: Command) => {
       break;
     case 'mark':
       send({ us: Number(process.hrtime.bigint() / 1000n) });
+      break;
+    case 'gc-start':
+      probe.start();
+      send({});
+      break;
+    case 'gc-stop':
+      send({ report: probe.stop(), cpu: process.cpuUsage() });
+      break;
+    case 'heap-start':
+      sampler.start().then(() => send({}), (err: unknown) => send({ error: String(err) }));
+      break;
+    case 'heap-stop':
+      sampler.stop().then((profile) => send({ profile }), (err: unknown) => send({ error: String(err) }));
       break;
     case 'pool':
       send({ status: gateway.pool.status(), stats: gateway.pool.stats() });

@@ -4,7 +4,7 @@
  *
  *   BENCH_QUICK=1            a fast smoke run (short rounds, 20 s soak, fewer streams held open)
  *   BENCH_SOAK_SECONDS=N     soak length (default 300)
- *   BENCH_ONLY=a,b           only these sections: pool, overhead, memory, connections, profile, soak
+ *   BENCH_ONLY=a,b           only these sections: pool, overhead, gc, memory, connections, profile, soak
  *   BENCH_NO_WRITE=1         print only; write neither README.md nor bench/results.md
  */
 import { execFileSync } from 'node:child_process';
@@ -13,6 +13,7 @@ import { freemem, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runConnections } from './connections.js';
+import { runGc } from './gc.js';
 import { runGatewayOverhead } from './gateway-overhead.js';
 import { log, table, type Section } from './lib/report.js';
 import { runMemory } from './memory.js';
@@ -66,6 +67,7 @@ const failures: string[] = [];
 const steps: Array<[string, () => Promise<Section>]> = [
   ['pool', poolSection],
   ['overhead', () => runGatewayOverhead(quick ? { rounds: 1, seconds: 2, ttftCount: 200 } : { rounds: 3, seconds: 5, ttftCount: 1000 })],
+  ['gc', () => runGc({ seconds: quick ? 3 : 10, rate: 1000 })],
   ['memory', () => runMemory({ streams: quick ? 200 : 1000 })],
   ['connections', () => runConnections({ requests: quick ? 2_000 : 10_000 })],
   ['profile', () => runProfile({ seconds: quick ? 3 : 8 })],

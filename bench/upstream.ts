@@ -3,7 +3,7 @@
  * Run as a child process by the benchmarks (IPC for its port and counters); never used by the gateway itself.
  *
  *   POST …/chat/completions               -> a chat.completion JSON
- *   POST … with "stream":true             -> SSE: the first chunk at once, the rest on the next turn
+ *   POST … with "stream":true             -> SSE: 20 chunks and [DONE], each its own write: the first at once, the others one per event-loop turn
  *   POST … with "bench_hold":true too     -> SSE: the first chunk, then held open until told `release`
  *   GET  …/models                         -> a model list (the gateway's health check)
  *
@@ -28,10 +28,13 @@ const JSON_HEADERS = { 'content-type': 'application/json', 'content-length': Str
 
 const chunk = (delta: Record<string, unknown>, finish: string | null = null): string =>
   `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'up-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+/** A stream of STREAM_CHUNKS chunk frames (FIRST: the role; REST: the tokens, the finish, then `[DONE]`). */
+export const STREAM_CHUNKS = 20;
+const TOKENS = ['Hello', '!', ' How', ' can', ' I', ' help', ' you', ' today', '?', ' Ask', ' me', ' anything', ':', ' code', ',', ' text', ' or', ' maths'];
 const FIRST = Buffer.from(chunk({ role: 'assistant', content: '' }));
-const REST = Buffer.from(
-  ['Hello', '!', ' How', ' can', ' I', ' help', ' you', ' today', '?'].map((t) => chunk({ content: t })).join('') + chunk({}, 'stop') + 'data: [DONE]\n\n',
-);
+// Each frame is its own write, as a token-by-token upstream sends them.
+const REST = [...TOKENS.map((t) => chunk({ content: t })), chunk({}, 'stop'), 'data: [DONE]\n\n'].map((f) => Buffer.from(f));
+if (REST.length !== STREAM_CHUNKS) throw new Error('upstream: chunk count');
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
 
 const MODELS = Buffer.from(JSON.stringify({ object: 'list', data: [{ id: 'up-model', object: 'model', created: 0, owned_by: 'bench' }] }));
@@ -44,7 +47,17 @@ const held = new Set<http.ServerResponse>();
 
 function finish(res: http.ServerResponse): void {
   held.delete(res);
-  if (!res.destroyed) res.end(REST);
+  writeRest(res, 0);
+}
+
+function writeRest(res: http.ServerResponse, i: number): void {
+  if (res.destroyed) return;
+  if (i === REST.length - 1) {
+    res.end(REST[i]);
+    return;
+  }
+  res.write(REST[i]);
+  setImmediate(writeRest, res, i + 1);
 }
 
 function reply(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): void {

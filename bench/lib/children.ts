@@ -193,3 +193,9 @@ export async function startBareProxy(upstream: Upstream, execArgv: string[] = []
   const { child, ready } = await start<{ url: string }>('bare-proxy.js', 'bare-proxy', { BENCH_UPSTREAM: upstream.baseUrl }, execArgv);
   return Object.assign(child, { url: ready.url, chatUrl: `${ready.url}/v1/chat/completions`, maxPoolSize: 64 });
 }
+
+/** A hello-world server (bench/hello.ts): Node `http` or a fastify route, no upstream — fastify's own floor. */
+export async function startHello(kind: 'node' | 'fastify'): Promise<GatewayChild> {
+  const { child, ready } = await start<{ url: string }>('hello.js', `hello-${kind}`, { BENCH_HELLO: kind }, []);
+  return Object.assign(child, { url: ready.url, chatUrl: `${ready.url}/v1/chat/completions`, maxPoolSize: 0 });
+}

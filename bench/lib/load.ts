@@ -1,11 +1,13 @@
 /**
- * Load generation: autocannon (closed loop, N connections) with every response time kept at full
- * precision (autocannon's own histogram rounds to whole milliseconds), and a small sequential client
- * for time to first token.
+ * Load generation: wrk for closed-loop runs when it is installed (bench/lib/wrk.ts), else autocannon
+ * (closed loop, N connections) with every response time kept at full precision (autocannon's own
+ * histogram rounds to whole milliseconds); autocannon always for a fixed rate or a fixed count of
+ * requests (wrk has neither). And a small sequential client for time to first token.
  */
 import http from 'node:http';
 import autocannon from 'autocannon';
 import { API_KEY } from './children.js';
+import { runWrk, wrkPath } from './wrk.js';
 
 export const CHAT_BODY = JSON.stringify({
   model: 'bench',
@@ -42,9 +44,27 @@ export interface LoadResult {
   p99: number;
   mean: number;
   durationS: number;
+  /** CPU µs the load generator spent (user + system). */
+  loadgenCpuUs: number;
+  /** Which load generator ran. */
+  loadgen: 'wrk' | 'autocannon';
+}
+
+/** The load generator closed-loop runs use: wrk when installed, else autocannon. */
+export function closedLoopLoadgen(): 'wrk' | 'autocannon' {
+  return wrkPath() !== null ? 'wrk' : 'autocannon';
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  if (o.rate === undefined && o.amount === undefined && wrkPath() !== null) {
+    const r = await runWrk({ url: o.url, body: o.body ?? CHAT_BODY, headers: HEADERS, connections: o.connections, durationS: o.durationS ?? 5 });
+    return { ...r, loadgenCpuUs: r.cpuS * 1e6, loadgen: 'wrk' };
+  }
+  return runAutocannon(o);
+}
+
+async function runAutocannon(o: LoadOptions): Promise<LoadResult> {
+  const cpu0 = process.cpuUsage();
   let times = new Float64Array(1 << 16);
   let n = 0;
   const instance = autocannon({
@@ -70,6 +90,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const t0 = process.hrtime.bigint();
   const r = await instance;
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
   const sorted = times.slice(0, n).sort();
   let sum = 0;
   for (let i = 0; i < n; i++) sum += sorted[i]!;
@@ -81,6 +102,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     p99: percentile(sorted, 0.99),
     mean: n > 0 ? sum / n : NaN,
     durationS: wall,
+    loadgenCpuUs: cpu.user + cpu.system,
+    loadgen: 'autocannon',
   };
 }
 

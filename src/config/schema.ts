@@ -279,6 +279,29 @@ export const metricsSchema = z
     else if (m.history / m.historyStep > 10_000) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['history'], message: `history / historyStep must be at most 10000 points` });
   });
 
+export const clusterSchema = z
+  .object({
+    /** `redis://host:port[/db]`; absent or empty = a single process, no shared state. */
+    redis: z
+      .string()
+      .optional()
+      .transform((v) => (v === '' ? undefined : v))
+      .refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'use a redis:// or rediss:// URL'),
+    /** Every Redis key and channel is under this prefix (each key also has a TTL). */
+    prefix: z.string().default('adapterpool:'),
+    /** This replica's name in the fleet view; empty = hostname:pid. */
+    replicaId: z.string().default(''),
+    /** A Redis command slower than this fails and the request goes on with local state. */
+    commandTimeout: duration().default('50ms'),
+    connectTimeout: duration().default('1s'),
+    /** How often a replica publishes its snapshot, and how long it stays visible after its last one. */
+    snapshotInterval: duration().default('2s'),
+    snapshotTtl: duration().default('10s'),
+    /** How often shared circuits are read back (pub/sub carries changes sooner; this catches what it dropped). */
+    circuitPollInterval: duration().default('500ms'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: serverSchema.default({}),
@@ -289,6 +312,7 @@ export const configSchema = z
     metrics: metricsSchema.default({}),
     limits: limitsSchema.default({}),
     usage: usageSchema.default({}),
+    cluster: clusterSchema.default({}),
     providers: z.record(z.string().regex(NAME_RE, 'provider names use letters, digits, _ . -'), providerSchema),
     models: z.record(z.string().min(1), modelSchema),
   })

@@ -95,7 +95,7 @@ export class AdapterPool<A extends PooledAdapter> {
     this._log.info?.({}, '🔄 启动适配器池...');
     this._cleanupTimer = setInterval(() => void this.cleanup().catch((e) => this._emitError('*', e)), this._opt.cleanupIntervalMs);
     this._cleanupTimer.unref();
-    this._healthTimer = setInterval(() => void this.healthCheck().catch((e) => this._emitError('*', e)), this._opt.healthCheckIntervalMs);
+    this._healthTimer = setInterval(() => void this._scheduledHealthCheck().catch((e) => this._emitError('*', e)), this._opt.healthCheckIntervalMs);
     this._healthTimer.unref();
     for (const k of this._opt.startKeys) this._dispatch(this._keyPool(k.model, k.provider));
     await this._settleCreates();
@@ -217,6 +217,13 @@ export class AdapterPool<A extends PooledAdapter> {
         });
     }
     return this._healthRun;
+  }
+
+  /** The timer's round: skipped when the gate (e.g. another replica holding the health-check lock) says no. */
+  private async _scheduledHealthCheck(): Promise<void> {
+    const gate = this._opt.scheduledHealthCheckGate;
+    if (gate !== undefined && !(await gate())) return;
+    await this.healthCheck();
   }
 
   /**

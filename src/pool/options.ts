@@ -29,7 +29,7 @@ const DEFAULTS = {
 
 const OPTION_NAMES = new Set([
   'createAdapter', 'maxPoolSize', 'minPoolSize', 'maxTotal', 'acquireTimeoutMs', 'maxWaiters',
-  'cleanupIntervalMs', 'healthCheckIntervalMs', 'healthCheckTimeoutMs', 'maxFailedHealthChecks',
+  'cleanupIntervalMs', 'healthCheckIntervalMs', 'scheduledHealthCheckGate', 'healthCheckTimeoutMs', 'maxFailedHealthChecks',
   'maxUses', 'idleTimeoutMs', 'maxLifetimeMs', 'leakDetectionMs', 'createTimeoutMs',
   'createRetryInitialMs', 'createRetryMaxMs', 'propagateCreateError', 'closeTimeoutMs', 'keys',
   'keyOptions', 'logger',
@@ -45,6 +45,7 @@ export interface ResolvedPoolOptions<A extends PooledAdapter> {
   maxWaiters: number;
   cleanupIntervalMs: number;
   healthCheckIntervalMs: number;
+  scheduledHealthCheckGate: (() => Promise<boolean> | boolean) | undefined;
   healthCheckTimeoutMs: number;
   maxFailedHealthChecks: number;
   leakDetectionMs: number;
@@ -98,6 +99,7 @@ export function resolvePoolOptions<A extends PooledAdapter>(options: AdapterPool
     maxWaiters: count('maxWaiters', options.maxWaiters ?? DEFAULTS.maxWaiters, 0),
     cleanupIntervalMs: duration('cleanupIntervalMs', options.cleanupIntervalMs ?? DEFAULTS.cleanupIntervalMs, 1),
     healthCheckIntervalMs: duration('healthCheckIntervalMs', options.healthCheckIntervalMs ?? DEFAULTS.healthCheckIntervalMs, 1),
+    scheduledHealthCheckGate: options.scheduledHealthCheckGate,
     healthCheckTimeoutMs: duration('healthCheckTimeoutMs', options.healthCheckTimeoutMs ?? DEFAULTS.healthCheckTimeoutMs, 1),
     maxFailedHealthChecks: count('maxFailedHealthChecks', options.maxFailedHealthChecks ?? DEFAULTS.maxFailedHealthChecks, 1),
     leakDetectionMs: duration('leakDetectionMs', options.leakDetectionMs ?? DEFAULTS.leakDetectionMs, 0),

@@ -35,6 +35,11 @@ export interface AdapterPoolOptions<A extends PooledAdapter> extends Partial<Poo
   maxWaiters?: number;
   cleanupIntervalMs?: number;
   healthCheckIntervalMs?: number;
+  /**
+   * Asked before each SCHEDULED health check (never before a manual `healthCheck()`): false skips
+   * this round. Several processes sharing upstreams use it so that one of them checks at a time.
+   */
+  scheduledHealthCheckGate?: () => Promise<boolean> | boolean;
   /** A single health check slower than this counts as failed. */
   healthCheckTimeoutMs?: number;
   leakDetectionMs?: number;

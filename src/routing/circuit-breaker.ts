@@ -129,6 +129,27 @@ export class CircuitBreaker {
     if (this._state === 'open') this.reopenAt = this.now();
   }
 
+  /**
+   * Open for `ms` on another replica's word (a shared circuit): no probe from here until then.
+   * Returns false if already open for at least that long.
+   */
+  hold(ms: number): boolean {
+    const until = this.now() + ms;
+    if (this._state === 'open' && this.reopenAt >= until) return false;
+    this.probeInFlight = false;
+    if (this._state !== 'open') {
+      this.openedAt = this.now();
+      this.transition('open');
+    }
+    this.reopenAt = until;
+    return true;
+  }
+
+  /** Another replica's probe succeeded: close without a probe of our own. */
+  release(): void {
+    if (this._state !== 'closed') this.close();
+  }
+
   /** Time until a request can be let through again (0 if it can now). */
   retryAfterMs(): number {
     switch (this._state) {

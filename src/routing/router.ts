@@ -97,6 +97,8 @@ export class Router {
   private readonly groupsByKey = new Map<string, Map<StrategyName, Strategy>>();
   private readonly configs = new WeakMap<Partial<RoutingConfig>, RoutingConfig>();
   private readonly view: DeploymentView;
+  /** Shared-circuit holds for deployments this router has not made state for yet (deadline, clock of `now`). */
+  private readonly pendingHolds = new Map<string, number>();
   private closed = false;
 
   constructor(opts: RouterOptions) {
@@ -335,6 +337,27 @@ export class Router {
     return out;
   }
 
+  /**
+   * Hold a deployment's circuit open for `ms` because another replica opened it (shared circuits).
+   * True if the router knows the deployment (it has served or been asked for it).
+   */
+  holdCircuit(key: string, ms: number): boolean {
+    const s = this.states.get(key);
+    if (s === undefined) {
+      // Not served here yet: apply the hold when the deployment's state is made.
+      this.pendingHolds.set(key, this.now() + ms);
+      return true;
+    }
+    s.breaker.hold(ms);
+    return true;
+  }
+
+  /** The replica that probed a shared circuit found the deployment working again: close ours too. */
+  releaseCircuit(key: string): void {
+    this.pendingHolds.delete(key);
+    this.states.get(key)?.breaker.release();
+  }
+
   /** Stop listening to the pool. In-flight requests finish normally; the pool is the caller's to close. */
   close(): void {
     if (this.closed) return;
@@ -406,6 +429,11 @@ export class Router {
     if (s === undefined) {
       s = new DeploymentState(d, cfg, this.now, this.onCircuitChange);
       this.states.set(d.key, s);
+      const held = this.pendingHolds.get(d.key);
+      if (held !== undefined) {
+        this.pendingHolds.delete(d.key);
+        if (held > this.now()) s.breaker.hold(held - this.now());
+      }
     }
     return s;
   }

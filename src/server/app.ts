@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { Cluster } from '../cluster/index.js';
 import { clientKeys, modelPricing, modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
@@ -9,8 +10,9 @@ import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.j
 import { digest, KeyRing, requireAdmin, requireKey } from './auth.js';
 import { errorBody, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
-import { createLogger } from './logger.js';
+import { LazyChildLogger } from './lazy-logger.js';
 import { LimitMetrics } from './limit-metrics.js';
+import { createLogger, unredactedChild } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { KeyLimits } from './rate-limits.js';
 import { registerChatRoutes } from './routes/chat.js';
@@ -41,6 +43,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  /** Shared state with the other replicas (config `cluster.redis`); absent in a single process. */
+  readonly cluster: Cluster | undefined;
   /** Rate limiter of keys and deployments. */
   readonly limiter: Limiter;
   /** The usage ledger (undefined with `usage.enabled: false`). */
@@ -69,6 +73,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     ...popts,
     createAdapter: async ({ model, provider }) => factory(providers.get(provider)!, model, { logger: poolLogger }),
     logger: poolLogger,
+    // With replicas, one of them runs each scheduled round (circuits then tell the others).
+    scheduledHealthCheckGate: (): Promise<boolean> | boolean => cluster?.healthCheckGate(popts.healthCheckIntervalMs ?? config.pool.healthCheckInterval) ?? true,
   });
   const routing = routingConfig(config);
   const router = new Router({ pool, routing, logger: logger.child({ component: 'router' }) });
@@ -82,6 +88,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestIdHeader: 'x-request-id',
+    childLoggerFactory: (parent, bindings, opts) => new LazyChildLogger(parent as Logger, bindings, opts),
     // Validate without rewriting the body: no coercion, no removed or defaulted fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
   });
@@ -121,15 +128,26 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     : undefined;
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, [...routes.keys()], apiAuth);
-  const metrics = new GatewayMetrics({
-    pool,
-    router,
-    routes,
-    keys: popts.keys ?? [],
-    processMetrics: config.metrics.processMetrics,
-    historyWindowMs: config.metrics.history,
-    historyStepMs: config.metrics.historyStep,
-  });
+  const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics, historyWindowMs: config.metrics.history, historyStepMs: config.metrics.historyStep });
+  const startedAt = Date.now();
+  const deploymentKeys = [...new Set([...routes.values()].flatMap((r) => r.deployments.map((d) => d.key)))];
+  const cluster: Cluster | undefined =
+    config.cluster.redis === undefined
+      ? undefined
+      : new Cluster({
+          config: config.cluster,
+          router,
+          cooldownMs: routing.circuitCooldownMs,
+          deploymentKeys: () => deploymentKeys,
+          snapshot: () => ({
+            started_at: startedAt,
+            config_version: null,
+            stats: pool.stats(),
+            circuits: router.deploymentHealth().map((h) => ({ key: h.key, circuit: h.circuit, inFlight: h.inFlight })),
+          }),
+          logger: logger.child({ component: 'cluster' }),
+        });
+  if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
   const limitMetrics = new LimitMetrics(metrics.registry, ring.keys, ledger);
   const keyLimits = new KeyLimits({ limiter, defaultMaxTokens: config.limits.defaultMaxTokens, onLimited: (k, reason) => limitMetrics.keyRateLimited(k, reason) });
   // Every response of a limited key carries its x-ratelimit-* headers (the chat route sets them
@@ -139,22 +157,31 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     const h = await keyLimits.headers(request.clientKey);
     if (h !== undefined) reply.headers(h);
   });
-  registerChatRoutes(app, {
-    router,
-    routes,
-    routing,
-    auth: apiAuth,
-    telemetry: { metrics, logPrompts: config.logging.logPrompts },
-    keyLimits,
-    ...(ledger === undefined ? {} : { usage: { ledger, pricing: modelPricing(config) } }),
+  await app.register(async (chat) => {
+    // Why the chat route may skip the body parser's __proto__ / constructor.prototype scan (~1-3 µs per
+    // request): that scan guards code that merges a parsed body into an existing object. The chat body
+    // is only read and spread into a new object for the upstream, never merged, and JSON.parse itself
+    // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
+    chat.removeContentTypeParser('application/json');
+    chat.addContentTypeParser('application/json', { parseAs: 'string' }, chat.getDefaultJsonParser('ignore', 'ignore'));
+    registerChatRoutes(chat, {
+      router,
+      routes,
+      routing,
+      auth: apiAuth,
+      telemetry: { metrics, logPrompts: config.logging.logPrompts, log: unredactedChild(logger) },
+      keyLimits,
+      ...(ledger === undefined ? {} : { usage: { ledger, pricing: modelPricing(config) } }),
+    });
   });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
-  registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host) });
+  registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host), fleet: cluster });
   if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
   registerDashboardRoutes(app, { metrics, router, routes, readAuth });
 
   await pool.start();
   await ledger?.start();
+  cluster?.start();
   await app.ready();
   lifecycle.state = 'ready';
 
@@ -171,10 +198,12 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       } finally {
         clearTimeout(deadline);
         metrics.close();
+        await cluster?.close();
         router.close();
         await pool.close();
         await ledger?.close();
         if (options.limiter === undefined) limiter.close(); // an injected (shared) limiter is its owner's
+        logger.flush();
       }
     })());
 
@@ -185,6 +214,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     metrics,
     config,
     logger,
+    cluster,
     limiter,
     ledger,
     close,

@@ -23,5 +23,10 @@ export const chatCompletionBodySchema = {
 /** `?detail=true` on the pool stats. */
 export const poolStatsQuerySchema = {
   type: 'object',
-  properties: { detail: { type: 'string', enum: ['true', 'false', '1', '0'] } },
+  properties: { detail: { type: 'string', enum: ['true', 'false', '1', '0'] }, scope: { type: 'string', enum: ['local', 'cluster'] } },
+} as const;
+
+export const poolScopeQuerySchema = {
+  type: 'object',
+  properties: { scope: { type: 'string', enum: ['local', 'cluster'] } },
 } as const;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { ModelRoute, Pricing } from '../../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
@@ -39,13 +39,15 @@ export interface ChatTelemetry {
   metrics: Pick<GatewayMetrics, 'requestStarted' | 'requestDone'>;
   /** Add the request's messages to its log line (config `logging.logPrompts`). */
   logPrompts: boolean;
+  /** Where the per-request line goes; the line carries its request id itself (no per-request child logger). */
+  log: Pick<FastifyBaseLogger, 'info' | 'warn'>;
 }
 
 /** `POST /v1/chat/completions`, streaming and not, through `router.executeStrategy`. */
 export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions): void {
   const { router, routes, routing } = opts;
   const telemetry = opts.telemetry;
-  /** One metrics update and one structured log line per request (the request id comes with request.log). */
+  /** One metrics update and one structured log line per request, with its request id. */
   const done = (request: FastifyRequest<{ Body: ChatCompletionRequest }>, route: ModelRoute | undefined, deployment: Deployment | undefined, status: number, started: number, end: RequestEnd): void => {
     if (telemetry === undefined) return;
     const body = request.body;
@@ -66,6 +68,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       error: end.cause,
     });
     const line: Record<string, unknown> = {
+      reqId: request.id,
       key: request.clientKey?.name ?? null,
       model: body.model,
       deployment: traced.deployment?.key ?? null,
@@ -78,8 +81,8 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
     if (tokens !== undefined) line.tokens = tokens;
     if (end.error !== undefined) line.error = end.error;
     if (telemetry.logPrompts) line.messages = body.messages;
-    if (status >= 500) request.log.warn(line, 'chat completion failed');
-    else request.log.info(line, 'chat completion');
+    if (status >= 500) telemetry.log.warn(line, 'chat completion failed');
+    else telemetry.log.info(line, 'chat completion');
   };
 
   app.post<{ Body: ChatCompletionRequest }>(

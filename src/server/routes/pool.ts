@@ -1,6 +1,7 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
-import type { PoolStatsEntry, PoolStatus } from '../../pool/types.js';
-import { poolStatsQuerySchema } from '../schemas.js';
+import type { ReplicaView } from '../../cluster/index.js';
+import type { PoolStats, PoolStatsEntry, PoolStatus } from '../../pool/types.js';
+import { poolScopeQuerySchema, poolStatsQuerySchema } from '../schemas.js';
 import type { AdapterDetailRow, GatewayPool, PoolEnvelope } from '../types.js';
 
 /** The seed's messages, kept verbatim: clients match on them. */
@@ -21,15 +22,46 @@ export interface PoolRouteOptions {
   readAuth: onRequestAsyncHookHandler | undefined;
   /** Guards the POST endpoints (the admin rule). */
   adminAuth: onRequestAsyncHookHandler;
+  /** The fleet through Redis (config `cluster.redis`); absent in a single process. */
+  fleet?: FleetReader | undefined;
+}
+
+/** What `?scope=cluster` reads: this replica's id and mode, and the fleet's sums. */
+export interface FleetReader {
+  readonly replicaId: string;
+  readonly mode: 'shared' | 'local';
+  view(): Promise<{ replicas: ReplicaView[]; stats: PoolStats; status: Omit<PoolStatus, 'max_total'> }>;
 }
 
 /** `/v1/pool/*`: stats and status in the seed's envelope, and on-demand cleanup and health check. */
 export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions): void {
   const { pool } = opts;
   const read = opts.readAuth ? [opts.readAuth] : [];
+  const fleet = opts.fleet;
+  const mode = (): 'shared' | 'local' => fleet?.mode ?? 'local';
+  /** The fleet; or this replica alone when there is no cluster or Redis is away (degrade, never error). */
+  const fleetView = async (): Promise<{ mode: 'shared' | 'local'; stats: PoolStats; status: Omit<PoolStatus, 'max_total'>; replicas: unknown[] }> => {
+    if (fleet !== undefined && fleet.mode === 'shared') {
+      try {
+        const v = await fleet.view();
+        return { mode: 'shared', stats: v.stats, status: v.status, replicas: v.replicas.map(replicaRow) };
+      } catch {
+        // Redis went away between the check and the read: answer for this replica.
+      }
+    }
+    return { mode: 'local', stats: pool.stats(), status: pool.status(), replicas: [{ id: fleet?.replicaId ?? 'local', last_seen: new Date().toISOString(), self: true }] };
+  };
 
-  app.get<{ Querystring: { detail?: string } }>('/v1/pool/stats', { onRequest: read, schema: { querystring: poolStatsQuerySchema } }, async (request, reply) => {
+  app.get<{ Querystring: { detail?: string; scope?: string } }>('/v1/pool/stats', { onRequest: read, schema: { querystring: poolStatsQuerySchema } }, async (request, reply) => {
     const detail = request.query.detail === 'true' || request.query.detail === '1';
+    if (request.query.scope === 'cluster') {
+      return envelope(reply, POOL_MESSAGES.stats, POOL_MESSAGES.statsFailed, async () => {
+        const v = await fleetView();
+        const pools: Record<string, SeedStatsEntry> = {};
+        for (const [key, entry] of Object.entries(v.stats.pools)) pools[key] = seedStatsEntry(entry);
+        return { total_pools: v.stats.total_pools, pools, scope: 'cluster', mode: v.mode, replicas: v.replicas };
+      });
+    }
     return envelope(reply, POOL_MESSAGES.stats, POOL_MESSAGES.statsFailed, async () => {
       const stats = pool.stats();
       const pools: Record<string, SeedStatsEntry> = {};
@@ -42,9 +74,15 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions)
     });
   });
 
-  app.get('/v1/pool/status', { onRequest: read }, async (_request, reply) =>
-    envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => seedStatus(pool.status())),
-  );
+  app.get<{ Querystring: { scope?: string } }>('/v1/pool/status', { onRequest: read, schema: { querystring: poolScopeQuerySchema } }, async (request, reply) => {
+    if (request.query.scope === 'cluster') {
+      return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => {
+        const v = await fleetView();
+        return { ...seedStatus({ ...v.status, max_total: null }), scope: 'cluster', mode: v.mode, replicas: v.replicas };
+      });
+    }
+    return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => ({ ...seedStatus(pool.status()), mode: mode() }));
+  });
 
   // The POST endpoints take no body, yet many clients send `content-type: application/json` on
   // every call, with nothing after it: an empty body is accepted here (a body, if any, must still parse).
@@ -123,6 +161,23 @@ function detailRow(d: ReturnType<GatewayPool['details']>[number]): AdapterDetail
 }
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
+
+/** One replica in `?scope=cluster`: its numbers and when it last published. */
+function replicaRow(r: ReplicaView) {
+  const inUse = Object.values(r.stats.pools).reduce((n, e) => n + e.in_use, 0);
+  return {
+    id: r.id,
+    last_seen: new Date(Date.now() - r.last_seen_ms).toISOString(),
+    last_seen_ms_ago: r.last_seen_ms,
+    mode: r.mode,
+    config_version: r.config_version,
+    started_at: new Date(r.started_at).toISOString(),
+    pools: r.stats.total_pools,
+    in_use_adapters: inUse,
+    in_flight: r.circuits.reduce((n, c) => n + c.inFlight, 0),
+    open_circuits: r.circuits.filter((c) => c.circuit !== 'closed').map((c) => c.key),
+  };
+}
 
 /** Run `fn` and answer `{success, data, message}`; a failure is `success:false` with status 500. */
 async function envelope<T>(

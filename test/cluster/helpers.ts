@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** The machine's Redis (CI starts it if it is not running). */
+export const MACHINE_REDIS = process.env.ADAPTERPOOL_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+
+/** A prefix no other test run uses, so tests share the machine's Redis without seeing each other. */
+export function uniquePrefix(): string {
+  return `adapterpool-test-${randomBytes(4).toString('hex')}:`;
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** A redis-server of the test's own on a free port, for tests that stop, restart or pause it. */
+export class OwnRedis {
+  private child: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+
+  static async start(): Promise<OwnRedis> {
+    const r = new OwnRedis(await freePort());
+    await r.start();
+    return r;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const c = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => {});
+      try {
+        await c.connect();
+        await c.ping();
+        c.disconnect();
+        return;
+      } catch {
+        c.disconnect();
+        if (Date.now() > deadline) throw new Error(`redis-server did not start on ${this.port}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null) return;
+    this.child = undefined;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+export interface Replica {
+  url: string;
+  child: ChildProcess;
+  lines: string[];
+  stop(): Promise<void>;
+}
+
+/** Start `adapterpool serve` in its own process with this YAML; resolves once it listens. */
+export async function startReplica(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<Replica> {
+  const dir = await mkdtemp(join(tmpdir(), 'ap-cluster-'));
+  const file = join(dir, 'gateway.yaml');
+  await writeFile(file, yaml);
+  const child = spawn(process.execPath, [MAIN, 'serve', '--config', file, '--port', '0'], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const parts = out.split('\n');
+      out = parts.pop()!;
+      for (const l of parts) {
+        lines.push(l);
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(l);
+        if (m) resolve(m[1]!);
+      }
+    });
+    child.stderr!.on('data', (b: Buffer) => lines.push(b.toString()));
+    child.once('exit', (code) => reject(new Error(`replica exited early (${code}): ${lines.join('\n')}`)));
+  });
+  return {
+    url,
+    child,
+    lines,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function chat(url: string, model: string, key?: string): Promise<{ status: number; deployment: string | null; body: unknown }> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  return { status: res.status, deployment: res.headers.get('x-adapterpool-deployment'), body: await res.json() };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
