@@ -3,7 +3,8 @@
  * (the floor), all measured in one process run so only the ratios matter.
  *
  *   npm run bench:pool            prints the table
- *   node dist/bench/pool.js --json  prints the rows as JSON (used by bench/run-all)
+ *   node dist/bench/pool.js --json [--rounds N]  prints the rows as JSON (bench/run-all runs it so, in a
+ *                                                process of its own, as a fresh process measures it)
  */
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -186,7 +187,8 @@ export function machineLine(): string {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const rows = await runPoolBench();
+  const i = process.argv.indexOf('--rounds');
+  const rows = await runPoolBench(i === -1 ? 5 : Number(process.argv[i + 1]));
   if (process.argv.includes('--json')) {
     console.log(JSON.stringify(rows));
   } else {

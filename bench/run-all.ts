@@ -7,17 +7,19 @@
  *   BENCH_ONLY=a,b           only these sections: pool, overhead, gc, memory, connections, profile, soak
  *   BENCH_NO_WRITE=1         print only; write neither README.md nor bench/results.md
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { freemem, totalmem } from 'node:os';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runConnections } from './connections.js';
 import { runGc } from './gc.js';
 import { runGatewayOverhead } from './gateway-overhead.js';
+import { closedLoopLoadgen } from './lib/load.js';
 import { log, table, type Section } from './lib/report.js';
+import { wrkVersion } from './lib/wrk.js';
 import { runMemory } from './memory.js';
-import { machineLine, poolBenchTable, runPoolBench } from './pool.js';
+import { machineLine, poolBenchTable, type PoolBenchRow } from './pool.js';
 import { runProfile } from './profile.js';
 import { runSoak } from './soak.js';
 
@@ -37,17 +39,31 @@ function git(args: string[]): string {
   }
 }
 
+/** The pool benchmark in a child process of its own: nothing else's heap, JIT state or timers in its way. */
+function runPoolChild(rounds: number): Promise<PoolBenchRow[]> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [join(ROOT, 'dist', 'bench', 'pool.js'), '--json', '--rounds', String(rounds)], { encoding: 'utf8', timeout: 600_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`pool benchmark failed: ${err.message}\n${stderr}`));
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as PoolBenchRow[]);
+      } catch (parseErr) {
+        reject(new Error(`pool benchmark printed no JSON: ${String(parseErr)}\n${stdout}`));
+      }
+    });
+  });
+}
+
 async function poolSection(): Promise<Section> {
-  log('pool: acquire+release benchmark (bench/pool.ts)');
+  log('pool: acquire+release benchmark (bench/pool.ts, in its own process)');
   const rounds = quick ? 1 : 5;
-  const rows = await runPoolBench(rounds);
+  const rows = await runPoolChild(rounds);
   const base = rows.find((r) => r.name === 'generic-pool 3')!;
   const ours = rows.find((r) => r.name.startsWith('adapterpool'))!;
   const u = ours.uncontended / base.uncontended;
   const c = Math.min(ours.immediate / base.immediate, ours.microtask / base.microtask);
   return {
     title: 'Pool: acquire + release',
-    markdown: `\`runPoolBench(${rounds})\` from bench/pool.ts (max 10 adapters, median of ${rounds} round(s)), in the benchmark's own process before any load.\n\n${poolBenchTable(rows)}`,
+    markdown: `\`node dist/bench/pool.js --json --rounds ${rounds}\` (bench/pool.ts; max 10 adapters, median of ${rounds} round(s)), in a process of its own before any load.\n\n${poolBenchTable(rows)}`,
     targets: [
       { name: 'pool uncontended acquire+release vs generic-pool', value: `${u.toFixed(2)}×`, target: '≥ 3×', met: u >= 3 },
       { name: 'pool under contention vs generic-pool (worse of the two)', value: `${c.toFixed(2)}×`, target: '≥ 1.5×', met: c >= 1.5 },
@@ -57,6 +73,7 @@ async function poolSection(): Promise<Section> {
 }
 
 const started = Date.now();
+const loadAtStart = loadavg();
 const machine = `${machineLine()}, ${(totalmem() / 2 ** 30).toFixed(1)} GB RAM (${(freemem() / 2 ** 30).toFixed(1)} GB free at start)`;
 const commit = git(['rev-parse', '--short', 'HEAD']);
 const dirty = git(['status', '--porcelain', '--', 'src']) !== '';
@@ -89,9 +106,13 @@ const summary = table(
   ['target', 'measured', 'goal', 'met'],
   targets.map((t) => [t.name, t.value, t.target, t.met ? 'yes' : '**no**']),
 );
+const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+const loadAtEnd = loadavg();
 const header = [
   `Command: \`${command}\` (${minutes} min) — machine: ${machine} — commit \`${commit || 'unknown'}\`${dirty ? ' with uncommitted changes in src/' : ''} — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
-  'Load generator: autocannon 9 in the benchmark process; upstream (bench/upstream.ts, Node `http`, constant OpenAI-shaped replies), bare proxy and gateway each in a child process on 127.0.0.1. ' +
+  `Machine load (1 / 5 / 15 min load average; the machine has ${cpus().length} cores): ${la(loadAtStart)} at the start, ${la(loadAtEnd)} at the end${loadAtStart[0]! > 1 || loadAtEnd[0]! > 1 ? ' — **other work shared the cores: absolute figures and pauses are noisier than on a quiet machine**' : ''}.`,
+  `Load generator: ${closedLoopLoadgen() === 'wrk' ? `${wrkVersion()}, one thread, in its own process, for closed-loop runs; autocannon 9 in the benchmark process for fixed-rate and fixed-count runs` : 'autocannon 9 in the benchmark process (wrk is not installed)'}; ` +
+    'upstream (bench/upstream.ts, Node `http`, constant OpenAI-shaped replies), bare proxy and gateway each in a child process on 127.0.0.1. ' +
     'Every figure is a ratio or a difference against a baseline measured in the same run.',
 ].join('\n');
 const notes = sections.flatMap((s) => s.notes ?? []);
@@ -99,7 +120,7 @@ const notesBlock = notes.length > 0 ? `\n\n### Closing notes: what stands in the
 const failNote = failures.length > 0 ? `\n\n**Sections that failed:** ${failures.map((f) => `\`${f}\``).join('; ')}` : '';
 
 const results = [
-  '# Benchmark results (issue #7)',
+  '# Benchmark results (issues #7 and #10)',
   '',
   'Generated by `npm run bench` (bench/run-all.ts); do not edit by hand.',
   '',

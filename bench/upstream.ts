@@ -11,6 +11,7 @@
  * IPC out: { type: 'ready', port } then { id, ...reply }
  */
 import http from 'node:http';
+import { STREAM_CHUNKS } from './lib/shape.js';
 
 const MAX_HOLD_MS = 120_000;
 
@@ -28,8 +29,7 @@ const JSON_HEADERS = { 'content-type': 'application/json', 'content-length': Str
 
 const chunk = (delta: Record<string, unknown>, finish: string | null = null): string =>
   `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'up-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-/** A stream of STREAM_CHUNKS chunk frames (FIRST: the role; REST: the tokens, the finish, then `[DONE]`). */
-export const STREAM_CHUNKS = 20;
+// A stream of STREAM_CHUNKS chunk frames (FIRST: the role; REST: the tokens, the finish, then `[DONE]`).
 const TOKENS = ['Hello', '!', ' How', ' can', ' I', ' help', ' you', ' today', '?', ' Ask', ' me', ' anything', ':', ' code', ',', ' text', ' or', ' maths'];
 const FIRST = Buffer.from(chunk({ role: 'assistant', content: '' }));
 // Each frame is its own write, as a token-by-token upstream sends them.

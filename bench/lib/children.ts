@@ -149,6 +149,8 @@ export interface GatewayChildOptions {
   /** Extra node flags (e.g. `--cpu-prof`). */
   execArgv?: string[];
   logLevel?: string;
+  /** Top-level config sections merged over the bench's (e.g. `{ usage: { enabled: false } }`). */
+  extra?: Record<string, unknown>;
 }
 
 export interface GatewayChild extends Child {
@@ -157,16 +159,21 @@ export interface GatewayChild extends Child {
   readonly maxPoolSize: number;
 }
 
-/** The gateway config the benchmarks use: one model, one openai-compatible deployment, one API key. */
+/** The gateway config the benchmarks use: one model, one openai-compatible deployment, one API key, defaults otherwise. */
+let ledgers = 0;
+
 export function gatewayConfig(o: GatewayChildOptions): Record<string, unknown> {
   return {
     server: { host: '127.0.0.1', port: 0 },
+    // The usage ledger stays on (every feature on), in the benchmark's scratch directory.
+    usage: { path: join(WORK_DIR, `usage-${++ledgers}.db`) },
     auth: { apiKeys: [API_KEY] },
     logging: { level: o.logLevel ?? 'info' },
     providers: { up: { type: 'openai-compatible', baseUrl: o.upstream.baseUrl } },
     models: {
       bench: { providers: [{ provider: 'up', model: 'up-model', pool: { maxPoolSize: o.maxPoolSize ?? 10, ...o.pool } }] },
     },
+    ...o.extra,
   };
 }
 

@@ -76,7 +76,11 @@ export async function readError(res: TransportResponse, ctx: ReadContext): Promi
  * error too (classified by its code, else `bad_response`).
  */
 export async function readJson<T>(res: TransportResponse, ctx: ReadContext, isPayload: (v: Record<string, unknown>) => boolean): Promise<T> {
-  const text = await readText(res, ctx);
+  return parsePayload<T>(await readText(res, ctx), res, ctx, isPayload);
+}
+
+/** `readJson` on a body already read. */
+export function parsePayload<T>(text: string, res: TransportResponse, ctx: ReadContext, isPayload: (v: Record<string, unknown>) => boolean): T {
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -6,6 +6,7 @@ export { ProviderConfigError, type ProviderPreset, type AdapterFactoryOptions } 
 export { HttpTransport, DEFAULT_TIMEOUTS, transportError } from './transport.js';
 export { SseParser, SseEventTooLargeError, sseFrame, SSE_DONE, type SseEvent, type SseComment } from './sse.js';
 export { SseByteScanner, decodeSseEvent, type RawSseEvent, type RawSseEventKind } from './sse-bytes.js';
+export { completionText, lazyCompletion, looksLikeCompletion } from './raw-completion.js';
 export { SecretScrubber, scrubberFor, scrubberOf, type SecretSources } from './scrub.js';
 export { HttpChatAdapter, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_EVENT_SIZE, type HttpAdapterOptions } from './http-adapter.js';
 export { OpenAICompatibleAdapter, OpenAISseStream, openAICompatiblePreset, type OpenAICompatibleOptions } from './openai-compatible/index.js';

@@ -24,6 +24,9 @@ export {
   type RandomSource,
 } from './strategies/index.js';
 export {
+  DeploymentLimiter,
+  DeploymentCharge,
+  type DeploymentDenied,
   FlexibleLimiter,
   MemoryConcurrency,
   DEFAULT_WINDOW_MS,

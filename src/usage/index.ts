@@ -4,3 +4,4 @@ export { SqliteUsageStore } from './sqlite.js';
 export { PostgresUsageStore, type PostgresUsageStoreOptions } from './postgres.js';
 export { UsageLedger, type UsageLedgerOptions, type LedgerLogger } from './ledger.js';
 export { createUsageStore } from './create.js';
+export { ledgerRowId } from './row-id.js';

@@ -1,7 +1,8 @@
 import { ProviderError } from '../errors.js';
 import { HttpChatAdapter, type HttpAdapterOptions, type StreamSettle } from '../http-adapter.js';
-import { isJsonResponse, readJson, readText } from '../http-util.js';
+import { isJsonResponse, parsePayload, readJson, readText } from '../http-util.js';
 import { normalizeProviderError } from '../normalize-error.js';
+import { lazyCompletion, looksLikeCompletion } from '../raw-completion.js';
 import type { CallOptions, ChatCompletion, ChatCompletionRequest, ChatCompletionStream, ModelInfo } from '../types.js';
 import { OpenAISseStream } from './stream.js';
 
@@ -53,7 +54,11 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     const { stream: _stream, stream_options: _streamOptions, ...rest } = request;
     const body = { ...rest, model: this.model };
     const res = await this.send({ method: 'POST', path: this.chatPath, headers: this.headers, body: JSON.stringify(body), signal });
-    return readJson<ChatCompletion>(res, this.readContext(signal), isCompletion);
+    const ctx = this.readContext(signal);
+    const text = await readText(res, ctx);
+    // The common case is kept as the upstream's text (`completionText()`), parsed only if read.
+    if (looksLikeCompletion(text)) return lazyCompletion(text, this.provider);
+    return parsePayload<ChatCompletion>(text, res, ctx, isCompletion);
   }
 
   protected async openStream(request: ChatCompletionRequest, signal: AbortSignal | undefined, settle: StreamSettle): Promise<ChatCompletionStream> {

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { ModelRoute, Pricing } from '../../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
 import type { Deployment, ExecuteResult, RoutingConfig } from '../../routing/types.js';
-import { costOf, type UsageLedger } from '../../usage/index.js';
+import { costOf, ledgerRowId, type UsageLedger } from '../../usage/index.js';
 import { keyAllowsModel } from '../auth.js';
 import { modelNotFound, toErrorReply } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
@@ -108,7 +107,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
           const prompt = usage?.prompt_tokens ?? null;
           const completionTokens = usage?.completion_tokens ?? null;
           opts.usage.ledger.record({
-            id: randomUUID(),
+            id: ledgerRowId(startedAt),
             ts: startedAt,
             requestId: request.id,
             key: key?.name ?? null,
