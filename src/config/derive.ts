@@ -2,7 +2,7 @@ import { poolKey } from '../pool/key.js';
 import type { AdapterPoolOptions, PoolKey, PoolLimits, PooledAdapter } from '../pool/types.js';
 import type { ProviderConfig } from '../providers/types.js';
 import { DEFAULT_ROUTING_CONFIG, type Deployment, type RoutingConfig, type StrategyName } from '../routing/types.js';
-import type { GatewayConfig, PoolOverride, Pricing, ProviderEntry } from './schema.js';
+import type { Endpoint, GatewayConfig, PoolOverride, Pricing, ProviderEntry } from './schema.js';
 
 /** The config translated into what the pool, the providers and the router take. */
 
@@ -11,6 +11,8 @@ export interface ModelRoute {
   readonly name: string;
   readonly strategy: StrategyName;
   readonly deployments: readonly Deployment[];
+  /** What the model serves (config `endpoints`, default `[chat]`). */
+  readonly endpoints: readonly Endpoint[];
 }
 
 export function toProviderConfig(name: string, p: ProviderEntry): ProviderConfig {
@@ -40,6 +42,7 @@ export function toProviderConfig(name: string, p: ProviderEntry): ProviderConfig
     if (m.failRate !== undefined) out.mock.failRate = m.failRate;
     if (m.failStatus !== undefined) out.mock.failStatus = m.failStatus;
     if (m.unhealthy !== undefined) out.mock.unhealthy = m.unhealthy;
+    if (m.dimensions !== undefined) out.mock.dimensions = m.dimensions;
   }
   return out;
 }
@@ -63,7 +66,7 @@ export function modelRoutes(config: GatewayConfig): Map<string, ModelRoute> {
       const model = d.model ?? name;
       return Object.freeze({ key: poolKey(model, d.provider), provider: d.provider, model, weight: d.weight, priority: d.priority });
     });
-    routes.set(name, Object.freeze({ name, strategy: m.strategy, deployments: Object.freeze(deployments) }));
+    routes.set(name, Object.freeze({ name, strategy: m.strategy, deployments: Object.freeze(deployments), endpoints: Object.freeze([...m.endpoints]) }));
   }
   return routes;
 }

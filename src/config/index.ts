@@ -1,4 +1,4 @@
-export { configSchema, STRATEGIES } from './schema.js';
+export { configSchema, STRATEGIES, ENDPOINTS, TYPES_WITHOUT_EMBEDDINGS, type Endpoint } from './schema.js';
 export type { GatewayConfig, GatewayConfigInput, ProviderEntry, ModelEntry, DeploymentEntry, PoolOverride, ClientKeyEntry, UsageConfig, Pricing } from './schema.js';
 export { parseConfig, loadConfigFile, type ParseConfigOptions } from './load.js';
 export { ConfigError, formatIssue, formatPath, type ConfigIssue } from './errors.js';

@@ -9,6 +9,11 @@ import { formatDuration, parseDuration, parseSize } from './units.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const STRATEGIES = ['round_robin', 'weighted', 'least_connections', 'lowest_latency', 'failover'] as const;
+/** What a model serves: `chat` (`/v1/chat/completions`, `/v1/messages`) and/or `embeddings` (`/v1/embeddings`). */
+export const ENDPOINTS = ['chat', 'embeddings'] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
+/** Provider types with no embeddings endpoint: a model serving embeddings cannot be routed to them. */
+export const TYPES_WITHOUT_EMBEDDINGS: readonly string[] = ['anthropic'];
 
 /** A duration (`500ms`, `60s`, `5m`, `1h`) or a number of ms; numeric strings (from `${ENV}`) accepted. */
 const duration = () =>
@@ -156,6 +161,8 @@ const mockSchema = z
     failRate: num(0, 1).optional(),
     failStatus: int(400, 599).optional(),
     unhealthy: z.boolean().optional(),
+    /** Length of the deterministic embedding vectors. */
+    dimensions: int(1, 65_536).optional(),
   })
   .strict();
 
@@ -211,6 +218,12 @@ export const pricingSchema = z
 export const modelSchema = z
   .object({
     strategy: z.enum(STRATEGIES).default('round_robin'),
+    /** Endpoints this model serves; a request to another one gets 400 naming the right one. */
+    endpoints: z
+      .array(z.enum(ENDPOINTS))
+      .min(1)
+      .default(['chat'])
+      .transform((e) => [...new Set(e)]),
     providers: z.array(deploymentSchema).min(1),
     pricing: pricingSchema.optional(),
   })
@@ -346,6 +359,12 @@ export const configSchema = z
             code: z.ZodIssueCode.custom,
             path: ['models', name, 'providers', i, 'provider'],
             message: `unknown provider "${dep.provider}" (defined: ${known.join(', ') || 'none'})`,
+          });
+        } else if (model.endpoints.includes('embeddings') && TYPES_WITHOUT_EMBEDDINGS.includes(cfg.providers[dep.provider]!.type)) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['models', name, 'providers', i, 'provider'],
+            message: `model "${name}" serves embeddings, but provider "${dep.provider}" (type ${cfg.providers[dep.provider]!.type}) has no embeddings endpoint`,
           });
         }
         const min = dep.pool?.minPoolSize ?? cfg.pool.minPoolSize;

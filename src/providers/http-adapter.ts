@@ -106,6 +106,14 @@ export abstract class HttpChatAdapter implements ChatAdapter {
    * (`openStream` reads it); anything before that rejects with the ProviderError, counted once.
    */
   async chatCompletionStream(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatCompletionStream> {
+    return this.countedStream(options?.signal, (settle) => this.openStream(request, options?.signal, settle));
+  }
+
+  /**
+   * Open a stream (of any endpoint) with the counters of a chat stream: `open` gets the settle callback
+   * the stream calls once at its end; a failure to open is settled here, counted once.
+   */
+  protected async countedStream<S>(signal: AbortSignal | undefined, open: (settle: StreamSettle) => Promise<S>): Promise<S> {
     const started = this.stats.start();
     let settled = false;
     const settle: StreamSettle = (err) => {
@@ -119,11 +127,26 @@ export abstract class HttpChatAdapter implements ChatAdapter {
       }
     };
     try {
-      return await this.openStream(request, options?.signal, settle);
+      return await open(settle);
     } catch (err) {
-      const pe = this.scrubber.error(err instanceof ProviderError ? err : transportError(this.provider, err, options?.signal, this.transport.timeouts));
+      const pe = this.scrubber.error(err instanceof ProviderError ? err : transportError(this.provider, err, signal, this.transport.timeouts));
       settle(pe);
       throw pe;
+    }
+  }
+
+  /**
+   * Run one upstream call of another endpoint (embeddings, a passed-through request) with the same
+   * counters, logging and error mapping as a chat completion.
+   */
+  protected async counted<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    const started = this.stats.start();
+    try {
+      const result = await call();
+      this.stats.succeed(started);
+      return result;
+    } catch (err) {
+      throw this.failed(started, err, signal);
     }
   }
 

@@ -12,4 +12,5 @@ export { HttpChatAdapter, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_EVENT_SIZE, typ
 export { OpenAICompatibleAdapter, OpenAISseStream, openAICompatiblePreset, type OpenAICompatibleOptions } from './openai-compatible/index.js';
 export { AnthropicAdapter, AnthropicStream, toAnthropicRequest, fromAnthropicResponse, ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_DEFAULT_VERSION } from './anthropic/index.js';
 export { AZURE_DEFAULT_API_VERSION } from './azure-openai/index.js';
-export { MockAdapter, MOCK_DEFAULT_CHUNKS } from './mock/index.js';
+export { MockAdapter, MOCK_DEFAULT_CHUNKS, MOCK_DEFAULT_DIMENSIONS } from './mock/index.js';
+export { encodeEmbedding, decodeEmbedding, embeddingInputs } from './embeddings.js';

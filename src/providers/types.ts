@@ -75,6 +75,32 @@ export interface ChatCompletionChunk {
   [extra: string]: unknown;
 }
 
+/** OpenAI's embeddings request. Unknown fields pass through to the upstream untouched. */
+export interface EmbeddingsRequest {
+  model: string;
+  /** A string, an array of strings, an array of token ids, or an array of those. */
+  input: string | string[] | number[] | number[][];
+  encoding_format?: 'float' | 'base64';
+  dimensions?: number;
+  user?: string;
+  [extra: string]: unknown;
+}
+
+export interface Embedding {
+  object: 'embedding';
+  index: number;
+  /** Floats, or with `encoding_format: base64` their little-endian float32 bytes in base64. */
+  embedding: number[] | string;
+}
+
+export interface EmbeddingsResponse {
+  object: 'list';
+  data: Embedding[];
+  model: string;
+  usage: { prompt_tokens: number; total_tokens: number };
+  [extra: string]: unknown;
+}
+
 export interface ModelInfo {
   id: string;
   object: 'model';
@@ -141,6 +167,11 @@ export interface ChatAdapter extends PooledAdapter {
    */
   chatCompletionStream(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatCompletionStream>;
   listModels(options?: CallOptions): Promise<ModelInfo[]>;
+  /**
+   * OpenAI embeddings, for providers that have them (absent: the provider has no embeddings endpoint,
+   * and the config refuses to route an embeddings model to it).
+   */
+  embeddings?(request: EmbeddingsRequest, options?: CallOptions): Promise<EmbeddingsResponse>;
   healthCheck(): Promise<boolean>;
   close(): Promise<void>;
   counters(): AdapterCounters;
@@ -172,6 +203,8 @@ export interface MockOptions {
   streamFailAfter?: number;
   /** Make healthCheck() report false. */
   unhealthy?: boolean;
+  /** Length of the deterministic embedding vectors (a request's `dimensions` wins). */
+  dimensions?: number;
 }
 
 export interface ProviderConfig {

@@ -7,7 +7,7 @@ import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
 import { FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
-import { digest, KeyRing, requireAdmin, requireKey } from './auth.js';
+import { anthropicKey, digest, KeyRing, requireAdmin, requireKey } from './auth.js';
 import { errorBody, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { LazyChildLogger } from './lazy-logger.js';
@@ -19,6 +19,7 @@ import { registerChatRoutes } from './routes/chat.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerMessagesRoutes } from './routes/messages.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerPoolRoutes } from './routes/pool.js';
 import { registerUsageRoutes } from './routes/usage.js';
@@ -157,6 +158,12 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     const h = await keyLimits.headers(request.clientKey);
     if (h !== undefined) reply.headers(h);
   });
+  // Every model endpoint shares the request's bookkeeping: metrics and log line, key limits, ledger.
+  const lifecycleDeps = {
+    telemetry: { metrics, logPrompts: config.logging.logPrompts, log: unredactedChild(logger) },
+    keyLimits,
+    ...(ledger === undefined ? {} : { usage: { ledger, pricing: modelPricing(config) } }),
+  };
   await app.register(async (chat) => {
     // Why the chat route may skip the body parser's __proto__ / constructor.prototype scan (~1-3 µs per
     // request): that scan guards code that merges a parsed body into an existing object. The chat body
@@ -164,16 +171,10 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
     chat.removeContentTypeParser('application/json');
     chat.addContentTypeParser('application/json', { parseAs: 'string' }, chat.getDefaultJsonParser('ignore', 'ignore'));
-    registerChatRoutes(chat, {
-      router,
-      routes,
-      routing,
-      auth: apiAuth,
-      telemetry: { metrics, logPrompts: config.logging.logPrompts, log: unredactedChild(logger) },
-      keyLimits,
-      ...(ledger === undefined ? {} : { usage: { ledger, pricing: modelPricing(config) } }),
-    });
+    registerChatRoutes(chat, { router, routes, routing, auth: apiAuth, ...lifecycleDeps });
   });
+  // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
+  registerMessagesRoutes(app, { router, routes, routing, auth: requireKey(ring, { token: anthropicKey }), ...lifecycleDeps });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host), fleet: cluster });
   if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });

@@ -77,14 +77,32 @@ const missingKey = () =>
 const invalidKey = () => new GatewayHttpError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
 
 /**
+ * The key of an Anthropic-style client: `x-api-key` (what the Anthropic SDK sends), else a bearer token.
+ * It is always one of the gateway's own keys; nothing a client sends is forwarded to a provider as a key.
+ */
+export function anthropicKey(request: FastifyRequest): string | undefined {
+  const h = request.headers['x-api-key'];
+  if (typeof h === 'string' && h !== '') return h.trim();
+  return bearerToken(request);
+}
+
+export interface RequireKeyOptions {
+  /** Also accept the admin key. */
+  admin?: boolean;
+  /** Where the key is read from (default: `Authorization: Bearer`). */
+  token?: (request: FastifyRequest) => string | undefined;
+}
+
+/**
  * Require a client key (and, with `admin`, also accept the admin key); no client keys configured =
  * open. Sets `request.clientKey` / `request.isAdmin`.
  */
-export function requireKey(ring: KeyRing, options: { admin?: boolean } = {}): onRequestAsyncHookHandler | undefined {
+export function requireKey(ring: KeyRing, options: RequireKeyOptions = {}): onRequestAsyncHookHandler | undefined {
   if (ring.keys.length === 0) return undefined;
   const admin = options.admin === true;
+  const tokenOf = options.token ?? bearerToken;
   return async (request) => {
-    const token = bearerToken(request);
+    const token = tokenOf(request);
     if (token === undefined) throw missingKey();
     const key = ring.find(token);
     if (key !== undefined) {

@@ -46,6 +46,19 @@ export function errorBody(message: string, type: string, code: string | number |
 export const modelNotFound = (model: string): GatewayHttpError =>
   new GatewayHttpError(404, `The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model');
 
+/** Where each endpoint kind is served, for the message of `wrongEndpoint`. */
+const ENDPOINT_PATHS: Readonly<Record<string, string>> = { chat: 'POST /v1/chat/completions (or POST /v1/messages)', embeddings: 'POST /v1/embeddings' };
+
+/** A model asked for on an endpoint it does not serve (config `models.<name>.endpoints`). */
+export const wrongEndpoint = (model: string, asked: string, serves: readonly string[]): GatewayHttpError =>
+  new GatewayHttpError(
+    400,
+    `The model \`${model}\` does not serve ${asked}: it serves ${serves.map((e) => ENDPOINT_PATHS[e] ?? e).join(' and ')}.`,
+    'invalid_request_error',
+    'model_not_supported',
+    'model',
+  );
+
 /**
  * A client key (or every deployment of the model) is over its rate limit. OpenAI's shape: type
  * `requests` or `tokens`, code `rate_limit_exceeded`, plus Retry-After and the `x-ratelimit-*` headers.

@@ -26,10 +26,13 @@ export interface KeyAdmission {
 export class KeyLimits {
   constructor(private readonly opts: KeyLimitsOptions) {}
 
-  /** Admit a request of `key`; undefined for keys without limits. Throws the 429 when over a limit. */
-  async admit(key: ClientKey | undefined, request: ChatCompletionRequest): Promise<KeyAdmission | undefined> {
+  /**
+   * Admit a request of `key`; undefined for keys without limits. Throws the 429 when over a limit.
+   * The tokens reserved are estimated from a chat request, or given (e.g. an embeddings input's size).
+   */
+  async admit(key: ClientKey | undefined, request: ChatCompletionRequest | number): Promise<KeyAdmission | undefined> {
     if (key === undefined || !isLimited(key)) return undefined;
-    const tokens = key.tpm === undefined ? 0 : reservationTokens(request, this.opts.defaultMaxTokens);
+    const tokens = key.tpm === undefined ? 0 : typeof request === 'number' ? request : reservationTokens(request, this.opts.defaultMaxTokens);
     const a = await this.opts.limiter.admit(subjectOf(key), key, tokens);
     if (a.ok) return { reservation: a.reservation, headers: rateLimitHeaders(a.reservation.status) };
     this.opts.onLimited?.(key, a.reason);

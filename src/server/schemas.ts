@@ -30,3 +30,76 @@ export const poolScopeQuerySchema = {
   type: 'object',
   properties: { scope: { type: 'string', enum: ['local', 'cluster'] } },
 } as const;
+
+/** `POST /v1/embeddings`: OpenAI's input forms (a string, strings, token ids, arrays of token ids). */
+export const embeddingsBodySchema = {
+  type: 'object',
+  required: ['model', 'input'],
+  properties: {
+    model: { type: 'string', minLength: 1 },
+    input: {
+      anyOf: [
+        { type: 'string' },
+        { type: 'array', minItems: 1, items: { type: 'string' } },
+        { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0 } },
+        { type: 'array', minItems: 1, items: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0 } } },
+      ],
+    },
+    encoding_format: { type: 'string', enum: ['float', 'base64'] },
+    dimensions: { type: 'integer', minimum: 1 },
+    user: { type: 'string' },
+  },
+} as const;
+
+const anthropicContent = {
+  anyOf: [
+    { type: 'string' },
+    { type: 'array', items: { type: 'object', required: ['type'], properties: { type: { type: 'string', minLength: 1 } } } },
+  ],
+} as const;
+
+const anthropicMessages = {
+  type: 'array',
+  minItems: 1,
+  items: {
+    type: 'object',
+    required: ['role', 'content'],
+    properties: { role: { type: 'string', enum: ['user', 'assistant'] }, content: anthropicContent },
+  },
+} as const;
+
+const anthropicSystem = {
+  anyOf: [
+    { type: 'string' },
+    { type: 'array', items: { type: 'object', required: ['type', 'text'], properties: { type: { const: 'text' }, text: { type: 'string' } } } },
+  ],
+} as const;
+
+/** `POST /v1/messages`: Anthropic's Messages request; fields not listed pass through to an `anthropic` upstream. */
+export const messagesBodySchema = {
+  type: 'object',
+  required: ['model', 'max_tokens', 'messages'],
+  properties: {
+    model: { type: 'string', minLength: 1 },
+    max_tokens: { type: 'integer', minimum: 1 },
+    messages: anthropicMessages,
+    system: anthropicSystem,
+    stream: { type: 'boolean' },
+    stop_sequences: { type: 'array', items: { type: 'string' } },
+    temperature: { type: 'number', minimum: 0, maximum: 1 },
+    top_p: { type: 'number', minimum: 0, maximum: 1 },
+    tools: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 }, type: { type: 'string' } } } },
+    tool_choice: {
+      type: 'object',
+      required: ['type'],
+      properties: { type: { type: 'string', enum: ['auto', 'any', 'none', 'tool'] }, name: { type: 'string' } },
+    },
+  },
+} as const;
+
+/** `POST /v1/messages/count_tokens`. */
+export const countTokensBodySchema = {
+  type: 'object',
+  required: ['model', 'messages'],
+  properties: { model: { type: 'string', minLength: 1 }, messages: anthropicMessages, system: anthropicSystem },
+} as const;

@@ -7,6 +7,11 @@ import type { AnthropicResponse } from './types.js';
 
 export const ANTHROPIC_DEFAULT_VERSION = '2023-06-01';
 
+/** A Messages API call passed through: the client's `anthropic-beta` features go along. */
+export interface PassthroughOptions extends CallOptions {
+  beta?: string;
+}
+
 export interface AnthropicAdapterOptions extends Omit<HttpAdapterOptions, 'headers'> {
   apiKey?: string;
   headers?: Record<string, string>;
@@ -48,6 +53,38 @@ export class AnthropicAdapter extends HttpChatAdapter {
     const stream = new AnthropicStream(this.streamContext(res.body, signal, settle), this.model, request.stream_options?.include_usage === true);
     await stream.open();
     return stream;
+  }
+
+  /**
+   * `POST /messages` with a client's own Messages request (for `/v1/messages`): sent as it is but with our
+   * model id, answered as the upstream answered. The key is always this provider's.
+   */
+  messages(body: Record<string, unknown>, options?: PassthroughOptions): Promise<AnthropicResponse> {
+    const signal = options?.signal;
+    return this.counted(signal, async () => {
+      const { stream: _stream, ...rest } = body;
+      const res = await this.send({ method: 'POST', path: '/messages', headers: this.withBeta(this.headers, options?.beta), body: JSON.stringify({ ...rest, model: this.model }), signal });
+      return readJson<AnthropicResponse>(res, this.readContext(signal), isMessage);
+    });
+  }
+
+  /** The streaming `messages`: resolves once the first event arrived and is not an error; read it with `native()`. */
+  messagesStream(body: Record<string, unknown>, options?: PassthroughOptions): Promise<AnthropicStream> {
+    const signal = options?.signal;
+    return this.countedStream(signal, async (settle) => {
+      const payload = JSON.stringify({ ...body, model: this.model, stream: true });
+      const res = await this.send({ method: 'POST', path: '/messages', headers: this.withBeta(this.streamHeaders, options?.beta), body: payload, signal });
+      const stream = new AnthropicStream(this.streamContext(res.body, signal, settle), this.model, true);
+      await stream.open();
+      return stream;
+    });
+  }
+
+  /** The client's beta features after any the provider's config sets. */
+  private withBeta(headers: Record<string, string>, beta: string | undefined): Record<string, string> {
+    if (!beta) return headers;
+    const configured = headers['anthropic-beta'];
+    return { ...headers, 'anthropic-beta': configured ? `${configured},${beta}` : beta };
   }
 
   async listModels(options?: CallOptions): Promise<ModelInfo[]> {

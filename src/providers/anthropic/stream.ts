@@ -4,7 +4,8 @@ import { decodeSseEvent, type RawSseEvent } from '../sse-bytes.js';
 import { SSE_DONE, isComment, type SseComment, type SseEvent } from '../sse.js';
 import { UpstreamSseStream, streamErrorFrom, type RawBatch, type UpstreamStreamContext } from '../upstream-stream.js';
 import type { ChatCompletionChunk } from '../types.js';
-import { toFinishReason, toUsage } from './translate.js';
+import { anthropicStatus, toFinishReason } from './mapping.js';
+import { toUsage } from './translate.js';
 import type { AnthropicUsage } from './types.js';
 
 type Delta = ChatCompletionChunk['choices'][number]['delta'];
@@ -49,6 +50,25 @@ export class AnthropicStream extends UpstreamSseStream {
       }
       if (this.done) out += SSE_DONE;
       if (out) yield out;
+    }
+  }
+
+  /**
+   * The upstream's own Anthropic events, as the bytes came (for a client that speaks the Messages API:
+   * nothing to translate). Each event is still read for the terminator, usage and errors: an `error`
+   * event ends the stream with a ProviderError (after the events before it), never passed on as is.
+   * Use this, the chunks, or `sse()`: one of them, once.
+   */
+  async *native(): AsyncIterable<Buffer> {
+    const decoded: Array<SseEvent | SseComment> = [];
+    for await (const batch of this.batches()) {
+      for (const raw of batch) {
+        if (this.done) break;
+        decoded.length = 0;
+        decodeSseEvent(raw, decoded);
+        for (const ev of decoded) drain(this.translateEvent(ev));
+        yield raw.bytes;
+      }
     }
   }
 
@@ -156,28 +176,13 @@ export class AnthropicStream extends UpstreamSseStream {
   }
 }
 
+/** Run a generator for its effects. */
+function drain(g: Generator<unknown>): void {
+  for (let r = g.next(); !r.done; r = g.next());
+}
+
 function stripNulls(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 }
 
-/** Anthropic error type -> the HTTP status it would have had (docs.claude.com/en/api/errors). */
-export function anthropicStatus(type: string | undefined): number {
-  switch (type) {
-    case 'invalid_request_error':
-      return 400;
-    case 'authentication_error':
-      return 401;
-    case 'permission_error':
-      return 403;
-    case 'not_found_error':
-      return 404;
-    case 'request_too_large':
-      return 413;
-    case 'rate_limit_error':
-      return 429;
-    case 'overloaded_error':
-      return 529;
-    default:
-      return 500;
-  }
-}
+export { anthropicStatus } from './mapping.js';

@@ -1,5 +1,8 @@
 import type { ChatCompletion, ChatCompletionRequest, ChatMessage, ToolCall, Usage } from '../types.js';
+import { imageBlockFromUrl, OPENAI_ROLE_TO_ANTHROPIC, TOOL_CHOICE_FROM_OPENAI, toFinishReason } from './mapping.js';
 import type { AnthropicContentBlock, AnthropicMessage, AnthropicRequest, AnthropicResponse, AnthropicUsage } from './types.js';
+
+export { toFinishReason } from './mapping.js';
 
 /** LiteLLM's default: Anthropic requires `max_tokens`, OpenAI callers often omit it. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
@@ -34,20 +37,12 @@ export function toAnthropicRequest(req: ChatCompletionRequest, opts: ToAnthropic
   };
 
   for (const m of req.messages) {
-    switch (m.role) {
-      case 'system':
-      case 'developer':
-        system.push(textOf(m.content));
-        break;
-      case 'assistant':
-        push('assistant', assistantBlocks(m));
-        break;
-      case 'tool':
-        push('user', [{ type: 'tool_result', tool_use_id: m.tool_call_id ?? '', content: toolResultContent(m.content) }]);
-        break;
-      default:
-        push('user', userBlocks(m.content));
-    }
+    // Unknown roles are the user's, as the Anthropic API has only two.
+    const target = OPENAI_ROLE_TO_ANTHROPIC[m.role] ?? 'user';
+    if (target === 'system') system.push(textOf(m.content));
+    else if (target === 'assistant') push('assistant', assistantBlocks(m));
+    else if (m.role === 'tool') push('user', [{ type: 'tool_result', tool_use_id: m.tool_call_id ?? '', content: toolResultContent(m.content) }]);
+    else push('user', userBlocks(m.content));
   }
 
   const out: AnthropicRequest = {
@@ -83,9 +78,7 @@ export function toAnthropicRequest(req: ChatCompletionRequest, opts: ToAnthropic
 function toolChoice(req: ChatCompletionRequest): AnthropicRequest['tool_choice'] {
   const tc = req.tool_choice;
   let choice: AnthropicRequest['tool_choice'];
-  if (tc === 'required') choice = { type: 'any' };
-  else if (tc === 'auto') choice = { type: 'auto' };
-  else if (tc === 'none') choice = { type: 'none' };
+  if (typeof tc === 'string' && TOOL_CHOICE_FROM_OPENAI[tc]) choice = { type: TOOL_CHOICE_FROM_OPENAI[tc] };
   else if (tc && typeof tc === 'object') choice = { type: 'tool', name: tc.function.name };
   if (req.parallel_tool_calls === false && req.tools?.length) {
     choice = { ...(choice ?? { type: 'auto' }), disable_parallel_tool_use: true };
@@ -116,10 +109,7 @@ function userBlocks(content: ChatMessage['content']): AnthropicContentBlock[] {
 }
 
 function imageBlock(ref: { url: string } | string): AnthropicContentBlock {
-  const url = typeof ref === 'string' ? ref : ref.url;
-  const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
-  if (m) return { type: 'image', source: { type: 'base64', media_type: m[1]!, data: m[2]! } };
-  return { type: 'image', source: { type: 'url', url } };
+  return imageBlockFromUrl(typeof ref === 'string' ? ref : ref.url);
 }
 
 function toolResultContent(content: ChatMessage['content']): string | AnthropicContentBlock[] {
@@ -147,27 +137,6 @@ function parseArguments(args: string): unknown {
 }
 
 // --- responses ----------------------------------------------------------------------------------
-
-export function toFinishReason(stop: string | null | undefined): string | null {
-  switch (stop) {
-    case 'end_turn':
-    case 'stop_sequence':
-    case 'pause_turn':
-      return 'stop';
-    case 'tool_use':
-      return 'tool_calls';
-    case 'max_tokens':
-    case 'model_context_window_exceeded':
-      return 'length';
-    case 'refusal':
-      return 'content_filter';
-    case null:
-    case undefined:
-      return null;
-    default:
-      return 'stop';
-  }
-}
 
 /** prompt_tokens counts cached input too (LiteLLM); the cache split stays visible. */
 export function toUsage(u: AnthropicUsage): Usage {

@@ -28,6 +28,7 @@ export const azureOpenai: ProviderPreset = {
       paths: {
         chat: `/openai/deployments/${encodeURIComponent(deployment)}/chat/completions?api-version=${version}`,
         models: `/openai/models?api-version=${version}`,
+        embeddings: `/openai/deployments/${encodeURIComponent(deployment)}/embeddings?api-version=${version}`,
       },
     });
   },

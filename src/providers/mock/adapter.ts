@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PoolLogger } from '../../pool/types.js';
 import { RequestCounters } from '../counters.js';
+import { embeddingInputs, encodeEmbedding } from '../embeddings.js';
 import { ProviderError } from '../errors.js';
 import { normalizeProviderError } from '../normalize-error.js';
 import { SSE_DONE } from '../sse.js';
@@ -13,6 +15,8 @@ import type {
   ChatCompletionRequest,
   ChatCompletionStream,
   ChatMessage,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
   MockOptions,
   ModelInfo,
   ToolCall,
@@ -20,6 +24,8 @@ import type {
 } from '../types.js';
 
 export const MOCK_DEFAULT_CHUNKS = 4;
+/** Length of the mock's embedding vectors unless `mock.dimensions` or the request's `dimensions` says otherwise. */
+export const MOCK_DEFAULT_DIMENSIONS = 16;
 
 export interface MockAdapterOptions extends MockOptions {
   provider: string;
@@ -99,6 +105,27 @@ export class MockAdapter implements ChatAdapter {
     });
   }
 
+  /** Deterministic unit vectors: the same input (and length) always gives the same vector, on any adapter. */
+  async embeddings(request: EmbeddingsRequest, options?: CallOptions): Promise<EmbeddingsResponse> {
+    const started = this.stats.start();
+    try {
+      await this.latencyAndFaults(options?.signal);
+      const dims = request.dimensions ?? this.opts.dimensions ?? MOCK_DEFAULT_DIMENSIONS;
+      const base64 = request.encoding_format === 'base64';
+      let tokens = 0;
+      const data = embeddingInputs(request.input).map((item, index) => {
+        tokens += typeof item === 'string' ? Math.max(1, words(item)) : item.length;
+        const vector = mockVector(item, dims);
+        return { object: 'embedding' as const, index, embedding: base64 ? encodeEmbedding(vector) : vector };
+      });
+      this.stats.succeed(started);
+      return { object: 'list', data, model: this.model, usage: { prompt_tokens: tokens, total_tokens: tokens } };
+    } catch (err) {
+      this.stats.fail(started, err as ProviderError);
+      throw err;
+    }
+  }
+
   async listModels(): Promise<ModelInfo[]> {
     return [{ id: this.model, object: 'model', created: 0, owned_by: 'mock' }];
   }
@@ -117,6 +144,12 @@ export class MockAdapter implements ChatAdapter {
 
   /** Latency, then the deterministic fault sequence, then the answer. */
   private async begin(request: ChatCompletionRequest, signal: AbortSignal | undefined): Promise<MockAnswer> {
+    const n = await this.latencyAndFaults(signal);
+    return answerFor(request, this.opts.reply, `chatcmpl-mock-${n}`);
+  }
+
+  /** Every call, of any endpoint, counts in the one fault sequence. Resolves with the call's number. */
+  private async latencyAndFaults(signal: AbortSignal | undefined): Promise<number> {
     if (this.closed) {
       throw new ProviderError({ provider: this.provider, status: 502, errorClass: 'network', message: `${this.provider}: adapter is closed` });
     }
@@ -129,7 +162,7 @@ export class MockAdapter implements ChatAdapter {
       const body = JSON.stringify({ error: { message: `mock fault injected (call ${n})`, type: 'mock_fault', code: status } });
       throw normalizeProviderError(this.provider, status, body);
     }
-    return answerFor(request, this.opts.reply, `chatcmpl-mock-${n}`);
+    return n;
   }
 }
 
@@ -245,6 +278,29 @@ function textOf(content: ChatMessage['content']): string {
   if (content == null) return '';
   if (typeof content === 'string') return content;
   return content.map((p) => (typeof p.text === 'string' ? p.text : '')).join('');
+}
+
+/**
+ * A unit vector drawn from the SHA-256 of the input: deterministic across processes, and every value is
+ * a float32 so the base64 encoding decodes to exactly the same numbers.
+ */
+function mockVector(input: string | number[], dims: number): number[] {
+  const seed = createHash('sha256').update(typeof input === 'string' ? `s:${input}` : `t:${input.join(',')}`).digest();
+  let state = seed.readUInt32LE(0) || 1;
+  const v = new Array<number>(dims);
+  let norm = 0;
+  for (let i = 0; i < dims; i++) {
+    // xorshift32: cheap, and plenty for test vectors.
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    v[i] = state / 0x80000000 - 1;
+    norm += v[i]! * v[i]!;
+  }
+  const scale = norm > 0 ? 1 / Math.sqrt(norm) : 1;
+  for (let i = 0; i < dims; i++) v[i] = Math.fround(v[i]! * scale);
+  return v;
 }
 
 function words(s: string): number {

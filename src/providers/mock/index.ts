@@ -1,7 +1,7 @@
 import type { ProviderPreset } from '../preset.js';
 import { MockAdapter } from './adapter.js';
 
-export { MockAdapter, MOCK_DEFAULT_CHUNKS, type MockAdapterOptions } from './adapter.js';
+export { MockAdapter, MOCK_DEFAULT_CHUNKS, MOCK_DEFAULT_DIMENSIONS, type MockAdapterOptions } from './adapter.js';
 
 /** Built-in, no network, no key. */
 export const mock: ProviderPreset = {

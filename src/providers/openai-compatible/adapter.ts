@@ -3,7 +3,7 @@ import { HttpChatAdapter, type HttpAdapterOptions, type StreamSettle } from '../
 import { isJsonResponse, parsePayload, readJson, readText } from '../http-util.js';
 import { normalizeProviderError } from '../normalize-error.js';
 import { lazyCompletion, looksLikeCompletion } from '../raw-completion.js';
-import type { CallOptions, ChatCompletion, ChatCompletionRequest, ChatCompletionStream, ModelInfo } from '../types.js';
+import type { CallOptions, ChatCompletion, ChatCompletionRequest, ChatCompletionStream, EmbeddingsRequest, EmbeddingsResponse, ModelInfo } from '../types.js';
 import { OpenAISseStream } from './stream.js';
 
 export interface OpenAICompatibleOptions extends Omit<HttpAdapterOptions, 'headers'> {
@@ -12,7 +12,7 @@ export interface OpenAICompatibleOptions extends Omit<HttpAdapterOptions, 'heade
   /** How the key travels: `Authorization: Bearer` (default) or a named header (Azure `api-key`). */
   authHeader?: 'bearer' | string;
   /** Routes relative to the base URL. */
-  paths?: { chat?: string; models?: string };
+  paths?: { chat?: string; models?: string; embeddings?: string };
   /**
    * Ask for usage in every stream (`stream_options.include_usage`), so token counts are known even when
    * the client did not ask; the usage-only chunk is then kept from a client that did not. Default true;
@@ -23,6 +23,7 @@ export interface OpenAICompatibleOptions extends Omit<HttpAdapterOptions, 'heade
 
 const isCompletion = (v: Record<string, unknown>) => Array.isArray(v.choices);
 const isModelList = (v: Record<string, unknown>) => Array.isArray(v.data);
+const isEmbeddingList = (v: Record<string, unknown>) => Array.isArray(v.data);
 
 /**
  * Adapter for any provider that speaks OpenAI's Chat Completions: the request goes out as given (unknown
@@ -32,6 +33,7 @@ const isModelList = (v: Record<string, unknown>) => Array.isArray(v.data);
 export class OpenAICompatibleAdapter extends HttpChatAdapter {
   private readonly chatPath: string;
   private readonly modelsPath: string;
+  private readonly embeddingsPath: string;
   private readonly streamHeaders: Record<string, string>;
   private readonly streamUsage: boolean;
 
@@ -44,6 +46,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     super({ ...opts, headers: { ...headers, ...lowerKeys(opts.headers) } });
     this.chatPath = opts.paths?.chat ?? '/chat/completions';
     this.modelsPath = opts.paths?.models ?? '/models';
+    this.embeddingsPath = opts.paths?.embeddings ?? '/embeddings';
     this.streamHeaders = { ...this.headers, accept: 'text/event-stream' };
     this.streamUsage = opts.streamUsage ?? true;
   }
@@ -85,6 +88,16 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     const stream = new OpenAISseStream(this.streamContext(res.body, signal, settle), { dropUsageChunk: askUsage });
     await stream.open();
     return stream;
+  }
+
+  /** `POST /embeddings`, passed through with the model replaced by ours. */
+  embeddings(request: EmbeddingsRequest, options?: CallOptions): Promise<EmbeddingsResponse> {
+    const signal = options?.signal;
+    return this.counted(signal, async () => {
+      const body = JSON.stringify({ ...request, model: this.model });
+      const res = await this.send({ method: 'POST', path: this.embeddingsPath, headers: this.headers, body, signal });
+      return readJson<EmbeddingsResponse>(res, this.readContext(signal), isEmbeddingList);
+    });
   }
 
   async listModels(options?: CallOptions): Promise<ModelInfo[]> {

@@ -232,12 +232,12 @@ export class GatewayMetrics {
     );
     this.requests = counter(
       'requests_total',
-      'Chat completion requests by gateway model (model; "unknown" when not configured), the deployment that served it or the last one tried (upstream_model, provider; "none" when none was reached), and status: the HTTP status, or for a stream that broke after its headers the status its error maps to (499: the client went away).',
+      'Model requests (chat completions, messages, embeddings) by gateway model (model; "unknown" when not configured), the deployment that served it or the last one tried (upstream_model, provider; "none" when none was reached), and status: the HTTP status, or for a stream that broke after its headers the status its error maps to (499: the client went away).',
       ['model', 'upstream_model', 'provider', 'status'],
     );
     this.duration = histogram(
       'request_duration_seconds',
-      'Chat completion requests end to end, every outcome: arrival to the last byte (a stream\'s end).',
+      'Model requests end to end, every outcome: arrival to the last byte (a stream\'s end).',
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300],
       ['model', 'upstream_model', 'provider', 'stream'],
     );

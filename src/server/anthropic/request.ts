@@ -1,0 +1,126 @@
+import { imageUrlFromSource, TOOL_CHOICE_TO_OPENAI } from '../../providers/anthropic/mapping.js';
+import type { ChatCompletionRequest, ChatMessage, ToolCall } from '../../providers/types.js';
+import { GatewayHttpError } from '../errors.js';
+import type { InboundBlock, InboundTool, MessagesRequest } from './types.js';
+
+/**
+ * An Anthropic Messages request -> an OpenAI chat request, for deployments on every provider other than
+ * `anthropic`. What has no OpenAI counterpart is dropped (`top_k`, `thinking`, `cache_control`, citations,
+ * thinking blocks in the history); what cannot be expressed at all (documents, server tools) is refused
+ * with a 400 naming the field.
+ */
+export function toChatRequest(req: MessagesRequest, stream: boolean): ChatCompletionRequest {
+  const messages: ChatMessage[] = [];
+  if (req.system !== undefined) {
+    const text = typeof req.system === 'string' ? req.system : req.system.map((b) => b.text).join('\n');
+    if (text !== '') messages.push({ role: 'system', content: text });
+  }
+  req.messages.forEach((m, i) => {
+    if (typeof m.content === 'string') messages.push({ role: m.role, content: m.content });
+    else if (m.role === 'assistant') messages.push(assistantMessage(m.content, i));
+    else messages.push(...userMessages(m.content, i));
+  });
+
+  const out: ChatCompletionRequest = { model: req.model, messages, max_tokens: req.max_tokens };
+  if (req.temperature != null) out.temperature = req.temperature;
+  if (req.top_p != null) out.top_p = req.top_p;
+  if (req.stop_sequences !== undefined && req.stop_sequences.length > 0) out.stop = req.stop_sequences;
+  if (req.metadata?.user_id) out.user = req.metadata.user_id;
+  if (req.tools !== undefined && req.tools.length > 0) out.tools = req.tools.map(toTool);
+  const tc = req.tool_choice;
+  if (tc !== undefined) {
+    out.tool_choice = tc.type === 'tool' ? { type: 'function', function: { name: tc.name ?? '' } } : TOOL_CHOICE_TO_OPENAI[tc.type] ?? 'auto';
+    if (tc.disable_parallel_tool_use === true && out.tools !== undefined) out.parallel_tool_calls = false;
+  }
+  if (stream) {
+    out.stream = true;
+    // The closing message_delta carries usage, and OpenAI streams report it only when asked.
+    out.stream_options = { include_usage: true };
+  }
+  return out;
+}
+
+/** Assistant turn: text blocks -> content, tool_use blocks -> tool_calls; thinking blocks are dropped. */
+function assistantMessage(blocks: InboundBlock[], i: number): ChatMessage {
+  let text = '';
+  const calls: ToolCall[] = [];
+  blocks.forEach((b, j) => {
+    switch (b.type) {
+      case 'text':
+        text += (b as { text: string }).text;
+        break;
+      case 'tool_use': {
+        const t = b as { id: string; name: string; input: unknown };
+        calls.push({ id: t.id, type: 'function', function: { name: t.name, arguments: JSON.stringify(t.input ?? {}) } });
+        break;
+      }
+      case 'thinking':
+      case 'redacted_thinking':
+        break; // a provider other than Anthropic cannot verify or use them
+      default:
+        throw unsupportedBlock(b.type, `messages[${i}].content[${j}].type`);
+    }
+  });
+  const msg: ChatMessage = { role: 'assistant', content: calls.length > 0 && text === '' ? null : text };
+  if (calls.length > 0) msg.tool_calls = calls;
+  return msg;
+}
+
+/**
+ * User turn: tool_result blocks become `role: "tool"` messages (first, since OpenAI wants them right after
+ * the assistant's tool_calls), the rest one user message. Images inside a tool result go to that user
+ * message, as OpenAI tool messages carry text only.
+ */
+function userMessages(blocks: InboundBlock[], i: number): ChatMessage[] {
+  const tools: ChatMessage[] = [];
+  const parts: Array<Record<string, unknown>> = [];
+  blocks.forEach((b, j) => {
+    const at = `messages[${i}].content[${j}]`;
+    if (b.type === 'tool_result') {
+      const r = b as { tool_use_id: string; content?: string | InboundBlock[]; is_error?: boolean };
+      let text = '';
+      if (typeof r.content === 'string') text = r.content;
+      else {
+        (r.content ?? []).forEach((c, k) => {
+          if (c.type === 'text') text += (c as { text: string }).text;
+          else if (c.type === 'image') parts.push(imagePart(c, `${at}.content[${k}]`));
+          else throw unsupportedBlock(c.type, `${at}.content[${k}].type`);
+        });
+      }
+      tools.push({ role: 'tool', tool_call_id: r.tool_use_id, content: text });
+    } else if (b.type === 'text') parts.push({ type: 'text', text: (b as { text: string }).text });
+    else if (b.type === 'image') parts.push(imagePart(b, at));
+    else throw unsupportedBlock(b.type, `${at}.type`);
+  });
+  if (parts.length === 0) return tools;
+  // A lone text part goes as a plain string: some OpenAI-compatible providers take nothing else.
+  const content = parts.length === 1 && parts[0]!.type === 'text' ? (parts[0]!.text as string) : parts;
+  return [...tools, { role: 'user', content }];
+}
+
+function imagePart(b: InboundBlock, at: string): Record<string, unknown> {
+  const source = (b as { source?: { type?: string } }).source;
+  if (source?.type !== 'base64' && source?.type !== 'url') {
+    throw new GatewayHttpError(400, `${at}.source: only base64 and url images can be sent to this model's provider.`, 'invalid_request_error', 'invalid_value', `${at}.source`);
+  }
+  return { type: 'image_url', image_url: { url: imageUrlFromSource(source as Parameters<typeof imageUrlFromSource>[0]) } };
+}
+
+function toTool(t: InboundTool, i: number): NonNullable<ChatCompletionRequest['tools']>[number] {
+  if (t.type !== undefined && t.type !== 'custom') {
+    throw new GatewayHttpError(
+      400,
+      `tools[${i}]: the server tool "${t.type}" runs only on Anthropic's own API; this model's provider takes client tools (name, description, input_schema).`,
+      'invalid_request_error',
+      'unsupported_value',
+      `tools[${i}].type`,
+    );
+  }
+  const fn: { name: string; description?: string; parameters?: Record<string, unknown> } = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
+  if (t.description !== undefined) fn.description = t.description;
+  return { type: 'function', function: fn };
+}
+
+function unsupportedBlock(type: string, param: string): GatewayHttpError {
+  return new GatewayHttpError(400, `${param}: content blocks of type "${type}" cannot be sent to this model's provider.`, 'invalid_request_error', 'unsupported_value', param);
+}

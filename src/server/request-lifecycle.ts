@@ -1,0 +1,189 @@
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { Endpoint, ModelRoute, Pricing } from '../config/index.js';
+import type { ChatCompletionRequest, Usage } from '../providers/types.js';
+import type { Deployment } from '../routing/types.js';
+import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
+import { keyAllowsModel } from './auth.js';
+import { modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
+import { tokenCounts, type GatewayMetrics } from './metrics.js';
+import type { KeyAdmission, KeyLimits } from './rate-limits.js';
+
+/** Request metrics and the per-request log line (absent: neither). */
+export interface RequestTelemetry {
+  metrics: Pick<GatewayMetrics, 'requestStarted' | 'requestDone'>;
+  /** Add the request's prompt to its log line (config `logging.logPrompts`). */
+  logPrompts: boolean;
+  /** Where the per-request line goes; the line carries its request id itself (no per-request child logger). */
+  log: Pick<FastifyBaseLogger, 'info' | 'warn'>;
+}
+
+export interface RequestUsage {
+  ledger: Pick<UsageLedger, 'record'>;
+  /** Prices per million tokens by gateway model. */
+  pricing: ReadonlyMap<string, Pricing>;
+}
+
+/** What every model endpoint shares: telemetry, the client key's limits, the usage ledger (each optional). */
+export interface LifecycleDeps {
+  telemetry?: RequestTelemetry | undefined;
+  /** Per-key rpm / tpm / maxConcurrent (absent: none). */
+  keyLimits?: KeyLimits | undefined;
+  /** The usage ledger (absent: nothing recorded). */
+  usage?: RequestUsage | undefined;
+}
+
+/** What the log line, the metrics, the key's reservation and the ledger learn when a request ends. */
+export interface RequestEnd {
+  attempts?: number;
+  usage?: Usage | null | undefined;
+  /** Streams: ms from the first chunk to the end. */
+  streamTailMs?: number;
+  /** An error code for the log line (never the upstream's message: it may quote the prompt). */
+  error?: string | number | null;
+  /** The error itself, for the metrics' error class. */
+  cause?: unknown;
+  /** An upstream answered (tokens may have been used even without a usage report). */
+  served?: boolean;
+  /** Streams: request arrival to the first chunk, ms. */
+  ttftMs?: number;
+}
+
+/** What a route says about one request, once, at its start. */
+export interface RequestInfo {
+  /** The log line's message, e.g. `chat completion` (`chat completion failed` for 5xx). */
+  what: string;
+  model: string;
+  stream: boolean;
+  /** With `logging.logPrompts`: the log line's field for the prompt, and the prompt. */
+  prompt?: { field: string; value: unknown };
+}
+
+/**
+ * One request of a model endpoint (chat completions, embeddings, messages) from its arrival to its
+ * end: the model as the client key may see it, the key's limits (admission, then the reservation
+ * settled from the real usage), the metrics, one structured log line, and one ledger row. Every
+ * way a request ends goes through `finish` exactly once.
+ */
+export class RequestLifecycle {
+  readonly startedMs = performance.now();
+  private readonly startedAt = Date.now();
+  private route: ModelRoute | undefined;
+  private admission: KeyAdmission | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly deps: LifecycleDeps,
+    private readonly request: FastifyRequest,
+    private readonly info: RequestInfo,
+  ) {}
+
+  /**
+   * The model's route, for this key and this endpoint; otherwise the request ends here: 404 (unknown,
+   * or outside the key's models: the same answer) or 400 naming the endpoint that serves the model.
+   */
+  resolve(routes: ReadonlyMap<string, ModelRoute>, endpoint: Endpoint, asked: string): ModelRoute {
+    const model = this.info.model;
+    const route = keyAllowsModel(this.request.clientKey, model) ? routes.get(model) : undefined;
+    if (route === undefined) return this.fail(modelNotFound(model));
+    this.route = route;
+    if (!route.endpoints.includes(endpoint)) return this.fail(wrongEndpoint(model, asked, route.endpoints));
+    return route;
+  }
+
+  /**
+   * Admit the request against its key's limits (a 429 ends it here), reserving the tokens the request
+   * may use, estimated from `estimate` (a chat request, or a token count). Resolves with the
+   * `x-ratelimit-*` headers of a limited key.
+   */
+  async admit(estimate: ChatCompletionRequest | number): Promise<Readonly<Record<string, string>> | undefined> {
+    try {
+      this.admission = await this.deps.keyLimits?.admit(this.request.clientKey, estimate);
+    } catch (err) {
+      return this.fail(err);
+    }
+    return this.admission?.headers;
+  }
+
+  /** The request goes to the router: trace its attempts. */
+  routing(): void {
+    this.deps.telemetry?.metrics.requestStarted(this.request.id);
+  }
+
+  /** The request ended with `status`. Only the first call counts. */
+  finish(deployment: Deployment | undefined, status: number, end: RequestEnd = {}): void {
+    if (this.finished) return;
+    this.finished = true;
+    const usage = end.usage ?? undefined;
+    // Tokens used: what the upstream reported; none when nothing was served; unknown otherwise
+    // (e.g. a stream abandoned before its usage chunk), which keeps the reservation charged.
+    this.admission?.reservation.settle(usage !== undefined ? usage.total_tokens : end.served === true ? undefined : 0);
+    this.log(deployment, status, end);
+    const ledger = this.deps.usage;
+    if (ledger !== undefined) {
+      const prompt = usage?.prompt_tokens ?? null;
+      const completion = usage?.completion_tokens ?? null;
+      ledger.ledger.record({
+        id: ledgerRowId(this.startedAt),
+        ts: this.startedAt,
+        requestId: this.request.id,
+        key: this.request.clientKey?.name ?? null,
+        model: this.info.model,
+        deployment: deployment?.key ?? null,
+        status,
+        errorCode: end.error === undefined || end.error === null ? null : String(end.error),
+        promptTokens: prompt,
+        completionTokens: completion,
+        totalTokens: usage?.total_tokens ?? null,
+        latencyMs: performance.now() - this.startedMs,
+        ttftMs: end.ttftMs ?? null,
+        stream: this.info.stream,
+        cost: costOf(ledger.pricing.get(this.info.model), prompt, completion),
+      });
+    }
+  }
+
+  /** End the request with `err` (its status and code from the error table) and throw it. */
+  fail(err: unknown, deployment?: Deployment): never {
+    const r = toErrorReply(err);
+    this.finish(deployment, r.status, { error: r.body.error.code ?? r.body.error.type, cause: err });
+    throw err;
+  }
+
+  /** Metrics and the log line. */
+  private log(deployment: Deployment | undefined, status: number, end: RequestEnd): void {
+    const telemetry = this.deps.telemetry;
+    if (telemetry === undefined) return;
+    const stream = this.info.stream;
+    const durationMs = performance.now() - this.startedMs;
+    const traced = telemetry.metrics.requestDone({
+      requestId: this.request.id,
+      route: this.route,
+      deployment,
+      status,
+      stream,
+      durationMs,
+      streamTailMs: end.streamTailMs,
+      ttftMs: end.ttftMs,
+      attempts: end.attempts,
+      usage: end.usage,
+      key: this.request.clientKey?.name,
+      error: end.cause,
+    });
+    const line: Record<string, unknown> = {
+      reqId: this.request.id,
+      key: this.request.clientKey?.name ?? null,
+      model: this.info.model,
+      deployment: traced.deployment?.key ?? null,
+      attempts: traced.attempts,
+      status,
+      latency_ms: Math.round(durationMs),
+      stream,
+    };
+    const tokens = tokenCounts(end.usage);
+    if (tokens !== undefined) line.tokens = tokens;
+    if (end.error !== undefined) line.error = end.error;
+    if (telemetry.logPrompts && this.info.prompt !== undefined) line[this.info.prompt.field] = this.info.prompt.value;
+    if (status >= 500) telemetry.log.warn(line, `${this.info.what} failed`);
+    else telemetry.log.info(line, this.info.what);
+  }
+}

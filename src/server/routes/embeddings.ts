@@ -1,0 +1,90 @@
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { ModelRoute } from '../../config/index.js';
+import { decodeEmbedding, embeddingInputs, encodeEmbedding } from '../../providers/embeddings.js';
+import { ProviderError } from '../../providers/errors.js';
+import type { CallOptions, ChatAdapter, EmbeddingsRequest, EmbeddingsResponse } from '../../providers/types.js';
+import type { Deployment, ExecuteOptions } from '../../routing/types.js';
+import { HangupSignal } from '../hangup-signal.js';
+import type { KeyLimits } from '../rate-limits.js';
+import { RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
+import { embeddingsBodySchema } from '../schemas.js';
+import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from './chat.js';
+
+/** Runs one call on an adapter of one of the route's deployments, with the route's strategy, retries and failover. */
+export type RouteCall = <T>(
+  route: ModelRoute,
+  call: (adapter: ChatAdapter, options: CallOptions) => Promise<T>,
+  options: ExecuteOptions,
+) => Promise<{ value: T; deployment: Deployment; attempts: number }>;
+
+export interface EmbeddingsRouteOptions {
+  call: RouteCall;
+  routes: ReadonlyMap<string, ModelRoute>;
+  auth: onRequestAsyncHookHandler | undefined;
+  telemetry?: RequestTelemetry;
+  keyLimits?: KeyLimits;
+  usage?: RequestUsage;
+}
+
+/** `POST /v1/embeddings`: OpenAI's Embeddings API, routed like a chat completion. */
+export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsRouteOptions): void {
+  const { routes } = opts;
+  app.post<{ Body: EmbeddingsRequest }>(
+    '/v1/embeddings',
+    { schema: { body: embeddingsBodySchema }, onRequest: opts.auth ? [opts.auth] : [] },
+    async (request, reply) => {
+      const body = request.body;
+      const life = new RequestLifecycle(opts, request, { what: 'embeddings', model: body.model, stream: false, prompt: { field: 'input', value: body.input } });
+      const route = life.resolve(routes, 'embeddings', 'POST /v1/embeddings');
+      const limitHeaders = await life.admit(inputTokens(body.input));
+      if (limitHeaders !== undefined) reply.headers(limitHeaders);
+
+      // Abort the upstream call if the client hangs up before we answer.
+      const hangup = new HangupSignal();
+      const res = reply.raw;
+      res.on('close', () => {
+        if (!res.writableEnded) hangup.abort();
+      });
+      life.routing();
+      let result: Awaited<ReturnType<RouteCall>> & { value: EmbeddingsResponse };
+      try {
+        result = await opts.call(route, (adapter, callOptions) => embed(adapter, body, callOptions), { signal: hangup.signal, requestId: request.id });
+      } catch (err) {
+        return life.fail(err);
+      }
+      const answer = inEncoding(result.value, body.encoding_format ?? 'float');
+      const u = answer.usage;
+      life.finish(result.deployment, 200, { attempts: result.attempts, usage: { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens }, served: true });
+      return reply.headers({ [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) }).send(answer);
+    },
+  );
+}
+
+/** Tokens to reserve for an embeddings input: token ids as they are, text at about 4 characters a token. */
+export function inputTokens(input: EmbeddingsRequest['input']): number {
+  let n = 0;
+  for (const item of embeddingInputs(input)) n += typeof item === 'string' ? Math.ceil(item.length / 4) : item.length;
+  return Math.max(1, n);
+}
+
+async function embed(adapter: ChatAdapter, body: EmbeddingsRequest, options: CallOptions): Promise<EmbeddingsResponse> {
+  if (adapter.embeddings === undefined) {
+    // The config refuses such a deployment; should one slip through, it is that deployment's fault: fail over.
+    throw new ProviderError({ provider: adapter.provider, status: 404, errorClass: 'not_found', message: `provider "${adapter.provider}" (type ${adapter.type}) has no embeddings endpoint` });
+  }
+  return adapter.embeddings(body, options);
+}
+
+/**
+ * The answer in the encoding the client asked for, whatever the upstream sent (some ignore
+ * `encoding_format`); usage is always there.
+ */
+export function inEncoding(res: EmbeddingsResponse, encoding: 'float' | 'base64'): EmbeddingsResponse {
+  const data = res.data.map((d) => {
+    if (encoding === 'base64' && Array.isArray(d.embedding)) return { ...d, embedding: encodeEmbedding(d.embedding) };
+    if (encoding === 'float' && typeof d.embedding === 'string') return { ...d, embedding: decodeEmbedding(d.embedding) };
+    return d;
+  });
+  const usage = res.usage ?? { prompt_tokens: 0, total_tokens: 0 };
+  return { ...res, object: 'list', data, usage };
+}
