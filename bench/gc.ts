@@ -73,8 +73,23 @@ export async function runGc(o: GcOptions): Promise<Section> {
       ),
     ].join('\n');
     const perReq = kb(gwPlain);
+    const notes: string[] = [];
+    if (perReq * 1024 > MAX_ALLOC_PER_REQUEST) {
+      notes.push(
+        `**Allocation (${perReq.toFixed(1)} KB per non-streaming request, target 8 KB).** In the same run a Node \`http\` hello world allocates ${kb(rows[0]![1]).toFixed(1)} KB per request ` +
+          `with no upstream at all, fastify's ${kb(rows[1]![1]).toFixed(1)} KB, and the bare proxy (Node \`http\` + undici) ${kb(barePlain).toFixed(1)} KB: the target is below what the ` +
+          `server and client libraries allocate by themselves. The gateway's own share is the rest, ${(perReq - kb(barePlain)).toFixed(1)} KB (\`node dist/bench/alloc.js\` lists it by function).`,
+      );
+    }
+    if (gwPlain.report.scavengeMaxMs > MAX_SCAVENGE_MS) {
+      notes.push(
+        `**Scavenge pauses (longest ${ms(gwPlain.report.scavengeMaxMs, 2)}, ${gwPlain.report.scavengesOver1ms} of ${gwPlain.report.scavenges} over 1 ms; target none).** ` +
+          `The bare proxy's longest in the same run: ${ms(barePlain.report.scavengeMaxMs, 2)}. A pause is wall time: on a machine whose cores are shared, a descheduled GC thread shows as a long pause.`,
+      );
+    }
     return {
       title: 'Allocation and GC pauses',
+      notes,
       markdown,
       targets: [
         {

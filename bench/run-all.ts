@@ -1,9 +1,11 @@
 /**
- * `npm run bench`: every benchmark of issue #7, then the summary table into README.md (between
- * `<!-- bench:start -->` and `<!-- bench:end -->`) and the full results into bench/results.md.
+ * `npm run bench`: every benchmark of issues #7 and #10 (about 9 minutes), then the summary table into
+ * README.md (between `<!-- bench:start -->` and `<!-- bench:end -->`) and the full results into
+ * bench/results.md.
  *
  *   BENCH_QUICK=1            a fast smoke run (short rounds, 20 s soak, fewer streams held open)
- *   BENCH_SOAK_SECONDS=N     soak length (default 300)
+ *   BENCH_SOAK_SECONDS=N     soak length (default 120)
+ *   BENCH_LOADGEN=autocannon use autocannon even when wrk is installed
  *   BENCH_ONLY=a,b           only these sections: pool, overhead, gc, memory, connections, profile, soak
  *   BENCH_NO_WRITE=1         print only; write neither README.md nor bench/results.md
  */
@@ -25,7 +27,7 @@ import { runSoak } from './soak.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..'); // dist/bench -> repo root
 const quick = process.env.BENCH_QUICK === '1';
-const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS ?? (quick ? 20 : 300));
+const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS ?? (quick ? 20 : 120));
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : undefined;
 const wanted = (name: string) => only === undefined || only.has(name);
 
@@ -77,14 +79,14 @@ const loadAtStart = loadavg();
 const machine = `${machineLine()}, ${(totalmem() / 2 ** 30).toFixed(1)} GB RAM (${(freemem() / 2 ** 30).toFixed(1)} GB free at start)`;
 const commit = git(['rev-parse', '--short', 'HEAD']);
 const dirty = git(['status', '--porcelain', '--', 'src']) !== '';
-const command = `${quick ? 'BENCH_QUICK=1 ' : ''}${process.env.BENCH_SOAK_SECONDS ? `BENCH_SOAK_SECONDS=${soakSeconds} ` : ''}${only ? `BENCH_ONLY=${[...only].join(',')} ` : ''}npm run bench`;
+const command = `${process.env.BENCH_LOADGEN ? `BENCH_LOADGEN=${process.env.BENCH_LOADGEN} ` : ''}${quick ? 'BENCH_QUICK=1 ' : ''}${process.env.BENCH_SOAK_SECONDS ? `BENCH_SOAK_SECONDS=${soakSeconds} ` : ''}${only ? `BENCH_ONLY=${[...only].join(',')} ` : ''}npm run bench`;
 
 const sections: Section[] = [];
 const failures: string[] = [];
 const steps: Array<[string, () => Promise<Section>]> = [
   ['pool', poolSection],
-  ['overhead', () => runGatewayOverhead(quick ? { rounds: 1, seconds: 2, ttftCount: 200 } : { rounds: 3, seconds: 5, ttftCount: 1000 })],
-  ['gc', () => runGc({ seconds: quick ? 3 : 10, rate: 1000 })],
+  ['overhead', () => runGatewayOverhead(quick ? { rounds: 1, seconds: 2, ttftCount: 200 } : { rounds: 3, seconds: 4, ttftCount: 1000 })],
+  ['gc', () => runGc({ seconds: quick ? 3 : 8, rate: 1000 })],
   ['memory', () => runMemory({ streams: quick ? 200 : 1000 })],
   ['connections', () => runConnections({ requests: quick ? 2_000 : 10_000 })],
   ['profile', () => runProfile({ seconds: quick ? 3 : 8 })],

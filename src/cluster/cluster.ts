@@ -4,6 +4,7 @@ import type { PoolLogger } from '../pool/types.js';
 import { SharedCircuits, type CircuitRouter } from './circuits.js';
 import { Fleet, sumStats, sumStatus, type ReplicaSnapshot, type ReplicaView } from './fleet.js';
 import { RedisLink } from './redis-link.js';
+import { SharedLimiter } from './shared-limiter.js';
 
 export interface ClusterConfig {
   redis?: string | undefined;
@@ -39,6 +40,7 @@ export class Cluster {
   readonly link: RedisLink;
   private readonly circuits: SharedCircuits;
   private readonly fleet: Fleet;
+  private readonly limiters: SharedLimiter[] = [];
 
   constructor(opts: ClusterOptions) {
     const c = opts.config;
@@ -60,6 +62,9 @@ export class Cluster {
       intervalMs: c.snapshotInterval,
       ttlMs: c.snapshotTtl,
       snapshot: () => ({ ...opts.snapshot(), id: this.replicaId, mode: this.mode }),
+      onReplicaCount: () => {
+        for (const l of this.limiters) l.refreshReplicas();
+      },
     });
   }
 
@@ -71,6 +76,13 @@ export class Cluster {
     this.link.connect();
     this.circuits.start();
     this.fleet.start();
+  }
+
+  /** Key and deployment limits held across the fleet (counters in Redis, local shares while it is away). */
+  createLimiter(windowMs?: number): SharedLimiter {
+    const l = new SharedLimiter({ link: this.link, liveReplicas: () => this.fleet.liveReplicas, ...(windowMs === undefined ? {} : { windowMs }) });
+    this.limiters.push(l);
+    return l;
   }
 
   /** Live replicas; throws when Redis cannot be read. */

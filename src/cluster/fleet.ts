@@ -24,6 +24,8 @@ export interface FleetOptions {
   intervalMs: number;
   /** A replica that stops publishing disappears after this (every key under the prefix has a TTL). */
   ttlMs: number;
+  /** The number of live replicas changed (read after each publish). */
+  onReplicaCount?: (n: number) => void;
 }
 
 /**
@@ -34,6 +36,7 @@ export interface FleetOptions {
 export class Fleet {
   private readonly opts: FleetOptions;
   private timer: NodeJS.Timeout | undefined;
+  private count = 1;
 
   constructor(opts: FleetOptions) {
     this.opts = opts;
@@ -71,9 +74,19 @@ export class Fleet {
         .sadd(set, snap.id)
         .pexpire(set, ttlMs * 3)
         .exec();
+      const n = Math.max(1, (await this.replicas()).length);
+      if (n !== this.count) {
+        this.count = n;
+        this.opts.onReplicaCount?.(n);
+      }
     } catch {
       // Redis away: the fleet view shows this replica again once it is back.
     }
+  }
+
+  /** Live replicas at the last read (this one included); the last known count while Redis is away. */
+  get liveReplicas(): number {
+    return this.count;
   }
 
   /** Every live replica's snapshot; throws if Redis cannot be read. */

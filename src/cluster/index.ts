@@ -2,3 +2,4 @@ export { Cluster, type ClusterConfig, type ClusterOptions, type ClusterMode } fr
 export { RedisLink, type RedisLinkOptions, type RedisLinkState } from './redis-link.js';
 export { SharedCircuits, type CircuitRouter } from './circuits.js';
 export { Fleet, sumStats, sumStatus, type ReplicaSnapshot, type ReplicaView } from './fleet.js';
+export { SharedLimiter, type SharedLimiterOptions } from './shared-limiter.js';

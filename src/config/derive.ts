@@ -1,16 +1,13 @@
 import { poolKey } from '../pool/key.js';
 import type { AdapterPoolOptions, PoolKey, PoolLimits, PooledAdapter } from '../pool/types.js';
 import type { ProviderConfig } from '../providers/types.js';
-import { DEFAULT_ROUTING_CONFIG, type Deployment, type RoutingConfig, type StrategyName } from '../routing/types.js';
+import { DEFAULT_ROUTING_CONFIG, type Deployment, type Route, type RoutingConfig } from '../routing/types.js';
 import type { Endpoint, GatewayConfig, PoolOverride, Pricing, ProviderEntry } from './schema.js';
 
 /** The config translated into what the pool, the providers and the router take. */
 
-/** A gateway model: its strategy and the deployments that can serve it. */
-export interface ModelRoute {
-  readonly name: string;
-  readonly strategy: StrategyName;
-  readonly deployments: readonly Deployment[];
+/** A gateway model: the router's route (name, strategy, deployments) and the endpoints it serves. */
+export interface ModelRoute extends Route {
   /** What the model serves (config `endpoints`, default `[chat]`). */
   readonly endpoints: readonly Endpoint[];
 }

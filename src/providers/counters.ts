@@ -23,6 +23,12 @@ export class RequestCounters {
     return performance.now();
   }
 
+  /** The call failed in our own process before anything was sent: it is not counted at all. */
+  unsent(): void {
+    this.requests--;
+    this.inFlight--;
+  }
+
   succeed(startedAt: number): void {
     this.inFlight--;
     this.successes++;

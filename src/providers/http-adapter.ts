@@ -97,6 +97,10 @@ export abstract class HttpChatAdapter implements ChatAdapter {
       this.stats.succeed(started);
       return result;
     } catch (err) {
+      if (isOwnError(err, options?.signal)) {
+        this.stats.unsent();
+        throw err;
+      }
       throw this.failed(started, err, options?.signal);
     }
   }
@@ -129,6 +133,10 @@ export abstract class HttpChatAdapter implements ChatAdapter {
     try {
       return await open(settle);
     } catch (err) {
+      if (isOwnError(err, signal)) {
+        this.stats.unsent();
+        throw err;
+      }
       const pe = this.scrubber.error(err instanceof ProviderError ? err : transportError(this.provider, err, signal, this.transport.timeouts));
       settle(pe);
       throw pe;
@@ -146,6 +154,10 @@ export abstract class HttpChatAdapter implements ChatAdapter {
       this.stats.succeed(started);
       return result;
     } catch (err) {
+      if (isOwnError(err, signal)) {
+        this.stats.unsent();
+        throw err;
+      }
       throw this.failed(started, err, signal);
     }
   }
@@ -208,4 +220,15 @@ export abstract class HttpChatAdapter implements ChatAdapter {
       `upstream call failed: ${err.message}`,
     );
   }
+}
+
+/**
+ * An error raised in our own process (a body JSON.stringify cannot serialize, a bug), not by the
+ * upstream or the connection: it passes through unchanged so routing does not blame the deployment.
+ * Connection and read errors are ProviderErrors already, or carry a `code` (undici, node sockets),
+ * or are aborts.
+ */
+function isOwnError(err: unknown, signal: AbortSignal | undefined): boolean {
+  if (err instanceof ProviderError || !(err instanceof Error) || signal?.aborted === true) return false;
+  return (err as { code?: unknown }).code === undefined && err.name !== 'AbortError';
 }

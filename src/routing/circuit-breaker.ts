@@ -37,9 +37,9 @@ export class CircuitBreaker {
   /** Open until this time; then the next request is let through as the probe. */
   private reopenAt = 0;
   private probeInFlight = false;
-  private readonly opts: CircuitBreakerOptions;
+  private opts: CircuitBreakerOptions;
   private readonly now: () => number;
-  private readonly bucketMs: number;
+  private bucketMs: number;
   // Sliding window as a ring of time buckets: no allocation per request.
   private readonly bucketStart = new Float64Array(BUCKETS);
   private readonly bucketTotal = new Uint32Array(BUCKETS);
@@ -50,6 +50,19 @@ export class CircuitBreaker {
     this.now = opts.now ?? Date.now;
     this.bucketMs = Math.max(1, opts.windowMs / BUCKETS);
     this.bucketStart.fill(-Infinity);
+  }
+
+  /**
+   * New thresholds, effective now; the state and counts are kept. A different window starts the
+   * window afresh (its buckets are sized by it).
+   */
+  configure(settings: Pick<CircuitBreakerOptions, 'consecutiveFailures' | 'failureRate' | 'windowMs' | 'minRequests' | 'cooldownMs'>): void {
+    const windowChanged = settings.windowMs !== this.opts.windowMs;
+    this.opts = { ...this.opts, ...settings };
+    if (windowChanged) {
+      this.bucketMs = Math.max(1, settings.windowMs / BUCKETS);
+      this.bucketStart.fill(-Infinity);
+    }
   }
 
   get state(): CircuitState {

@@ -1,37 +1,86 @@
-import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
-import type { Deployment, RoutingConfig } from './types.js';
+import { ProviderError } from '../providers/errors.js';
+import { CircuitBreaker, type CircuitState, type Permit } from './circuit-breaker.js';
+import type { CircuitSettings, Deployment } from './types.js';
 
 /** Weight of the newest sample in the latency moving average. */
 export const EWMA_ALPHA = 0.3;
 
-/** What the router knows about one deployment (shared by every model group that routes to it). */
+/** What the router knows about one deployment (shared by every route that uses it). */
 export class DeploymentState {
   readonly deployment: Deployment;
   readonly breaker: CircuitBreaker;
-  /** Moving average of latency (completion: full response; stream: first chunk), ms. */
+  /** Moving average of latency (completion: full response; stream: first event), ms. */
   ewmaMs: number | undefined;
-  /** Requests of this router currently on the deployment (streams count until they end). */
+  /** Calls of this router currently on the deployment (streams count until they end). */
   inFlight = 0;
+  private circuit: CircuitSettings;
 
   constructor(
     deployment: Deployment,
-    config: RoutingConfig,
+    circuit: CircuitSettings,
     now: () => number,
     onStateChange: (state: DeploymentState, to: CircuitState, from: CircuitState) => void,
   ) {
     this.deployment = deployment;
-    this.breaker = new CircuitBreaker({
-      consecutiveFailures: config.circuitConsecutiveFailures,
-      failureRate: config.circuitFailureRate,
-      windowMs: config.circuitWindowMs,
-      minRequests: config.circuitMinRequests,
-      cooldownMs: config.circuitCooldownMs,
-      now,
-      onStateChange: (to, from) => onStateChange(this, to, from),
-    });
+    this.circuit = circuit;
+    this.breaker = new CircuitBreaker({ ...breakerOptions(circuit), now, onStateChange: (to, from) => onStateChange(this, to, from) });
+  }
+
+  /** The deployment's circuit settings; changing them keeps the circuit's state. */
+  configure(circuit: CircuitSettings): void {
+    if (sameCircuit(circuit, this.circuit)) return;
+    this.circuit = circuit;
+    this.breaker.configure(breakerOptions(circuit));
   }
 
   observeLatency(ms: number): void {
     this.ewmaMs = this.ewmaMs === undefined ? ms : this.ewmaMs + EWMA_ALPHA * (ms - this.ewmaMs);
   }
+
+  /**
+   * A call (or a stream, at its end) on this deployment is over: the one place its outcome becomes
+   * the circuit's. Returns true when the adapter should be reported broken to the pool.
+   * - no error: a success.
+   * - a ProviderError: by its action (the caller's own fault and an abort are neutral).
+   * - anything else was raised in our own process (a bug, a body we could not serialize): it says
+   *   nothing about the deployment, so it is neutral and never opens a circuit.
+   */
+  settle(permit: Permit, error?: unknown): boolean {
+    this.inFlight--;
+    const b = this.breaker;
+    if (error === undefined) {
+      b.onSuccess(permit);
+      return false;
+    }
+    if (!(error instanceof ProviderError) || error.errorClass === 'aborted') {
+      b.onNeutral(permit);
+      return false;
+    }
+    const a = error.action;
+    if ((a.retry || a.failover) && a.cooldown) b.onFailure(permit);
+    else b.onNeutral(permit);
+    if (a.unhealthy) b.trip();
+    return a.unhealthy;
+  }
+}
+
+function breakerOptions(c: CircuitSettings) {
+  return {
+    consecutiveFailures: c.circuitConsecutiveFailures,
+    failureRate: c.circuitFailureRate,
+    windowMs: c.circuitWindowMs,
+    minRequests: c.circuitMinRequests,
+    cooldownMs: c.circuitCooldownMs,
+  };
+}
+
+function sameCircuit(a: CircuitSettings, b: CircuitSettings): boolean {
+  return (
+    a === b ||
+    (a.circuitConsecutiveFailures === b.circuitConsecutiveFailures &&
+      a.circuitFailureRate === b.circuitFailureRate &&
+      a.circuitWindowMs === b.circuitWindowMs &&
+      a.circuitMinRequests === b.circuitMinRequests &&
+      a.circuitCooldownMs === b.circuitCooldownMs)
+  );
 }

@@ -2,6 +2,8 @@ export * from './types.js';
 export {
   Router,
   NoDeploymentAvailableError,
+  routeTrace,
+  type AdapterCall,
   type RouterOptions,
   type DeploymentHealth,
   type RouterEvents,
@@ -10,7 +12,8 @@ export {
 export type { RouterPool, PoolKeyState } from './pool-port.js';
 export { CircuitBreaker, Permit, type CircuitState, type CircuitBreakerOptions } from './circuit-breaker.js';
 export { backoffDelay, retryDelay, type BackoffOptions, type JitterMode } from './backoff.js';
-export { LeasedStream, type StreamLease, type StreamOutcome } from './leased-stream.js';
+export { LeasedStream, STREAM_CANCELLED } from './leased-stream.js';
+export { DeploymentsAtLimitError, type DeploymentAdmission, type AdmissionDenied, type AdmissionVerdict } from './admission.js';
 export {
   createStrategy,
   STRATEGY_NAMES,

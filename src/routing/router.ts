@@ -7,21 +7,30 @@ import {
   TooManyWaitersError,
 } from '../pool/errors.js';
 import type { AcquireOptions, PoolLogger } from '../pool/types.js';
-import { ProviderError, type ErrorAction } from '../providers/errors.js';
+import { ProviderError } from '../providers/errors.js';
 import type { CallOptions, ChatAdapter, ChatCompletionRequest } from '../providers/types.js';
+import { DeploymentsAtLimitError, type AdmissionVerdict, type DeploymentAdmission } from './admission.js';
 import { retryDelay, type BackoffOptions } from './backoff.js';
 import { Permit, type CircuitState } from './circuit-breaker.js';
 import { DeploymentState } from './deployment-state.js';
-import { LeasedStream, type StreamLease, type StreamOutcome } from './leased-stream.js';
+import { LeasedStream } from './leased-stream.js';
 import type { RouterPool } from './pool-port.js';
 import { createStrategy, type DeploymentView, type RandomSource, type Strategy } from './strategies/index.js';
 import {
   DEFAULT_ROUTING_CONFIG,
+  type CallResult,
+  type CallSettings,
+  type CircuitSettings,
   type Deployment,
   type ExecuteOptions,
   type ExecuteResult,
+  type Route,
+  type RouteOptions,
+  type RouteResult,
+  type RouteTrace,
   type RoutingConfig,
   type StrategyName,
+  type StreamResult,
 } from './types.js';
 
 /** Every deployment of a model is down (or busy past the wait): answer 503 with Retry-After at once. */
@@ -40,7 +49,10 @@ export class NoDeploymentAvailableError extends Error {
 
 export interface RouterOptions {
   pool: RouterPool<ChatAdapter>;
+  /** Per-call defaults and every deployment's circuit settings. */
   routing?: Partial<RoutingConfig>;
+  /** Per-deployment request limits (rpm/tpm); absent: no limits. */
+  admission?: DeploymentAdmission;
   logger?: PoolLogger;
   /** Injectable for tests: jitter and power-of-two-choices draws. */
   random?: RandomSource;
@@ -65,6 +77,7 @@ export interface DeploymentHealth {
 export interface RouterEvents {
   attempt: { requestId: string | undefined; deployment: Deployment; attempt: number };
   retry: { requestId: string | undefined; deployment: Deployment; attempt: number; delayMs: number; error: unknown };
+  /** `busy`: its pool was full, or it was at its request limit. */
   failover: { requestId: string | undefined; from: Deployment; attempt: number; error: unknown; reason: 'error' | 'busy' | 'circuit_open' };
   success: { requestId: string | undefined; deployment: Deployment; attempts: number; latencyMs: number; stream: boolean };
   circuit_open: { deployment: Deployment; retryAfterMs: number };
@@ -74,28 +87,54 @@ export interface RouterEvents {
 }
 export type RouterEventName = keyof RouterEvents;
 
-/** An error that is not a ProviderError (a bug, or a transport we do not know): count it, fail over, do not retry. */
-const UNKNOWN_ERROR_ACTION: ErrorAction = { retry: false, failover: true, cooldown: true, unhealthy: false };
+/** The call `routeCall` makes on the adapter it borrowed; `options` carries the client's abort signal. */
+export type AdapterCall<T> = (adapter: ChatAdapter, options: CallOptions) => Promise<T>;
+
+/** The successful attempt of the loop: what a stream needs to hold its lease until it ends. */
+interface Attempt<T> {
+  value: T;
+  deployment: Deployment;
+  attempts: number;
+  latencyMs: number;
+  state: DeploymentState;
+  permit: Permit;
+  adapter: ChatAdapter;
+}
+
 /** Retry-After suggested when every deployment is only busy. */
 const BUSY_RETRY_AFTER_MS = 1000;
 
+/** What the request that ended with an error got to (see `routeTrace`). */
+const traces = new WeakMap<object, RouteTrace>();
+
+/** Attempts made and the deployment tried last, for an error that ended a routed request. */
+export function routeTrace(error: unknown): RouteTrace | undefined {
+  return typeof error === 'object' && error !== null ? traces.get(error) : undefined;
+}
+
+function traced(error: unknown, attempts: number, deployment: Deployment | undefined): unknown {
+  if (typeof error === 'object' && error !== null) traces.set(error, { attempts, deployment });
+  return error;
+}
+
 /**
- * Picks a deployment per request with the model's strategy, borrows an adapter from its pool, calls
- * it, gives the adapter back; retries with backoff and fails over on retryable errors within a
- * budget; keeps a circuit per deployment fed by call outcomes (passive) and pool health events (active).
+ * Picks a deployment per request with the route's strategy, borrows an adapter from its pool, calls
+ * it, gives the adapter back; retries with backoff and fails over on retryable upstream errors within
+ * a budget; keeps a circuit per deployment fed by call outcomes (passive) and pool health events (active).
  */
 export class Router {
   private readonly pool: RouterPool<ChatAdapter>;
   private readonly config: RoutingConfig;
+  private readonly admission: DeploymentAdmission | undefined;
   private readonly logger: PoolLogger | undefined;
   private readonly random: RandomSource;
   private readonly now: () => number;
   private readonly emitter = new EventEmitter();
   private readonly states = new Map<string, DeploymentState>();
-  /** Strategy state per model group: by array identity (the server's config arrays), else by content. */
-  private readonly groups = new WeakMap<readonly Deployment[], Map<StrategyName, Strategy>>();
-  private readonly groupsByKey = new Map<string, Map<StrategyName, Strategy>>();
-  private readonly configs = new WeakMap<Partial<RoutingConfig>, RoutingConfig>();
+  /** Strategy state by route name, then strategy (a reloaded route with another strategy starts fresh). */
+  private readonly strategies = new Map<string, Map<StrategyName, Strategy>>();
+  private readonly callConfigs = new WeakMap<Partial<CallSettings>, RoutingConfig>();
+  private readonly circuitConfigs = new WeakMap<Partial<RoutingConfig>, CircuitSettings | null>();
   private readonly view: DeploymentView;
   /** Shared-circuit holds for deployments this router has not made state for yet (deadline, clock of `now`). */
   private readonly pendingHolds = new Map<string, number>();
@@ -104,6 +143,7 @@ export class Router {
   constructor(opts: RouterOptions) {
     this.pool = opts.pool;
     this.config = { ...DEFAULT_ROUTING_CONFIG, ...opts.routing };
+    this.admission = opts.admission;
     this.logger = opts.logger;
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
@@ -130,186 +170,53 @@ export class Router {
   }
 
   /**
-   * Serve one request from one of `modelProviders` using `strategy`. Resolves with the completion, or
-   * with a stream whose first chunk already arrived. Rejects with the ProviderError that ended the
-   * request (client errors at once, others once the budget or the deployments are exhausted), or
-   * NoDeploymentAvailableError when every deployment is down (or busy past the wait).
+   * Serve one chat request from `route`. Resolves with the completion, or with a stream whose first
+   * event the provider already validated; either carries the deployment, the attempts and the
+   * latency (a stream's: its time to first token). Rejects with the ProviderError that ended the
+   * request (client errors at once, others once the budget or the deployments are exhausted),
+   * NoDeploymentAvailableError when every deployment is down (or busy past the wait),
+   * DeploymentsAtLimitError when every one is at its request limit, or, unchanged, an error raised
+   * in our own process. `routeTrace(error)` tells how far a failed request got.
    */
-  async executeStrategy(
+  async route(request: ChatCompletionRequest, route: Route, options?: RouteOptions): Promise<RouteResult> {
+    if (request.stream === true) return this.routeStream(request, route, options);
+    const a = await this.run(route, options, (adapter, o) => adapter.chatCompletion(request, o), false, request);
+    return { kind: 'completion', completion: a.value, deployment: a.deployment, attempts: a.attempts, latencyMs: a.latencyMs };
+  }
+
+  /**
+   * The same pick / retry / failover / circuit loop for any call that completes in one answer
+   * (embeddings, a non-streaming /v1/messages). Why one loop: every endpoint that reaches an upstream
+   * must fail over, back off and feed the circuits the same way; only the call on the adapter differs.
+   * `call` must reject with a ProviderError for upstream failures; anything else it throws is taken
+   * as our own error and ends the request without counting against the deployment. The adapter goes
+   * back to the pool before this resolves. Streams go through `route()`, which keeps the adapter
+   * until the stream ends.
+   */
+  async routeCall<T>(route: Route, call: AdapterCall<T>, options?: RouteOptions): Promise<CallResult<T>> {
+    const a = await this.run(route, options, call, false);
+    return { value: a.value, deployment: a.deployment, attempts: a.attempts, latencyMs: a.latencyMs };
+  }
+
+  /**
+   * The seed's entry, kept for library users: a facade over `route()` with a route named after
+   * `request.model`. `config`'s per-call fields (attempts, backoff, timeouts, fullPoolWaitMs) apply to
+   * this call only; its circuit fields are the deployments' own settings: passing them sets them for
+   * every later request on those deployments too (a circuit is the deployment's, not a request's).
+   */
+  executeStrategy(
     request: ChatCompletionRequest,
     modelProviders: readonly Deployment[],
     strategy: StrategyName,
     config?: Partial<RoutingConfig>,
     options?: ExecuteOptions,
   ): Promise<ExecuteResult> {
-    const cfg = config === undefined ? this.config : this.resolveConfig(config);
-    const picker = this.strategyFor(modelProviders, strategy);
-    const signal = options?.signal;
-    const requestId = options?.requestId;
-    const stream = request.stream === true;
-    // One options object serves both the call and a waiting acquire (both only carry the signal).
-    const callOpts: (CallOptions & AcquireOptions) | undefined = signal === undefined ? undefined : { signal };
-    if (signal?.aborted) throw abortError(modelProviders[0]?.provider ?? 'router', signal.reason);
-
-    const deadline = this.now() + cfg.requestTimeoutMs;
-    let attempts = 0;
-    let failed: Set<string> | undefined; // deployments this request gave up on
-    let busy: Deployment[] | undefined; // deployments skipped because their pool was full
-    let sticky: Deployment | undefined; // retry target after a backoff
-    let perDeployment = 0;
-    let previousDelay = 0;
-    let lastError: unknown;
-
-    for (;;) {
-      // 1. Choose: the retry target, else the strategy's pick among deployments that are up, else wait on a busy one.
-      let d: Deployment;
-      let wait: boolean;
-      if (sticky !== undefined) {
-        d = sticky;
-        sticky = undefined;
-        // A busy pool is no reason to queue for a retry either while another deployment could serve.
-        wait = !hasAlternative(this.eligible(modelProviders, cfg, failed, busy), d, picker.strictPriority);
-      } else {
-        const candidates = this.eligible(modelProviders, cfg, failed, busy);
-        if (candidates.length > 0) {
-          d = picker.pick(candidates, this.view);
-          wait = !hasAlternative(candidates, d, picker.strictPriority);
-          perDeployment = 0;
-          previousDelay = 0;
-        } else {
-          const next = busy === undefined ? undefined : this.firstUp(busy, cfg);
-          if (next === undefined) {
-            if (lastError !== undefined) throw lastError;
-            throw this.noDeployment(request.model, modelProviders, cfg);
-          }
-          busy!.splice(busy!.indexOf(next), 1);
-          d = next;
-          wait = true;
-          perDeployment = 0;
-          previousDelay = 0;
-        }
-      }
-      const state = this.stateOf(d, cfg);
-      const permit = state.breaker.tryAcquire();
-      if (permit === Permit.Denied) {
-        // Opened (or its probe went out) since we looked: treat as down for this request.
-        (failed ??= new Set()).add(d.key);
-        this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
-        continue;
-      }
-
-      // 2. Borrow an adapter. Not an attempt yet: no upstream call was made.
-      let adapter: ChatAdapter;
-      try {
-        adapter = await this.pool.getAdapter(d.model, d.provider, wait ? callOpts : acquireOptions(signal, cfg.fullPoolWaitMs));
-      } catch (err) {
-        if (signal?.aborted || err instanceof AcquireAbortedError) {
-          state.breaker.onNeutral(permit);
-          throw abortError(d.provider, signal?.reason ?? err);
-        }
-        if (err instanceof AcquireTimeoutError || err instanceof TooManyWaitersError) {
-          state.breaker.onNeutral(permit);
-          if (!wait) {
-            (busy ??= []).push(d);
-            this.emitFailover(requestId, d, attempts, err, 'busy');
-            continue;
-          }
-          throw new NoDeploymentAvailableError(request.model, BUSY_RETRY_AFTER_MS, `every deployment of ${request.model} is busy: ${err.message}`, { cause: err });
-        }
-        if (err instanceof CreateFailedError) {
-          // The pool could not build a client for the deployment: its fault, like a failed call.
-          state.breaker.onFailure(permit);
-          lastError = err;
-          (failed ??= new Set()).add(d.key);
-          this.emitFailover(requestId, d, attempts, err, 'error');
-          continue;
-        }
-        state.breaker.onNeutral(permit);
-        throw err; // pool closed, or a bug
-      }
-
-      // A permit granted while closed, then a wait in the pool queue during which the circuit opened:
-      // do not add one more call to a deployment already known to be down.
-      if (permit === Permit.Normal && state.breaker.state !== 'closed') {
-        state.breaker.onNeutral(permit);
-        void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path
-        (failed ??= new Set()).add(d.key);
-        this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
-        continue;
-      }
-
-      // 3. Call it.
-      attempts++;
-      perDeployment++;
-      if (this.emitter.listenerCount('attempt') > 0) this.emit('attempt', { requestId, deployment: d, attempt: attempts });
-      state.inFlight++;
-      const started = this.now();
-      try {
-        if (stream) {
-          const s = await adapter.chatCompletionStream(request, callOpts);
-          let peek: Awaited<ReturnType<typeof LeasedStream.peek>>;
-          try {
-            peek = await LeasedStream.peek(s);
-          } catch (err) {
-            s.cancel();
-            throw err;
-          }
-          const latency = this.now() - started;
-          state.observeLatency(latency);
-          if (this.emitter.listenerCount('success') > 0) this.emit('success', { requestId, deployment: d, attempts, latencyMs: latency, stream });
-          // From here bytes may reach the client: no more retries. The lease ends with the stream.
-          const lease = new RouterStreamLease(this, state, adapter, permit);
-          return { kind: 'stream', stream: new LeasedStream(s, peek.frames, peek.peeked, peek.done, lease), deployment: d, attempts };
-        }
-        const completion = await adapter.chatCompletion(request, callOpts);
-        const latency = this.now() - started;
-        state.inFlight--;
-        state.observeLatency(latency);
-        state.breaker.onSuccess(permit);
-        void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path
-        if (this.emitter.listenerCount('success') > 0) this.emit('success', { requestId, deployment: d, attempts, latencyMs: latency, stream });
-        return { kind: 'completion', completion, deployment: d, attempts };
-      } catch (err) {
-        state.inFlight--;
-        // Auth / quota failures say the adapter (its key) is broken: the pool stops lending it until a check passes.
-        await this.release(adapter, d, err instanceof ProviderError && err.action.unhealthy);
-
-        // 4. Decide: give up, retry here after a backoff, or fail over.
-        if (signal?.aborted || (err instanceof ProviderError && err.errorClass === 'aborted')) {
-          state.breaker.onNeutral(permit);
-          throw err instanceof ProviderError ? err : abortError(d.provider, signal?.reason ?? err);
-        }
-        const action = err instanceof ProviderError ? err.action : UNKNOWN_ERROR_ACTION;
-        if (!action.retry && !action.failover) {
-          state.breaker.onNeutral(permit); // the caller's fault, not the deployment's
-          throw err;
-        }
-        if (action.cooldown) state.breaker.onFailure(permit);
-        else state.breaker.onNeutral(permit);
-        if (action.unhealthy) state.breaker.trip();
-        lastError = err;
-        if (attempts >= cfg.maxAttempts || this.now() >= deadline) throw err;
-
-        if (action.retry && perDeployment < cfg.maxAttemptsPerDeployment && state.breaker.canPass()) {
-          const retryAfter = err instanceof ProviderError ? err.retryAfterMs : undefined;
-          const delay = retryDelay(perDeployment, previousDelay, retryAfter, backoffOptions(cfg), this.random);
-          if (delay !== undefined && this.now() + delay < deadline) {
-            if (this.emitter.listenerCount('retry') > 0) this.emit('retry', { requestId, deployment: d, attempt: attempts, delayMs: delay, error: err });
-            try {
-              await sleep(delay, undefined, signal === undefined ? undefined : { signal });
-            } catch (sleepErr) {
-              throw abortError(d.provider, signal?.reason ?? sleepErr);
-            }
-            previousDelay = delay;
-            sticky = d;
-            continue;
-          }
-        }
-        if (!action.failover) throw err;
-        (failed ??= new Set()).add(d.key);
-        this.emitFailover(requestId, d, attempts, err, 'error');
-      }
-    }
+    if (config !== undefined) this.applyCircuit(modelProviders, config);
+    const route: Route = { name: request.model, strategy, deployments: modelProviders };
+    const opts: RouteOptions = { settings: config };
+    if (options?.signal !== undefined) opts.signal = options.signal;
+    if (options?.requestId !== undefined) opts.requestId = options.requestId;
+    return this.route(request, route, opts);
   }
 
   /** Per-deployment state, for status pages and metrics. */
@@ -367,67 +274,267 @@ export class Router {
     this.emitter.removeAllListeners();
   }
 
-  /** @internal Called once by a stream's lease when it ends. */
-  async endStream(state: DeploymentState, adapter: ChatAdapter, permit: Permit, outcome: StreamOutcome, error: unknown): Promise<void> {
-    state.inFlight--;
-    if (outcome === 'ok') state.breaker.onSuccess(permit);
-    else if (outcome === 'error' && error instanceof ProviderError && error.errorClass !== 'aborted') {
-      // A mid-stream failure is the deployment's fault even though the client already got bytes.
-      if (error.action.cooldown) state.breaker.onFailure(permit);
-      else state.breaker.onNeutral(permit);
-      if (error.action.unhealthy) state.breaker.trip();
-    } else if (outcome === 'error' && !(error instanceof ProviderError)) state.breaker.onFailure(permit);
-    else state.breaker.onNeutral(permit);
-    await this.release(adapter, state.deployment, outcome === 'error' && error instanceof ProviderError && error.action.unhealthy);
+  // --- internals -------------------------------------------------------------------------------
+
+  private async routeStream(request: ChatCompletionRequest, route: Route, options: RouteOptions | undefined): Promise<StreamResult> {
+    const a = await this.run(route, options, (adapter, o) => adapter.chatCompletionStream(request, o), true, request);
+    const { state, permit, adapter } = a;
+    // From here bytes may reach the client: no more retries. The stream's end settles the call.
+    const stream = new LeasedStream(a.value, (error) => {
+      const broken = state.settle(permit, error);
+      void this.release(adapter, state.deployment, broken);
+    });
+    return { kind: 'stream', stream, deployment: a.deployment, attempts: a.attempts, latencyMs: a.latencyMs };
   }
 
-  // --- internals -------------------------------------------------------------------------------
+  /**
+   * The attempt loop. `hold`: the value keeps the adapter (a stream), so neither the adapter nor the
+   * circuit permit is settled here; the caller settles them when the value is done.
+   */
+  private async run<T>(route: Route, options: RouteOptions | undefined, call: AdapterCall<T>, hold: boolean, request?: ChatCompletionRequest): Promise<Attempt<T>> {
+    const cfg = options?.settings === undefined ? this.config : this.callConfig(options.settings);
+    const all = route.deployments;
+    const picker = this.strategyFor(route);
+    const strict = picker.strictPriority;
+    const signal = options?.signal;
+    const requestId = options?.requestId;
+    // One options object serves both the call and a waiting acquire (both only carry the signal).
+    const callOpts: CallOptions & AcquireOptions = signal === undefined ? NO_SIGNAL : { signal };
+    if (signal?.aborted) throw traced(abortError(all[0]?.provider ?? 'router', signal.reason), 0, undefined);
+
+    const deadline = this.now() + cfg.requestTimeoutMs;
+    let attempts = 0;
+    let last: Deployment | undefined; // the deployment tried last
+    let failed: Set<string> | undefined; // deployments this request gave up on (errors, open circuits, limits)
+    let busy: Deployment[] | undefined; // deployments skipped because their pool was full
+    let first: Deployment | undefined; // the strategy's pick, while the request only met full pools
+    let sticky: Deployment | undefined; // retry target after a backoff
+    let limitedRetryAfter: number | undefined; // earliest end of a request limit that ruled a deployment out
+    let perDeployment = 0;
+    let previousDelay = 0;
+    let lastError: unknown;
+
+    for (;;) {
+      // 1. Choose: the retry target; else the strategy's pick among deployments that are up (one pick
+      //    per request: a full pool spills in route order, it does not advance the strategy twice);
+      //    else wait on a busy one.
+      let d: Deployment;
+      let wait: boolean;
+      if (sticky !== undefined) {
+        d = sticky;
+        sticky = undefined;
+        // A busy pool is no reason to queue for a retry either while another deployment could serve.
+        wait = !hasAlternative(this.eligible(all, failed, busy), d, strict);
+      } else {
+        const candidates = this.eligible(all, failed, busy);
+        if (candidates.length > 0) {
+          if (first === undefined) {
+            d = picker.pick(candidates, this.view);
+            perDeployment = 0;
+            previousDelay = 0;
+            wait = !hasAlternative(candidates, d, strict);
+            if (!wait && this.isFull(d)) {
+              // Every pool full: queue where the strategy sent it, so each deployment keeps its share.
+              const spill = nextAfter(candidates, all, d, strict, (c) => !this.isFull(c));
+              if (spill === undefined) wait = true;
+              else {
+                this.emitFailover(requestId, d, attempts, undefined, 'busy');
+                first = d;
+                d = spill;
+              }
+            }
+          } else {
+            d = nextAfter(candidates, all, first, strict, alwaysTrue) ?? first;
+            wait = d === first || !hasAlternative(candidates, d, strict);
+          }
+        } else {
+          const next = busy === undefined ? undefined : first !== undefined && busy.includes(first) && this.isUp(first) ? first : this.firstUp(busy);
+          if (next === undefined) {
+            if (lastError !== undefined) throw traced(lastError, attempts, last);
+            if (limitedRetryAfter !== undefined) throw traced(new DeploymentsAtLimitError(route.name, limitedRetryAfter), attempts, last);
+            throw traced(this.noDeployment(route.name, all), attempts, last);
+          }
+          busy!.splice(busy!.indexOf(next), 1);
+          d = next;
+          wait = true;
+          perDeployment = 0;
+          previousDelay = 0;
+        }
+      }
+      const state = this.stateOf(d);
+      const permit = state.breaker.tryAcquire();
+      if (permit === Permit.Denied) {
+        // Opened (or its probe went out) since we looked: treat as down for this request.
+        (failed ??= new Set()).add(d.key);
+        first = undefined;
+        this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
+        continue;
+      }
+      if (this.admission !== undefined) {
+        let verdict: AdmissionVerdict | Promise<AdmissionVerdict> = this.admission.admit(d, request);
+        if (verdict !== true && 'then' in verdict) verdict = await verdict;
+        if (verdict !== true) {
+          // At its request limit: skipped like a full pool, for this request.
+          state.breaker.onNeutral(permit);
+          limitedRetryAfter = Math.min(limitedRetryAfter ?? Infinity, verdict.retryAfterMs);
+          (failed ??= new Set()).add(d.key);
+          this.emitFailover(requestId, d, attempts, undefined, 'busy');
+          continue;
+        }
+      }
+
+      // 2. Borrow an adapter. Not an attempt yet: no upstream call was made.
+      let adapter: ChatAdapter;
+      try {
+        adapter = await this.pool.getAdapter(d.model, d.provider, wait ? callOpts : acquireOptions(signal, cfg.fullPoolWaitMs));
+      } catch (err) {
+        if (signal?.aborted || err instanceof AcquireAbortedError) {
+          state.breaker.onNeutral(permit);
+          throw traced(abortError(d.provider, signal?.reason ?? err), attempts, last);
+        }
+        if (err instanceof AcquireTimeoutError || err instanceof TooManyWaitersError) {
+          state.breaker.onNeutral(permit);
+          if (!wait) {
+            first ??= d;
+            (busy ??= []).push(d);
+            this.emitFailover(requestId, d, attempts, err, 'busy');
+            continue;
+          }
+          const busyErr = new NoDeploymentAvailableError(route.name, BUSY_RETRY_AFTER_MS, `every deployment of ${route.name} is busy: ${err.message}`, { cause: err });
+          throw traced(busyErr, attempts, last);
+        }
+        if (err instanceof CreateFailedError) {
+          // The pool could not build a client for the deployment: its fault, like a failed call.
+          state.breaker.onFailure(permit);
+          lastError = err;
+          (failed ??= new Set()).add(d.key);
+          first = undefined;
+          this.emitFailover(requestId, d, attempts, err, 'error');
+          continue;
+        }
+        state.breaker.onNeutral(permit);
+        throw traced(err, attempts, last); // pool closed, or a bug
+      }
+
+      // A permit granted while closed, then a wait in the pool queue during which the circuit opened:
+      // do not add one more call to a deployment already known to be down.
+      if (permit === Permit.Normal && state.breaker.state !== 'closed') {
+        state.breaker.onNeutral(permit);
+        void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path
+        (failed ??= new Set()).add(d.key);
+        first = undefined;
+        this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
+        continue;
+      }
+
+      // 3. Call it.
+      attempts++;
+      perDeployment++;
+      last = d;
+      if (this.emitter.listenerCount('attempt') > 0) this.emit('attempt', { requestId, deployment: d, attempt: attempts });
+      state.inFlight++;
+      const started = this.now();
+      let value: T;
+      try {
+        value = await call(adapter, callOpts);
+      } catch (err) {
+        // Auth / quota failures say the adapter (its key) is broken: the pool stops lending it until a check passes.
+        void this.release(adapter, d, state.settle(permit, err));
+
+        // 4. Decide: give up, retry here after a backoff, or fail over.
+        if (signal?.aborted || (err instanceof ProviderError && err.errorClass === 'aborted')) {
+          throw traced(err instanceof ProviderError ? err : abortError(d.provider, signal?.reason ?? err), attempts, d);
+        }
+        // Raised in our own process, not by the upstream: the same on any deployment, so no retry.
+        if (!(err instanceof ProviderError)) throw traced(err, attempts, d);
+        const action = err.action;
+        if (!action.retry && !action.failover) throw traced(err, attempts, d); // the caller's fault
+        lastError = err;
+        if (attempts >= cfg.maxAttempts || this.now() >= deadline) throw traced(err, attempts, d);
+
+        if (action.retry && perDeployment < cfg.maxAttemptsPerDeployment && state.breaker.canPass()) {
+          const delay = retryDelay(perDeployment, previousDelay, err.retryAfterMs, backoffOptions(cfg), this.random);
+          if (delay !== undefined && this.now() + delay < deadline) {
+            if (this.emitter.listenerCount('retry') > 0) this.emit('retry', { requestId, deployment: d, attempt: attempts, delayMs: delay, error: err });
+            try {
+              await sleep(delay, undefined, signal === undefined ? undefined : { signal });
+            } catch (sleepErr) {
+              throw traced(abortError(d.provider, signal?.reason ?? sleepErr), attempts, d);
+            }
+            previousDelay = delay;
+            sticky = d;
+            continue;
+          }
+        }
+        if (!action.failover) throw traced(err, attempts, d);
+        (failed ??= new Set()).add(d.key);
+        first = undefined;
+        this.emitFailover(requestId, d, attempts, err, 'error');
+        continue;
+      }
+      const latencyMs = this.now() - started;
+      state.observeLatency(latencyMs);
+      if (!hold) {
+        state.settle(permit);
+        void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path
+      }
+      if (this.emitter.listenerCount('success') > 0) this.emit('success', { requestId, deployment: d, attempts, latencyMs, stream: hold });
+      return { value, deployment: d, attempts, latencyMs, state, permit, adapter };
+    }
+  }
 
   /**
    * Deployments that are up and not ruled out for this request. Returns `all` itself (no allocation)
    * in the common case where nothing is ruled out.
    */
-  private eligible(all: readonly Deployment[], cfg: RoutingConfig, failed: Set<string> | undefined, busy: Deployment[] | undefined): readonly Deployment[] {
+  private eligible(all: readonly Deployment[], failed: Set<string> | undefined, busy: Deployment[] | undefined): readonly Deployment[] {
     let out: Deployment[] | undefined;
     for (let i = 0; i < all.length; i++) {
       const d = all[i]!;
-      const ok = !(failed?.has(d.key) ?? false) && !(busy?.includes(d) ?? false) && this.isUp(d, cfg);
+      const ok = !(failed?.has(d.key) ?? false) && !(busy?.includes(d) ?? false) && this.isUp(d);
       if (ok) out?.push(d);
       else out ??= all.slice(0, i);
     }
     return out ?? all;
   }
 
-  private isUp(d: Deployment, cfg: RoutingConfig): boolean {
-    if (!this.stateOf(d, cfg).breaker.canPass()) return false;
+  private isUp(d: Deployment): boolean {
+    if (!this.stateOf(d).breaker.canPass()) return false;
     const ks = this.pool.keyState(d.model, d.provider);
     return ks === undefined || ks.total === 0 || ks.unhealthy < ks.total;
   }
 
-  private firstUp(list: readonly Deployment[], cfg: RoutingConfig): Deployment | undefined {
-    for (const d of list) if (this.isUp(d, cfg)) return d;
+  /** The pool would turn a caller that does not wait away: nothing idle and no room to create. */
+  private isFull(d: Deployment): boolean {
+    const ks = this.pool.keyState(d.model, d.provider);
+    return ks !== undefined && ks.available === 0 && ks.total + ks.creating >= ks.maxPoolSize;
+  }
+
+  private firstUp(list: readonly Deployment[]): Deployment | undefined {
+    for (const d of list) if (this.isUp(d)) return d;
     return undefined;
   }
 
-  private noDeployment(model: string, all: readonly Deployment[], cfg: RoutingConfig): NoDeploymentAvailableError {
+  private noDeployment(model: string, all: readonly Deployment[]): NoDeploymentAvailableError {
     let retryAfter = Infinity;
+    const cooldown = this.config.circuitCooldownMs;
     for (const d of all) {
-      const b = this.stateOf(d, cfg).breaker;
+      const b = this.stateOf(d).breaker;
       // Circuit open: until it half-opens. All adapters unhealthy: until a health check could have run.
-      const ms = b.state === 'closed' || b.canPass() ? cfg.circuitCooldownMs : b.retryAfterMs();
+      const ms = b.state === 'closed' || b.canPass() ? cooldown : b.retryAfterMs();
       if (ms < retryAfter) retryAfter = ms;
     }
-    if (!Number.isFinite(retryAfter)) retryAfter = cfg.circuitCooldownMs;
+    if (!Number.isFinite(retryAfter)) retryAfter = cooldown;
     retryAfter = Math.max(1, retryAfter);
     const err = new NoDeploymentAvailableError(model, retryAfter, all.length === 0 ? `no deployment is configured for ${model}` : undefined);
     if (this.emitter.listenerCount('no_deployment') > 0) this.emit('no_deployment', { model, retryAfterMs: retryAfter });
     return err;
   }
 
-  private stateOf(d: Deployment, cfg: RoutingConfig): DeploymentState {
+  private stateOf(d: Deployment): DeploymentState {
     let s = this.states.get(d.key);
     if (s === undefined) {
-      s = new DeploymentState(d, cfg, this.now, this.onCircuitChange);
+      s = new DeploymentState(d, this.config, this.now, this.onCircuitChange);
       this.states.set(d.key, s);
       const held = this.pendingHolds.get(d.key);
       if (held !== undefined) {
@@ -438,33 +545,40 @@ export class Router {
     return s;
   }
 
-  private strategyFor(group: readonly Deployment[], name: StrategyName): Strategy {
-    let byName = this.groups.get(group);
+  private strategyFor(route: Route): Strategy {
+    let byName = this.strategies.get(route.name);
     if (byName === undefined) {
-      // A new array (per request, or a reloaded config): find the group by its content.
-      const key = group.map((d) => d.key).join('\u0000');
-      byName = this.groupsByKey.get(key);
-      if (byName === undefined) {
-        byName = new Map();
-        this.groupsByKey.set(key, byName);
-      }
-      this.groups.set(group, byName);
+      byName = new Map();
+      this.strategies.set(route.name, byName);
     }
-    let s = byName.get(name);
+    let s = byName.get(route.strategy);
     if (s === undefined) {
-      s = createStrategy(name, this.random);
-      byName.set(name, s);
+      s = createStrategy(route.strategy, this.random);
+      byName.set(route.strategy, s);
     }
     return s;
   }
 
-  private resolveConfig(partial: Partial<RoutingConfig>): RoutingConfig {
-    let c = this.configs.get(partial);
+  /** The router's config with one call's own settings on top (cached per settings object). */
+  private callConfig(settings: Partial<CallSettings>): RoutingConfig {
+    let c = this.callConfigs.get(settings);
     if (c === undefined) {
-      c = { ...this.config, ...partial };
-      this.configs.set(partial, c);
+      c = { ...this.config, ...definedOnly(settings) };
+      this.callConfigs.set(settings, c);
     }
     return c;
+  }
+
+  /** Circuit fields passed to `executeStrategy` become those deployments' own settings. */
+  private applyCircuit(deployments: readonly Deployment[], config: Partial<RoutingConfig>): void {
+    let circuit = this.circuitConfigs.get(config);
+    if (circuit === undefined) {
+      const given = CIRCUIT_FIELDS.some((f) => config[f] !== undefined);
+      circuit = given ? pickCircuit({ ...this.config, ...definedOnly(config) }) : null;
+      this.circuitConfigs.set(config, circuit);
+    }
+    if (circuit === null) return;
+    for (const d of deployments) this.stateOf(d).configure(circuit);
   }
 
   private async release(adapter: ChatAdapter, d: Deployment, broken = false): Promise<void> {
@@ -516,20 +630,6 @@ export class Router {
   };
 }
 
-/** Gives a stream's adapter back through the router when the stream ends. */
-class RouterStreamLease implements StreamLease {
-  constructor(
-    private readonly router: Router,
-    private readonly state: DeploymentState,
-    private readonly adapter: ChatAdapter,
-    private readonly permit: Permit,
-  ) {}
-
-  end(outcome: StreamOutcome, error: unknown): Promise<void> {
-    return this.router.endStream(this.state, this.adapter, this.permit, outcome, error);
-  }
-}
-
 function hasAlternative(candidates: readonly Deployment[], d: Deployment, strictPriority: boolean): boolean {
   for (let i = 0; i < candidates.length; i++) {
     const c = candidates[i]!;
@@ -538,7 +638,28 @@ function hasAlternative(candidates: readonly Deployment[], d: Deployment, strict
   return false;
 }
 
+const alwaysTrue = (): boolean => true;
+
+/**
+ * The first of `candidates` after `from` in route order (wrapping), other than `from`, that `ok`
+ * accepts; with strict priority only one of the same or a better tier. Spilling in a fixed order
+ * keeps the strategy's own state (round robin's turn, least-connections' tie rotation) at one step
+ * per request.
+ */
+function nextAfter(candidates: readonly Deployment[], all: readonly Deployment[], from: Deployment, strict: boolean, ok: (d: Deployment) => boolean): Deployment | undefined {
+  const n = all.length;
+  const start = all.indexOf(from);
+  for (let k = 1; k <= n; k++) {
+    const c = all[(start + k) % n]!;
+    if (c === from || (strict && c.priority > from.priority) || !candidates.includes(c)) continue;
+    if (ok(c)) return c;
+  }
+  return undefined;
+}
+
 const RELEASE_BROKEN = Object.freeze({ healthy: false });
+/** The call options of a request without a signal: one shared object, no allocation per request. */
+const NO_SIGNAL: CallOptions & AcquireOptions = Object.freeze({});
 const NO_WAIT: AcquireOptions = Object.freeze({ timeoutMs: 0 });
 
 /** Options of a no-wait acquire (the waiting one reuses the call's `{ signal }`). */
@@ -551,7 +672,24 @@ function backoffOptions(cfg: RoutingConfig): BackoffOptions {
   return { initialMs: cfg.retryBackoffInitialMs, maxMs: cfg.retryBackoffMaxMs, jitter: cfg.retryJitter, maxRetryAfterMs: cfg.maxRetryAfterMs };
 }
 
+const CIRCUIT_FIELDS = ['circuitConsecutiveFailures', 'circuitFailureRate', 'circuitWindowMs', 'circuitMinRequests', 'circuitCooldownMs'] as const;
+
+function pickCircuit(c: RoutingConfig): CircuitSettings {
+  return {
+    circuitConsecutiveFailures: c.circuitConsecutiveFailures,
+    circuitFailureRate: c.circuitFailureRate,
+    circuitWindowMs: c.circuitWindowMs,
+    circuitMinRequests: c.circuitMinRequests,
+    circuitCooldownMs: c.circuitCooldownMs,
+  };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
 function abortError(provider: string, cause: unknown): ProviderError {
   return new ProviderError({ provider, status: 499, errorClass: 'aborted', message: 'the client closed the request', cause });
 }
-

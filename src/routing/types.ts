@@ -55,31 +55,71 @@ export const DEFAULT_ROUTING_CONFIG: RoutingConfig = {
   fullPoolWaitMs: 0,
 };
 
-export interface ExecuteOptions {
+/** A gateway model's route: strategy state is kept per route `name`, circuits per deployment. */
+export interface Route {
+  readonly name: string;
+  readonly strategy: StrategyName;
+  readonly deployments: readonly Deployment[];
+}
+
+/** What one request may spend: honoured per call. */
+export type CallSettings = Pick<
+  RoutingConfig,
+  'maxAttempts' | 'maxAttemptsPerDeployment' | 'requestTimeoutMs' | 'retryBackoffInitialMs' | 'retryBackoffMaxMs' | 'retryJitter' | 'maxRetryAfterMs' | 'fullPoolWaitMs'
+>;
+
+/** A deployment's circuit: the deployment's own settings, shared by every request and route using it. */
+export type CircuitSettings = Pick<
+  RoutingConfig,
+  'circuitConsecutiveFailures' | 'circuitFailureRate' | 'circuitWindowMs' | 'circuitMinRequests' | 'circuitCooldownMs'
+>;
+
+export interface RouteOptions {
   /** The client hung up. */
   signal?: AbortSignal;
   requestId?: string;
+  /** This request's own attempt budget, backoff and timeouts (the router's config fills the rest). */
+  settings?: Partial<CallSettings>;
 }
 
-interface ExecuteMeta {
+/** @deprecated name kept for the seed's `executeStrategy`; same as RouteOptions without `settings`. */
+export type ExecuteOptions = Pick<RouteOptions, 'signal' | 'requestId'>;
+
+/** How far a request got: on a result, and on the error that ended a request (see `routeTrace`). */
+export interface RouteTrace {
+  /** Upstream calls made, the successful one included. */
+  attempts: number;
+  /** The deployment that served the request, or the one tried last (undefined: none was tried). */
+  deployment: Deployment | undefined;
+}
+
+export interface RouteMeta extends RouteTrace {
   /** The deployment that served the request. */
   deployment: Deployment;
-  /** Attempts made, this one included. */
-  attempts: number;
+  /** ms from the successful attempt's start to its answer (streams: to the validated first event). */
+  latencyMs: number;
 }
 
-export interface CompletionResult extends ExecuteMeta {
+export interface CompletionResult extends RouteMeta {
   kind: 'completion';
   completion: ChatCompletion;
 }
 
 /**
- * A stream whose first chunk already arrived (so failures before it were retried / failed over).
- * The adapter stays leased until the stream ends, throws, or `cancel()` is called; then it goes back to the pool.
+ * A stream whose first event the provider already validated (so failures before it were retried /
+ * failed over); `latencyMs` is its time to first token. The adapter stays leased until the stream
+ * ends, throws, or `cancel()` is called; then it goes back to the pool.
  */
-export interface StreamResult extends ExecuteMeta {
+export interface StreamResult extends RouteMeta {
   kind: 'stream';
   stream: ChatCompletionStream;
 }
 
-export type ExecuteResult = CompletionResult | StreamResult;
+export type RouteResult = CompletionResult | StreamResult;
+/** The seed's name for RouteResult. */
+export type ExecuteResult = RouteResult;
+
+/** What `routeCall` resolves with: the call's value and how it was obtained. */
+export interface CallResult<T> extends RouteMeta {
+  value: T;
+}

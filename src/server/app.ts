@@ -80,6 +80,25 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const routing = routingConfig(config);
   const router = new Router({ pool, routing, logger: logger.child({ component: 'router' }) });
 
+  const startedAt = Date.now();
+  const deploymentKeys = [...new Set([...routes.values()].flatMap((r) => r.deployments.map((d) => d.key)))];
+  const cluster: Cluster | undefined =
+    config.cluster.redis === undefined
+      ? undefined
+      : new Cluster({
+          config: config.cluster,
+          router,
+          cooldownMs: routing.circuitCooldownMs,
+          deploymentKeys: () => deploymentKeys,
+          snapshot: () => ({
+            started_at: startedAt,
+            config_version: null,
+            stats: pool.stats(),
+            circuits: router.deploymentHealth().map((h) => ({ key: h.key, circuit: h.circuit, inFlight: h.inFlight })),
+          }),
+          logger: logger.child({ component: 'cluster' }),
+        });
+
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Per-request lines cost on the hot path; `logging.level: debug` adds one line per response instead.
@@ -116,7 +135,8 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   app.decorateRequest('isAdmin', false);
   const apiAuth = requireKey(ring);
   const readAuth = requireKey(ring, { admin: true });
-  const limiter = options.limiter ?? new FlexibleLimiter();
+  // With replicas the limits hold across the fleet (counters in Redis).
+  const limiter = options.limiter ?? cluster?.createLimiter() ?? new FlexibleLimiter();
   const ledger = config.usage.enabled
     ? new UsageLedger(options.usageStore ?? createUsageStore(config.usage), {
         batchSize: config.usage.batchSize,
@@ -130,24 +150,6 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, [...routes.keys()], apiAuth);
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics, historyWindowMs: config.metrics.history, historyStepMs: config.metrics.historyStep });
-  const startedAt = Date.now();
-  const deploymentKeys = [...new Set([...routes.values()].flatMap((r) => r.deployments.map((d) => d.key)))];
-  const cluster: Cluster | undefined =
-    config.cluster.redis === undefined
-      ? undefined
-      : new Cluster({
-          config: config.cluster,
-          router,
-          cooldownMs: routing.circuitCooldownMs,
-          deploymentKeys: () => deploymentKeys,
-          snapshot: () => ({
-            started_at: startedAt,
-            config_version: null,
-            stats: pool.stats(),
-            circuits: router.deploymentHealth().map((h) => ({ key: h.key, circuit: h.circuit, inFlight: h.inFlight })),
-          }),
-          logger: logger.child({ component: 'cluster' }),
-        });
   if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
   const limitMetrics = new LimitMetrics(metrics.registry, ring.keys, ledger);
   const keyLimits = new KeyLimits({ limiter, defaultMaxTokens: config.limits.defaultMaxTokens, onLimited: (k, reason) => limitMetrics.keyRateLimited(k, reason) });
@@ -171,7 +173,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
     chat.removeContentTypeParser('application/json');
     chat.addContentTypeParser('application/json', { parseAs: 'string' }, chat.getDefaultJsonParser('ignore', 'ignore'));
-    registerChatRoutes(chat, { router, routes, routing, auth: apiAuth, ...lifecycleDeps });
+    registerChatRoutes(chat, { router, routes, auth: apiAuth, ...lifecycleDeps });
   });
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
   registerMessagesRoutes(app, { router, routes, routing, auth: requireKey(ring, { token: anthropicKey }), ...lifecycleDeps });

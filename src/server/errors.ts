@@ -8,7 +8,7 @@ import {
   PoolError,
   TooManyWaitersError,
 } from '../pool/errors.js';
-import { NoDeploymentAvailableError } from '../routing/index.js';
+import { DeploymentsAtLimitError, NoDeploymentAvailableError } from '../routing/index.js';
 
 /** An error the gateway itself answers with (auth, unknown model, not ready, ...). */
 export class GatewayHttpError extends Error {
@@ -76,6 +76,9 @@ export function toErrorReply(err: unknown): ErrorReply {
   if (err instanceof ProviderError) return providerErrorReply(err);
   if (err instanceof NoDeploymentAvailableError) {
     return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'no_deployment_available'), err.retryAfterMs);
+  }
+  if (err instanceof DeploymentsAtLimitError) {
+    return withRetry(429, errorBody(err.message, 'rate_limit_error', 'deployment_rate_limited'), err.retryAfterMs);
   }
   if (err instanceof PoolError) return poolErrorReply(err);
   const fe = err as { statusCode?: number; code?: string; message?: string; validation?: unknown[]; validationContext?: string };

@@ -19,7 +19,6 @@ export {
   type MetricsPool,
   type MetricsRouter,
   type RequestCounts,
-  type RequestDoneInfo,
   type RequestOutcome,
 } from './metrics/gateway-metrics.js';
 export { ERROR_CLASSES, History, STATUS_LANES, Series, errorClassIndex, isFailureStatus, type ErrorClassLabel, type SeriesView, type WindowTotals } from './metrics/history.js';

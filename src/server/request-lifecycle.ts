@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Endpoint, ModelRoute, Pricing } from '../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../providers/types.js';
+import { routeTrace } from '../routing/index.js';
 import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import { keyAllowsModel } from './auth.js';
@@ -10,7 +11,7 @@ import type { KeyAdmission, KeyLimits } from './rate-limits.js';
 
 /** Request metrics and the per-request log line (absent: neither). */
 export interface RequestTelemetry {
-  metrics: Pick<GatewayMetrics, 'requestStarted' | 'requestDone'>;
+  metrics: Pick<GatewayMetrics, 'requestDone'>;
   /** Add the request's prompt to its log line (config `logging.logPrompts`). */
   logPrompts: boolean;
   /** Where the per-request line goes; the line carries its request id itself (no per-request child logger). */
@@ -46,6 +47,8 @@ export interface RequestEnd {
   served?: boolean;
   /** Streams: request arrival to the first chunk, ms. */
   ttftMs?: number;
+  /** Streams: the serving attempt's start to its validated first event (the router's latency), ms. */
+  upstreamTtftMs?: number;
 }
 
 /** What a route says about one request, once, at its start. */
@@ -104,11 +107,6 @@ export class RequestLifecycle {
     return this.admission?.headers;
   }
 
-  /** The request goes to the router: trace its attempts. */
-  routing(): void {
-    this.deps.telemetry?.metrics.requestStarted(this.request.id);
-  }
-
   /** The request ended with `status`. Only the first call counts. */
   finish(deployment: Deployment | undefined, status: number, end: RequestEnd = {}): void {
     if (this.finished) return;
@@ -145,7 +143,11 @@ export class RequestLifecycle {
   /** End the request with `err` (its status and code from the error table) and throw it. */
   fail(err: unknown, deployment?: Deployment): never {
     const r = toErrorReply(err);
-    this.finish(deployment, r.status, { error: r.body.error.code ?? r.body.error.type, cause: err });
+    // How far a routed request got comes with its error (the route's trace): attempts, and the deployment tried last.
+    const trace = routeTrace(err);
+    const end: RequestEnd = { error: r.body.error.code ?? r.body.error.type, cause: err };
+    if (trace !== undefined) end.attempts = trace.attempts;
+    this.finish(deployment ?? trace?.deployment, r.status, end);
     throw err;
   }
 
@@ -155,16 +157,17 @@ export class RequestLifecycle {
     if (telemetry === undefined) return;
     const stream = this.info.stream;
     const durationMs = performance.now() - this.startedMs;
-    const traced = telemetry.metrics.requestDone({
-      requestId: this.request.id,
+    const attempts = end.attempts ?? 0;
+    telemetry.metrics.requestDone({
       route: this.route,
       deployment,
       status,
       stream,
       durationMs,
+      attempts,
       streamTailMs: end.streamTailMs,
       ttftMs: end.ttftMs,
-      attempts: end.attempts,
+      upstreamTtftMs: end.upstreamTtftMs,
       usage: end.usage,
       key: this.request.clientKey?.name,
       error: end.cause,
@@ -173,8 +176,8 @@ export class RequestLifecycle {
       reqId: this.request.id,
       key: this.request.clientKey?.name ?? null,
       model: this.info.model,
-      deployment: traced.deployment?.key ?? null,
-      attempts: traced.attempts,
+      deployment: deployment?.key ?? null,
+      attempts,
       status,
       latency_ms: Math.round(durationMs),
       stream,

@@ -27,20 +27,23 @@ export interface PipeSseResult {
 }
 
 /**
- * Write a stream's SSE frames to `res` as they arrive (no buffering; waits for `drain` under
- * backpressure). A client hang-up cancels the upstream stream, which returns its adapter to the
- * pool. An error mid-stream becomes `data: {"error":...}` followed by `data: [DONE]`.
+ * Write a stream's SSE frames to `res` as the provider yields them (no buffering; waits for `drain`
+ * under backpressure). A client hang-up ends the relay and cancels the stream, which gives its
+ * adapter back. `hangup`: the request's own hang-up signal (the chat route's one `close` listener,
+ * which also aborts the upstream); without it this listens to `res` itself. An error mid-stream
+ * becomes `data: {"error":...}` followed by `data: [DONE]`.
  */
-export async function pipeSse(res: ServerResponse, stream: ChatCompletionStream, headers: Record<string, string>): Promise<PipeSseResult> {
+export async function pipeSse(res: ServerResponse, stream: ChatCompletionStream, headers: Record<string, string>, hangup?: AbortSignal): Promise<PipeSseResult> {
   let clientClosed = false;
   let wake: (() => void) | undefined;
-  const onClose = () => {
+  const onHangup = (): void => {
     if (res.writableFinished) return;
     clientClosed = true;
-    stream.cancel();
     wake?.();
   };
-  res.once('close', onClose);
+  if (hangup === undefined) res.once('close', onHangup);
+  else if (hangup.aborted) clientClosed = true;
+  else hangup.addEventListener('abort', onHangup);
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
   res.flushHeaders();
 
@@ -69,7 +72,8 @@ export async function pipeSse(res: ServerResponse, stream: ChatCompletionStream,
   } finally {
     if (!completed) stream.cancel();
     if (!clientClosed) res.end();
-    res.removeListener('close', onClose);
+    if (hangup === undefined) res.removeListener('close', onHangup);
+    else hangup.removeEventListener('abort', onHangup);
   }
   return error === undefined ? { completed, clientClosed } : { completed, clientClosed, error };
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { Agent } from 'undici';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -113,8 +114,16 @@ export async function startReplica(yaml: string, env: NodeJS.ProcessEnv = {}): P
   };
 }
 
+/**
+ * The tests' client: a bounded set of keep-alive connections, like a real client's pool, so that a
+ * load test on a busy machine queues requests instead of opening thousands of sockets.
+ */
+const client = new Agent({ connections: 32, pipelining: 1 });
+
 export async function chat(url: string, model: string, key?: string): Promise<{ status: number; deployment: string | null; body: unknown }> {
   const res = await fetch(`${url}/v1/chat/completions`, {
+    // @ts-expect-error undici's dispatcher option is not in the DOM fetch typings
+    dispatcher: client,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
     body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),

@@ -64,7 +64,7 @@ describe('cluster: Redis away degrades, never errors', () => {
   });
 
   test('Redis stopped under load (200 req/s for 10 s) and restarted empty: 0 failed requests, shared again by itself', async () => {
-    const results: number[] = [];
+    const results: Array<number | string> = [];
     const inflight: Array<Promise<void>> = [];
     const started = Date.now();
     let i = 0;
@@ -73,7 +73,7 @@ describe('cluster: Redis away degrades, never errors', () => {
       const due = Math.floor(((Date.now() - started) / 1000) * 200);
       while (i < due) {
         const g = i++ % 2 === 0 ? a : b;
-        inflight.push(chat(g.url, 'load').then((r) => void results.push(r.status), () => void results.push(-1)));
+        inflight.push(chat(g.url, 'load').then((r) => void results.push(r.status), (e: Error) => void results.push(`${e.message}: ${String((e.cause as Error | undefined)?.message)}`)));
       }
     }, 10);
     await sleep(2000);

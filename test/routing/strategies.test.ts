@@ -84,6 +84,14 @@ describe('weighted (smooth weighted round robin)', () => {
   });
 });
 
+describe('weighted: regression', () => {
+  it('weighted strategy with every weight 0 always returns the first deployment', () => {
+    const ds = [dep('a', 0), dep('b', 0), dep('c', 0)];
+    const s = new WeightedStrategy();
+    assert.deepEqual(counts(pickN(30, () => s.pick(ds))), { a: 10, b: 10, c: 10 }, 'equal weights take equal turns');
+  });
+});
+
 describe('least_connections', () => {
   it('picks the fewest in use relative to the pool max', () => {
     const ds = [dep('a'), dep('b'), dep('c')];

@@ -84,39 +84,37 @@ export class FlexibleLimiter implements Limiter {
     const release = () => {
       if (maxConcurrent !== undefined) this.concurrency.release(subject);
     };
-    let requests: LimitWindow | undefined;
-    let tokensWindow: LimitWindow | undefined;
     const rpmCounter = rpm === undefined ? undefined : this.counter('rpm', rpm);
     const tpmCounter = tpm === undefined ? undefined : this.counter('tpm', tpm);
-    if (rpmCounter !== undefined) {
-      try {
-        requests = window(rpm!, await rpmCounter.consume(subject, 1));
-      } catch (err) {
-        release();
-        if (!(err instanceof RateLimiterRes)) throw err;
-        void rpmCounter.reward(subject, 1).catch(() => undefined); // a refused request is not counted
-        const status: LimitStatus = { requests: { limit: rpm!, remaining: 0, resetMs: err.msBeforeNext } };
-        return refused('requests', err.msBeforeNext, tpm === undefined ? status : { ...status, tokens: await this.peekOne(tpmCounter!, tpm, subject) });
-      }
-    }
     // More than the whole window's budget could never pass: reserve the budget (the window still
     // admits it once, and the usage correction charges what it really used).
     const reserved = tpm === undefined ? 0 : Math.max(0, Math.min(Math.ceil(tokens), tpm));
-    let windowEnd = 0;
-    if (tpmCounter !== undefined) {
-      try {
-        const res = await tpmCounter.consume(subject, reserved);
-        tokensWindow = window(tpm!, res);
-        windowEnd = Date.now() + res.msBeforeNext;
-      } catch (err) {
-        release();
-        if (rpmCounter !== undefined) void rpmCounter.reward(subject, 1).catch(() => undefined);
-        if (!(err instanceof RateLimiterRes)) throw err;
-        void tpmCounter.reward(subject, reserved).catch(() => undefined);
-        const status: LimitStatus = { tokens: { limit: tpm!, remaining: Math.max(0, tpm! - (err.consumedPoints - reserved)), resetMs: err.msBeforeNext } };
-        return refused('tokens', err.msBeforeNext, requests === undefined ? status : { requests: { ...requests, remaining: requests.remaining + 1 }, ...status });
+    // Both counters at once: against a shared store (Redis, auto-pipelined) that is one round trip, not two.
+    const [r, t] = await Promise.allSettled([rpmCounter?.consume(subject, 1), tpmCounter?.consume(subject, reserved)]);
+    const rpmRefused = r.status === 'rejected';
+    const tpmRefused = t.status === 'rejected';
+    if (rpmRefused || tpmRefused) {
+      release();
+      // A refused request is not counted: give back what each counter took (a refused consume counts too).
+      if (rpmCounter !== undefined && (!rpmRefused || r.reason instanceof RateLimiterRes)) void rpmCounter.reward(subject, 1).catch(() => undefined);
+      if (tpmCounter !== undefined && (!tpmRefused || t.reason instanceof RateLimiterRes)) void tpmCounter.reward(subject, reserved).catch(() => undefined);
+      const err = rpmRefused ? r.reason : (t as PromiseRejectedResult).reason;
+      if (!(err instanceof RateLimiterRes)) throw err;
+      const status: { requests?: LimitWindow; tokens?: LimitWindow } = {};
+      if (rpm !== undefined) {
+        status.requests = rpmRefused
+          ? { limit: rpm, remaining: 0, resetMs: (r.reason as RateLimiterRes).msBeforeNext }
+          : { ...window(rpm, r.value!), remaining: clamp(r.value!.remainingPoints + 1, rpm) };
       }
+      if (tpm !== undefined) {
+        const res = tpmRefused ? (t.reason as RateLimiterRes) : t.value!;
+        status.tokens = { limit: tpm, remaining: clamp(tpm - (res.consumedPoints - reserved), tpm), resetMs: Math.max(0, res.msBeforeNext) };
+      }
+      return rpmRefused ? refused('requests', err.msBeforeNext, status) : refused('tokens', err.msBeforeNext, status);
     }
+    const requests = r.value === undefined ? undefined : window(rpm!, r.value);
+    const tokensWindow = t.value === undefined ? undefined : window(tpm!, t.value);
+    const windowEnd = t.value === undefined ? 0 : Date.now() + t.value.msBeforeNext;
     const status: LimitStatus = requests === undefined ? (tokensWindow === undefined ? {} : { tokens: tokensWindow }) : tokensWindow === undefined ? { requests } : { requests, tokens: tokensWindow };
     let settled = false;
     const reservation: Reservation = {

@@ -15,26 +15,23 @@ export class WeightedStrategy implements Strategy {
 
   pick(candidates: readonly Deployment[]): Deployment {
     let total = 0;
-    let best: Deployment | undefined;
+    for (let i = 0; i < candidates.length; i++) total += effectiveWeight(candidates[i]!);
+    // All weights 0: treat them as equal weights of 1.
+    const equal = total === 0;
+    if (equal) total = candidates.length;
+    let best = candidates[0]!;
     let bestCurrent = -Infinity;
     for (let i = 0; i < candidates.length; i++) {
       const d = candidates[i]!;
-      const w = effectiveWeight(d);
-      total += w;
-      const c = (this.current.get(d.key) ?? 0) + w;
+      const c = (this.current.get(d.key) ?? 0) + (equal ? 1 : effectiveWeight(d));
       this.current.set(d.key, c);
       if (c > bestCurrent) {
         bestCurrent = c;
         best = d;
       }
     }
-    // All weights 0: treat as equal weights of 1.
-    if (total === 0) {
-      for (let i = 0; i < candidates.length; i++) this.current.set(candidates[i]!.key, 0);
-      return candidates[0]!;
-    }
-    this.current.set(best!.key, bestCurrent - total);
-    return best!;
+    this.current.set(best.key, bestCurrent - total);
+    return best;
   }
 }
 

@@ -61,8 +61,6 @@ export const DEFAULT_HISTORY_STEP_MS = 5_000;
 
 const DESTROY_REASONS: readonly DestroyReason[] = ['expired_uses', 'expired_idle', 'expired_lifetime', 'unhealthy', 'evicted', 'closed', 'late_create'];
 const FAILOVER_REASONS: ReadonlyArray<RouterEvents['failover']['reason']> = ['error', 'busy', 'circuit_open'];
-/** Bound on requests traced at once (a safety net: the chat route ends every trace it starts). */
-const MAX_TRACES = 100_000;
 const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
 /** Pre-created label children of one `model:provider`. */
@@ -92,17 +90,6 @@ interface KeyTelemetry {
   readonly series: Series;
 }
 
-/** Per-request bookkeeping between the router's events and the end of the request. */
-interface Trace {
-  attempts: number;
-  /** The deployment of the latest attempt. */
-  last: Deployment | undefined;
-  /** Time to first chunk of the attempt that succeeded (streams), ms. */
-  ttftMs: number;
-  /** The latest error already counted from a router event (not counted again when the request ends with it). */
-  counted: unknown;
-}
-
 /** Request children of one (gateway model, deployment): created at start, statuses and keys on first use. */
 interface RequestCell {
   /** model, upstream_model, provider */
@@ -118,9 +105,8 @@ interface RequestCell {
   failed: number;
 }
 
-/** What the chat route reports when a request ends. */
+/** What a model endpoint reports when a request ends (from the route's result, or the trace on its error). */
 export interface RequestOutcome {
-  requestId: string;
   /** The configured gateway model, or undefined when the client asked for an unknown one. */
   route: ModelRoute | undefined;
   /** The deployment that served it, or for a failure the last one tried; undefined when none was reached. */
@@ -129,24 +115,19 @@ export interface RequestOutcome {
   stream: boolean;
   /** Arrival of the request to its end (a stream's end), ms. */
   durationMs: number;
+  /** Upstream calls the router made (0: none reached an upstream). */
+  attempts: number;
   /** For streams: ms from the first chunk reaching the gateway to the stream's end. */
   streamTailMs?: number;
   /** Streams: time to first token as the client saw it, request arrival to the first chunk, ms (charted). */
   ttftMs?: number;
-  /** Upstream attempts (undefined: what the router's events said). */
-  attempts?: number;
+  /** Streams: the serving attempt's start to its first event (the router's latency), ms. */
+  upstreamTtftMs?: number;
   usage?: Usage | null | undefined;
   /** Name of the client key that made the request; absent: "anonymous". */
   key?: string;
   /** What made it fail, if it did. */
   error?: unknown;
-}
-
-/** What `requestDone` tells the caller for its log line. */
-export interface RequestDoneInfo {
-  attempts: number;
-  /** The deployment of the last attempt (the one that served, or the last that failed). */
-  deployment: Deployment | undefined;
 }
 
 /** Cumulative request numbers of one (gateway model, deployment). */
@@ -165,7 +146,8 @@ export class GatewayMetrics {
   private readonly router: MetricsRouter;
   private readonly byKey = new Map<string, KeyTelemetry>();
   private readonly keyList: KeyTelemetry[] = [];
-  private readonly traces = new Map<string, Trace>();
+  /** Errors already counted as failed calls from a router event: not counted again when a request ends with one. */
+  private readonly counted = new WeakSet<object>();
   /** By gateway model (undefined: an unknown model), then by deployment key ("" = none reached). */
   private readonly cells = new Map<ModelRoute | undefined, Map<string, RequestCell>>();
   private readonly allSeries: Series;
@@ -357,35 +339,24 @@ export class GatewayMetrics {
       router.on(event, fn);
       this.unsubscribe.push(() => router.off(event, fn));
     };
-    // Only requests the chat route opened (requestStarted) are traced, so a router used elsewhere adds nothing.
-    ron('attempt', (e) => {
-      if (e.requestId === undefined) return;
-      const tr = this.traces.get(e.requestId);
-      if (tr === undefined) return;
-      tr.attempts = e.attempt;
-      tr.last = e.deployment;
-    });
     ron('success', (e) => {
       const t = this.tel(e.deployment.key);
-      if (e.stream) {
-        t?.ttft.observe(e.latencyMs / 1000);
-        const tr = e.requestId === undefined ? undefined : this.traces.get(e.requestId);
-        if (tr !== undefined) tr.ttftMs = e.latencyMs;
-      } else t?.latencyCompletion.observe(e.latencyMs / 1000);
+      if (e.stream) t?.ttft.observe(e.latencyMs / 1000);
+      else t?.latencyCompletion.observe(e.latencyMs / 1000);
     });
     ron('retry', (e) => {
       this.tel(e.deployment.key)?.retries.inc();
-      this.attemptFailed(e.requestId, e.deployment, e.error);
+      this.attemptFailed(e.deployment, e.error);
     });
     ron('failover', (e) => {
       this.tel(e.from.key)?.failovers[e.reason].inc();
-      if (e.reason === 'error') this.attemptFailed(e.requestId, e.from, e.error);
+      if (e.reason === 'error') this.attemptFailed(e.from, e.error);
     });
     ron('circuit_open', (e) => this.tel(e.deployment.key)?.circuitOpens.inc());
   }
 
   /** One upstream call failed (the request may still succeed elsewhere). */
-  private attemptFailed(requestId: string | undefined, d: Deployment, error: unknown): void {
+  private attemptFailed(d: Deployment, error: unknown): void {
     const cls = errorClassOf(error);
     if (cls === undefined) return;
     const t = this.tel(d.key);
@@ -393,8 +364,7 @@ export class GatewayMetrics {
     const i = errorClassIndex(cls);
     t.upstreamErrors[i]!.inc();
     t.series.error(this.history.slot(), i);
-    const tr = requestId === undefined ? undefined : this.traces.get(requestId);
-    if (tr !== undefined) tr.counted = error;
+    if (typeof error === 'object' && error !== null) this.counted.add(error);
   }
 
   private countHealthRun(r: HealthCheckResult): void {
@@ -406,22 +376,13 @@ export class GatewayMetrics {
     }
   }
 
-  /** A chat request is about to be routed: trace its attempts (and a stream's first chunk) until `requestDone`. */
-  requestStarted(requestId: string): void {
-    if (this.traces.size < MAX_TRACES) this.traces.set(requestId, { attempts: 0, last: undefined, ttftMs: -1, counted: undefined });
-  }
-
   /**
-   * A chat request ended (answered, failed, or its stream finished): count it, chart it, and tell
-   * the caller the attempts made and the deployment of the last one.
+   * A request ended (answered, failed, or its stream finished): count it and chart it. What the
+   * router learned (attempts, the deployment, time to first token) comes with the outcome.
    */
-  requestDone(o: RequestOutcome): RequestDoneInfo {
-    const tr = this.traces.get(o.requestId);
-    if (tr !== undefined) this.traces.delete(o.requestId);
-    const deployment = o.deployment ?? tr?.last;
-    const attempts = o.attempts ?? tr?.attempts ?? 0;
-    // The upstream's own time to first chunk (from the router's event): the upstream stream latency is that plus the tail.
-    const upstreamTtftMs = tr !== undefined && tr.ttftMs >= 0 ? tr.ttftMs : -1;
+  requestDone(o: RequestOutcome): void {
+    const deployment = o.deployment;
+    const upstreamTtftMs = o.upstreamTtftMs ?? -1;
     const byDeployment = this.cells.get(o.route) ?? this.cells.get(undefined)!;
     const cell = (deployment === undefined ? undefined : byDeployment.get(deployment.key)) ?? byDeployment.get('')!;
     const status = o.status;
@@ -443,7 +404,7 @@ export class GatewayMetrics {
       const cls = errorClassOf(o.error);
       if (cls !== undefined) {
         errorClass = errorClassIndex(cls);
-        if (t !== undefined && (tr === undefined || tr.counted !== o.error) && o.error instanceof ProviderError) {
+        if (t !== undefined && o.attempts > 0 && o.error instanceof ProviderError && !this.counted.has(o.error)) {
           t.upstreamErrors[errorClass]!.inc();
           t.series.error(this.history.slot(), errorClass);
         }
@@ -474,7 +435,6 @@ export class GatewayMetrics {
       // The deployment's errors are its failed calls, counted above; the model's and the gateway's are failed requests.
       s.request(slot, status, o.durationMs, ttftChart, s === t?.series ? -1 : errorClass, prompt, completion);
     }
-    return { attempts, deployment };
   }
 
   /** Cumulative request numbers per gateway model, then per deployment key ("" = none reached). */
@@ -541,7 +501,6 @@ export class GatewayMetrics {
   /** Stop listening to the pool and the router. */
   close(): void {
     for (const u of this.unsubscribe.splice(0)) u();
-    this.traces.clear();
   }
 }
 

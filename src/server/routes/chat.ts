@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, onRequestAsyncHookHandler } from 'fastify';
 import type { ModelRoute } from '../../config/index.js';
+import { completionText } from '../../providers/index.js';
 import type { ChatCompletionRequest } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
-import type { ExecuteResult, RoutingConfig } from '../../routing/types.js';
+import type { RouteResult, StreamResult } from '../../routing/types.js';
 import { toErrorReply } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
 import type { KeyLimits } from '../rate-limits.js';
@@ -12,11 +13,12 @@ import { pipeSse, type PipeSseResult } from '../sse.js';
 
 export const DEPLOYMENT_HEADER = 'x-adapterpool-deployment';
 export const ATTEMPTS_HEADER = 'x-adapterpool-attempts';
+/** What fastify sends for an object: a passed-through text goes out with the same header. */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 export interface ChatRouteOptions {
-  router: Pick<Router, 'executeStrategy'>;
+  router: Pick<Router, 'route'>;
   routes: ReadonlyMap<string, ModelRoute>;
-  routing: RoutingConfig;
   auth: onRequestAsyncHookHandler | undefined;
   /** Request metrics and the per-request log line (absent: neither). */
   telemetry?: ChatTelemetry;
@@ -29,9 +31,9 @@ export interface ChatRouteOptions {
 export type ChatUsage = RequestUsage;
 export type ChatTelemetry = RequestTelemetry;
 
-/** `POST /v1/chat/completions`, streaming and not, through `router.executeStrategy`. */
+/** `POST /v1/chat/completions`, streaming and not, through `router.route`. */
 export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions): void {
-  const { router, routes, routing } = opts;
+  const { router, routes } = opts;
 
   app.post<{ Body: ChatCompletionRequest }>(
     '/v1/chat/completions',
@@ -43,17 +45,16 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       const limitHeaders = await life.admit(body);
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
-      // Abort the upstream call if the client hangs up before we answer.
+      // The one listener for a client hang-up: it aborts the upstream call, and a stream's relay.
       const hangup = new HangupSignal();
       const res = reply.raw;
       res.on('close', () => {
         if (!res.writableEnded) hangup.abort();
       });
 
-      life.routing();
-      let result: ExecuteResult;
+      let result: RouteResult;
       try {
-        result = await router.executeStrategy(body, route.deployments, route.strategy, routing, { signal: hangup.signal, requestId: request.id });
+        result = await router.route(body, route, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
         return life.fail(err);
       }
@@ -61,6 +62,9 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       if (result.kind === 'completion') {
         life.finish(result.deployment, 200, { attempts: result.attempts, usage: result.completion.usage, served: true });
+        // The upstream's own text when the provider kept it: sent as it came, no parse, no re-serialize.
+        const text = completionText(result.completion);
+        if (text !== undefined) return reply.headers(headers).type(JSON_TYPE).send(text);
         return reply.headers(headers).send(result.completion);
       }
 
@@ -68,11 +72,11 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       const ttftMs = firstChunkAt - life.startedMs;
       if (hangup.aborted) {
         result.stream.cancel();
-        life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: result.stream.usage, ttftMs });
+        life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: result.stream.usage, ttftMs, upstreamTtftMs: result.latencyMs });
         return reply.hijack();
       }
-      const outcome = await streamReply(reply, result.stream, limitHeaders === undefined ? headers : { ...limitHeaders, ...headers });
-      const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs };
+      const outcome = await streamReply(reply, result, limitHeaders === undefined ? headers : { ...limitHeaders, ...headers }, hangup);
+      const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, upstreamTtftMs: result.latencyMs };
       let status = 200;
       if (outcome.clientClosed) {
         status = 499;
@@ -88,9 +92,9 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
   );
 }
 
-async function streamReply(reply: FastifyReply, stream: Extract<ExecuteResult, { kind: 'stream' }>['stream'], headers: Record<string, string>): Promise<PipeSseResult> {
+async function streamReply(reply: FastifyReply, result: StreamResult, headers: Record<string, string>, hangup: HangupSignal): Promise<PipeSseResult> {
   reply.hijack();
-  const outcome = await pipeSse(reply.raw, stream, headers);
+  const outcome = await pipeSse(reply.raw, result.stream, headers, hangup.signal);
   if (outcome.error !== undefined && !outcome.clientClosed) reply.log.warn({ err: outcome.error }, 'stream ended with an error');
   return outcome;
 }

@@ -45,7 +45,6 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsR
       res.on('close', () => {
         if (!res.writableEnded) hangup.abort();
       });
-      life.routing();
       let result: Awaited<ReturnType<RouteCall>> & { value: EmbeddingsResponse };
       try {
         result = await opts.call(route, (adapter, callOptions) => embed(adapter, body, callOptions), { signal: hangup.signal, requestId: request.id });

@@ -69,7 +69,6 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       let result: ExecuteResult;
       try {
         const chatRequest = toChatRequest(body, stream);
-        life.routing();
         result = await router.executeStrategy(chatRequest, route.deployments, route.strategy, routing, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
         return life.fail(err);
@@ -85,7 +84,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       const ttftMs = firstChunkAt - life.startedMs;
       if (hangup.aborted) {
         upstream.cancel();
-        life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: upstream.usage, ttftMs });
+        life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: upstream.usage, ttftMs, upstreamTtftMs: result.latencyMs });
         return reply.hijack();
       }
       reply.hijack();
@@ -106,7 +105,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         status = r.status;
         error = r.body.error.code ?? r.body.error.type;
       }
-      life.finish(result.deployment, status, { attempts: result.attempts, usage: upstream.usage ?? writer.usageSeen, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, ...(error === undefined ? {} : { error, cause: outcome.error }) });
+      life.finish(result.deployment, status, { attempts: result.attempts, usage: upstream.usage ?? writer.usageSeen, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, upstreamTtftMs: result.latencyMs, ...(error === undefined ? {} : { error, cause: outcome.error }) });
     },
   );
 

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { SharedLimiter } from '../../src/cluster/index.js';
+import { startGateway, type RunningGateway } from '../server/helpers.js';
+import { chat, MACHINE_REDIS, OwnRedis, sleep, startReplica, uniquePrefix, type Replica } from './helpers.js';
+
+const KEY = 'sk-team-search-0123456789';
+
+/**
+ * `commandTimeout: 1s`: these tests check the shared count, not this machine's load. With the 50 ms
+ * default a command that times out falls back to the local share, which is the documented tolerance.
+ */
+function config(redis: string, prefix: string, id: string, rpm: number): string {
+  return `
+logging: { level: info }
+usage: { enabled: false }
+cluster: { redis: "${redis}", prefix: "${prefix}", replicaId: "${id}", snapshotInterval: 200ms, commandTimeout: 1s }
+auth:
+  keys:
+    - { name: search-team, key: "${KEY}", rpm: ${rpm} }
+providers: { mock: { type: mock } }
+models: { m: { providers: [{ provider: mock }] } }
+`;
+}
+
+describe('cluster: key limits hold across 3 replica processes', () => {
+  const replicas: Replica[] = [];
+  before(async () => {
+    const prefix = uniquePrefix();
+    for (const id of ['r1', 'r2', 'r3']) replicas.push(await startReplica(config(MACHINE_REDIS, prefix, id, 60)));
+    await sleep(600);
+  });
+  after(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+  });
+
+  test('a key at rpm 60 spread over 3 replicas by a client: 60 served in the minute, the rest 429', async () => {
+    const results = await Promise.all(Array.from({ length: 90 }, (_, i) => chat(replicas[i % 3]!.url, 'm', KEY)));
+    const served = results.filter((r) => r.status === 200).length;
+    const limited = results.filter((r) => r.status === 429);
+    assert.equal(served, 60, `served ${served}`);
+    assert.equal(limited.length, 30);
+    for (const r of limited) assert.equal((r.body as { error: { code: string } }).error.code, 'rate_limit_exceeded');
+  });
+});
+
+describe('cluster: limits while Redis is away', () => {
+  let redis: OwnRedis;
+  const gws: RunningGateway[] = [];
+  before(async () => {
+    redis = await OwnRedis.start();
+    const prefix = uniquePrefix();
+    for (const id of ['a', 'b']) gws.push(await startGateway(config(redis.url, prefix, id, 20)));
+    // Both replicas have seen each other in the fleet view (the count the local shares divide by).
+    for (let i = 0; i < 150 && gws.some((g) => (g.gw.limiter as SharedLimiter).liveReplicas !== 2); i++) await sleep(100);
+  });
+  after(async () => {
+    await Promise.all(gws.map((g) => g.close()));
+    await redis.stop();
+  });
+
+  test('Redis stopped: each replica falls back to limit ÷ live replicas, and no request fails for it', async () => {
+    for (const g of gws) assert.equal((g.gw.limiter as SharedLimiter).liveReplicas, 2, 'precondition: each replica knows the fleet has 2');
+    await redis.stop();
+    await sleep(300);
+    const results = await Promise.all(Array.from({ length: 30 }, () => chat(gws[0]!.url, 'm', KEY)));
+    assert.equal(results.filter((r) => r.status === 200).length, 10, '20 rpm ÷ 2 replicas');
+    assert.ok(results.every((r) => r.status === 200 || r.status === 429), 'nothing but served or limited');
+  });
+});
