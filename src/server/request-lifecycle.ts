@@ -43,6 +43,8 @@ export interface RequestEnd {
   error?: string | number | null;
   /** The error itself, for the metrics' error class. */
   cause?: unknown;
+  /** A request that failed: the deployment it tried last (the metrics count the failure there; nothing served it). */
+  tried?: Deployment | undefined;
   /** An upstream answered (tokens may have been used even without a usage report). */
   served?: boolean;
   /** Streams: request arrival to the first chunk, ms. */
@@ -146,8 +148,11 @@ export class RequestLifecycle {
     // How far a routed request got comes with its error (the route's trace): attempts, and the deployment tried last.
     const trace = routeTrace(err);
     const end: RequestEnd = { error: r.body.error.code ?? r.body.error.type, cause: err };
-    if (trace !== undefined) end.attempts = trace.attempts;
-    this.finish(deployment ?? trace?.deployment, r.status, end);
+    if (trace !== undefined) {
+      end.attempts = trace.attempts;
+      end.tried = trace.deployment;
+    }
+    this.finish(deployment, r.status, end);
     throw err;
   }
 
@@ -160,7 +165,7 @@ export class RequestLifecycle {
     const attempts = end.attempts ?? 0;
     telemetry.metrics.requestDone({
       route: this.route,
-      deployment,
+      deployment: deployment ?? end.tried,
       status,
       stream,
       durationMs,
