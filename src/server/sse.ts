@@ -44,8 +44,9 @@ export async function pipeSse(res: ServerResponse, stream: ChatCompletionStream,
   if (hangup === undefined) res.once('close', onHangup);
   else if (hangup.aborted) clientClosed = true;
   else hangup.addEventListener('abort', onHangup);
+  // No flushHeaders(): the first frame is already here (the router waited for it), so the head goes
+  // out with it in one write instead of a system call of its own per stream.
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
-  res.flushHeaders();
 
   let completed = false;
   let error: unknown;
