@@ -15,11 +15,13 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `Usage:
-  adapterpool serve [--config FILE] [--port N]
+  adapterpool serve [--config FILE] [--port N] [--watch]
       Start the gateway. Without --config (or $ADAPTERPOOL_CONFIG) it runs on the built-in
       default config: the mock provider and two demo models. --port overrides server.port
       (0 picks a free port). SIGTERM/SIGINT: stop accepting, finish in-flight requests up to
-      server.shutdownTimeout, close the pools, exit 0.
+      server.shutdownTimeout, close the pools, exit 0. SIGHUP: reload FILE without dropping a
+      request (an invalid file changes nothing). --watch (or server.watchConfig: true): reload
+      when FILE changes.
   adapterpool check-config FILE
       Validate FILE and print the resolved config (defaults applied, durations in ms, sizes in
       bytes) with secrets masked. Exit 0 if valid, 1 if not.

@@ -7,3 +7,5 @@ export { maskConfig, MASK } from './mask.js';
 export { interpolateEnv } from './env.js';
 export { parseDuration, parseSize, formatDuration } from './units.js';
 export { modelRoutes, poolOptions, routingConfig, toProviderConfig, clientKeys, deploymentLimits, modelPricing, type ModelRoute, type ClientKey, type DeploymentLimits } from './derive.js';
+export { ConfigWatcher, type ConfigWatcherOptions } from './watch.js';
+export { diffConfig, compactChanges, type ConfigChanges, RESTART_REQUIRED } from './diff.js';

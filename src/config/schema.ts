@@ -54,6 +54,10 @@ export const serverSchema = z
     shutdownTimeout: duration().default('30s'),
     /** Idle keep-alive connections from clients are closed after this. */
     keepAliveTimeout: duration().default('72s'),
+    /** Reload the config when its file changes (like `serve --watch`). */
+    watchConfig: z.boolean().default(false),
+    /** Quiet time after the last change in the config's directory before a watched reload runs. */
+    reloadDebounce: duration().default('300ms'),
   })
   .strict();
 
@@ -194,6 +198,8 @@ export const providerSchema = z
 
 export const deploymentSchema = z
   .object({
+    /** Stable identity across reloads (for renames); default: gateway model + provider + upstream model. */
+    id: z.string().min(1).optional(),
     provider: z.string().min(1),
     /** Upstream model id; defaults to the gateway model name. */
     model: z.string().min(1).optional(),
@@ -352,8 +358,13 @@ export const configSchema = z
       });
     });
     const known = Object.keys(cfg.providers);
+    const ids = new Set<string>();
     for (const [name, model] of Object.entries(cfg.models)) {
       model.providers.forEach((dep, i) => {
+        if (dep.id !== undefined) {
+          if (ids.has(dep.id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models', name, 'providers', i, 'id'], message: `duplicate deployment id "${dep.id}"` });
+          ids.add(dep.id);
+        }
         if (!Object.hasOwn(cfg.providers, dep.provider)) {
           ctx.addIssue({
             code: z.ZodIssueCode.custom,

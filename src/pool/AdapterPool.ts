@@ -295,6 +295,24 @@ export class AdapterPool<A extends PooledAdapter> {
     this._dispatch(kp);
   }
 
+  /**
+   * Replaces every adapter of a key (live config: its provider's settings changed): idle and
+   * unhealthy ones close now, lent ones when they come back, a create already under way is closed
+   * on arrival; the replacements come from `createAdapter`, which the caller has pointed at the
+   * new settings. The key keeps serving throughout.
+   */
+  renewKey(model: string, provider: string): void {
+    const kp = this._byModel.get(model)?.get(provider);
+    if (kp === undefined || kp.drain !== null || this._closed) return;
+    kp.generation++;
+    for (const e of [...kp.entries]) {
+      if (e.state === 'idle' || e.state === 'unhealthy') this._destroy(e, 'renewed');
+      else if (e.state !== 'closing') e.retire = 'renewed';
+    }
+    this._log.info?.({ key: kp.key }, `🔄 适配器池更新: ${kp.key} (新适配器使用新的设置)`);
+    this._dispatch(kp);
+  }
+
   get closed(): boolean {
     return this._closed;
   }
@@ -529,6 +547,7 @@ export class AdapterPool<A extends PooledAdapter> {
     kp.creating++;
     this._count++;
     const check = kp.suspect;
+    const generation = kp.generation;
     const onLate = (adapter: A): void => {
       this._log.warn?.({ key: kp.key }, `createAdapter for ${kp.key} finished after its timeout; closing it`);
       void adapter.close().catch(() => {});
@@ -544,7 +563,7 @@ export class AdapterPool<A extends PooledAdapter> {
         return adapter;
       })
       .then(
-        (adapter) => this._created(kp, adapter),
+        (adapter) => this._created(kp, adapter, generation),
         (error: unknown) => this._createFailed(kp, error),
       )
       .finally(() => this._pendingCreates.delete(done));
@@ -552,13 +571,21 @@ export class AdapterPool<A extends PooledAdapter> {
   }
 
 
-  private _created(kp: KeyPool<A>, adapter: A): void {
+  private _created(kp: KeyPool<A>, adapter: A, generation: number): void {
     kp.creating--;
     kp.createFailures = 0;
     if (this._closed || kp.drain !== null) {
       this._count--;
       void adapter.close().catch(() => {});
       this._drained(kp);
+      return;
+    }
+    if (generation !== kp.generation) {
+      // Made with the settings renewKey replaced: never lent; make another in its place.
+      this._count--;
+      void adapter.close().catch(() => {});
+      this._emit('destroyed', { key: kp.key, adapter, reason: 'renewed' });
+      this._dispatch(kp);
       return;
     }
     const e = newEntry(kp, adapter, this._nextId++, Date.now());
@@ -682,6 +709,10 @@ export class AdapterPool<A extends PooledAdapter> {
 
   private _passCheck(e: Entry<A>, wasUnhealthy: boolean): void {
     const kp = e.kp;
+    if (e.retire !== null) {
+      this._destroy(e, e.retire); // renewed while it was being checked
+      return;
+    }
     e.failedChecks = 0;
     kp.suspect = false;
     if (wasUnhealthy) {

@@ -61,6 +61,8 @@ export interface KeyPool<A> {
   suspect: boolean;
   /** Set by `removeKey`: lends nothing more, closes adapters as they come back, resolves when empty. */
   drain: { done: Promise<void>; resolve: () => void } | null;
+  /** Bumped by `renewKey`: an adapter whose create started before it is stale and closed on arrival. */
+  generation: number;
   readonly view: KeyState;
 }
 
@@ -84,6 +86,7 @@ export function newKeyPool<A>(key: string, keyObj: PoolKey, limits: PoolLimits):
     deadlineAt: Infinity,
     suspect: false,
     drain: null,
+    generation: 0,
     view: { total: 0, available: 0, inUse: 0, unhealthy: 0, creating: 0, waiting: 0, maxPoolSize: limits.maxPoolSize },
   };
 }

@@ -143,7 +143,8 @@ export interface HealthCheckResult {
 }
 
 /** `removed`: its key was removed (`removeKey`); `resized`: its key's maxPoolSize shrank below the adapters it had. */
-export type DestroyReason = 'expired_uses' | 'expired_idle' | 'expired_lifetime' | 'unhealthy' | 'evicted' | 'closed' | 'late_create' | 'removed' | 'resized';
+/** `resized`: over a lowered maxPoolSize; `removed`: its key was removed; `renewed`: replaced by `renewKey` (new provider settings). */
+export type DestroyReason = 'expired_uses' | 'expired_idle' | 'expired_lifetime' | 'unhealthy' | 'evicted' | 'closed' | 'late_create' | 'removed' | 'resized' | 'renewed';
 
 export interface PoolEvents<A> {
   created: { key: string; adapter: A };

@@ -124,7 +124,7 @@ function traced(error: unknown, attempts: number, deployment: Deployment | undef
  */
 export class Router {
   private readonly pool: RouterPool<ChatAdapter>;
-  private readonly config: RoutingConfig;
+  private config: RoutingConfig;
   private readonly admission: DeploymentAdmission | undefined;
   private readonly logger: PoolLogger | undefined;
   private readonly random: RandomSource;
@@ -133,8 +133,8 @@ export class Router {
   private readonly states = new Map<string, DeploymentState>();
   /** Strategy state by route name, then strategy (a reloaded route with another strategy starts fresh). */
   private readonly strategies = new Map<string, Map<StrategyName, Strategy>>();
-  private readonly callConfigs = new WeakMap<Partial<CallSettings>, RoutingConfig>();
-  private readonly circuitConfigs = new WeakMap<Partial<RoutingConfig>, CircuitSettings | null>();
+  private callConfigs = new WeakMap<Partial<CallSettings>, RoutingConfig>();
+  private circuitConfigs = new WeakMap<Partial<RoutingConfig>, CircuitSettings | null>();
   private readonly view: DeploymentView;
   /** Shared-circuit holds for deployments this router has not made state for yet (deadline, clock of `now`). */
   private readonly pendingHolds = new Map<string, number>();
@@ -217,6 +217,19 @@ export class Router {
     if (options?.signal !== undefined) opts.signal = options.signal;
     if (options?.requestId !== undefined) opts.requestId = options.requestId;
     return this.route(request, route, opts);
+  }
+
+  /**
+   * A reloaded config's routing settings become the router's own: attempts, backoff and timeouts
+   * apply from the next request; circuit thresholds to every deployment now, each circuit keeping
+   * its state (an open one stays open until its cooldown ends).
+   */
+  configure(routing: Partial<RoutingConfig>): void {
+    this.config = { ...DEFAULT_ROUTING_CONFIG, ...definedOnly(routing) };
+    this.callConfigs = new WeakMap();
+    this.circuitConfigs = new WeakMap();
+    const circuit = pickCircuit(this.config);
+    for (const s of this.states.values()) s.configure(circuit);
   }
 
   /** Per-deployment state, for status pages and metrics. */

@@ -1,13 +1,12 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Cluster } from '../cluster/index.js';
-import { clientKeys, modelPricing, modelRoutes, poolOptions, routingConfig, toProviderConfig, type GatewayConfig } from '../config/index.js';
+import { poolOptions, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
 import { FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
-import { anthropicKey, digest, KeyRing, requireAdmin, requireKey } from './auth.js';
 import { errorBody, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { LazyChildLogger } from './lazy-logger.js';
@@ -23,6 +22,10 @@ import { registerMessagesRoutes } from './routes/messages.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerPoolRoutes } from './routes/pool.js';
 import { registerUsageRoutes } from './routes/usage.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { ConfigReloader, type ReloadResult, type ReloadTrigger } from './live/reloader.js';
+import { buildSnapshot, ConfigHolder, type GatewaySnapshot } from './live/snapshot.js';
+import { liveHook } from './live/hooks.js';
 import type { Lifecycle } from './types.js';
 
 export interface GatewayOptions {
@@ -34,6 +37,10 @@ export interface GatewayOptions {
   limiter?: Limiter;
   /** Usage ledger store; default: from `config.usage` (SQLite file, or PostgreSQL). */
   usageStore?: UsageStore;
+  /** The file `config` was loaded from: `reload()` (SIGHUP, the admin endpoint, --watch) reads it again. */
+  configFile?: string;
+  /** Variables for `${VAR}` at reload (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Gateway {
@@ -42,7 +49,13 @@ export interface Gateway {
   readonly router: Router;
   /** Prometheus registry and dashboard numbers of this gateway. */
   readonly metrics: GatewayMetrics;
+  /** The running config (the current snapshot's; changes on reload). */
   readonly config: GatewayConfig;
+  /** The running config with its version and load time; routes read `live.current` once per request. */
+  readonly live: ConfigHolder;
+  readonly reloader: ConfigReloader;
+  /** Read the config file again and apply it (see ConfigReloader). */
+  reload(trigger?: ReloadTrigger): Promise<ReloadResult>;
   readonly logger: Logger;
   /** Shared state with the other replicas (config `cluster.redis`); absent in a single process. */
   readonly cluster: Cluster | undefined;
@@ -63,36 +76,43 @@ export interface Gateway {
 export async function buildGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logging.level);
   const factory = options.createAdapter ?? createProviderAdapter;
-  const providers = new Map(Object.entries(config.providers).map(([name, p]) => [name, toProviderConfig(name, p)]));
-  const routes = modelRoutes(config);
   checkProviders(config, factory, logger);
+  const host = config.server.host;
+  const live = new ConfigHolder(buildSnapshot(config, 1, host));
 
   const lifecycle: Lifecycle = { state: 'starting' };
   const poolLogger = logger.child({ component: 'pool' });
   const popts = poolOptions(config);
   const pool = new AdapterPool<ChatAdapter>({
     ...popts,
-    createAdapter: async ({ model, provider }) => factory(providers.get(provider)!, model, { logger: poolLogger }),
+    // Reads the holder's provider settings at each create: after a reload, new adapters get the new ones.
+    createAdapter: async ({ model, provider }) => {
+      const p = live.providers.get(provider);
+      if (p === undefined) throw new Error(`provider "${provider}" is no longer configured`);
+      return factory(p, model, { logger: poolLogger });
+    },
     logger: poolLogger,
     // With replicas, one of them runs each scheduled round (circuits then tell the others).
     scheduledHealthCheckGate: (): Promise<boolean> | boolean => cluster?.healthCheckGate(popts.healthCheckIntervalMs ?? config.pool.healthCheckInterval) ?? true,
   });
-  const routing = routingConfig(config);
-  const router = new Router({ pool, routing, logger: logger.child({ component: 'router' }) });
+  const routerLogger = logger.child({ component: 'router' });
+  /** The per-request chat line's logger. */
+  const chatLog = unredactedChild(logger);
+  const router = new Router({ pool, routing: live.current.routing, logger: routerLogger });
 
   const startedAt = Date.now();
-  const deploymentKeys = [...new Set([...routes.values()].flatMap((r) => r.deployments.map((d) => d.key)))];
   const cluster: Cluster | undefined =
     config.cluster.redis === undefined
       ? undefined
       : new Cluster({
           config: config.cluster,
           router,
-          cooldownMs: routing.circuitCooldownMs,
-          deploymentKeys: () => deploymentKeys,
+          cooldownMs: live.current.routing.circuitCooldownMs,
+          // The running config's deployments (they change on reload).
+          deploymentKeys: () => [...live.current.poolKeys],
           snapshot: () => ({
             started_at: startedAt,
-            config_version: null,
+            config_version: live.current.version,
             stats: pool.stats(),
             circuits: router.deploymentHealth().map((h) => ({ key: h.key, circuit: h.circuit, inFlight: h.inFlight })),
           }),
@@ -130,11 +150,14 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     });
   }
 
-  const ring = new KeyRing(clientKeys(config, digest), config.auth.adminKey);
   app.decorateRequest('clientKey', undefined);
   app.decorateRequest('isAdmin', false);
-  const apiAuth = requireKey(ring);
-  const readAuth = requireKey(ring, { admin: true });
+  app.decorateRequest('liveConfig', null);
+  // Auth follows the running config: each hook reads the current snapshot's rule.
+  const apiAuth = liveHook(live, 'apiAuth');
+  const readAuth = liveHook(live, 'readAuth');
+  const adminAuth = liveHook(live, 'adminAuth');
+  const routes = live.current.routes;
   // With replicas the limits hold across the fleet (counters in Redis).
   const limiter = options.limiter ?? cluster?.createLimiter() ?? new FlexibleLimiter();
   const ledger = config.usage.enabled
@@ -148,23 +171,40 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       })
     : undefined;
   registerHealthRoutes(app, lifecycle);
-  registerModelRoutes(app, [...routes.keys()], apiAuth);
+  registerModelRoutes(app, live, apiAuth);
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics, historyWindowMs: config.metrics.history, historyStepMs: config.metrics.historyStep });
   if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
-  const limitMetrics = new LimitMetrics(metrics.registry, ring.keys, ledger);
-  const keyLimits = new KeyLimits({ limiter, defaultMaxTokens: config.limits.defaultMaxTokens, onLimited: (k, reason) => limitMetrics.keyRateLimited(k, reason) });
+  const limitMetrics = new LimitMetrics(metrics.registry, live.current.ring.keys, ledger);
+  const keyLimits = new KeyLimits({
+    limiter,
+    // A getter: `limits.defaultMaxTokens` follows reloads.
+    get defaultMaxTokens() {
+      return live.current.config.limits.defaultMaxTokens;
+    },
+    onLimited: (k, reason) => limitMetrics.keyRateLimited(k, reason),
+  });
   // Every response of a limited key carries its x-ratelimit-* headers (the chat route sets them
-  // from its admission; streams write theirs with the SSE head).
-  if (ring.keys.some((k) => k.rpm !== undefined || k.tpm !== undefined)) app.addHook('onSend', async (request, reply) => {
-    if (request.clientKey === undefined || reply.hasHeader('x-ratelimit-limit-requests') || reply.hasHeader('x-ratelimit-limit-tokens')) return;
-    const h = await keyLimits.headers(request.clientKey);
-    if (h !== undefined) reply.headers(h);
+  // from its admission; streams write theirs with the SSE head). Registered whatever the keys now:
+  // a reload may add limits; without limited keys it returns at once, without a promise.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (request.clientKey === undefined || !live.current.rateLimitedKeys || reply.hasHeader('x-ratelimit-limit-requests') || reply.hasHeader('x-ratelimit-limit-tokens')) {
+      done(null, payload);
+      return;
+    }
+    keyLimits.headers(request.clientKey).then(
+      (h) => {
+        if (h !== undefined) reply.headers(h);
+        done(null, payload);
+      },
+      (err: Error) => done(err),
+    );
   });
   // Every model endpoint shares the request's bookkeeping: metrics and log line, key limits, ledger.
   const lifecycleDeps = {
-    telemetry: { metrics, logPrompts: config.logging.logPrompts, log: unredactedChild(logger) },
+    // logPrompts and pricing here are the start's; each request reads its own config's (request.liveConfig).
+    telemetry: { metrics, logPrompts: config.logging.logPrompts, log: chatLog },
     keyLimits,
-    ...(ledger === undefined ? {} : { usage: { ledger, pricing: modelPricing(config) } }),
+    ...(ledger === undefined ? {} : { usage: { ledger, pricing: live.current.pricing } }),
   };
   await app.register(async (chat) => {
     // Why the chat route may skip the body parser's __proto__ / constructor.prototype scan (~1-3 µs per
@@ -173,14 +213,37 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
     chat.removeContentTypeParser('application/json');
     chat.addContentTypeParser('application/json', { parseAs: 'string' }, chat.getDefaultJsonParser('ignore', 'ignore'));
-    registerChatRoutes(chat, { router, routes, auth: apiAuth, ...lifecycleDeps });
+    registerChatRoutes(chat, { router, live, ...lifecycleDeps });
   });
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
-  registerMessagesRoutes(app, { router, routes, routing, auth: requireKey(ring, { token: anthropicKey }), ...lifecycleDeps });
+  registerMessagesRoutes(app, { router, live, ...lifecycleDeps });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
-  registerPoolRoutes(app, { pool, readAuth, adminAuth: requireAdmin(config.auth.adminKey, config.server.host), fleet: cluster });
-  if (config.metrics.enabled) registerMetricsRoutes(app, { metrics, readAuth });
-  registerDashboardRoutes(app, { metrics, router, routes, readAuth });
+  registerPoolRoutes(app, { pool, readAuth, adminAuth, fleet: cluster });
+  registerMetricsRoutes(app, { metrics, readAuth, enabled: () => live.current.config.metrics.enabled });
+  registerDashboardRoutes(app, { metrics, router, routes: () => live.current.routes, readAuth });
+
+  const reloader = new ConfigReloader({
+    holder: live,
+    pool,
+    logger,
+    file: options.configFile,
+    ...(options.env === undefined ? {} : { env: options.env }),
+    factory,
+    host,
+    registry: metrics.registry,
+    beforeSwap: (next) => applyToGateway(next),
+  });
+  registerAdminRoutes(app, { live, reloader, adminAuth });
+
+  /** The parts of the gateway outside the pool that hold settings: they take the new snapshot's. */
+  const applyToGateway = (next: GatewaySnapshot): void => {
+    const c = next.config;
+    // A pino child keeps the level it was made with: set the long-lived ones too (request loggers are made per request).
+    for (const l of [logger, poolLogger, routerLogger, chatLog, reloader.logger]) if (l.level !== c.logging.level) l.level = c.logging.level;
+    app.server.keepAliveTimeout = c.server.keepAliveTimeout;
+    router.configure(next.routing);
+    metrics.track(next.routes, [...next.poolKeys].map((k) => keyOf(next, k)));
+  };
 
   await pool.start();
   await ledger?.start();
@@ -189,9 +252,10 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   lifecycle.state = 'ready';
 
   let closing: Promise<void> | undefined;
-  const close = (timeoutMs = config.server.shutdownTimeout): Promise<void> =>
+  const close = (timeoutMs = live.current.config.server.shutdownTimeout): Promise<void> =>
     (closing ??= (async () => {
       lifecycle.state = 'closing';
+      reloader.close();
       const deadline = setTimeout(() => {
         logger.warn({ timeoutMs }, 'shutdown deadline reached: closing the remaining connections');
         app.server.closeAllConnections();
@@ -215,7 +279,12 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     pool,
     router,
     metrics,
-    config,
+    get config() {
+      return live.current.config;
+    },
+    live,
+    reloader,
+    reload: (trigger = 'api') => reloader.reload(trigger),
     logger,
     cluster,
     limiter,
@@ -224,4 +293,9 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     listen: async (overrides = {}) =>
       app.listen({ host: overrides.host ?? config.server.host, port: overrides.port ?? config.server.port, listenTextResolver: (address) => `listening on ${address}` }),
   };
+}
+
+function keyOf(s: GatewaySnapshot, key: string): { model: string; provider: string } {
+  for (const r of s.routes.values()) for (const d of r.deployments) if (d.key === key) return { model: d.model, provider: d.provider };
+  throw new Error(`no deployment for pool ${key}`);
 }

@@ -137,7 +137,8 @@ export class RequestLifecycle {
         latencyMs: performance.now() - this.startedMs,
         ttftMs: end.ttftMs ?? null,
         stream: this.info.stream,
-        cost: costOf(ledger.pricing.get(this.info.model), prompt, completion),
+        // The request's own config's prices (a reload may have changed them since it started).
+        cost: costOf((this.request.liveConfig?.pricing ?? ledger.pricing).get(this.info.model), prompt, completion),
       });
     }
   }
@@ -190,7 +191,7 @@ export class RequestLifecycle {
     const tokens = tokenCounts(end.usage);
     if (tokens !== undefined) line.tokens = tokens;
     if (end.error !== undefined) line.error = end.error;
-    if (telemetry.logPrompts && this.info.prompt !== undefined) line[this.info.prompt.field] = this.info.prompt.value;
+    if ((this.request.liveConfig?.config.logging.logPrompts ?? telemetry.logPrompts) && this.info.prompt !== undefined) line[this.info.prompt.field] = this.info.prompt.value;
     if (status >= 500) telemetry.log.warn(line, `${this.info.what} failed`);
     else telemetry.log.info(line, this.info.what);
   }

@@ -37,7 +37,7 @@ function configError(text: string, env: NodeJS.ProcessEnv = {}, providerTypes?: 
 describe('config: defaults', () => {
   test('a minimal config gets every default', () => {
     const c = parseConfig(MINIMAL, { env: {} });
-    assert.deepEqual(c.server, { host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 30_000, keepAliveTimeout: 72_000 });
+    assert.deepEqual(c.server, { host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 30_000, keepAliveTimeout: 72_000, watchConfig: false, reloadDebounce: 300 });
     assert.deepEqual(c.auth.apiKeys, []);
     assert.equal(c.auth.adminKey, undefined);
     assert.equal(c.pool.maxPoolSize, 10);

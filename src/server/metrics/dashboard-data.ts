@@ -103,7 +103,6 @@ const NO_COUNTS: RequestCounts = { requests: 0, ok: 0, failed: 0 };
 
 export function deploymentsData(metrics: GatewayMetrics, health: readonly DeploymentHealth[], routes: ReadonlyMap<string, ModelRoute>): DeploymentsData {
   const byKey = new Map(health.map((h) => [h.key, h]));
-  const counts = metrics.requestCounts();
   const modelsOf = new Map<string, string[]>();
   for (const r of routes.values()) for (const d of r.deployments) modelsOf.set(d.key, [...(modelsOf.get(d.key) ?? []), r.name]);
   const history = metrics.history;
@@ -137,7 +136,7 @@ export function deploymentsData(metrics: GatewayMetrics, health: readonly Deploy
   const models: ModelRow[] = [];
   const deployments: DeploymentRow[] = [];
   for (const r of routes.values()) {
-    const perKey = counts.get(r.name);
+    const perKey = metrics.requestCounts(r.name);
     const total = { requests: 0, ok: 0, failed: 0 };
     for (const c of perKey?.values() ?? []) {
       total.requests += c.requests;

@@ -59,7 +59,7 @@ export interface GatewayMetricsOptions {
 export const DEFAULT_HISTORY_WINDOW_MS = 15 * 60_000;
 export const DEFAULT_HISTORY_STEP_MS = 5_000;
 
-const DESTROY_REASONS: readonly DestroyReason[] = ['expired_uses', 'expired_idle', 'expired_lifetime', 'unhealthy', 'evicted', 'closed', 'late_create'];
+const DESTROY_REASONS: readonly DestroyReason[] = ['expired_uses', 'expired_idle', 'expired_lifetime', 'unhealthy', 'evicted', 'closed', 'late_create', 'resized', 'renewed', 'removed'];
 const FAILOVER_REASONS: ReadonlyArray<RouterEvents['failover']['reason']> = ['error', 'busy', 'circuit_open'];
 const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
@@ -100,9 +100,8 @@ interface RequestCell {
   readonly tokens: Map<string, { prompt: C; completion: C }>;
   /** Charts this request feeds: the gateway's, the model's, the deployment's (those that exist). */
   readonly series: readonly Series[];
-  requests: number;
-  ok: number;
-  failed: number;
+  /** Cumulative, shared by every cell of the same (model name, deployment) across config reloads. */
+  readonly counts: RequestCounts;
 }
 
 /** What a model endpoint reports when a request ends (from the route's result, or the trace on its error). */
@@ -148,8 +147,12 @@ export class GatewayMetrics {
   private readonly keyList: KeyTelemetry[] = [];
   /** Errors already counted as failed calls from a router event: not counted again when a request ends with one. */
   private readonly counted = new WeakSet<object>();
-  /** By gateway model (undefined: an unknown model), then by deployment key ("" = none reached). */
-  private readonly cells = new Map<ModelRoute | undefined, Map<string, RequestCell>>();
+  /** By gateway model (a reload brings new route objects: their cells are added), then by deployment key ("" = none reached). */
+  private readonly cells = new WeakMap<ModelRoute, Map<string, RequestCell>>();
+  private readonly unknownCell: RequestCell;
+  /** By model name, then deployment key: what the dashboard shows, kept across reloads. */
+  private readonly counts = new Map<string, Map<string, RequestCounts>>();
+  private readonly makeTelemetry: (k: PoolKey, key: string) => KeyTelemetry;
   private readonly allSeries: Series;
   private readonly modelSeries = new Map<string, Series>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -266,26 +269,9 @@ export class GatewayMetrics {
         series: this.history.add(key),
       };
     };
-    for (const k of opts.keys) {
-      const key = poolKey(k.model, k.provider);
-      if (this.byKey.has(key)) continue;
-      const t = make(k, key);
-      this.byKey.set(key, t);
-      this.keyList.push(t);
-    }
-    // Request cells for every configured (model, deployment), the model's "none reached" row, and unknown models.
-    for (const route of opts.routes.values()) {
-      const ms = this.history.add(route.name);
-      this.modelSeries.set(route.name, ms);
-      const m = new Map<string, RequestCell>();
-      for (const d of route.deployments) {
-        const t = this.byKey.get(d.key);
-        m.set(d.key, this.newCell([route.name, d.model, d.provider], t === undefined ? [this.allSeries, ms] : [this.allSeries, ms, t.series]));
-      }
-      m.set('', this.newCell([route.name, NO_DEPLOYMENT_LABEL, NO_DEPLOYMENT_LABEL], [this.allSeries, ms]));
-      this.cells.set(route, m);
-    }
-    this.cells.set(undefined, new Map([['', this.newCell([UNKNOWN_MODEL_LABEL, NO_DEPLOYMENT_LABEL, NO_DEPLOYMENT_LABEL], [this.allSeries])]]));
+    this.makeTelemetry = make;
+    this.unknownCell = this.newCell([UNKNOWN_MODEL_LABEL, NO_DEPLOYMENT_LABEL, NO_DEPLOYMENT_LABEL], [this.allSeries], { requests: 0, ok: 0, failed: 0 });
+    this.track(opts.routes, opts.keys);
 
     // prom-client's standard names (no prefix), so the usual Node.js dashboards work as they are.
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -293,17 +279,60 @@ export class GatewayMetrics {
     this.subscribe();
   }
 
-  private newCell(labels: readonly [string, string, string], series: readonly Series[]): RequestCell {
+  /**
+   * Pre-build the label children of configured pool keys and the request cells of routes (the
+   * "none reached" row included). A reloaded config calls it again: new keys and routes are added,
+   * earlier ones stay (counters keep counting up, as Prometheus expects; charts and the dashboard's
+   * numbers carry on by model name and deployment key).
+   */
+  track(routes: ReadonlyMap<string, ModelRoute>, keys: readonly PoolKey[]): void {
+    for (const k of keys) {
+      const key = poolKey(k.model, k.provider);
+      if (this.byKey.has(key)) continue;
+      const t = this.makeTelemetry(k, key);
+      this.byKey.set(key, t);
+      this.keyList.push(t);
+    }
+    for (const route of routes.values()) {
+      if (this.cells.has(route)) continue;
+      let ms = this.modelSeries.get(route.name);
+      if (ms === undefined) {
+        ms = this.history.add(route.name);
+        this.modelSeries.set(route.name, ms);
+      }
+      let counts = this.counts.get(route.name);
+      if (counts === undefined) {
+        counts = new Map();
+        this.counts.set(route.name, counts);
+      }
+      const countsOf = (key: string): RequestCounts => {
+        let c = counts.get(key);
+        if (c === undefined) {
+          c = { requests: 0, ok: 0, failed: 0 };
+          counts.set(key, c);
+        }
+        return c;
+      };
+      const m = new Map<string, RequestCell>();
+      for (const d of route.deployments) {
+        const t = this.byKey.get(d.key);
+        m.set(d.key, this.newCell([route.name, d.model, d.provider], t === undefined ? [this.allSeries, ms] : [this.allSeries, ms, t.series], countsOf(d.key)));
+      }
+      m.set('', this.newCell([route.name, NO_DEPLOYMENT_LABEL, NO_DEPLOYMENT_LABEL], [this.allSeries, ms], countsOf('')));
+      this.cells.set(route, m);
+    }
+  }
+
+  private newCell(labels: readonly [string, string, string], series: readonly Series[], counts: RequestCounts): RequestCell {
     const [model, upstreamModel, provider] = labels;
+    // Children are cached by their labels: a cell rebuilt after a reload continues the same series.
     return {
       labels,
       byStatus: new Map(),
       duration: [this.duration.child(model, upstreamModel, provider, 'false'), this.duration.child(model, upstreamModel, provider, 'true')],
       tokens: new Map(),
       series,
-      requests: 0,
-      ok: 0,
-      failed: 0,
+      counts,
     };
   }
 
@@ -383,8 +412,8 @@ export class GatewayMetrics {
   requestDone(o: RequestOutcome): void {
     const deployment = o.deployment;
     const upstreamTtftMs = o.upstreamTtftMs ?? -1;
-    const byDeployment = this.cells.get(o.route) ?? this.cells.get(undefined)!;
-    const cell = (deployment === undefined ? undefined : byDeployment.get(deployment.key)) ?? byDeployment.get('')!;
+    const byDeployment = o.route === undefined ? undefined : this.cells.get(o.route);
+    const cell = byDeployment === undefined ? this.unknownCell : ((deployment === undefined ? undefined : byDeployment.get(deployment.key)) ?? byDeployment.get('')!);
     const status = o.status;
     let child = cell.byStatus.get(status);
     if (child === undefined) {
@@ -393,9 +422,10 @@ export class GatewayMetrics {
     }
     child.inc();
     cell.duration[o.stream ? 1 : 0].observe(o.durationMs / 1000);
-    cell.requests++;
-    if (status >= 200 && status < 300) cell.ok++;
-    else if (isFailureStatus(status)) cell.failed++;
+    const counts = cell.counts;
+    counts.requests++;
+    if (status >= 200 && status < 300) counts.ok++;
+    else if (isFailureStatus(status)) counts.failed++;
 
     const t = deployment === undefined ? undefined : this.tel(deployment.key);
     // The error that ended the request, unless a router event already counted it as a failed call.
@@ -437,21 +467,14 @@ export class GatewayMetrics {
     }
   }
 
-  /** Cumulative request numbers per gateway model, then per deployment key ("" = none reached). */
-  requestCounts(): Map<string, Map<string, RequestCounts>> {
-    const out = new Map<string, Map<string, RequestCounts>>();
-    for (const [route, m] of this.cells) {
-      if (route === undefined) continue;
-      const byKey = new Map<string, RequestCounts>();
-      for (const [key, cell] of m) byKey.set(key, { requests: cell.requests, ok: cell.ok, failed: cell.failed });
-      out.set(route.name, byKey);
-    }
-    return out;
+  /** Cumulative request numbers of a gateway model by deployment key ("" = none reached). */
+  requestCounts(model: string): ReadonlyMap<string, Readonly<RequestCounts>> | undefined {
+    return this.counts.get(model);
   }
 
   /** Requests for models the config does not have. */
   unknownModelRequests(): number {
-    return this.cells.get(undefined)!.get('')!.requests;
+    return this.unknownCell.counts.requests;
   }
 
   /** The chart of the whole gateway, of a gateway model, or of a deployment key. */

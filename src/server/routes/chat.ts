@@ -1,11 +1,12 @@
-import type { FastifyInstance, FastifyReply, onRequestAsyncHookHandler } from 'fastify';
-import type { ModelRoute } from '../../config/index.js';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { completionText } from '../../providers/index.js';
 import type { ChatCompletionRequest } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
 import type { RouteResult, StreamResult } from '../../routing/types.js';
 import { toErrorReply } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
+import { enterHook } from '../live/hooks.js';
+import type { ConfigHolder } from '../live/snapshot.js';
 import type { KeyLimits } from '../rate-limits.js';
 import { RequestLifecycle, type RequestEnd, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { chatCompletionBodySchema } from '../schemas.js';
@@ -18,8 +19,8 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 
 export interface ChatRouteOptions {
   router: Pick<Router, 'route'>;
-  routes: ReadonlyMap<string, ModelRoute>;
-  auth: onRequestAsyncHookHandler | undefined;
+  /** The running config (routes, client keys), captured once per request. */
+  live: ConfigHolder;
   /** Request metrics and the per-request log line (absent: neither). */
   telemetry?: ChatTelemetry;
   /** Per-key rpm / tpm / maxConcurrent (absent: none). */
@@ -33,15 +34,17 @@ export type ChatTelemetry = RequestTelemetry;
 
 /** `POST /v1/chat/completions`, streaming and not, through `router.route`. */
 export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions): void {
-  const { router, routes } = opts;
+  const { router } = opts;
 
   app.post<{ Body: ChatCompletionRequest }>(
     '/v1/chat/completions',
-    { schema: { body: chatCompletionBodySchema }, onRequest: opts.auth ? [opts.auth] : [] },
+    { schema: { body: chatCompletionBodySchema }, onRequest: [enterHook(opts.live, 'apiAuth')] },
     async (request, reply) => {
       const body = request.body;
+      // The config this request arrived on (captured by the enter hook): it finishes on it.
+      const live = request.liveConfig!;
       const life = new RequestLifecycle(opts, request, { what: 'chat completion', model: body.model, stream: body.stream === true, prompt: { field: 'messages', value: body.messages } });
-      const route = life.resolve(routes, 'chat', 'POST /v1/chat/completions');
+      const route = life.resolve(live.routes, 'chat', 'POST /v1/chat/completions');
       const limitHeaders = await life.admit(body);
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 

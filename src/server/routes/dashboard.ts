@@ -18,7 +18,8 @@ export const HISTORY_MESSAGES = {
 export interface DashboardRouteOptions {
   metrics: GatewayMetrics;
   router: { deploymentHealth(): DeploymentHealth[] };
-  routes: ReadonlyMap<string, ModelRoute>;
+  /** The running config's routes (they change on reload). */
+  routes: () => ReadonlyMap<string, ModelRoute>;
   /** Same guard as the `GET /v1/pool/*` endpoints. */
   readAuth: onRequestAsyncHookHandler | undefined;
 }
@@ -46,10 +47,10 @@ export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardRou
   app.get('/dashboard/', async (_request, reply) => reply.redirect('/dashboard'));
 
   app.get('/v1/pool/deployments', { onRequest: read }, async (request, reply): Promise<PoolEnvelope<DeploymentsData>> =>
-    envelope(request, reply, DEPLOYMENTS_MESSAGES, () => deploymentsData(metrics, router.deploymentHealth(), routes)),
+    envelope(request, reply, DEPLOYMENTS_MESSAGES, () => deploymentsData(metrics, router.deploymentHealth(), routes())),
   );
   app.get('/v1/pool/history', { onRequest: read }, async (request, reply): Promise<PoolEnvelope<HistoryData>> =>
-    envelope(request, reply, HISTORY_MESSAGES, () => historyData(metrics, routes)),
+    envelope(request, reply, HISTORY_MESSAGES, () => historyData(metrics, routes())),
   );
 }
 

@@ -1,8 +1,7 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { ModelRoute } from '../../config/index.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatCompletionChunk, ChatCompletionStream } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
-import type { ExecuteResult, RoutingConfig } from '../../routing/types.js';
+import type { ExecuteResult } from '../../routing/types.js';
 import { estimateInputTokens } from '../anthropic/count-tokens.js';
 import { toAnthropicErrorReply } from '../anthropic/errors.js';
 import { pipeFrames } from '../anthropic/pipe.js';
@@ -13,6 +12,8 @@ import type { MessagesRequest } from '../anthropic/types.js';
 import { keyAllowsModel } from '../auth.js';
 import { modelNotFound, toErrorReply, wrongEndpoint } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
+import { enterHook, liveHook } from '../live/hooks.js';
+import type { ConfigHolder } from '../live/snapshot.js';
 import type { KeyLimits } from '../rate-limits.js';
 import { RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { countTokensBodySchema, messagesBodySchema } from '../schemas.js';
@@ -20,10 +21,8 @@ import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from './chat.js';
 
 export interface MessagesRouteOptions {
   router: Pick<Router, 'executeStrategy'>;
-  routes: ReadonlyMap<string, ModelRoute>;
-  routing: RoutingConfig;
-  /** Accepts `x-api-key` as well as a bearer key (see `anthropicKey`). */
-  auth: onRequestAsyncHookHandler | undefined;
+  /** The running config (routes, routing settings, client keys), captured once per request; keys are read from `x-api-key` as well as a bearer token (see `anthropicKey`). */
+  live: ConfigHolder;
   telemetry?: RequestTelemetry;
   keyLimits?: KeyLimits;
   usage?: RequestUsage;
@@ -45,17 +44,18 @@ function anthropicErrorHandler(err: unknown, request: FastifyRequest, reply: Fas
  * streamed or not, is translated back.
  */
 export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRouteOptions): void {
-  const { router, routes, routing } = opts;
-  const onRequest = opts.auth ? [opts.auth] : [];
+  const { router } = opts;
 
   app.post<{ Body: MessagesRequest }>(
     '/v1/messages',
-    { schema: { body: messagesBodySchema }, onRequest, errorHandler: anthropicErrorHandler },
+    { schema: { body: messagesBodySchema }, onRequest: [enterHook(opts.live, 'anthropicAuth')], errorHandler: anthropicErrorHandler },
     async (request, reply) => {
       const body = request.body;
       const stream = body.stream === true;
+      // The config this request arrived on (captured by the enter hook): it finishes on it.
+      const live = request.liveConfig!;
       const life = new RequestLifecycle(opts, request, { what: 'messages', model: body.model, stream, prompt: { field: 'messages', value: body.messages } });
-      const route = life.resolve(routes, 'chat', 'POST /v1/messages');
+      const route = life.resolve(live.routes, 'chat', 'POST /v1/messages');
       const limitHeaders = await life.admit(estimateInputTokens(body) + body.max_tokens);
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
@@ -69,7 +69,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       let result: ExecuteResult;
       try {
         const chatRequest = toChatRequest(body, stream);
-        result = await router.executeStrategy(chatRequest, route.deployments, route.strategy, routing, { signal: hangup.signal, requestId: request.id });
+        result = await router.executeStrategy(chatRequest, route.deployments, route.strategy, live.routing, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
         return life.fail(err);
       }
@@ -111,10 +111,10 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
 
   app.post<{ Body: Pick<MessagesRequest, 'model' | 'messages' | 'system' | 'tools'> }>(
     '/v1/messages/count_tokens',
-    { schema: { body: countTokensBodySchema }, onRequest, errorHandler: anthropicErrorHandler },
+    { schema: { body: countTokensBodySchema }, onRequest: [liveHook(opts.live, 'anthropicAuth')], errorHandler: anthropicErrorHandler },
     async (request) => {
       const model = request.body.model;
-      const route = keyAllowsModel(request.clientKey, model) ? routes.get(model) : undefined;
+      const route = keyAllowsModel(request.clientKey, model) ? opts.live.current.routes.get(model) : undefined;
       if (route === undefined) throw modelNotFound(model);
       if (!route.endpoints.includes('chat')) throw wrongEndpoint(model, 'POST /v1/messages/count_tokens', route.endpoints);
       return { input_tokens: estimateInputTokens(request.body) };

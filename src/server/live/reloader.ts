@@ -1,0 +1,250 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import { ConfigError, formatIssue, loadConfigFile, type GatewayConfig } from '../../config/index.js';
+import { compactChanges, diffConfig, isEmptyChange, keyLimits, pinRestartSettings, type ConfigChanges } from '../../config/diff.js';
+import { KeyRemovedError, type AdapterPool } from '../../pool/index.js';
+import type { PoolKey, PoolLimits } from '../../pool/types.js';
+import type { ChatAdapter } from '../../providers/types.js';
+import { PROVIDER_TYPES } from '../../providers/registry.js';
+import { checkProviders, type AdapterFactory } from '../check-providers.js';
+import { buildSnapshot, type ConfigHolder, type GatewaySnapshot } from './snapshot.js';
+
+/** What the reloader needs of the pool: keys added, resized, renewed and drained while it lends. */
+export type ReloadablePool = Pick<AdapterPool<ChatAdapter>, 'addKey' | 'setKeyOptions' | 'renewKey' | 'removeKey' | 'keyState' | 'on' | 'off'>;
+
+export type ReloadTrigger = 'sighup' | 'endpoint' | 'watch' | 'api';
+
+export type ReloadResult =
+  | { ok: true; version: number; changed: ConfigChanges; unchanged: boolean }
+  | { ok: false; reason: string; error: unknown };
+
+export interface ReloaderOptions {
+  holder: ConfigHolder;
+  pool: ReloadablePool;
+  logger: Logger;
+  /** The file the config came from; without one, reloads are refused. */
+  file: string | undefined;
+  /** Variables for `${VAR}` (default `process.env`, read at each reload). */
+  env?: NodeJS.ProcessEnv;
+  factory: AdapterFactory;
+  /** Where the server listens (a changed `server.host` needs a restart). */
+  host: string;
+  /** Registry for `adapterpool_config_reloads_total`. */
+  registry?: Registry;
+  /** Gateway parts outside the pool (router, metrics, logger, HTTP server) take the new config; runs just before the swap. */
+  beforeSwap?: (next: GatewaySnapshot, prev: GatewaySnapshot, changes: ConfigChanges) => void;
+}
+
+/**
+ * Loads the config file again and applies it: an invalid file changes nothing; a valid one changes the
+ * pools (new keys warmed, changed limits applied, keys of changed providers renewed), swaps the
+ * snapshot, then drains removed keys once no request that may use them is left. One reload at a time.
+ */
+export class ConfigReloader {
+  readonly file: string | undefined;
+  private readonly o: ReloaderOptions;
+  /** The reloader's own log (component "config"). */
+  readonly logger: Logger;
+  private readonly counter: Counter<'result'> | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly draining = new Map<string, Promise<void>>();
+  private closed = false;
+  private readonly listeners: Array<(next: GatewaySnapshot, prev: GatewaySnapshot) => void> = [];
+
+  constructor(opts: ReloaderOptions) {
+    this.o = opts;
+    this.file = opts.file;
+    this.logger = opts.logger.child({ component: 'config' });
+    if (opts.registry !== undefined) {
+      this.counter = new Counter({
+        name: 'adapterpool_config_reloads_total',
+        help: 'Config reloads by result: success (applied, or nothing changed) | failure (invalid config: nothing changed).',
+        labelNames: ['result'],
+        registers: [opts.registry],
+      });
+      this.counter.labels('success').inc(0);
+      this.counter.labels('failure').inc(0);
+    }
+  }
+
+  /** Read the config file again and apply it. */
+  reload(trigger: ReloadTrigger): Promise<ReloadResult> {
+    return this.serial(async () => {
+      let candidate: GatewayConfig;
+      try {
+        if (this.file === undefined) throw new Error('the gateway runs on the built-in default config (no --config file): nothing to reload');
+        candidate = await loadConfigFile(this.file, { providerTypes: PROVIDER_TYPES, env: this.o.env ?? process.env });
+      } catch (err) {
+        return this.failed(trigger, err);
+      }
+      return this.applyNow(candidate, trigger);
+    });
+  }
+
+  /** Apply a config that was parsed elsewhere (library users, tests). */
+  apply(candidate: GatewayConfig, trigger: ReloadTrigger = 'api'): Promise<ReloadResult> {
+    return this.serial(() => this.applyNow(candidate, trigger));
+  }
+
+  /** Removals still draining (tests and shutdown wait on these). */
+  async drained(): Promise<void> {
+    while (this.draining.size > 0) await Promise.all(this.draining.values());
+  }
+
+  /** Call `fn` after each reload that swapped in a new config (the CLI re-arms its file watcher). */
+  onApplied(fn: (next: GatewaySnapshot, prev: GatewaySnapshot) => void): void {
+    this.listeners.push(fn);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(candidate: GatewayConfig, trigger: ReloadTrigger): Promise<ReloadResult> {
+    const { holder, pool } = this.o;
+    const prev = holder.current;
+    let changes: ConfigChanges;
+    let running: GatewayConfig;
+    try {
+      changes = diffConfig(prev.config, candidate);
+      running = pinRestartSettings(prev.config, candidate, changes.restartRequired);
+      // A provider the registry cannot build (missing baseUrl or key) fails here, with its name.
+      checkProviders(running, this.o.factory, this.logger);
+      checkTotal(running);
+    } catch (err) {
+      return this.failed(trigger, err);
+    }
+    if (changes.restartRequired.length > 0) {
+      this.logger.warn({ settings: changes.restartRequired, trigger }, `config: ${changes.restartRequired.join(', ')} need a restart; the running values are kept`);
+    }
+    if (isEmptyChange(changes) || isDeepStrictEqual(running, prev.config)) {
+      this.counter?.labels('success').inc();
+      this.logger.info({ version: prev.version, trigger, changed: compactChanges(changes) }, 'config reloaded: nothing to apply');
+      return { ok: true, version: prev.version, changed: changes, unchanged: true };
+    }
+
+    const next = buildSnapshot(running, prev.version + 1, this.o.host, prev);
+    const limits = keyLimits(running);
+    const keyOf = (key: string): PoolKey => {
+      for (const r of next.routes.values()) for (const d of r.deployments) if (d.key === key) return { model: d.model, provider: d.provider };
+      throw new Error(`no deployment for pool ${key}`);
+    };
+    // New adapters are built from the new provider settings from here on.
+    holder.providers = next.providers;
+    for (const key of changes.pools.renewed) {
+      const k = keyOf(key);
+      pool.renewKey(k.model, k.provider);
+    }
+    for (const key of changes.pools.resized) {
+      const k = keyOf(key);
+      pool.setKeyOptions(k.model, k.provider, limits.get(key)!);
+    }
+    // Added keys serve at once: their minimum is warm before the first request can pick them.
+    await Promise.all(changes.pools.added.map((key) => this.addKey(keyOf(key), limits.get(key)!)));
+    this.o.beforeSwap?.(next, prev, changes);
+    holder.swap(next);
+    for (const fn of this.listeners) {
+      try {
+        fn(next, prev);
+      } catch (err) {
+        this.logger.error({ err }, 'config: a reload listener threw');
+      }
+    }
+    for (const key of changes.pools.removed) this.drainKey(key, prev);
+
+    this.counter?.labels('success').inc();
+    this.logger.info({ version: next.version, trigger, changed: compactChanges(changes) }, `config reloaded (version ${next.version})`);
+    return { ok: true, version: next.version, changed: changes, unchanged: false };
+  }
+
+  /**
+   * Close a removed key's adapters once no request can reach it: none on a snapshot that routes to it
+   * (requests finish on the config they started with, streams included). A key added back meanwhile stays.
+   */
+  private drainKey(key: string, prev: GatewaySnapshot): void {
+    if (this.draining.has(key)) return;
+    let poolKey: PoolKey | undefined;
+    for (const r of prev.routes.values()) for (const d of r.deployments) if (d.key === key) poolKey = { model: d.model, provider: d.provider };
+    if (poolKey === undefined) return;
+    const k = poolKey;
+    const { holder, pool } = this.o;
+    const run = (async () => {
+      for (;;) {
+        if (this.closed || holder.current.poolKeys.has(key)) return;
+        const users = holder.inUse().filter((s) => s.poolKeys.has(key));
+        if (users.length === 0) break;
+        await holder.nextIdle();
+      }
+      const started = Date.now();
+      await pool.removeKey(k.model, k.provider);
+      this.logger.info({ key, ms: Date.now() - started }, `deployment pool ${key} removed: in-flight requests finished, its adapters are closed`);
+    })()
+      .catch((err: unknown) => this.logger.error({ err, key }, `config: draining pool ${key} failed`))
+      .finally(() => this.draining.delete(key));
+    this.draining.set(key, run);
+  }
+
+  /** Add a key (waiting out the end of its previous removal, if one is finishing) and warm its minimum. */
+  private async addKey(key: PoolKey, limits: PoolLimits): Promise<void> {
+    const { pool } = this.o;
+    try {
+      try {
+        pool.addKey(key, limits);
+      } catch (err) {
+        if (!(err instanceof KeyRemovedError)) throw err;
+        await pool.removeKey(key.model, key.provider); // resolves when its last adapter has closed
+        pool.addKey(key, limits);
+      }
+      await warm(pool, key);
+    } catch (err) {
+      this.logger.warn({ err, key: `${key.model}:${key.provider}` }, 'config: warming a new pool failed; it fills on demand');
+    }
+  }
+
+  private failed(trigger: ReloadTrigger, err: unknown): ReloadResult {
+    const reason = reasonOf(err);
+    this.counter?.labels('failure').inc();
+    // Logged once here, with file and line; the caller only relays it.
+    this.logger.error({ trigger, file: this.file }, `config reload failed, the running config stays: ${reason}`);
+    return { ok: false, reason, error: err };
+  }
+}
+
+/** One line: every issue as `file:line:col: path: message`. */
+export function reasonOf(err: unknown): string {
+  if (err instanceof ConfigError) return err.issues.map((i) => formatIssue(err.source, i)).join('; ');
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The pool refuses keys whose minimums exceed `maxTotal`; say so before anything changes. */
+function checkTotal(config: GatewayConfig): void {
+  const max = config.pool.maxTotal;
+  if (max === undefined) return;
+  let sum = 0;
+  for (const l of keyLimits(config).values()) sum += l.minPoolSize;
+  if (sum > max) throw new ConfigError('config', [{ path: 'pool.maxTotal', message: `the minPoolSize of the configured pools (${sum}) exceeds maxTotal (${max})` }]);
+}
+
+/** Resolves when the key has no create under way (its minimum made, or failed and left to retry). */
+function warm(pool: ReloadablePool, key: PoolKey): Promise<void> {
+  const busy = () => (pool.keyState(key.model, key.provider)?.creating ?? 0) > 0;
+  if (!busy()) return Promise.resolve();
+  const name = `${key.model}:${key.provider}`;
+  return new Promise((resolve) => {
+    const check = (e: { key: string }) => {
+      if (e.key !== name || busy()) return;
+      pool.off('created', check);
+      pool.off('createFailed', check);
+      resolve();
+    };
+    pool.on('created', check);
+    pool.on('createFailed', check);
+  });
+}

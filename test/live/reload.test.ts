@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { call, eventually } from '../server/helpers.js';
+import { LiveUpstream, reloadVia, startFileGateway, type FileGateway } from './helpers.js';
+
+const ADMIN = 'admin-key-live-0001';
+const KEY_A = 'client-key-aaaa-0001';
+const KEY_B = 'client-key-bbbb-0002';
+const SECRET_1 = 'provider-secret-one-111';
+const SECRET_2 = 'provider-secret-two-222';
+
+interface Opts {
+  keys?: string[];
+  secret?: string;
+  /** Deployments of model `chat`. */
+  chat?: string;
+  extraModels?: string;
+  pool?: string;
+  server?: string;
+  routing?: string;
+}
+
+function config(u1: LiveUpstream, u2: LiveUpstream, o: Opts = {}): string {
+  return `server: { host: 127.0.0.1, ${o.server ?? 'port: 0'} }
+auth: { adminKey: ${ADMIN}, apiKeys: [${(o.keys ?? [KEY_A, KEY_B]).join(', ')}] }
+pool: ${o.pool ?? '{ minPoolSize: 1, maxPoolSize: 4 }'}
+routing: ${o.routing ?? '{ maxAttempts: 2 }'}
+providers:
+  one: { type: openai-compatible, baseUrl: "${u1.url}", apiKey: "${o.secret ?? SECRET_1}" }
+  two: { type: openai-compatible, baseUrl: "${u2.url}", apiKey: "${SECRET_2}" }
+models:
+  chat: { providers: [${o.chat ?? '{ provider: one, model: up-one }'}] }
+${o.extraModels ?? ''}`;
+}
+
+const chat = (url: string, model: string, key = KEY_A, stream = false) =>
+  call(url, 'POST', '/v1/chat/completions', { key, body: { model, stream, messages: [{ role: 'user', content: 'hi' }] } });
+
+describe('POST /v1/admin/reload and GET /v1/admin/config', () => {
+  let u1: LiveUpstream;
+  let u2: LiveUpstream;
+  let g: FileGateway;
+
+  before(async () => {
+    u1 = await LiveUpstream.start('one');
+    u2 = await LiveUpstream.start('two');
+    g = await startFileGateway(config(u1, u2));
+  });
+  after(async () => {
+    await g.close();
+    await u1.close();
+    await u2.close();
+  });
+
+  it('the admin rule guards both endpoints', async () => {
+    assert.equal((await reloadVia(g.url)).status, 401);
+    assert.equal((await reloadVia(g.url, KEY_A)).status, 401, 'an API key is not the admin key');
+    assert.equal((await call(g.url, 'GET', '/v1/admin/config', { key: KEY_A })).status, 401);
+  });
+
+  it('GET /v1/admin/config: the running config with version, load time and secrets masked', async () => {
+    const r = await call(g.url, 'GET', '/v1/admin/config', { key: ADMIN });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.success, true);
+    assert.equal(r.json.message, '获取配置成功');
+    assert.equal(r.json.data.version, 1);
+    assert.ok(Date.parse(r.json.data.loaded_at) > 0);
+    assert.equal(r.json.data.file, g.file);
+    assert.deepEqual(Object.keys(r.json.data.config.models), ['chat']);
+    for (const secret of [ADMIN, KEY_A, KEY_B, SECRET_1, SECRET_2]) assert.ok(!r.text.includes(secret), 'no secret in the answer');
+    assert.equal(r.json.data.config.providers.one.apiKey, '********');
+  });
+
+  it('an unchanged file: success, same version, nothing changed', async () => {
+    const r = await reloadVia(g.url, ADMIN);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { success: true, data: { version: 1, changed: {} }, message: '配置重新加载成功' });
+  });
+
+  it('an added model serves at once with its minimum warm; a removed API key is refused on the next request', async () => {
+    assert.equal((await chat(g.url, 'chat', KEY_B)).status, 200);
+    await g.write(config(u1, u2, { keys: [KEY_A], extraModels: '  solo: { providers: [{ provider: two, model: up-two, pool: { minPoolSize: 2 } }] }' }));
+    const r = await reloadVia(g.url, ADMIN);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json.message, '配置重新加载成功');
+    assert.equal(r.json.data.version, 2);
+    assert.deepEqual(r.json.data.changed.models, { added: ['solo'] });
+    assert.deepEqual(r.json.data.changed.deployments, { added: ['solo/two/up-two'] });
+    assert.deepEqual(r.json.data.changed.pools, { added: ['up-two:two'] });
+    assert.deepEqual(r.json.data.changed.settings, ['auth.apiKeys']);
+    // Warm before the answer: the pool exists with its minimum.
+    const stats = g.gw.pool.stats().pools['up-two:two'];
+    assert.ok(stats !== undefined && stats.total >= 2, `warm pool: ${JSON.stringify(stats)}`);
+    assert.equal((await chat(g.url, 'solo')).status, 200);
+    assert.equal((await chat(g.url, 'chat', KEY_B)).status, 401, 'the removed key is refused');
+    const models = await call(g.url, 'GET', '/v1/models', { key: KEY_A });
+    assert.deepEqual(models.json.data.map((m: { id: string }) => m.id), ['chat', 'solo']);
+    const cfg = await call(g.url, 'GET', '/v1/admin/config', { key: ADMIN });
+    assert.equal(cfg.json.data.version, 2);
+  });
+
+  it('an invalid file changes nothing: 400 with file:line, logged once, counted', async () => {
+    const before = (await call(g.url, 'GET', '/v1/admin/config', { key: ADMIN })).json.data;
+    const failuresBefore = g.lines().filter((l) => /config reload failed/.test(l.msg ?? '')).length;
+    const cases: Array<[string, RegExp]> = [
+      ['models:\n  chat: { providers: [ { provider: one\n', /gateway\.yaml:\d+:\d+/],
+      [config(u1, u2, { chat: '{ provider: nowhere, model: x }' }), /gateway\.yaml:\d+:\d+: models\.chat\.providers\[0\]\.provider: unknown provider "nowhere"/],
+      [config(u1, u2, { secret: '${LIVE_UNSET_VAR}' }), /gateway\.yaml:\d+:\d+: providers\.one\.apiKey: environment variable LIVE_UNSET_VAR is not set/],
+      [config(u1, u2).replace('type: openai-compatible', 'type: no-such-type'), /gateway\.yaml:\d+:\d+: providers\.one\.type: unknown provider type "no-such-type"/],
+    ];
+    for (const [text, reason] of cases) {
+      await g.write(text);
+      const r = await reloadVia(g.url, ADMIN);
+      assert.equal(r.status, 400);
+      assert.equal(r.json.success, false);
+      assert.equal(r.json.data, null);
+      assert.match(r.json.message, /^配置重新加载失败: /);
+      assert.match(r.json.message, reason);
+    }
+    const now = (await call(g.url, 'GET', '/v1/admin/config', { key: ADMIN })).json.data;
+    assert.deepEqual(now, before, 'the running config stays');
+    assert.equal((await chat(g.url, 'solo')).status, 200, 'and serves on');
+    const failures = g.lines().filter((l) => /config reload failed/.test(l.msg ?? ''));
+    assert.equal(failures.length - failuresBefore, cases.length, 'each failure logged once');
+    assert.match(failures.at(-1)!.msg, /gateway\.yaml:\d+/);
+    const metrics = await call(g.url, 'GET', '/metrics', { key: ADMIN });
+    assert.match(metrics.text, /adapterpool_config_reloads_total\{result="failure"\} 4\n/);
+    assert.match(metrics.text, /adapterpool_config_reloads_total\{result="success"\} 2\n/);
+  });
+
+  it('server.host / server.port are reported as needing a restart and left as they were; the rest applies', async () => {
+    await g.write(config(u1, u2, { keys: [KEY_A], server: 'port: 1, keepAliveTimeout: 10s', routing: '{ maxAttempts: 3 }', extraModels: '  solo: { providers: [{ provider: two, model: up-two, pool: { minPoolSize: 2 } }] }' }));
+    const r = await reloadVia(g.url, ADMIN);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json.data.changed.restartRequired, ['server.port']);
+    assert.deepEqual(r.json.data.changed.settings.sort(), ['routing.maxAttempts', 'server.keepAliveTimeout', 'server.port']);
+    const cfg = (await call(g.url, 'GET', '/v1/admin/config', { key: ADMIN })).json.data;
+    assert.equal(cfg.config.server.port, 0, 'the port the process started with');
+    assert.equal(cfg.config.routing.maxAttempts, 3);
+    assert.equal(g.gw.app.server.keepAliveTimeout, 10_000);
+    assert.ok(g.lines().some((l) => l.level === 40 && /server\.port need a restart/.test(l.msg)));
+    assert.equal((await chat(g.url, 'chat')).status, 200, 'still listening where it was');
+  });
+
+  it('a provider key swap: the next requests carry the new key; the old adapters retire', async () => {
+    await g.write(config(u1, u2, { keys: [KEY_A], secret: 'provider-secret-new-333', extraModels: '  solo: { providers: [{ provider: two, model: up-two, pool: { minPoolSize: 2 } }] }' }));
+    const r = await reloadVia(g.url, ADMIN);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json.data.changed.providers, { changed: ['one'] });
+    assert.deepEqual(r.json.data.changed.pools, { renewed: ['up-one:one'] });
+    const seen = u1.auth.length;
+    for (let i = 0; i < 3; i++) assert.equal((await chat(g.url, 'chat')).status, 200);
+    assert.deepEqual(u1.auth.slice(seen), Array(3).fill('Bearer provider-secret-new-333'));
+    assert.ok(!g.logs.join('').includes('provider-secret-new-333'), 'the key is not logged');
+  });
+});
+
+describe('a stream that lasts across a reload that removes its deployment', () => {
+  it('completes, and only then are the removed deployment\'s connections closed', async () => {
+    const u1 = await LiveUpstream.start('one');
+    const u2 = await LiveUpstream.start('two');
+    const two = '{ provider: two, model: up-two }';
+    const g = await startFileGateway(config(u1, u2, { chat: `{ provider: one, model: up-one }, ${two}`, extraModels: `  solo: { providers: [${two}] }` }));
+    try {
+      u2.hold = true;
+      const streamDone = chat(g.url, 'solo', KEY_A, true);
+      await eventually(() => u2.heldStreams === 1, 'the stream reached upstream two');
+      assert.ok(u2.openSockets > 0);
+
+      await g.write(config(u1, u2));
+      const r = await reloadVia(g.url, ADMIN);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.deepEqual(r.json.data.changed.models, { removed: ['solo'], changed: ['chat'] });
+      assert.deepEqual(r.json.data.changed.pools, { removed: ['up-two:two'] });
+      // No new request reaches the removed deployment.
+      for (let i = 0; i < 4; i++) assert.equal((await chat(g.url, 'chat')).headers.get('x-adapterpool-deployment'), 'up-one:one');
+      assert.equal((await chat(g.url, 'solo')).status, 404);
+      assert.ok(u2.openSockets > 0, 'the in-flight stream keeps its connection');
+      assert.ok(!g.lines().some((l) => /up-two:two removed/.test(l.msg ?? '')));
+
+      u2.releaseHeld();
+      const res = await streamDone;
+      assert.equal(res.status, 200);
+      assert.ok(res.text.trimEnd().endsWith('data: [DONE]'), res.text);
+      assert.match(res.text, /two-2 /);
+      await g.gw.reloader.drained();
+      await eventually(() => u2.openSockets === 0, 'upstream two sees its connections closed');
+      assert.ok(g.lines().some((l) => /deployment pool up-two:two removed/.test(l.msg ?? '')), 'the drain is logged');
+      assert.equal(g.gw.pool.stats().pools['up-two:two'], undefined);
+      assert.equal(g.gw.pool.status().in_use_adapters, 0);
+    } finally {
+      await g.close();
+      await u1.close();
+      await u2.close();
+    }
+  });
+});
