@@ -194,7 +194,7 @@ export async function runGatewayOverhead(o: OverheadOptions): Promise<Section> {
       `Median of ${o.rounds} interleaved round(s) of ${o.seconds} s per setup (${loadgen === 'wrk' ? 'wrk, one thread, in its own process' : 'autocannon in the parent process'}, closed loop, one request per connection at a time; ` +
         'upstream, bare proxy and gateway each in their own child process); ratios and differences are taken per round, then the median. ' +
         'Bare proxy: bench/bare-proxy.ts, Node `http` → undici `Pool`, bytes passed through, nothing parsed. ' +
-        'Gateway: deployment `maxPoolSize: 50`, every feature on: the per-request log line at `info`, metrics, request validation, one API key. ' +
+        'Gateway: deployment `maxPoolSize: 50`, every feature on: the per-request log line at `info`, metrics, request validation, one API key, the usage ledger (SQLite, in a scratch directory). ' +
         `Streams: ${STREAM_CHUNKS} chunks and \`[DONE]\`, each its own write by the upstream. ` +
         `Time to first token: ${o.ttftCount} sequential streaming requests per round on one keep-alive connection, request sent → first \`data:\` bytes.` +
         (failed > 0 ? ` **${failed} requests failed.**` : ' No request failed.'),
