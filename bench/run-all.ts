@@ -6,7 +6,8 @@
  *   BENCH_QUICK=1            a fast smoke run (short rounds, 20 s soak, fewer streams held open)
  *   BENCH_SOAK_SECONDS=N     soak length (default 120)
  *   BENCH_LOADGEN=autocannon use autocannon even when wrk is installed
- *   BENCH_ONLY=a,b           only these sections: pool, overhead, gc, memory, connections, profile, soak
+ *   BENCH_ONLY=a,b           only these sections: pool, overhead, gc, memory, connections, profile, soak, cluster
+ *   BENCH_REDIS=URL          the Redis of the cluster section (default redis://127.0.0.1:6379)
  *   BENCH_NO_WRITE=1         print only; write neither README.md nor bench/results.md
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCluster } from './cluster.js';
 import { runConnections } from './connections.js';
 import { runGc } from './gc.js';
 import { runGatewayOverhead } from './gateway-overhead.js';
@@ -91,6 +93,7 @@ const steps: Array<[string, () => Promise<Section>]> = [
   ['connections', () => runConnections({ requests: quick ? 2_000 : 10_000 })],
   ['profile', () => runProfile({ seconds: quick ? 3 : 8 })],
   ['soak', () => runSoak({ seconds: soakSeconds, rate: 1000 })],
+  ['cluster', () => runCluster(quick ? { rounds: 1, seconds: 2 } : { rounds: 3, seconds: 4 })],
 ];
 for (const [name, run] of steps) {
   if (!wanted(name)) continue;

@@ -2,10 +2,11 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkConfigCommand } from './check-config.js';
+import { printConfigCommand } from './print-config.js';
 import { serveCommand } from './serve.js';
 import { EXIT, UsageError, USAGE, version } from './usage.js';
 
-/** `adapterpool serve [--config FILE] [--port N]` · `adapterpool check-config FILE` · `--help` · `--version`. */
+/** `adapterpool serve [--config FILE] [--port N] [--log-format F]` · `check-config FILE` · `print-config` · `--help` · `--version`. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -14,6 +15,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await serveCommand(rest);
       case 'check-config':
         return await checkConfigCommand(rest);
+      case 'print-config':
+        return printConfigCommand(rest);
       case '--help':
       case '-h':
       case 'help':

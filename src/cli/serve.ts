@@ -1,47 +1,47 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, ConfigWatcher, defaultConfig, loadConfigFile, type GatewayConfig } from '../config/index.js';
-import { PROVIDER_TYPES } from '../providers/registry.js';
-import { buildGateway, createLogger, type Gateway } from '../server/index.js';
+import type { Logger } from 'pino';
+import { ConfigError, ConfigWatcher, defaultConfig, LOG_FORMATS, type GatewayConfig } from '../config/index.js';
+import { buildGateway, createLogger, type Gateway, type LogFormat } from '../server/index.js';
+import { loadConfigForCli } from './load.js';
 import { EXIT, UsageError } from './usage.js';
 
 /**
- * `serve [--config FILE] [--port N] [--watch]`: run until SIGTERM/SIGINT, then shut down gracefully
- * and exit 0. SIGHUP (and, with --watch or `server.watchConfig`, a change of FILE) reloads the config.
+ * `serve [--config FILE] [--port N] [--watch] [--log-format F]`: run until SIGTERM/SIGINT, then shut
+ * down gracefully and exit 0. SIGHUP (and, with --watch or `server.watchConfig`, a change of FILE)
+ * reloads the config.
  */
 export async function serveCommand(args: readonly string[]): Promise<number> {
   const { values } = parse(args);
   const file = values.config ?? (process.env.ADAPTERPOOL_CONFIG || undefined);
   const port = values.port === undefined ? undefined : parsePort(values.port);
+  const format = values['log-format'] === undefined ? undefined : parseFormat(values['log-format']);
   if (values.watch === true && file === undefined) throw new UsageError('--watch needs a config file (--config FILE or $ADAPTERPOOL_CONFIG)');
 
-  let config: GatewayConfig;
-  try {
-    config = file === undefined ? defaultConfig() : await loadConfigFile(file, { providerTypes: PROVIDER_TYPES });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    return EXIT.failure;
-  }
+  const config: GatewayConfig | undefined = file === undefined ? defaultConfig() : await loadConfigForCli(file);
+  if (config === undefined) return EXIT.failure;
 
-  const logger = createLogger(config.logging.level);
+  const logger = createLogger(config.logging.level, undefined, { format: format ?? config.logging.format });
   const models = Object.keys(config.models);
   if (file === undefined) {
-    logger.info({ models }, 'no config file given: using the built-in default config (mock provider, demo models)');
+    logger.info({ event: 'config_loaded', models }, 'no config file given: using the built-in default config (mock provider, demo models)');
   } else {
-    logger.info({ config: file, models }, `using config file ${file}`);
+    logger.info({ event: 'config_loaded', config: file, models }, `using config file ${file}`);
   }
 
-  let gateway: Gateway;
+  let gateway: Gateway | undefined;
   try {
     gateway = await buildGateway(config, file === undefined ? { logger } : { logger, configFile: file });
     await gateway.listen(port === undefined ? {} : { port });
   } catch (err) {
-    logger.fatal({ err }, err instanceof ConfigError ? err.message : 'the gateway could not start');
+    // Readable lines on stderr, no JSON and no stack: these are the operator's to fix, not bugs.
+    process.stderr.write(`adapterpool: ${startFailure(err, config, port)}\n`);
+    await gateway?.close(0).catch(() => {});
     return EXIT.failure;
   }
 
+  const running = gateway;
   // Reload triggers. The reloader logs each outcome (once, with file and line on failure).
-  const reload = (trigger: 'sighup' | 'watch') => void gateway.reload(trigger);
+  const reload = (trigger: 'sighup' | 'watch') => void running.reload(trigger);
   const onHangup = () => {
     logger.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the config');
     reload('sighup');
@@ -73,39 +73,73 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
     );
   };
   rewatch(config);
-  gateway.reloader.onApplied((next) => rewatch(next.config));
+  running.reloader.onApplied((next) => rewatch(next.config));
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(EXIT.failure);
+      // `process.on`, not `once`: a second signal must reach this line, not Node's default (exit 143, no log).
+      logger.warn({ event: 'shutdown_forced', signal }, 'second signal: exiting now');
+      exitAfterFlush(logger, EXIT.failure);
+      return;
     }
     stopping = true;
     watcher?.close();
     process.off('SIGHUP', onHangup);
-    logger.info({ signal, timeoutMs: gateway.config.server.shutdownTimeout }, 'shutting down: finishing in-flight requests');
-    gateway.close().then(
+    logger.info({ event: 'shutdown_started', signal, timeoutMs: running.config.server.shutdownTimeout }, 'shutting down: finishing in-flight requests');
+    running.close().then(
       () => {
-        logger.info('shut down cleanly');
-        process.exit(EXIT.ok);
+        logger.info({ event: 'shutdown_done' }, 'shut down cleanly');
+        exitAfterFlush(logger, EXIT.ok);
       },
       (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(EXIT.failure);
+        logger.error({ event: 'shutdown_failed', err }, 'shutdown failed');
+        exitAfterFlush(logger, EXIT.failure);
       },
     );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   return EXIT.running;
+}
+
+/** One line saying why the gateway could not start. */
+function startFailure(err: unknown, config: GatewayConfig, port: number | undefined): string {
+  if (err instanceof ConfigError) return err.message;
+  const address = `${config.server.host}:${port ?? config.server.port}`;
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return `cannot listen on ${address}: the port is already in use (stop the other process, or set server.port / --port)`;
+    case 'EACCES':
+      return `cannot listen on ${address}: permission denied (ports below 1024 need privileges)`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${address}: no such address on this machine (check server.host)`;
+    default:
+      return `the gateway could not start: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** Exit once the logger wrote its last lines (an asynchronous destination may still hold them). */
+function exitAfterFlush(logger: Logger, code: number): void {
+  const exit = () => process.exit(code);
+  setTimeout(exit, 1000).unref();
+  try {
+    logger.flush(exit);
+  } catch {
+    exit();
+  }
 }
 
 function parse(args: readonly string[]) {
   try {
     return parseArgs({
       args: [...args],
-      options: { config: { type: 'string', short: 'c' }, port: { type: 'string', short: 'p' }, watch: { type: 'boolean', short: 'w' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        port: { type: 'string', short: 'p' },
+        watch: { type: 'boolean', short: 'w' },
+        'log-format': { type: 'string' },
+      },
       allowPositionals: false,
       strict: true,
     });
@@ -118,4 +152,9 @@ function parsePort(text: string): number {
   const port = Number(text);
   if (!/^\d+$/.test(text) || port > 65_535) throw new UsageError(`--port must be 0..65535, got "${text}"`);
   return port;
+}
+
+function parseFormat(text: string): LogFormat {
+  if (!(LOG_FORMATS as readonly string[]).includes(text)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got "${text}"`);
+  return text as LogFormat;
 }

@@ -1,5 +1,6 @@
-import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
-import { FlexibleLimiter, MemoryConcurrency, type ConcurrencyStore, type CounterOptions } from '../routing/limits/index.js';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { DEFAULT_WINDOW_MS, FlexibleLimiter, MemoryConcurrency, type ConcurrencyStore } from '../routing/limits/index.js';
+import type { Admission, LimitStatus, LimitWindow, Limiter, RateLimits, Reservation } from '../routing/limits/index.js';
 import type { RedisLink } from './redis-link.js';
 
 export interface SharedLimiterOptions {
@@ -8,45 +9,81 @@ export interface SharedLimiterOptions {
   liveReplicas: () => number;
   /** Window length (production: a minute). */
   windowMs?: number;
+  /**
+   * Points a replica borrows at a time, as a fraction of the limit's share per replica (`limit ÷
+   * replicas`). Smaller: fewer points idle in one replica's lease; larger: fewer round trips.
+   */
+  leaseFraction?: number;
 }
 
 /**
- * The keys' and deployments' limiter shared by every replica: the same `FlexibleLimiter` (and so the
- * same algorithm, rate-limiter-flexible's fixed window) with its counters in Redis. RateLimiterRedis
- * counts with one Lua script per consume (EVALSHA, reloaded by itself after a Redis restart) whose
- * window is a Redis TTL, so replicas' clocks do not matter. When Redis is away or slower than the
- * command timeout, each counter falls back to its insurance limiter: an in-memory one with
- * `limit ÷ live replicas` points, so the fleet as a whole stays near the limit.
- *
- * In-flight counts (`maxConcurrent`) stay local, each replica holding `⌈max ÷ live replicas⌉`: a
- * shared in-flight count would cost a round trip at the end of every request and leak on a crash.
+ * Take up to `want` points of a window counter, never past `limit`; the window is the key's TTL,
+ * set by the first grant (Redis's clock: replicas' clocks never meet). Answers {granted, used, ttl}.
  */
-export class SharedLimiter extends FlexibleLimiter {
-  private readonly redisCounters: Array<{ counter: Insured; o: CounterOptions }>;
-  private replicas: number;
-  private readonly shared: SharedLimiterOptions;
+const BORROW_SCRIPT = `
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+local grant = math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - used)
+if grant < 0 then grant = 0 end
+if grant > 0 then
+  used = redis.call('INCRBY', KEYS[1], grant)
+  if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+    ttl = tonumber(ARGV[3])
+  end
+end
+if ttl < 0 then ttl = 0 end
+return {grant, used, ttl}`;
 
-  constructor(shared: SharedLimiterOptions) {
-    super({
-      ...(shared.windowMs === undefined ? {} : { windowMs: shared.windowMs }),
-      concurrency: new FleetShareConcurrency(() => this.replicas),
-      createCounter: (o) => {
-        const counter = new RateLimiterRedis({
-          storeClient: shared.link.client,
-          // Not connected: go to the insurance limiter at once instead of waiting on a command.
-          rejectIfRedisNotReady: true,
-          keyPrefix: shared.link.key('rl', o.keyPrefix),
-          points: o.points,
-          duration: o.duration,
-          insuranceLimiter: this.insurance(o),
-        });
-        this.redisCounters.push({ counter: counter as Insured, o });
-        return counter;
-      },
-    });
-    this.shared = shared;
-    this.redisCounters = [];
-    this.replicas = Math.max(1, shared.liveReplicas());
+/** Points this replica borrowed from one shared window counter (a subject's rpm or tpm). */
+interface Lease {
+  /** Borrowed and not yet used (negative: used beyond what was borrowed, owed at the next borrow). */
+  left: number;
+  /** The fleet's count at the last borrow (our unused points included). */
+  used: number;
+  /** The last borrow got nothing: the window's points are all taken (until it ends). */
+  drained: boolean;
+  /** When the window ends, on this process's clock (from the key's TTL at the last borrow). */
+  until: number;
+  /** Points wanted by admits waiting on this lease (a borrow asks for all of them at once). */
+  demand: number;
+  /** A borrow on its way: concurrent admits wait for it instead of sending their own. */
+  pending: Promise<void> | undefined;
+}
+
+/**
+ * Key and deployment limits held across the fleet with no Redis round trip on most requests. Each
+ * replica borrows points from a shared window counter in Redis in small leases (one Lua script,
+ * EVALSHA, reloaded by itself after a Redis restart) and admits requests from its lease locally;
+ * it goes back to Redis only when the lease runs out. Redis never grants more than the limit, so
+ * the fleet never admits more than the limit in a window; points still in a lease when the window
+ * ends are simply not used (the tolerance is under-admission, at most one lease per replica).
+ *
+ * Redis away, or slower than the command timeout: admission falls back to this process's own
+ * `FlexibleLimiter` with `limit ÷ live replicas` (so the fleet stays near the limit), and returns to
+ * the shared counters by itself. In-flight counts (`maxConcurrent`) are always local shares,
+ * `⌈max ÷ live replicas⌉` each: a shared in-flight count would cost a round trip at the end of every
+ * request and leak when a replica dies.
+ */
+export class SharedLimiter implements Limiter {
+  readonly windowMs: number;
+  private readonly link: RedisLink;
+  private readonly liveReplicasOf: () => number;
+  private readonly fraction: number;
+  private readonly leases = new Map<string, Lease>();
+  private readonly concurrency: ConcurrencyStore;
+  private replicas: number;
+  private local: FlexibleLimiter;
+
+  constructor(opts: SharedLimiterOptions) {
+    this.link = opts.link;
+    this.liveReplicasOf = opts.liveReplicas;
+    this.windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
+    this.fraction = opts.leaseFraction ?? 0.1;
+    this.replicas = Math.max(1, opts.liveReplicas());
+    this.concurrency = new FleetShareConcurrency(() => this.replicas);
+    this.local = this.localLimiter();
+    opts.link.client.defineCommand('apLimitBorrow', { numberOfKeys: 1, lua: BORROW_SCRIPT });
   }
 
   /** The replica count the local shares divide by. */
@@ -56,19 +93,164 @@ export class SharedLimiter extends FlexibleLimiter {
 
   /** The fleet grew or shrank: local fallbacks take the new share. Called by the fleet view. */
   refreshReplicas(): void {
-    const n = Math.max(1, this.shared.liveReplicas());
+    const n = Math.max(1, this.liveReplicasOf());
     if (n === this.replicas) return;
     this.replicas = n;
-    for (const { counter, o } of this.redisCounters) counter.insuranceLimiter = this.insurance(o);
+    this.local.close();
+    this.local = this.localLimiter();
   }
 
-  private insurance(o: CounterOptions): RateLimiterMemory {
-    return new RateLimiterMemory({ points: Math.max(1, Math.floor(o.points / this.replicas)), duration: o.duration, keyPrefix: `${o.keyPrefix}-local` });
+  async admit(subject: string, limits: RateLimits, tokens: number): Promise<Admission> {
+    const { rpm, tpm, maxConcurrent } = limits;
+    if (!this.link.up) return this.local.admit(subject, this.share(limits), tokens);
+    // Taken synchronously, before any await, so concurrent admits cannot all see a free slot.
+    if (maxConcurrent !== undefined && !this.concurrency.tryAcquire(subject, maxConcurrent)) {
+      return { ok: false, reason: 'concurrency', retryAfterMs: 1000, status: this.status(subject, limits) };
+    }
+    const release = () => {
+      if (maxConcurrent !== undefined) this.concurrency.release(subject);
+    };
+    const reserved = tpm === undefined ? 0 : Math.max(0, Math.min(Math.ceil(tokens), tpm));
+    const rk = rpm === undefined ? undefined : `${subject}:rpm${rpm}`;
+    const tk = tpm === undefined ? undefined : `${subject}:tpm${tpm}`;
+    // Borrow what the leases lack; both borrows leave in the same tick (one round trip, auto-pipelined).
+    // Admits sharing a borrow may find it taken by the others: borrow again while the fleet has points.
+    let refusal: 'requests' | 'tokens' | undefined;
+    for (let round = 0; ; round++) {
+      const needRequests = rk !== undefined && !this.has(rk, 1);
+      const needTokens = tk !== undefined && !this.has(tk, reserved);
+      if (!needRequests && !needTokens) break;
+      if (round === 5 || (needRequests && this.drained(rk!)) || (needTokens && this.drained(tk!))) {
+        refusal = needRequests ? 'requests' : 'tokens';
+        break;
+      }
+      try {
+        const lacking: Array<Promise<void>> = [];
+        if (needRequests) lacking.push(this.borrow(rk!, rpm!, 1));
+        if (needTokens) lacking.push(this.borrow(tk!, tpm!, reserved));
+        await Promise.all(lacking);
+      } catch {
+        // Redis failed or was too slow for this request: this replica's share decides it.
+        release();
+        return this.local.admit(subject, this.share(limits), tokens);
+      }
+    }
+    if (refusal !== undefined) {
+      release();
+      const status = this.status(subject, limits);
+      const w = (refusal === 'requests' ? status.requests : status.tokens)!;
+      return { ok: false, reason: refusal, retryAfterMs: Math.max(1, w.resetMs), status };
+    }
+    // Points not yet in a lease stay with the fleet: take ours now, synchronously.
+    if (rk !== undefined) this.leases.get(rk)!.left -= 1;
+    const tokenLease = tk === undefined ? undefined : this.leases.get(tk)!;
+    if (tokenLease !== undefined) tokenLease.left -= reserved;
+    const windowEnd = tokenLease?.until ?? 0;
+    let settled = false;
+    const reservation: Reservation = {
+      status: this.status(subject, limits),
+      reservedTokens: reserved,
+      settle: (used) => {
+        if (settled) return;
+        settled = true;
+        release();
+        if (tokenLease === undefined || used === undefined) return;
+        // Within the window the difference goes back to (or is taken from) the lease; a negative
+        // lease is paid at its next borrow. After the window only tokens beyond the reservation count.
+        const diff = Math.ceil(used) - reserved;
+        if (Date.now() < windowEnd) tokenLease.left -= diff;
+        else if (diff > 0) tokenLease.left -= diff;
+      },
+    };
+    return { ok: true, reservation };
+  }
+
+  async peek(subject: string, limits: RateLimits): Promise<LimitStatus> {
+    if (!this.link.up) return this.local.peek(subject, this.share(limits));
+    return this.status(subject, limits);
+  }
+
+  close(): void {
+    this.leases.clear();
+    this.local.close();
+  }
+
+  /** The lease holds `n` points for a window that has not ended. */
+  private has(key: string, n: number): boolean {
+    const l = this.leases.get(key);
+    return l !== undefined && Date.now() < l.until && l.left >= n;
+  }
+
+  /** The fleet has no more points for this lease in its current window. */
+  private drained(key: string): boolean {
+    const l = this.leases.get(key);
+    return l !== undefined && l.drained && Date.now() < l.until;
+  }
+
+  /** One borrow per lease at a time; admits that arrive meanwhile share it. */
+  private borrow(key: string, limit: number, need: number): Promise<void> {
+    let l = this.leases.get(key);
+    if (l === undefined) {
+      l = { left: 0, used: 0, drained: false, until: 0, demand: 0, pending: undefined };
+      this.leases.set(key, l);
+    }
+    const lease = l;
+    lease.demand += need;
+    lease.pending ??= (async () => {
+      // Let the admits of this tick add their demand first: one borrow for all of them.
+      await Promise.resolve();
+      try {
+        if (Date.now() >= lease.until) {
+          lease.left = Math.min(0, lease.left); // a new window: unused points of the old one are gone, debts are not
+          lease.used = 0;
+          lease.drained = false;
+        }
+        const chunk = Math.max(1, Math.ceil((limit / this.replicas) * this.fraction));
+        const want = Math.max(lease.demand, chunk) - Math.min(0, lease.left);
+        const [granted, used, ttl] = (await (this.link.client as unknown as BorrowClient).apLimitBorrow(this.link.key('rl', `{${key}}`), want, limit, this.windowMs)) as [number, number, number];
+        lease.left += granted;
+        lease.used = used;
+        lease.drained = granted < want;
+        lease.until = Date.now() + ttl;
+      } finally {
+        lease.pending = undefined;
+      }
+    })();
+    return lease.pending.finally(() => {
+      lease.demand -= need;
+    });
+  }
+
+  /** The fleet's state as this replica knows it, for `x-ratelimit-*` headers. */
+  private status(subject: string, limits: RateLimits): LimitStatus {
+    const out: { requests?: LimitWindow; tokens?: LimitWindow } = {};
+    if (limits.rpm !== undefined) out.requests = this.window(`${subject}:rpm${limits.rpm}`, limits.rpm);
+    if (limits.tpm !== undefined) out.tokens = this.window(`${subject}:tpm${limits.tpm}`, limits.tpm);
+    return out;
+  }
+
+  private window(key: string, limit: number): LimitWindow {
+    const l = this.leases.get(key);
+    const now = Date.now();
+    if (l === undefined || now >= l.until) return { limit, remaining: limit, resetMs: 0 };
+    return { limit, remaining: Math.max(0, Math.min(limit, limit - l.used + Math.max(0, l.left))), resetMs: l.until - now };
+  }
+
+  /** This replica's share of each limit while Redis is away. */
+  private share(limits: RateLimits): RateLimits {
+    const n = this.replicas;
+    const part = (v: number | undefined) => (v === undefined ? undefined : Math.max(1, Math.floor(v / n)));
+    return { rpm: part(limits.rpm), tpm: part(limits.tpm), maxConcurrent: limits.maxConcurrent === undefined ? undefined : Math.max(1, Math.ceil(limits.maxConcurrent / n)) };
+  }
+
+  private localLimiter(): FlexibleLimiter {
+    return new FlexibleLimiter({ windowMs: this.windowMs, createCounter: (o) => new RateLimiterMemory(o) });
   }
 }
 
-/** RateLimiterRedis's insurance limiter is a settable property the typings leave out. */
-type Insured = RateLimiterRedis & { insuranceLimiter: RateLimiterMemory };
+interface BorrowClient {
+  apLimitBorrow(key: string, want: number, limit: number, windowMs: number): Promise<unknown>;
+}
 
 /** `maxConcurrent` split over the fleet: this replica holds its share of the slots. */
 class FleetShareConcurrency implements ConcurrencyStore {

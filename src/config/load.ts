@@ -3,7 +3,7 @@ import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type
 import { z } from 'zod';
 import { interpolateEnv } from './env.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
-import { configSchema, type GatewayConfig } from './schema.js';
+import { configSchema, configShape, crossCheck, deploymentSchema, modelSchema, providerSchema, type CrossCheckInput, type GatewayConfig, type ModelEntry, type ProviderEntry } from './schema.js';
 
 export interface ParseConfigOptions {
   /** Name used in messages (a file path). */
@@ -12,11 +12,24 @@ export interface ParseConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Accepted `providers.*.type` values (the provider registry's `PROVIDER_TYPES`); unchecked when absent. */
   providerTypes?: readonly string[];
+  /**
+   * Checks a provider entry the way its adapter will (missing key, Azure `deployment`, ...): returns
+   * the problems, reported at the provider's line with the file's other errors. Given by the CLI,
+   * which may know the provider registry (config does not import providers).
+   */
+  checkProvider?: ProviderCheck;
 }
+
+/** `models`: the upstream model ids the provider serves in this file. Problems as messages. */
+export type ProviderCheck = (name: string, entry: ProviderEntry, models: readonly string[]) => string[];
 
 type Path = ReadonlyArray<string | number>;
 
-/** Parse, interpolate and validate config text. Throws a `ConfigError` naming every bad field and its line. */
+/**
+ * Parse, interpolate and validate config text. Throws a `ConfigError` naming every bad field and
+ * its line: every problem of the file at once (unset variables, schema, cross-field, provider
+ * types and provider checks), each once.
+ */
 export function parseConfig(text: string, options: ParseConfigOptions = {}): GatewayConfig {
   const source = options.source ?? '<config>';
   const lineCounter = new LineCounter();
@@ -27,6 +40,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
     return { line, column: col };
   };
 
+  // Syntax errors first and alone: without a document tree nothing else can be located.
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
@@ -35,27 +49,110 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
   }
 
   const issues: ConfigIssue[] = [];
-  interpolate(doc, options.env ?? process.env, (path, message, node) => issues.push({ path: formatPath(path), message, ...at(node.range?.[0]) }));
-  if (issues.length > 0) throw new ConfigError(source, issues);
+  const report = (path: Path, message: string): void => {
+    issues.push({ path: formatPath(path), message, ...at(nodeAt(doc, path)?.range?.[0]) });
+  };
+  // A field whose variable is unset is reported once, for the variable, not again for its value.
+  const unsetPaths = new Set<string>();
+  interpolate(doc, options.env ?? process.env, (path, message, node) => {
+    unsetPaths.add(formatPath(path));
+    issues.push({ path: formatPath(path), message, ...at(node.range?.[0]) });
+  });
 
   const raw: unknown = doc.toJS() ?? {};
   const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    throw new ConfigError(source, sortIssues(result.error.issues.flatMap((i) => toIssues(i, doc, at))));
+  let config: GatewayConfig | undefined;
+  let providers: Record<string, ProviderEntry>;
+  let models: Record<string, ModelEntry>;
+  if (result.success) {
+    config = result.data;
+    providers = config.providers;
+    models = config.models;
+  } else {
+    for (const issue of result.error.issues.flatMap((i) => toIssues(i, doc, at))) {
+      if (!unsetPaths.has(issue.path)) issues.push(issue);
+    }
+    // The whole-file refinement did not run: check across the sections that are valid on their own.
+    const parts = partialParse(raw);
+    providers = parts.providers;
+    models = parts.models;
+    crossCheck(parts.check, report);
   }
 
-  const config = result.data;
-  if (options.providerTypes) {
-    const allowed = options.providerTypes;
-    for (const [name, p] of Object.entries(config.providers)) {
-      if (!allowed.includes(p.type)) {
-        const path = ['providers', name, 'type'];
-        issues.push({ path: formatPath(path), message: `unknown provider type "${p.type}" (supported: ${allowed.join(', ')})`, ...at(nodeAt(doc, path)?.range?.[0]) });
-      }
+  const modelsOf = new Map<string, string[]>();
+  for (const [name, m] of Object.entries(models)) {
+    for (const d of m.providers) {
+      const list = modelsOf.get(d.provider) ?? [];
+      const id = d.model ?? name;
+      if (!list.includes(id)) list.push(id);
+      modelsOf.set(d.provider, list);
     }
-    if (issues.length > 0) throw new ConfigError(source, issues);
   }
+  for (const [name, p] of Object.entries(providers)) {
+    if (options.providerTypes && !options.providerTypes.includes(p.type)) {
+      report(['providers', name, 'type'], `unknown provider type "${p.type}" (supported: ${options.providerTypes.join(', ')})`);
+      continue;
+    }
+    for (const message of options.checkProvider?.(name, p, modelsOf.get(name) ?? []) ?? []) report(['providers', name], message);
+  }
+
+  if (issues.length > 0 || config === undefined) throw new ConfigError(source, dedupe(sortIssues(issues)));
   return config;
+}
+
+/** Each section (and each provider and model) checked on its own, keeping what is valid. */
+function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record<string, ProviderEntry>; models: Record<string, ModelEntry> } {
+  const obj = isRecord(raw) ? raw : {};
+  const pool = configShape.pool.safeParse(obj.pool);
+  const auth = configShape.auth.safeParse(obj.auth);
+  const providers: Record<string, ProviderEntry> = {};
+  const rawProviders = isRecord(obj.providers) ? obj.providers : undefined;
+  for (const [name, entry] of Object.entries(rawProviders ?? {})) {
+    const p = providerSchema.safeParse(entry);
+    if (p.success) providers[name] = p.data;
+  }
+  const models: Record<string, ModelEntry> = {};
+  const checkModels: NonNullable<CrossCheckInput['models']> = {};
+  const rawModels = isRecord(obj.models) ? obj.models : undefined;
+  for (const [name, entry] of Object.entries(rawModels ?? {})) {
+    const m = modelSchema.safeParse(entry);
+    if (m.success) {
+      models[name] = m.data;
+      checkModels[name] = m.data;
+    } else if (isRecord(entry) && Array.isArray(entry.providers)) {
+      // Still check the references of the deployments that are valid.
+      checkModels[name] = {
+        providers: entry.providers.map((d: unknown) => {
+          const r = deploymentSchema.safeParse(d);
+          return r.success ? r.data : undefined;
+        }),
+      };
+    }
+  }
+  const check: CrossCheckInput = {
+    pool: pool.success ? pool.data : undefined,
+    providerNames: rawProviders ? Object.keys(rawProviders) : undefined,
+    providerTypes: Object.fromEntries(Object.entries(providers).map(([n, p]) => [n, p.type])),
+    // A missing `models` section is already reported by the schema.
+    models: rawModels ? checkModels : undefined,
+    modelNames: rawModels ? Object.keys(rawModels) : undefined,
+    keys: auth.success ? auth.data.keys : undefined,
+  };
+  return { check, providers, models };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const k = `${i.line}:${i.column}:${i.path}:${i.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 /** Read and parse a config file. */

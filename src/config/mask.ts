@@ -31,14 +31,31 @@ function mask(secret: string): string {
   return secret === '' ? '' : MASK;
 }
 
-function maskUrl(url: string): string {
+/** Query parameters that carry credentials (`?api-key=`, `?key=`, `?access_token=`, `?sig=`, ...). */
+const SECRET_PARAM_RE = /key|token|secret|sig|auth|pass|credential|session/i;
+
+/** URL credentials and secret-looking query values masked; everything else kept as written. */
+export function maskUrl(url: string): string {
+  let u: URL;
   try {
-    const u = new URL(url);
-    if (!u.password && !u.username) return url;
-    if (u.password) u.password = MASK;
-    if (u.username) u.username = MASK;
-    return u.toString();
+    u = new URL(url);
   } catch {
     return url;
   }
+  let changed = false;
+  if (u.password) {
+    u.password = MASK;
+    changed = true;
+  }
+  if (u.username) {
+    u.username = MASK;
+    changed = true;
+  }
+  for (const [name, value] of [...u.searchParams]) {
+    if (value !== '' && SECRET_PARAM_RE.test(name)) {
+      u.searchParams.set(name, MASK);
+      changed = true;
+    }
+  }
+  return changed ? u.toString() : url;
 }

@@ -8,6 +8,7 @@ import { formatDuration, parseDuration, parseSize } from './units.js';
  */
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export const STRATEGIES = ['round_robin', 'weighted', 'least_connections', 'lowest_latency', 'failover'] as const;
 /** What a model serves: `chat` (`/v1/chat/completions`, `/v1/messages`) and/or `embeddings` (`/v1/embeddings`). */
 export const ENDPOINTS = ['chat', 'embeddings'] as const;
@@ -43,6 +44,36 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
 const num = (min: number, max: number) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), z.number().min(min).max(max));
 
+/** A boolean; the strings `true` / `false` (e.g. from `${LOG_PROMPTS:-false}`) are accepted too. */
+const bool = () =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    const t = v.trim().toLowerCase();
+    return t === 'true' ? true : t === 'false' ? false : v;
+  }, z.boolean());
+
+/**
+ * An absolute http(s) URL. `new URL('localhost:11434/v1')` parses (scheme `localhost:`), so
+ * `z.string().url()` alone lets a scheme-less address through to fail later, obscurely.
+ */
+const httpUrl = () =>
+  z.string().superRefine((v, ctx) => {
+    let scheme: string | undefined;
+    try {
+      scheme = new URL(v).protocol;
+    } catch {
+      scheme = undefined;
+    }
+    if (scheme !== 'http:' && scheme !== 'https:') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid URL ${JSON.stringify(capText(v, 200))}: write it with its scheme, e.g. http://${v.replace(/^[a-z]+:\/\//i, '')}` });
+    }
+  });
+
+/** Long input shortened for messages (a config value or a client's field is never echoed in full). */
+export function capText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} chars)`;
+}
+
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 export const serverSchema = z
@@ -54,8 +85,17 @@ export const serverSchema = z
     shutdownTimeout: duration().default('30s'),
     /** Idle keep-alive connections from clients are closed after this. */
     keepAliveTimeout: duration().default('72s'),
+    /**
+     * Request bodies nested deeper than this (objects and arrays) are refused with 400 before they are
+     * parsed: very deep JSON parses, then overflows the stack wherever it is serialized again.
+     */
+    maxJsonDepth: int(1, 10_000).default(128),
+    /** The whole request (headers and body) must arrive within this; a client trickling its body is cut with 408. */
+    bodyTimeout: duration().default('30s'),
+    /** Client connections open at once; more are refused (closed at once). `0` = no cap. */
+    maxConnections: int(0).default(10_000),
     /** Reload the config when its file changes (like `serve --watch`). */
-    watchConfig: z.boolean().default(false),
+    watchConfig: bool().default(false),
     /** Quiet time after the last change in the config's directory before a watched reload runs. */
     reloadDebounce: duration().default('300ms'),
   })
@@ -164,7 +204,7 @@ const mockSchema = z
     reply: z.string().optional(),
     failRate: num(0, 1).optional(),
     failStatus: int(400, 599).optional(),
-    unhealthy: z.boolean().optional(),
+    unhealthy: bool().optional(),
     /** Length of the deterministic embedding vectors. */
     dimensions: int(1, 65_536).optional(),
   })
@@ -173,7 +213,7 @@ const mockSchema = z
 export const providerSchema = z
   .object({
     type: z.string().min(1),
-    baseUrl: z.string().url().optional(),
+    baseUrl: httpUrl().optional(),
     apiKey: z.string().optional(),
     headers: z.record(z.string(), z.string()).optional(),
     apiVersion: z.string().optional(),
@@ -249,7 +289,7 @@ export const limitsSchema = z
 export const usageSchema = z
   .object({
     /** Record usage at all. */
-    enabled: z.boolean().default(true),
+    enabled: bool().default(true),
     /** SQLite file (used unless `postgres` is set). */
     path: z.string().min(1).default('./adapterpool-usage.db'),
     /** `postgres://…`: store the ledger in PostgreSQL instead (several replicas share it). Empty = unset. */
@@ -276,16 +316,18 @@ export const loggingSchema = z
   .object({
     level: z.enum(LOG_LEVELS).default('info'),
     /** Put the request's messages in its log line (debugging only: prompts may hold personal data). */
-    logPrompts: z.boolean().default(false),
+    logPrompts: bool().default(false),
+    /** `json` (pino lines), `pretty` (readable lines), `auto` = pretty when stdout is a terminal, else JSON. */
+    format: z.enum(LOG_FORMATS).default('auto'),
   })
   .strict();
 
 export const metricsSchema = z
   .object({
     /** Serve `GET /metrics` (Prometheus text; same auth as `GET /v1/pool/*`). */
-    enabled: z.boolean().default(true),
+    enabled: bool().default(true),
     /** Also export Node's process metrics (prom-client's standard `process_*`, `nodejs_*`, unprefixed). */
-    processMetrics: z.boolean().default(true),
+    processMetrics: bool().default(true),
     /** How far back the dashboard's charts go (kept in memory). */
     history: duration().default('15m'),
     /** Width of one point of those charts; history / historyStep points are kept per model and deployment. */
@@ -321,70 +363,99 @@ export const clusterSchema = z
   })
   .strict();
 
+/** The sections as zod checks them one by one (so a broken section does not hide another one's errors). */
+export const configShape = {
+  server: serverSchema.default({}),
+  auth: authSchema.default({}),
+  pool: poolSchema.default({}),
+  routing: routingSchema.default({}),
+  logging: loggingSchema.default({}),
+  metrics: metricsSchema.default({}),
+  limits: limitsSchema.default({}),
+  usage: usageSchema.default({}),
+  cluster: clusterSchema.default({}),
+  providers: z.record(z.string().regex(NAME_RE, 'provider names use letters, digits, _ . -'), providerSchema),
+  models: z.record(z.string().min(1), modelSchema),
+};
+
+/** What the cross-field checks need; any part may be missing when its section failed its own checks. */
+export interface CrossCheckInput {
+  pool?: { minPoolSize: number; maxPoolSize: number } | undefined;
+  /** Every provider name written in the file (valid or not), so a reference to a broken provider is not "unknown". */
+  providerNames?: readonly string[] | undefined;
+  /** Types of the providers that are valid on their own. */
+  providerTypes?: Readonly<Record<string, string>> | undefined;
+  models?:
+    | Record<
+        string,
+        | {
+            endpoints?: readonly string[] | undefined;
+            providers: ReadonlyArray<
+              { provider: string; id?: string | undefined; pool?: { minPoolSize?: number | undefined; maxPoolSize?: number | undefined } | undefined } | undefined
+            >;
+          }
+        | undefined
+      >
+    | undefined;
+  /** Every model name written in the file (valid or not). */
+  modelNames?: readonly string[] | undefined;
+  /** `auth.keys`, when the `auth` section is valid. */
+  keys?: ReadonlyArray<{ name: string; key?: string | undefined; keyHash?: string | undefined; models?: readonly string[] | undefined }> | undefined;
+}
+
+/**
+ * Checks across fields, each problem reported once where it is written: a deployment's pool
+ * limits are only checked when the deployment itself sets one of them (else the `pool` section's
+ * issue covers it).
+ */
+export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | number>, message: string) => void): void {
+  if (cfg.pool && cfg.pool.minPoolSize > cfg.pool.maxPoolSize) {
+    add(['pool', 'minPoolSize'], `minPoolSize (${cfg.pool.minPoolSize}) exceeds maxPoolSize (${cfg.pool.maxPoolSize})`);
+  }
+  if (cfg.models === undefined) return;
+  if (Object.keys(cfg.models).length === 0) add(['models'], 'at least one model is required');
+  const modelNames = cfg.modelNames ?? Object.keys(cfg.models);
+  const names = new Set<string>();
+  const secrets = new Set<string>();
+  cfg.keys?.forEach((k, i) => {
+    if (names.has(k.name)) add(['auth', 'keys', i, 'name'], `duplicate key name "${k.name}"`);
+    names.add(k.name);
+    const secret = k.key !== undefined ? `k:${k.key}` : `h:${k.keyHash?.toLowerCase()}`;
+    if (secrets.has(secret) && k.keyHash !== k.key) add(['auth', 'keys', i], `key "${k.name}" repeats another entry's key`);
+    secrets.add(secret);
+    k.models?.forEach((m, j) => {
+      if (!modelNames.includes(m)) add(['auth', 'keys', i, 'models', j], `unknown model "${m}" (defined: ${modelNames.join(', ') || 'none'})`);
+    });
+  });
+  const known = cfg.providerNames;
+  const ids = new Set<string>();
+  for (const [name, model] of Object.entries(cfg.models)) {
+    model?.providers.forEach((dep, i) => {
+      if (dep === undefined) return;
+      if (dep.id !== undefined) {
+        if (ids.has(dep.id)) add(['models', name, 'providers', i, 'id'], `duplicate deployment id "${dep.id}"`);
+        ids.add(dep.id);
+      }
+      const type = cfg.providerTypes?.[dep.provider];
+      if (known !== undefined && !known.includes(dep.provider)) {
+        add(['models', name, 'providers', i, 'provider'], `unknown provider "${dep.provider}" (defined: ${known.join(', ') || 'none'})`);
+      } else if (type !== undefined && model.endpoints?.includes('embeddings') === true && TYPES_WITHOUT_EMBEDDINGS.includes(type)) {
+        add(['models', name, 'providers', i, 'provider'], `model "${name}" serves embeddings, but provider "${dep.provider}" (type ${type}) has no embeddings endpoint`);
+      }
+      if (cfg.pool === undefined || (dep.pool?.minPoolSize === undefined && dep.pool?.maxPoolSize === undefined)) return;
+      const min = dep.pool.minPoolSize ?? cfg.pool.minPoolSize;
+      const max = dep.pool.maxPoolSize ?? cfg.pool.maxPoolSize;
+      if (min > max) add(['models', name, 'providers', i, 'pool'], `minPoolSize (${min}) exceeds maxPoolSize (${max})`);
+    });
+  }
+}
+
 export const configSchema = z
-  .object({
-    server: serverSchema.default({}),
-    auth: authSchema.default({}),
-    pool: poolSchema.default({}),
-    routing: routingSchema.default({}),
-    logging: loggingSchema.default({}),
-    metrics: metricsSchema.default({}),
-    limits: limitsSchema.default({}),
-    usage: usageSchema.default({}),
-    cluster: clusterSchema.default({}),
-    providers: z.record(z.string().regex(NAME_RE, 'provider names use letters, digits, _ . -'), providerSchema),
-    models: z.record(z.string().min(1), modelSchema),
-  })
+  .object(configShape)
   .strict()
   .superRefine((cfg, ctx) => {
-    if (cfg.pool.minPoolSize > cfg.pool.maxPoolSize) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pool', 'minPoolSize'], message: `minPoolSize (${cfg.pool.minPoolSize}) exceeds maxPoolSize (${cfg.pool.maxPoolSize})` });
-    }
-    if (Object.keys(cfg.models).length === 0) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models'], message: 'at least one model is required' });
-    }
-    const names = new Set<string>();
-    const secrets = new Set<string>();
-    cfg.auth.keys?.forEach((k, i) => {
-      if (names.has(k.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i, 'name'], message: `duplicate key name "${k.name}"` });
-      names.add(k.name);
-      const secret = k.key !== undefined ? `k:${k.key}` : `h:${k.keyHash?.toLowerCase()}`;
-      if (secrets.has(secret) && k.keyHash !== k.key) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i], message: `key "${k.name}" repeats another entry's key` });
-      secrets.add(secret);
-      k.models?.forEach((m, j) => {
-        if (!Object.hasOwn(cfg.models, m)) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'keys', i, 'models', j], message: `unknown model "${m}" (defined: ${Object.keys(cfg.models).join(', ') || 'none'})` });
-        }
-      });
-    });
-    const known = Object.keys(cfg.providers);
-    const ids = new Set<string>();
-    for (const [name, model] of Object.entries(cfg.models)) {
-      model.providers.forEach((dep, i) => {
-        if (dep.id !== undefined) {
-          if (ids.has(dep.id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models', name, 'providers', i, 'id'], message: `duplicate deployment id "${dep.id}"` });
-          ids.add(dep.id);
-        }
-        if (!Object.hasOwn(cfg.providers, dep.provider)) {
-          ctx.addIssue({
-            code: z.ZodIssueCode.custom,
-            path: ['models', name, 'providers', i, 'provider'],
-            message: `unknown provider "${dep.provider}" (defined: ${known.join(', ') || 'none'})`,
-          });
-        } else if (model.endpoints.includes('embeddings') && TYPES_WITHOUT_EMBEDDINGS.includes(cfg.providers[dep.provider]!.type)) {
-          ctx.addIssue({
-            code: z.ZodIssueCode.custom,
-            path: ['models', name, 'providers', i, 'provider'],
-            message: `model "${name}" serves embeddings, but provider "${dep.provider}" (type ${cfg.providers[dep.provider]!.type}) has no embeddings endpoint`,
-          });
-        }
-        const min = dep.pool?.minPoolSize ?? cfg.pool.minPoolSize;
-        const max = dep.pool?.maxPoolSize ?? cfg.pool.maxPoolSize;
-        if (min > max) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models', name, 'providers', i, 'pool'], message: `minPoolSize (${min}) exceeds maxPoolSize (${max})` });
-        }
-      });
-    }
+    const providerTypes = Object.fromEntries(Object.entries(cfg.providers).map(([n, p]) => [n, p.type]));
+    crossCheck({ ...cfg, providerNames: Object.keys(cfg.providers), providerTypes, keys: cfg.auth.keys }, (path, message) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message }));
   });
 
 /** The config as written (before defaults). */

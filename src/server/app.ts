@@ -1,13 +1,15 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Cluster } from '../cluster/index.js';
-import { poolOptions, type GatewayConfig } from '../config/index.js';
+import { capText, poolOptions, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
 import { FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
-import { errorBody, toErrorReply } from './errors.js';
+import { isLoopbackHost } from './auth.js';
+import { clientErrorReply, depthChecked, frameworkErrorReply, REQUEST_ID_HEADER, requestId } from './edge.js';
+import { errorBody, GatewayHttpError, toErrorReply } from './errors.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { LazyChildLogger } from './lazy-logger.js';
 import { LimitMetrics } from './limit-metrics.js';
@@ -74,7 +76,7 @@ export interface Gateway {
 
 /** Build the gateway: pools started, routes registered, not yet listening. */
 export async function buildGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
-  const logger = options.logger ?? createLogger(config.logging.level);
+  const logger = options.logger ?? createLogger(config.logging.level, undefined, { format: config.logging.format });
   const factory = options.createAdapter ?? createProviderAdapter;
   checkProviders(config, factory, logger);
   const host = config.server.host;
@@ -119,20 +121,54 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
           logger: logger.child({ component: 'cluster' }),
         });
 
+  const server = config.server;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Per-request lines cost on the hot path; `logging.level: debug` adds one line per response instead.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: config.server.bodyLimit,
-    keepAliveTimeout: config.server.keepAliveTimeout,
-    return503OnClosing: true,
+    bodyLimit: server.bodyLimit,
+    keepAliveTimeout: server.keepAliveTimeout,
+    // Headers and body must arrive within bodyTimeout (Node answers through clientErrorHandler: 408).
+    requestTimeout: server.bodyTimeout,
+    http: {
+      requestTimeout: server.bodyTimeout,
+      headersTimeout: Math.min(60_000, server.bodyTimeout),
+      // How often Node looks for requests over the timeout: the timeout's precision.
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(server.bodyTimeout / 4))),
+    },
+    // Our own 503 (below) answers in the API's error shape.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
-    requestIdHeader: 'x-request-id',
+    requestIdHeader: false,
+    genReqId: requestId,
     childLoggerFactory: (parent, bindings, opts) => new LazyChildLogger(parent as Logger, bindings, opts),
+    frameworkErrors: frameworkErrorReply,
+    clientErrorHandler: (err, socket) =>
+      clientErrorReply(err, socket, () => logger.info({ event: 'body_timeout', timeoutMs: server.bodyTimeout }, 'request cut: not received within server.bodyTimeout')),
     // Validate without rewriting the body: no coercion, no removed or defaulted fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
   });
+  if (server.maxConnections > 0) app.server.maxConnections = server.maxConnections;
+  let lastDropLog = 0;
+  app.server.on('drop', () => {
+    // At most one line a minute: a flood of refused connections must not flood the log.
+    if (Date.now() - lastDropLog < 60_000) return;
+    lastDropLog = Date.now();
+    logger.warn({ event: 'connection_refused', maxConnections: server.maxConnections }, 'connection refused: server.maxConnections reached');
+  });
 
+  // Only JSON bodies, depth-checked before they are parsed; anything else is 415.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(app.getDefaultJsonParser('error', 'ignore'), server.maxJsonDepth));
+
+  app.addHook('onRequest', async (request, reply) => {
+    // Set on the raw response so hijacked (SSE) replies carry it too.
+    reply.raw.setHeader(REQUEST_ID_HEADER, request.id);
+    if (lifecycle.state === 'closing') {
+      reply.header('connection', 'close');
+      throw new GatewayHttpError(503, 'The gateway is shutting down.', 'service_unavailable_error', 'shutting_down', null, 1000);
+    }
+  });
   app.setErrorHandler((err, request, reply) => {
     const r = toErrorReply(err);
     if (r.status >= 500) request.log.error({ err }, 'request failed');
@@ -142,7 +178,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     return reply.code(r.status).send(r.body);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody(`Unknown request URL: ${request.method} ${request.url.split('?')[0]}.`, 'invalid_request_error', 'unknown_url')),
+    reply.code(404).send(errorBody(`Unknown request URL: ${request.method} ${capText(request.url.split('?')[0]!, 200)}.`, 'invalid_request_error', 'unknown_url')),
   );
   if (logger.isLevelEnabled('debug')) {
     app.addHook('onResponse', async (request, reply) => {
@@ -212,7 +248,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // is only read and spread into a new object for the upstream, never merged, and JSON.parse itself
     // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
     chat.removeContentTypeParser('application/json');
-    chat.addContentTypeParser('application/json', { parseAs: 'string' }, chat.getDefaultJsonParser('ignore', 'ignore'));
+    chat.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(chat.getDefaultJsonParser('ignore', 'ignore'), server.maxJsonDepth));
     registerChatRoutes(chat, { router, live, ...lifecycleDeps });
   });
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
@@ -257,13 +293,17 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       lifecycle.state = 'closing';
       reloader.close();
       const deadline = setTimeout(() => {
-        logger.warn({ timeoutMs }, 'shutdown deadline reached: closing the remaining connections');
+        logger.warn({ event: 'shutdown_deadline', timeoutMs }, 'shutdown deadline reached: closing the remaining connections');
         app.server.closeAllConnections();
       }, timeoutMs);
+      // server.close() closes the connections idle at that moment only; a kept-alive connection whose
+      // request finishes later would hold the shutdown until the deadline.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 250);
       try {
         await app.close();
       } finally {
         clearTimeout(deadline);
+        clearInterval(sweep);
         metrics.close();
         await cluster?.close();
         router.close();
@@ -290,8 +330,17 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     limiter,
     ledger,
     close,
-    listen: async (overrides = {}) =>
-      app.listen({ host: overrides.host ?? config.server.host, port: overrides.port ?? config.server.port, listenTextResolver: (address) => `listening on ${address}` }),
+    listen: async (overrides = {}) => {
+      const host = overrides.host ?? config.server.host;
+      const address = await app.listen({ host, port: overrides.port ?? config.server.port, listenTextResolver: (a) => `listening on ${a}` });
+      if (!isLoopbackHost(host) && config.auth.apiKeys.length === 0 && (config.auth.keys ?? []).length === 0) {
+        logger.warn(
+          { event: 'open_relay', host },
+          `server.host is ${host} and no API keys are configured (auth.apiKeys, auth.keys): anyone who can reach this address can use the gateway and its provider keys. Set auth.apiKeys, or bind 127.0.0.1.`,
+        );
+      }
+      return address;
+    },
   };
 }
 

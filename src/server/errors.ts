@@ -1,3 +1,4 @@
+import { capText } from '../config/index.js';
 import type { OpenAIErrorBody } from '../providers/errors.js';
 import { ProviderError } from '../providers/errors.js';
 import {
@@ -43,8 +44,11 @@ export function errorBody(message: string, type: string, code: string | number |
   return { error: { message, type, param, code } };
 }
 
+/** Longest piece of client input repeated in a reply or a log line (a 3 MB model name is not echoed back). */
+export const ECHO_LIMIT = 256;
+
 export const modelNotFound = (model: string): GatewayHttpError =>
-  new GatewayHttpError(404, `The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model');
+  new GatewayHttpError(404, `The model \`${capText(model, ECHO_LIMIT)}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model');
 
 /** Where each endpoint kind is served, for the message of `wrongEndpoint`. */
 const ENDPOINT_PATHS: Readonly<Record<string, string>> = { chat: 'POST /v1/chat/completions (or POST /v1/messages)', embeddings: 'POST /v1/embeddings' };
@@ -130,9 +134,19 @@ function providerErrorReply(err: ProviderError): ErrorReply {
       if (err.status === 503 || err.status === 529) {
         return withRetry(503, errorBody(`${upstream} is overloaded (HTTP ${err.status}).`, 'service_unavailable_error', 'upstream_unavailable'), err.retryAfterMs);
       }
-      return { status: 502, body: errorBody(`${upstream} failed: ${err.message}`, 'api_error', `upstream_${err.errorClass}`) };
+      // The upstream's own words (addresses, socket errors, its error text) go to the log, not to the client.
+      return { status: 502, body: errorBody(`${upstream} ${GENERIC_FAILURE[err.errorClass] ?? 'failed'}${err.errorClass === 'server_error' ? ` (HTTP ${err.status})` : ''}.`, 'api_error', `upstream_${err.errorClass}`) };
   }
 }
+
+/** What a client is told about an upstream failure of each class: never the upstream's own message. */
+const GENERIC_FAILURE: Partial<Record<ProviderError['errorClass'], string>> = {
+  server_error: 'failed with a server error',
+  network: 'could not be reached',
+  bad_response: 'sent a malformed response',
+  stream_error: 'reported an error inside the stream',
+  response_too_large: 'sent a response over the gateway\'s size limit',
+};
 
 function poolErrorReply(err: PoolError): ErrorReply {
   if (err instanceof AcquireTimeoutError || err instanceof TooManyWaitersError) {

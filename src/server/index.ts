@@ -1,6 +1,6 @@
 export { buildGateway, type Gateway, type GatewayOptions } from './app.js';
-export { checkProviders, type AdapterFactory } from './check-providers.js';
-export { createLogger } from './logger.js';
+export { checkProviders, providerCheck, type AdapterFactory } from './check-providers.js';
+export { createLogger, type LogFormat, type LoggerOptions } from './logger.js';
 export { toErrorReply, GatewayHttpError, errorBody, type ErrorReply } from './errors.js';
 export { keyMatcher, isLoopbackHost } from './auth.js';
 export { pipeSse } from './sse.js';

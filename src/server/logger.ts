@@ -1,4 +1,5 @@
 import { destination as pinoDestination, pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 /** Paths pino replaces with "[redacted]": client keys in request headers and any provider key. */
 const REDACT = [
@@ -11,14 +12,33 @@ const REDACT = [
   'config.auth',
 ];
 
+/** `json`: one pino JSON line per event. `pretty`: readable lines. `auto`: pretty on a terminal, JSON when piped. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+export interface LoggerOptions {
+  /** Default `auto`. Ignored when a destination is given (tests and embedders read JSON). */
+  format?: LogFormat;
+}
+
 /**
- * The gateway's logger. Without a destination it writes to stdout asynchronously: lines are queued
- * and written in batches instead of one `write` system call per line (pino flushes what is queued
- * when the process exits; the gateway's close() flushes too).
+ * The gateway's logger. Without a destination it writes to stdout: JSON asynchronously (lines are
+ * queued and written in batches instead of one `write` system call per line; pino flushes what is
+ * queued when the process exits, the gateway's close() flushes too), or readable lines (pino-pretty)
+ * when the format says so or stdout is a terminal.
  */
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  const options = { level, base: { name: 'adapterpool' }, redact: { paths: REDACT, censor: '[redacted]' } };
-  return pino(options, destination ? (destination as never) : pinoDestination({ dest: 1, sync: false }));
+export function createLogger(level: string, destination?: NodeJS.WritableStream, options: LoggerOptions = {}): Logger {
+  const opts = { level, base: { name: 'adapterpool' }, redact: { paths: REDACT, censor: '[redacted]' } };
+  if (destination) return pino(opts, destination as never);
+  if (usePretty(options.format ?? 'auto')) {
+    // In-process and synchronous: a human reads these, and the last lines before an exit must not be lost.
+    const stream = pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' });
+    return pino(opts, stream);
+  }
+  return pino(opts, pinoDestination({ dest: 1, sync: false }));
+}
+
+function usePretty(format: LogFormat): boolean {
+  return format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
 }
 
 /**

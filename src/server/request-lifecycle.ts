@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
-import type { Endpoint, ModelRoute, Pricing } from '../config/index.js';
+import { capText, type Endpoint, type ModelRoute, type Pricing } from '../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../providers/types.js';
 import { routeTrace } from '../routing/index.js';
 import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import { keyAllowsModel } from './auth.js';
-import { modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
+import { ECHO_LIMIT, modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
 import { tokenCounts, type GatewayMetrics } from './metrics.js';
 import type { KeyAdmission, KeyLimits } from './rate-limits.js';
 
@@ -127,7 +127,7 @@ export class RequestLifecycle {
         ts: this.startedAt,
         requestId: this.request.id,
         key: this.request.clientKey?.name ?? null,
-        model: this.info.model,
+        model: capText(this.info.model, ECHO_LIMIT),
         deployment: deployment?.key ?? null,
         status,
         errorCode: end.error === undefined || end.error === null ? null : String(end.error),
@@ -181,7 +181,7 @@ export class RequestLifecycle {
     const line: Record<string, unknown> = {
       reqId: this.request.id,
       key: this.request.clientKey?.name ?? null,
-      model: this.info.model,
+      model: capText(this.info.model, ECHO_LIMIT),
       deployment: deployment?.key ?? null,
       attempts,
       status,

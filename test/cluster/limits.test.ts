@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { SharedLimiter } from '../../src/cluster/index.js';
+import { Redis } from 'ioredis';
 import { startGateway, type RunningGateway } from '../server/helpers.js';
 import { chat, MACHINE_REDIS, OwnRedis, sleep, startReplica, uniquePrefix, type Replica } from './helpers.js';
 
@@ -66,5 +67,34 @@ describe('cluster: limits while Redis is away', () => {
     const results = await Promise.all(Array.from({ length: 30 }, () => chat(gws[0]!.url, 'm', KEY)));
     assert.equal(results.filter((r) => r.status === 200).length, 10, '20 rpm ÷ 2 replicas');
     assert.ok(results.every((r) => r.status === 200 || r.status === 429), 'nothing but served or limited');
+  });
+});
+
+describe('cluster: limits cost no Redis round trip on most requests', () => {
+  let redis: OwnRedis;
+  let g: RunningGateway;
+  before(async () => {
+    redis = await OwnRedis.start();
+    g = await startGateway(config(redis.url, uniquePrefix(), 'solo', 100_000));
+    for (let i = 0; i < 50 && (await (await fetch(`${g.url}/v1/pool/status`, { headers: { authorization: `Bearer ${KEY}` } })).json() as { data: { mode: string } }).data.mode !== 'shared'; i++) await sleep(100);
+  });
+  after(async () => {
+    await g.close();
+    await redis.stop();
+  });
+
+  test('200 requests of a key with rpm and tpm borrow from Redis a handful of times, not once per request', async () => {
+    const admin = new Redis(redis.url);
+    try {
+      await admin.config('RESETSTAT');
+      for (let i = 0; i < 200; i++) assert.equal((await chat(g.url, 'm', KEY)).status, 200);
+      const stats = (await admin.info('commandstats')).split('\n');
+      const calls = (cmd: string) => Number(/calls=(\d+)/.exec(stats.find((l) => l.startsWith(`cmdstat_${cmd}:`)) ?? '')?.[1] ?? 0);
+      const scripts = calls('evalsha') + calls('eval');
+      assert.ok(scripts >= 1, "the key's counters live in Redis");
+      assert.ok(scripts <= 20, `borrows for 200 requests: ${scripts}`);
+    } finally {
+      admin.disconnect();
+    }
   });
 });

@@ -37,7 +37,18 @@ function configError(text: string, env: NodeJS.ProcessEnv = {}, providerTypes?: 
 describe('config: defaults', () => {
   test('a minimal config gets every default', () => {
     const c = parseConfig(MINIMAL, { env: {} });
-    assert.deepEqual(c.server, { host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 30_000, keepAliveTimeout: 72_000, watchConfig: false, reloadDebounce: 300 });
+    assert.deepEqual(c.server, {
+      host: '127.0.0.1',
+      port: 8080,
+      bodyLimit: 4 * 1024 * 1024,
+      shutdownTimeout: 30_000,
+      keepAliveTimeout: 72_000,
+      maxJsonDepth: 128,
+      bodyTimeout: 30_000,
+      maxConnections: 10_000,
+      watchConfig: false,
+      reloadDebounce: 300,
+    });
     assert.deepEqual(c.auth.apiKeys, []);
     assert.equal(c.auth.adminKey, undefined);
     assert.equal(c.pool.maxPoolSize, 10);
@@ -50,6 +61,7 @@ describe('config: defaults', () => {
     assert.equal(c.pool.maxLifetime, 1_800_000);
     assert.deepEqual(routingConfig(c), DEFAULT_ROUTING_CONFIG);
     assert.equal(c.logging.level, 'info');
+    assert.equal(c.logging.format, 'auto');
     assert.equal(c.models.chat!.strategy, 'round_robin');
     const p = c.providers.m!;
     assert.equal(p.connectTimeout, 10_000);

@@ -88,6 +88,8 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions)
   // every call, with nothing after it: an empty body is accepted here (a body, if any, must still parse).
   app.register(async (scope) => {
     const parseJson = scope.getDefaultJsonParser('error', 'ignore');
+    // Replaces the gateway's own JSON parser (inherited) in this scope only.
+    scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
       if (body === '') done(null, undefined);
       else parseJson(request, body as string, done);

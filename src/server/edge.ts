@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { errorBody, GatewayHttpError } from './errors.js';
+
+/**
+ * The HTTP edge: what happens to a request before any route sees it (request ids, JSON depth)
+ * and the answers fastify or Node would otherwise give in their own shapes (bad URL, header
+ * overflow, a body that never finishes), all in the OpenAI error shape.
+ */
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** A client's id is kept when it is short and plain (it goes into every log line and back in a header). */
+const CLIENT_ID_RE = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** fastify `genReqId`: the client's `x-request-id` if sane, else a new UUID. */
+export function requestId(req: IncomingMessage): string {
+  const given = req.headers[REQUEST_ID_HEADER];
+  return typeof given === 'string' && CLIENT_ID_RE.test(given) ? given : randomUUID();
+}
+
+/**
+ * True when `json` nests objects/arrays deeper than `max`. One linear pass that skips string
+ * contents, run before `JSON.parse`: a ~10 KB body nested 5,000 deep parses fine and then makes
+ * every later `JSON.stringify` throw `RangeError`.
+ */
+export function jsonDepthExceeds(json: string, max: number): boolean {
+  // Depth can only exceed `max` with more than `max` opening brackets.
+  if (json.length <= max) return false;
+  let depth = 0;
+  const n = json.length;
+  for (let i = 0; i < n; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // Jump to the closing quote (one not preceded by an odd run of backslashes).
+      for (;;) {
+        const q = json.indexOf('"', i + 1);
+        if (q === -1) return false; // unterminated: JSON.parse reports it
+        let b = q - 1;
+        while (json.charCodeAt(b) === 0x5c /* \ */) b--;
+        i = q;
+        if ((q - 1 - b) % 2 === 0) break;
+      }
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+type JsonParser = (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => void;
+
+/** A fastify string body parser that refuses bodies nested deeper than `max` before `parse` runs. */
+export function depthChecked(parse: JsonParser, max: number): JsonParser {
+  return (request, body, done) => {
+    if (jsonDepthExceeds(body, max)) done(tooDeep(max), undefined);
+    else parse(request, body, done);
+  };
+}
+
+export const tooDeep = (max: number): GatewayHttpError =>
+  new GatewayHttpError(400, `The JSON body is nested more than ${max} levels deep (server.maxJsonDepth).`, 'invalid_request_error', 'invalid_value');
+
+/** fastify `frameworkErrors`: a URL it cannot decode (`/v1/models/%ff`) or a path parameter too long. */
+export function frameworkErrorReply(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header(REQUEST_ID_HEADER, request.id);
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void reply.code(414).send(errorBody('The request URL is too long.', 'invalid_request_error', 'url_too_long'));
+    return;
+  }
+  void reply.code(400).send(errorBody('The request URL is not valid (bad percent-encoding).', 'invalid_request_error', 'invalid_url'));
+}
+
+/**
+ * fastify `clientErrorHandler`: Node found the request unreadable before any route ran (bad
+ * HTTP, headers too large, the body not received within `server.bodyTimeout`). Answers in the
+ * API's shape when the socket can still take an answer, then closes it.
+ */
+export function clientErrorReply(err: NodeJS.ErrnoException, socket: Socket, onTimeout?: () => void): void {
+  // A reset socket has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let status: number;
+  let reason: string;
+  let body: string;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    onTimeout?.();
+    status = 408;
+    reason = 'Request Timeout';
+    body = JSON.stringify(errorBody('The request was not received in time (server.bodyTimeout).', 'invalid_request_error', 'request_timeout'));
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    reason = 'Request Header Fields Too Large';
+    body = JSON.stringify(errorBody('The request headers are too large.', 'invalid_request_error', 'request_header_too_large'));
+  } else {
+    status = 400;
+    reason = 'Bad Request';
+    body = JSON.stringify(errorBody('The HTTP request could not be parsed.', 'invalid_request_error', 'bad_request'));
+  }
+  // Never write into a response that already started on this socket (Node's own rule).
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `${REQUEST_ID_HEADER}: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    // end() flushes then closes; a client that never reads must not keep the socket.
+    setTimeout(() => socket.destroy(), 1000).unref();
+    return;
+  }
+  socket.destroy();
+}

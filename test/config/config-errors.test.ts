@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, maskConfig, maskUrl, MASK, parseConfig, type ProviderCheck } from '../../src/config/index.js';
+import { PROVIDER_TYPES } from '../../src/providers/registry.js';
+import { providerCheck } from '../../src/server/index.js';
+
+/** What `serve` and `check-config` pass: the registry's types and its adapters' own checks. */
+const CLI_CHECKS: { providerTypes: readonly string[]; checkProvider: ProviderCheck } = { providerTypes: PROVIDER_TYPES, checkProvider: providerCheck() };
+
+function configError(text: string, env: NodeJS.ProcessEnv = {}): ConfigError {
+  try {
+    parseConfig(text, { source: 'gw.yaml', env, ...CLI_CHECKS });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+const lines = (err: ConfigError) => err.message.split('\n').slice(1).map((l) => l.trim());
+
+describe('config errors (issue 15)', () => {
+  test('provider-level errors say "config:" instead of FILE:line: missing apiKey and Azure deployment name the file and the provider line', () => {
+    const err = configError(`providers:
+  oa: { type: openai }
+  az: { type: azure-openai, baseUrl: "https://x.openai.azure.com", apiKey: k }
+models:
+  a: { providers: [{ provider: oa, model: gpt-4o }] }
+  b: { providers: [{ provider: az, model: gpt-4o }] }
+`);
+    assert.deepEqual(
+      err.issues.map((i) => [i.path, i.line]),
+      [
+        ['providers.oa', 2],
+        ['providers.az', 3],
+      ],
+    );
+    assert.match(lines(err)[0]!, /^gw\.yaml:2:\d+: providers\.oa: .*needs "apiKey"/);
+    assert.match(lines(err)[1]!, /^gw\.yaml:3:\d+: providers\.az: .*needs "deployment"/);
+    assert.ok(!err.message.includes('config:'), err.message);
+  });
+
+  test('baseUrl without a scheme passes the schema: rejected in the schema with a clear message', () => {
+    const err = configError(`providers:\n  local: { type: openai-compatible, baseUrl: "localhost:11434/v1" }\nmodels:\n  a: { providers: [{ provider: local, model: llama3 }] }\n`);
+    assert.equal(err.issues.length, 1, err.message);
+    assert.equal(err.issues[0]!.path, 'providers.local.baseUrl');
+    assert.equal(err.issues[0]!.line, 2);
+    assert.match(err.issues[0]!.message, /scheme.*http:\/\/localhost:11434\/v1/);
+    // ftp:// is a URL, not an upstream.
+    assert.match(configError(`providers:\n  l: { type: openai-compatible, baseUrl: "ftp://h/v1" }\nmodels:\n  a: { providers: [{ provider: l }] }\n`).issues[0]!.message, /invalid URL/);
+  });
+
+  test('errors reported in separate passes: every error of the file at once, each once, in line order', () => {
+    const err = configError(
+      `server: { port: "\${PORT_NOT_SET}" }
+pool: { minPoolSize: 5, maxPoolSize: 3 }
+providers:
+  oa: { type: openai }
+  m: { type: mock, colour: red }
+  w: { type: warp-drive }
+models:
+  a: { providers: [{ provider: oa, model: gpt }, { provider: nope }] }
+  b: { providers: [{ provider: m }, { provider: m, pool: { minPoolSize: 9 } }] }
+`,
+    );
+    assert.deepEqual(
+      err.issues.map((i) => [i.line, i.path]),
+      [
+        [1, 'server.port'],
+        [2, 'pool.minPoolSize'],
+        [4, 'providers.oa'],
+        [5, 'providers.m.colour'],
+        [6, 'providers.w.type'],
+        [8, 'models.a.providers[1].provider'],
+        [9, 'models.b.providers[1].pool'],
+      ],
+      err.message,
+    );
+    assert.match(err.issues[0]!.message, /PORT_NOT_SET is not set/);
+  });
+
+  test('one minPoolSize > maxPoolSize prints four lines: one line', () => {
+    const err = configError(`pool: { minPoolSize: 5, maxPoolSize: 3 }
+providers:
+  m: { type: mock }
+models:
+  a: { providers: [{ provider: m, model: x }, { provider: m, model: y }] }
+  b: { providers: [{ provider: m, model: z }] }
+`);
+    assert.equal(err.issues.length, 1, err.message);
+    assert.equal(err.message.split('\n').length, 2);
+    assert.equal(err.issues[0]!.path, 'pool.minPoolSize');
+  });
+
+  test('an unset variable in a number field is reported once (not again as a wrong type)', () => {
+    const err = configError(`server: { port: "\${NO_PORT}" }\nproviders:\n  m: { type: mock }\nmodels:\n  a: { providers: [{ provider: m }] }\n`);
+    assert.equal(err.issues.length, 1, err.message);
+  });
+
+  test('booleans cannot come from environment variables: "true"/"false" strings accepted like numbers are', () => {
+    const text = `logging: { logPrompts: "\${LOG_PROMPTS:-false}" }
+metrics: { enabled: "\${METRICS:-true}", processMetrics: "\${PROC}" }
+providers:
+  m: { type: mock, mock: { unhealthy: "\${UNHEALTHY:-false}" } }
+models:
+  a: { providers: [{ provider: m }] }
+`;
+    const c = parseConfig(text, { env: { PROC: 'FALSE' } });
+    assert.equal(c.logging.logPrompts, false);
+    assert.equal(c.metrics.enabled, true);
+    assert.equal(c.metrics.processMetrics, false);
+    assert.equal(c.providers.m!.mock!.unhealthy, false);
+    assert.equal(parseConfig(text, { env: { LOG_PROMPTS: 'true', PROC: 'true' } }).logging.logPrompts, true);
+    const err = configError(text, { LOG_PROMPTS: 'maybe', PROC: 'true' });
+    assert.equal(err.issues[0]!.path, 'logging.logPrompts');
+    assert.match(err.issues[0]!.message, /boolean/);
+  });
+});
+
+describe('check-config masking (issue 15)', () => {
+  test('secrets in a URL\'s query string printed unmasked: ?api-key= and ?key= masked, other parameters kept', () => {
+    const c = parseConfig(
+      `providers:
+  az: { type: openai-compatible, baseUrl: "https://res.example/openai?api-version=2024-06-01&api-key=QS-SECRET-1" }
+  g: { type: openai-compatible, baseUrl: "https://user:URL-PW-2@gen.example/v1?key=QS-SECRET-3&access_token=QS-SECRET-4" }
+models:
+  a: { providers: [{ provider: az }, { provider: g }] }
+`,
+      { env: {} },
+    );
+    const text = JSON.stringify(maskConfig(c));
+    for (const secret of ['QS-SECRET-1', 'URL-PW-2', 'QS-SECRET-3', 'QS-SECRET-4', 'user']) assert.ok(!text.includes(secret), `${secret} printed: ${text}`);
+    assert.match(text, /api-version=2024-06-01/);
+    assert.equal(maskUrl('https://h/v1?api-key=abc&x=1'), `https://h/v1?api-key=${MASK}&x=1`);
+    assert.equal(maskUrl('https://h/v1?x=1'), 'https://h/v1?x=1');
+    assert.equal(c.providers.az!.baseUrl, 'https://res.example/openai?api-version=2024-06-01&api-key=QS-SECRET-1', 'the original is untouched');
+  });
+});

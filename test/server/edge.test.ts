@@ -1,0 +1,253 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jsonDepthExceeds } from '../../src/server/edge.js';
+import { call, eventually, startGateway, Upstream, upstreamConfig, type RunningGateway } from './helpers.js';
+
+const MSG = [{ role: 'user', content: 'hi' }];
+
+function assertOpenAIError(json: any, code?: string): void {
+  assert.equal(typeof json?.error?.message, 'string', JSON.stringify(json));
+  assert.equal(typeof json.error.type, 'string');
+  assert.ok('param' in json.error && 'code' in json.error, JSON.stringify(json));
+  if (code !== undefined) assert.equal(json.error.code, code, JSON.stringify(json));
+}
+
+/** Write raw bytes on a fresh connection; resolve with everything the server sent before it closed. */
+function rawExchange(url: string, bytes: string | Buffer, limitMs = 5000): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server never closed the connection; got: ${text.slice(0, 300)}`));
+    }, limitMs);
+    socket.on('data', (b) => (text += b.toString()));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+    socket.write(bytes);
+  });
+}
+
+/** Status line and JSON body of a raw HTTP/1.1 answer. */
+function parseRaw(text: string): { status: number; headers: string; json: any } {
+  const [head, ...rest] = text.split('\r\n\r\n');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head ?? '')?.[1]);
+  let json: any;
+  try {
+    json = JSON.parse(rest.join('\r\n\r\n'));
+  } catch {
+    json = undefined;
+  }
+  return { status, headers: head ?? '', json };
+}
+
+describe('the HTTP edge (issue 16 items 1, 4, 5, 7; issue 15 request ids)', () => {
+  let up: Upstream;
+  let g: RunningGateway;
+  before(async () => {
+    up = await Upstream.start();
+    g = await startGateway(upstreamConfig(up.url, 'server: { maxJsonDepth: 32, bodyTimeout: 600ms, maxConnections: 40 }'));
+  });
+  after(async () => {
+    await g.close();
+    await up.close();
+  });
+
+  test('x-request-id not echoed: every response carries the one received, or a generated one', async () => {
+    const given = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'up', messages: MSG }, headers: { 'x-request-id': 'client-id-42' } });
+    assert.equal(given.status, 200);
+    assert.equal(given.headers.get('x-request-id'), 'client-id-42');
+    const made = await call(g.url, 'GET', '/v1/models');
+    assert.match(made.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    const other = await call(g.url, 'GET', '/v1/models');
+    assert.notEqual(other.headers.get('x-request-id'), made.headers.get('x-request-id'));
+    // Errors and streams too.
+    assert.equal((await call(g.url, 'GET', '/nope', { headers: { 'x-request-id': 'e-1' } })).headers.get('x-request-id'), 'e-1');
+    const stream = await fetch(`${g.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 's-1' },
+      body: JSON.stringify({ model: 'demo', stream: true, messages: MSG }),
+    });
+    assert.equal(stream.headers.get('x-request-id'), 's-1');
+    await stream.text();
+    // A client id that is not a plain short token is replaced, never echoed.
+    const junk = await call(g.url, 'GET', '/v1/models', { headers: { 'x-request-id': 'x'.repeat(500) } });
+    assert.match(junk.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+  });
+
+  test('a body nested deeper than maxJsonDepth reaches the router: 400 invalid_value at the edge, nothing sent upstream', async () => {
+    const before = up.requests.length;
+    const depth = 5000;
+    const deep = `{"model":"up","messages":[{"role":"user","content":"x","extra":${'['.repeat(depth)}${']'.repeat(depth)}}]}`;
+    const r = await call(g.url, 'POST', '/v1/chat/completions', { rawBody: deep });
+    assert.equal(r.status, 400);
+    assertOpenAIError(r.json, 'invalid_value');
+    assert.match(r.json.error.message, /maxJsonDepth/);
+    assert.equal(up.requests.length, before);
+    // Brackets inside strings do not count, and a body at the limit is served.
+    const inString = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'up', messages: [{ role: 'user', content: '[{'.repeat(1000) }] } });
+    assert.equal(inString.status, 200);
+    let nested: unknown = 'x';
+    for (let i = 0; i < 28; i++) nested = [nested];
+    const atLimit = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'up', messages: [{ role: 'user', content: 'x', extra: nested }] } });
+    assert.equal(atLimit.status, 200, atLimit.text);
+  });
+
+  test('jsonDepthExceeds: escapes inside strings, exact limit', () => {
+    assert.equal(jsonDepthExceeds('[[[]]]', 3), false);
+    assert.equal(jsonDepthExceeds('[[[[]]]]', 3), true);
+    assert.equal(jsonDepthExceeds(JSON.stringify({ a: 'quote \\" [[[[[[ and \\\\', b: [[1]] }), 3), false);
+    assert.equal(jsonDepthExceeds(JSON.stringify({ a: 'ends with backslash \\', b: [[[[1]]]] }), 3), true);
+  });
+
+  test('a text/plain body gets 400 "must be object": 415 unsupported_media_type', async () => {
+    const r = await call(g.url, 'POST', '/v1/chat/completions', { rawBody: JSON.stringify({ model: 'up', messages: MSG }), headers: { 'content-type': 'text/plain' } });
+    assert.equal(r.status, 415);
+    assertOpenAIError(r.json, 'unsupported_media_type');
+  });
+
+  test('/v1/models/%ff answers fastify\'s FST_ERR_BAD_URL body: 400 in the API shape', async () => {
+    const r = await call(g.url, 'GET', '/v1/models/%ff');
+    assert.equal(r.status, 400);
+    assertOpenAIError(r.json, 'invalid_url');
+    assert.ok(!r.text.includes('FST_ERR'), r.text);
+  });
+
+  test('a path parameter over the length limit answers fastify\'s 414 body: 414 in the API shape', async () => {
+    const r = await call(g.url, 'GET', `/v1/models/${'m'.repeat(300)}`);
+    assert.equal(r.status, 414);
+    assertOpenAIError(r.json, 'url_too_long');
+  });
+
+  test('headers over the size limit answer fastify\'s 431 body: 431 in the API shape', async () => {
+    const text = await rawExchange(g.url, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    const r = parseRaw(text);
+    assert.equal(r.status, 431);
+    assertOpenAIError(r.json, 'request_header_too_large');
+  });
+
+  test('an unparsable request answers "Client Error": 400 in the API shape', async () => {
+    const text = await rawExchange(g.url, 'THIS IS NOT HTTP\r\n\r\n');
+    const r = parseRaw(text);
+    assert.equal(r.status, 400);
+    assertOpenAIError(r.json, 'bad_request');
+  });
+
+  test('a client trickling a chunked body holds the connection forever: cut with 408 after server.bodyTimeout', async () => {
+    const { port } = new URL(g.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    let text = '';
+    socket.on('data', (b) => (text += b.toString()));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => {});
+    socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+    // One byte every 100 ms: each chunk well inside any idle timeout, the whole body never ends.
+    const trickle = setInterval(() => socket.writable && socket.write('1\r\n \r\n'), 100);
+    try {
+      await Promise.race([closed, sleep(10_000).then(() => assert.fail('the trickling connection was never closed'))]);
+    } finally {
+      clearInterval(trickle);
+    }
+    const r = parseRaw(text);
+    assert.equal(r.status, 408, text);
+    assertOpenAIError(r.json, 'request_timeout');
+    assert.ok(g.logs.some((l) => l.includes('"event":"body_timeout"')));
+    // The gateway still serves.
+    assert.equal((await call(g.url, 'GET', '/health')).status, 200);
+  });
+
+  test('no cap on open connections: connections over server.maxConnections are refused, the gateway serves again when they close', async () => {
+    const { port } = new URL(g.url);
+    const held: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const s = net.connect(Number(port), '127.0.0.1');
+        s.on('error', () => {});
+        await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+        held.push(s);
+      }
+      await eventually(() => g.gw.app.server.listenerCount('connection') >= 0 && held.length === 40, 'held');
+      // The 41st: accepted by the kernel, closed at once by the server without an answer.
+      const text = await rawExchange(g.url, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+      assert.equal(text, '', 'a connection over the cap was served');
+      assert.ok(g.logs.some((l) => l.includes('"event":"connection_refused"')));
+    } finally {
+      for (const s of held) s.destroy();
+    }
+    await eventually(() => (g.gw.app.server as unknown as { _connections: number })._connections < 40, 'connections closed');
+    assert.equal((await call(g.url, 'GET', '/health')).status, 200);
+  });
+
+  test('the unknown-model reply and its log line repeat a 3 MB model name: both capped', async () => {
+    const huge = 'm'.repeat(3 * 1024 * 1024);
+    const r = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: huge, messages: MSG }, headers: { 'x-request-id': 'huge-model' } });
+    assert.equal(r.status, 404);
+    assertOpenAIError(r.json, 'model_not_found');
+    assert.ok(r.text.length < 2000, `reply is ${r.text.length} bytes`);
+    const lines = g.logs.filter((l) => l.includes('"huge-model"'));
+    assert.ok(lines.length > 0);
+    for (const l of lines) assert.ok(l.length < 4000, `log line is ${l.length} bytes`);
+  });
+});
+
+describe('the 503 sent while shutting down', () => {
+  test('is fastify\'s own body: now the API error shape with shutting_down', async () => {
+    const g = await startGateway(upstreamConfig('http://127.0.0.1:9/v1'));
+    try {
+      const { port } = new URL(g.url);
+      const socket = net.connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      let text = '';
+      socket.on('data', (b) => (text += b.toString()));
+      const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      // Headers half sent when the shutdown starts: the connection is busy, so it stays open.
+      socket.write('GET /v1/models HTTP/1.1\r\nHost: x\r\n');
+      await sleep(50);
+      const closing = g.gw.close(5000);
+      socket.write('\r\n');
+      await ended;
+      const r = parseRaw(text);
+      assert.equal(r.status, 503, text);
+      assertOpenAIError(r.json, 'shutting_down');
+      assert.match(r.headers, /connection: close/i);
+      await closing;
+    } finally {
+      await g.close();
+    }
+  });
+
+  test('a kept-alive client holds the shutdown until its deadline: idle connections are closed as they become idle', async () => {
+    const up = await Upstream.start();
+    let hold!: () => void;
+    up.onChat = (req) => {
+      hold = () => completionReply(req.res);
+      req.res.writeHead(200, { 'content-type': 'application/json' });
+    };
+    const g = await startGateway(upstreamConfig(up.url));
+    try {
+      const slow = fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'up', messages: MSG }) });
+      await eventually(() => up.requests.length === 1, 'the slow request reached the upstream');
+      let closed = false;
+      const closing = g.gw.close(60_000).then(() => (closed = true));
+      hold();
+      assert.equal((await slow).status, 200);
+      // Bounded by eventually's limit (5 s), far below the 60 s deadline the seed waited for.
+      await eventually(() => closed, 'the gateway closed once its last request finished');
+      await closing;
+    } finally {
+      await g.close();
+      await up.close();
+    }
+  });
+});
+
+function completionReply(res: import('node:http').ServerResponse): void {
+  res.end(JSON.stringify({ id: 'c', object: 'chat.completion', created: 1, model: 'up-model', choices: [] }));
+}

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { call, errorReply, startGateway, Upstream, type RunningGateway } from './helpers.js';
+
+const MSG = [{ role: 'user', content: 'hi' }];
+
+/** A loopback port with nothing listening on it. */
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+const parsed = (logs: string[]) => logs.flatMap((l) => l.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as Record<string, any>);
+
+describe('upstream failures: what the client sees and what the log keeps (issue 15)', () => {
+  let up: Upstream;
+  let g: RunningGateway;
+  let port: number;
+  before(async () => {
+    up = await Upstream.start();
+    up.onChat = (req) => errorReply(req.res, 500, 'internal upstream detail: db shard 7 at 10.1.2.3 is down');
+    port = await deadPort();
+    g = await startGateway(`routing: { maxAttempts: 1, maxAttemptsPerDeployment: 1 }
+providers:
+  dead: { type: openai-compatible, baseUrl: "http://127.0.0.1:${port}/v1", apiKey: "dead-key" }
+  broken: { type: openai-compatible, baseUrl: "${up.url}", apiKey: "broken-key" }
+models:
+  to-dead: { providers: [{ provider: dead, model: m }] }
+  to-broken: { providers: [{ provider: broken, model: m }] }
+`);
+  });
+  after(async () => {
+    await g.close();
+    await up.close();
+  });
+
+  test('upstream internals reach clients (connect ECONNREFUSED 127.0.0.1:port): a generic message naming the provider, the detail in the log', async () => {
+    const r = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'to-dead', messages: MSG }, headers: { 'x-request-id': 'dead-1' } });
+    assert.equal(r.status, 502);
+    assert.equal(r.json.error.code, 'upstream_network');
+    assert.match(r.json.error.message, /upstream provider "dead" could not be reached/);
+    for (const leak of ['ECONNREFUSED', '127.0.0.1', String(port), 'connect']) assert.ok(!r.text.includes(leak), `${leak} reached the client: ${r.text}`);
+    const lines = parsed(g.logs).filter((l) => l.reqId === 'dead-1');
+    assert.ok(lines.some((l) => JSON.stringify(l).includes('ECONNREFUSED')), `the detail is not in the log: ${JSON.stringify(lines)}`);
+  });
+
+  test('an upstream 500\'s body reaches the client: the gateway\'s own words', async () => {
+    const r = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'to-broken', messages: MSG } });
+    assert.equal(r.status, 502);
+    assert.match(r.json.error.message, /upstream provider "broken" failed with a server error \(HTTP 500\)/);
+    assert.ok(!r.text.includes('10.1.2.3') && !r.text.includes('shard'), r.text);
+  });
+});
