@@ -142,7 +142,6 @@ export interface HealthCheckResult {
   pools: Record<string, { checked: number; healthy: number; unhealthy: number; recovered: number }>;
 }
 
-/** `removed`: its key was removed (`removeKey`); `resized`: its key's maxPoolSize shrank below the adapters it had. */
 /** `resized`: over a lowered maxPoolSize; `removed`: its key was removed; `renewed`: replaced by `renewKey` (new provider settings). */
 export type DestroyReason = 'expired_uses' | 'expired_idle' | 'expired_lifetime' | 'unhealthy' | 'evicted' | 'closed' | 'late_create' | 'removed' | 'resized' | 'renewed';
 

@@ -4,8 +4,7 @@ export interface OpenAIErrorBody {
 }
 
 /**
- * Why a call failed, as the router needs it. The classes map to actions in `ERROR_ACTIONS`
- * (reference/providers.md section 7).
+ * Why a call failed, as the router needs it. The classes map to actions in `ERROR_ACTIONS` below.
  */
 export type ErrorClass =
   | 'client_error' // 400/413/422, content filter: the caller's fault, never retried

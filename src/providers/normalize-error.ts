@@ -21,7 +21,7 @@ export interface NormalizeOptions {
 
 /**
  * Any provider's error response -> one `ProviderError` with an OpenAI-shaped body and the class the
- * router acts on (reference/providers.md section 7).
+ * router acts on (`ERROR_ACTIONS` in errors.ts).
  */
 export function normalizeProviderError(
   provider: string,

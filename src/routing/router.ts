@@ -8,7 +8,7 @@ import {
 } from '../pool/errors.js';
 import type { AcquireOptions, PoolLogger } from '../pool/types.js';
 import { ProviderError } from '../providers/errors.js';
-import type { CallOptions, ChatAdapter, ChatCompletionRequest } from '../providers/types.js';
+import type { CallOptions, ChatAdapter, ChatCompletionRequest, ChatCompletionStream } from '../providers/types.js';
 import { DeploymentsAtLimitError, type AdmissionVerdict, type DeploymentAdmission } from './admission.js';
 import { retryDelay, type BackoffOptions } from './backoff.js';
 import { Permit, type CircuitState } from './circuit-breaker.js';
@@ -190,12 +190,29 @@ export class Router {
    * must fail over, back off and feed the circuits the same way; only the call on the adapter differs.
    * `call` must reject with a ProviderError for upstream failures; anything else it throws is taken
    * as our own error and ends the request without counting against the deployment. The adapter goes
-   * back to the pool before this resolves. Streams go through `route()`, which keeps the adapter
-   * until the stream ends.
+   * back to the pool before this resolves. Streams go through `route()` or `routeStreamCall()`, which
+   * keep the adapter until the stream ends. `estimate`: the chat request that deployment token limits
+   * reserve for (absent: the call counts against request limits only).
    */
-  async routeCall<T>(route: Route, call: AdapterCall<T>, options?: RouteOptions): Promise<CallResult<T>> {
-    const a = await this.run(route, options, call, false);
+  async routeCall<T>(route: Route, call: AdapterCall<T>, options?: RouteOptions, estimate?: ChatCompletionRequest): Promise<CallResult<T>> {
+    const a = await this.run(route, options, call, false, estimate);
     return { value: a.value, deployment: a.deployment, attempts: a.attempts, latencyMs: a.latencyMs };
+  }
+
+  /**
+   * `route()`'s stream path for a stream that `call` opens (a /v1/messages request passed through to an
+   * `anthropic` deployment): the same loop up to the provider's validated first event, then the stream
+   * holds the adapter until it ends.
+   */
+  async routeStreamCall(route: Route, call: AdapterCall<ChatCompletionStream>, options?: RouteOptions, estimate?: ChatCompletionRequest): Promise<StreamResult> {
+    const a = await this.run(route, options, call, true, estimate);
+    const { state, permit, adapter } = a;
+    // From here bytes may reach the client: no more retries. The stream's end settles the call.
+    const stream = new LeasedStream(a.value, (error) => {
+      const broken = state.settle(permit, error);
+      void this.release(adapter, state.deployment, broken);
+    });
+    return { kind: 'stream', stream, deployment: a.deployment, attempts: a.attempts, latencyMs: a.latencyMs };
   }
 
   /**
@@ -289,15 +306,8 @@ export class Router {
 
   // --- internals -------------------------------------------------------------------------------
 
-  private async routeStream(request: ChatCompletionRequest, route: Route, options: RouteOptions | undefined): Promise<StreamResult> {
-    const a = await this.run(route, options, (adapter, o) => adapter.chatCompletionStream(request, o), true, request);
-    const { state, permit, adapter } = a;
-    // From here bytes may reach the client: no more retries. The stream's end settles the call.
-    const stream = new LeasedStream(a.value, (error) => {
-      const broken = state.settle(permit, error);
-      void this.release(adapter, state.deployment, broken);
-    });
-    return { kind: 'stream', stream, deployment: a.deployment, attempts: a.attempts, latencyMs: a.latencyMs };
+  private routeStream(request: ChatCompletionRequest, route: Route, options: RouteOptions | undefined): Promise<StreamResult> {
+    return this.routeStreamCall(route, (adapter, o) => adapter.chatCompletionStream(request, o), options, request);
   }
 
   /**

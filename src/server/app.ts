@@ -1,11 +1,11 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Cluster } from '../cluster/index.js';
-import { capText, poolOptions, type GatewayConfig } from '../config/index.js';
+import { capText, deploymentLimits as configDeploymentLimits, poolOptions, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
-import { FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
+import { DeploymentLimiter, FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { isLoopbackHost } from './auth.js';
 import { clientErrorReply, depthChecked, frameworkErrorReply, REQUEST_ID_HEADER, requestId } from './edge.js';
@@ -18,6 +18,7 @@ import { GatewayMetrics } from './metrics.js';
 import { KeyLimits } from './rate-limits.js';
 import { registerChatRoutes } from './routes/chat.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
+import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMessagesRoutes } from './routes/messages.js';
@@ -100,7 +101,15 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   const routerLogger = logger.child({ component: 'router' });
   /** The per-request chat line's logger. */
   const chatLog = unredactedChild(logger);
-  const router = new Router({ pool, routing: live.current.routing, logger: routerLogger });
+  // Per-deployment rpm / tpm through the router's admission port. The limiter behind it is built
+  // below (it may be the cluster's); an unlimited deployment answers at once, without a promise.
+  const deploymentLimits: { limiter?: DeploymentLimiter } = {};
+  const router = new Router({
+    pool,
+    routing: live.current.routing,
+    logger: routerLogger,
+    admission: { admit: (d, request) => deploymentLimits.limiter?.admit(d, request) ?? true },
+  });
 
   const startedAt = Date.now();
   const cluster: Cluster | undefined =
@@ -219,6 +228,14 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     },
     onLimited: (k, reason) => limitMetrics.keyRateLimited(k, reason),
   });
+  const deploymentLimiter = new DeploymentLimiter({
+    limiter,
+    // Getters: the limits follow reloads.
+    limits: () => deploymentLimitsOf(live.current.config),
+    defaultMaxTokens: () => live.current.config.limits.defaultMaxTokens,
+    onLimited: (d) => limitMetrics.deploymentRateLimited(d.model, d.provider),
+  });
+  deploymentLimits.limiter = deploymentLimiter;
   // Every response of a limited key carries its x-ratelimit-* headers (the chat route sets them
   // from its admission; streams write theirs with the SSE head). Registered whatever the keys now:
   // a reload may add limits; without limited keys it returns at once, without a promise.
@@ -240,6 +257,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // logPrompts and pricing here are the start's; each request reads its own config's (request.liveConfig).
     telemetry: { metrics, logPrompts: config.logging.logPrompts, log: chatLog },
     keyLimits,
+    deploymentLimits: deploymentLimiter,
     ...(ledger === undefined ? {} : { usage: { ledger, pricing: live.current.pricing } }),
   };
   await app.register(async (chat) => {
@@ -253,6 +271,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   });
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
   registerMessagesRoutes(app, { router, live, ...lifecycleDeps });
+  registerEmbeddingsRoutes(app, { call: (route, fn, o) => router.routeCall(route, fn, o), live, ...lifecycleDeps });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth, fleet: cluster });
   registerMetricsRoutes(app, { metrics, readAuth, enabled: () => live.current.config.metrics.enabled });
@@ -347,4 +366,15 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
 function keyOf(s: GatewaySnapshot, key: string): { model: string; provider: string } {
   for (const r of s.routes.values()) for (const d of r.deployments) if (d.key === key) return { model: d.model, provider: d.provider };
   throw new Error(`no deployment for pool ${key}`);
+}
+
+/** Deployment limits by pool key, computed once per config (a reload brings a new config object). */
+const limitsByConfig = new WeakMap<GatewayConfig, ReturnType<typeof configDeploymentLimits>>();
+function deploymentLimitsOf(config: GatewayConfig): ReturnType<typeof configDeploymentLimits> {
+  let m = limitsByConfig.get(config);
+  if (m === undefined) {
+    m = configDeploymentLimits(config);
+    limitsByConfig.set(config, m);
+  }
+  return m;
 }

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { capText, type Endpoint, type ModelRoute, type Pricing } from '../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../providers/types.js';
-import { routeTrace } from '../routing/index.js';
+import { routeTrace, type DeploymentLimiter } from '../routing/index.js';
 import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import { keyAllowsModel } from './auth.js';
@@ -31,6 +31,8 @@ export interface LifecycleDeps {
   keyLimits?: KeyLimits | undefined;
   /** The usage ledger (absent: nothing recorded). */
   usage?: RequestUsage | undefined;
+  /** Per-deployment limits: their token reservations are settled when the request ends. */
+  deploymentLimits?: Pick<DeploymentLimiter, 'settle'> | undefined;
 }
 
 /** What the log line, the metrics, the key's reservation and the ledger learn when a request ends. */
@@ -74,6 +76,8 @@ export class RequestLifecycle {
   private readonly startedAt = Date.now();
   private route: ModelRoute | undefined;
   private admission: KeyAdmission | undefined;
+  /** The request the router got (its deployments' reservations are found by it). */
+  private routed: ChatCompletionRequest | undefined;
   private finished = false;
 
   constructor(
@@ -109,6 +113,11 @@ export class RequestLifecycle {
     return this.admission?.headers;
   }
 
+  /** `routed` goes to the router (its deployments' token reservations are found by it). */
+  routing(routed: ChatCompletionRequest): void {
+    this.routed = routed;
+  }
+
   /** The request ended with `status`. Only the first call counts. */
   finish(deployment: Deployment | undefined, status: number, end: RequestEnd = {}): void {
     if (this.finished) return;
@@ -116,7 +125,9 @@ export class RequestLifecycle {
     const usage = end.usage ?? undefined;
     // Tokens used: what the upstream reported; none when nothing was served; unknown otherwise
     // (e.g. a stream abandoned before its usage chunk), which keeps the reservation charged.
-    this.admission?.reservation.settle(usage !== undefined ? usage.total_tokens : end.served === true ? undefined : 0);
+    const used = usage !== undefined ? usage.total_tokens : end.served === true ? undefined : 0;
+    this.admission?.reservation.settle(used);
+    if (this.routed !== undefined) this.deps.deploymentLimits?.settle(this.routed, deployment, used);
     this.log(deployment, status, end);
     const ledger = this.deps.usage;
     if (ledger !== undefined) {

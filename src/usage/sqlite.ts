@@ -55,7 +55,9 @@ export class SqliteUsageStore implements UsageStore {
       // nothing, a power cut at most the last batches (the ledger's in-memory buffer already holds up
       // to flushInterval of rows). FULL made each batch wait on fsync with the event loop blocked.
       db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 5000');
+      // No waiting: better-sqlite3 would wait synchronously, with the event loop stopped. A file
+      // another process is writing fails the batch at once; it stays buffered and is retried.
+      db.pragma('busy_timeout = 0');
       const t = this.table;
       db.exec(`CREATE TABLE IF NOT EXISTS ${t}_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
       const applied = new Set((db.prepare(`SELECT version FROM ${t}_migrations`).all() as Array<{ version: number }>).map((r) => r.version));

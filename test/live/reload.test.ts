@@ -142,12 +142,29 @@ describe('POST /v1/admin/reload and GET /v1/admin/config', () => {
     assert.equal((await chat(g.url, 'chat')).status, 200, 'still listening where it was');
   });
 
+  it('an unchanged deployment keeps its pool, its adapters, its circuit and its latency figures', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await chat(g.url, 'chat')).status, 200);
+    const adapters = () => g.gw.pool.details('up-one', 'one').map((d) => d.id).sort();
+    const health = () => g.gw.router.deploymentHealth().find((h) => h.key === 'up-one:one')!;
+    const before = { adapters: adapters(), ewma: health().ewmaLatencyMs, circuit: health().circuit };
+    assert.ok(before.adapters.length > 0 && before.ewma !== undefined);
+    // Another model and another key change; deployment one/up-one does not.
+    await g.write(config(u1, u2, { keys: [KEY_A, KEY_B], extraModels: '  solo: { providers: [{ provider: two, model: up-two, pool: { minPoolSize: 2 } }] }\n  other: { providers: [{ provider: two, model: up-other }] }' }));
+    const r = await reloadVia(g.url, ADMIN);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json.data.changed.deployments, { added: ['other/two/up-other'] });
+    assert.deepEqual(adapters(), before.adapters, 'the same adapters');
+    assert.equal(health().ewmaLatencyMs, before.ewma, 'the same latency figures');
+    assert.equal(health().circuit, before.circuit);
+    assert.equal((await chat(g.url, 'chat', KEY_B)).status, 200, 'a key added back is accepted at once');
+  });
+
   it('a provider key swap: the next requests carry the new key; the old adapters retire', async () => {
     await g.write(config(u1, u2, { keys: [KEY_A], secret: 'provider-secret-new-333', extraModels: '  solo: { providers: [{ provider: two, model: up-two, pool: { minPoolSize: 2 } }] }' }));
     const r = await reloadVia(g.url, ADMIN);
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.deepEqual(r.json.data.changed.providers, { changed: ['one'] });
-    assert.deepEqual(r.json.data.changed.pools, { renewed: ['up-one:one'] });
+    assert.deepEqual(r.json.data.changed.pools, { removed: ['up-other:two'], renewed: ['up-one:one'] });
     const seen = u1.auth.length;
     for (let i = 0; i < 3; i++) assert.equal((await chat(g.url, 'chat')).status, 200);
     assert.deepEqual(u1.auth.slice(seen), Array(3).fill('Bearer provider-secret-new-333'));

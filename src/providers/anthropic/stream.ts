@@ -3,7 +3,7 @@ import { normalizeProviderError } from '../normalize-error.js';
 import { decodeSseEvent, type RawSseEvent } from '../sse-bytes.js';
 import { SSE_DONE, isComment, type SseComment, type SseEvent } from '../sse.js';
 import { UpstreamSseStream, streamErrorFrom, type RawBatch, type UpstreamStreamContext } from '../upstream-stream.js';
-import type { ChatCompletionChunk } from '../types.js';
+import type { ChatCompletionChunk, ChatCompletionStream, Usage } from '../types.js';
 import { anthropicStatus, toFinishReason } from './mapping.js';
 import { toUsage } from './translate.js';
 import type { AnthropicUsage } from './types.js';
@@ -70,6 +70,14 @@ export class AnthropicStream extends UpstreamSseStream {
         yield raw.bytes;
       }
     }
+  }
+
+  /**
+   * This stream as one whose `sse()` is `native()`: what the router leases and the server writes when
+   * an Anthropic client's request was passed through. Its chunks stay the OpenAI translation.
+   */
+  asNative(): ChatCompletionStream {
+    return new NativeView(this);
   }
 
   /** The first event that is not a ping must parse, and must not be an error. */
@@ -173,6 +181,27 @@ export class AnthropicStream extends UpstreamSseStream {
       model: this.model,
       choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
     };
+  }
+}
+
+/** An AnthropicStream whose SSE frames are the upstream's own events. */
+class NativeView implements ChatCompletionStream {
+  constructor(private readonly inner: AnthropicStream) {}
+
+  get usage(): Usage | undefined {
+    return this.inner.usage;
+  }
+
+  sse(): AsyncIterable<Buffer> {
+    return this.inner.native();
+  }
+
+  cancel(): void {
+    this.inner.cancel();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ChatCompletionChunk> {
+    return this.inner[Symbol.asyncIterator]();
   }
 }
 

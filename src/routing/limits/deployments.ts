@@ -1,4 +1,6 @@
+import type { ChatCompletionRequest } from '../../providers/types.js';
 import type { Deployment } from '../types.js';
+import { reservationTokens } from './tokens.js';
 import type { Limiter, RateLimits, Reservation } from './types.js';
 
 /**
@@ -6,10 +8,10 @@ import type { Limiter, RateLimits, Reservation } from './types.js';
  * `Limiter`, behind the router's admission port: the router asks before each upstream call; a
  * deployment at its limit is skipped like a full pool and the request fails over.
  *
- * Tokens: each request carries a `DeploymentCharge` (its reservation estimate) through the router;
- * every deployment that admits it reserves that much, and when the request ends the charge settles
- * them: the deployment that served it with the tokens the upstream reported, the others (failed or
- * skipped calls) with none.
+ * Tokens: each request gets a `DeploymentCharge` (its reservation estimate), found by the request
+ * object the router passes to `admit`; every deployment that admits it reserves that much, and when
+ * the request ends `settle(request, …)` corrects them: the deployment that served it is charged the
+ * tokens the upstream reported, the others (failed or skipped calls) nothing.
  */
 
 /** Why a deployment refused: how long until it could admit again. */
@@ -24,7 +26,7 @@ export class DeploymentCharge {
 
   constructor(
     /** Tokens to reserve per deployment: prompt estimate + max tokens. */
-    readonly tokens: number,
+    public tokens: number,
   ) {}
 
   /** @internal */
@@ -47,26 +49,39 @@ export class DeploymentCharge {
   }
 }
 
-export class DeploymentLimiter {
-  constructor(
-    private readonly limiter: Limiter,
-    private readonly limits: ReadonlyMap<string, RateLimits>,
-    /** A deployment was found at its limit (metrics). */
-    private readonly onLimited?: (d: Deployment) => void,
-  ) {}
+export interface DeploymentLimiterOptions {
+  limiter: Limiter;
+  /** Limits by deployment key (`model:provider`); read at each call, so a reloaded config applies. */
+  limits: () => ReadonlyMap<string, RateLimits>;
+  /** Completion tokens reserved when a request sets no max (config `limits.defaultMaxTokens`). */
+  defaultMaxTokens: () => number;
+  /** A deployment was found at its limit (metrics). */
+  onLimited?: (d: Deployment) => void;
+}
 
-  /** True when no deployment has a limit. */
-  get empty(): boolean {
-    return this.limits.size === 0;
+export class DeploymentLimiter {
+  private readonly charges = new WeakMap<ChatCompletionRequest, DeploymentCharge>();
+  private readonly limiter: Limiter;
+  private readonly limitsOf: () => ReadonlyMap<string, RateLimits>;
+  private readonly defaultMaxTokens: () => number;
+  private readonly onLimited: ((d: Deployment) => void) | undefined;
+
+  constructor(opts: DeploymentLimiterOptions) {
+    this.limiter = opts.limiter;
+    this.limitsOf = opts.limits;
+    this.defaultMaxTokens = opts.defaultMaxTokens;
+    this.onLimited = opts.onLimited;
   }
 
   /**
-   * Admit one call to `d`. Unlimited deployments answer `true` synchronously (no promise on the hot
-   * path); limited ones consult the limiter, reserving `charge.tokens` against their tpm.
+   * Admit one call to `d` for `request`. Unlimited deployments answer `true` synchronously (no
+   * promise on the hot path); limited ones consult the limiter, reserving the request's estimate
+   * against their tpm.
    */
-  admit(d: Deployment, charge?: DeploymentCharge): true | DeploymentDenied | Promise<true | DeploymentDenied> {
-    const l = this.limits.get(d.key);
+  admit(d: Deployment, request: ChatCompletionRequest | undefined): true | DeploymentDenied | Promise<true | DeploymentDenied> {
+    const l = this.limitsOf().get(d.key);
     if (l === undefined) return true;
+    const charge = request === undefined ? undefined : this.chargeOf(request, l.tpm !== undefined);
     return this.limiter.admit(`deployment:${d.key}`, l, l.tpm === undefined ? 0 : (charge?.tokens ?? 0)).then((a) => {
       if (a.ok) {
         if (charge !== undefined) charge.hold(d, a.reservation);
@@ -76,5 +91,25 @@ export class DeploymentLimiter {
       this.onLimited?.(d);
       return { retryAfterMs: a.retryAfterMs };
     });
+  }
+
+  /** `request` ended: `served` answered it having used `usedTokens` (undefined: unknown, keep its reservation). */
+  settle(request: ChatCompletionRequest, served: Deployment | undefined, usedTokens: number | undefined): void {
+    const c = this.charges.get(request);
+    if (c === undefined) return;
+    this.charges.delete(request);
+    c.settle(served, usedTokens);
+  }
+
+  private chargeOf(request: ChatCompletionRequest, withTokens: boolean): DeploymentCharge {
+    let c = this.charges.get(request);
+    if (c === undefined) {
+      c = new DeploymentCharge(withTokens ? reservationTokens(request, this.defaultMaxTokens()) : 0);
+      this.charges.set(request, c);
+    } else if (withTokens && c.tokens === 0) {
+      // First met an rpm-only deployment; this one counts tokens.
+      c.tokens = reservationTokens(request, this.defaultMaxTokens());
+    }
+    return c;
   }
 }

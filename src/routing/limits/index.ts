@@ -2,4 +2,4 @@ export type { Admission, LimitReason, LimitStatus, LimitWindow, Limiter, RateLim
 export { isLimited } from './types.js';
 export { FlexibleLimiter, MemoryConcurrency, DEFAULT_WINDOW_MS, type ConcurrencyStore, type CounterOptions, type FlexibleLimiterOptions } from './flexible.js';
 export { estimatePromptTokens, maxCompletionTokens, reservationTokens } from './tokens.js';
-export { DeploymentLimiter, DeploymentCharge, type DeploymentDenied } from './deployments.js';
+export { DeploymentLimiter, DeploymentCharge, type DeploymentDenied, type DeploymentLimiterOptions } from './deployments.js';

@@ -202,7 +202,7 @@ export class ConfigReloader {
         await pool.removeKey(key.model, key.provider); // resolves when its last adapter has closed
         pool.addKey(key, limits);
       }
-      await warm(pool, key);
+      await warm(pool, key, limits.minPoolSize);
     } catch (err) {
       this.logger.warn({ err, key: `${key.model}:${key.provider}` }, 'config: warming a new pool failed; it fills on demand');
     }
@@ -232,14 +232,20 @@ function checkTotal(config: GatewayConfig): void {
   if (sum > max) throw new ConfigError('config', [{ path: 'pool.maxTotal', message: `the minPoolSize of the configured pools (${sum}) exceeds maxTotal (${max})` }]);
 }
 
-/** Resolves when the key has no create under way (its minimum made, or failed and left to retry). */
-function warm(pool: ReloadablePool, key: PoolKey): Promise<void> {
-  const busy = () => (pool.keyState(key.model, key.provider)?.creating ?? 0) > 0;
-  if (!busy()) return Promise.resolve();
+/**
+ * Resolves once the key has its minimum, or has no create under way (the rest failed and is left to
+ * the pool's retry). Not "no create under way" alone: under traffic a new pool may keep growing.
+ */
+function warm(pool: ReloadablePool, key: PoolKey, min: number): Promise<void> {
+  const ready = () => {
+    const s = pool.keyState(key.model, key.provider);
+    return s === undefined || s.total >= min || s.creating === 0;
+  };
+  if (ready()) return Promise.resolve();
   const name = `${key.model}:${key.provider}`;
   return new Promise((resolve) => {
     const check = (e: { key: string }) => {
-      if (e.key !== name || busy()) return;
+      if (e.key !== name || !ready()) return;
       pool.off('created', check);
       pool.off('createFailed', check);
       resolve();

@@ -1,10 +1,12 @@
-import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ModelRoute } from '../../config/index.js';
 import { decodeEmbedding, embeddingInputs, encodeEmbedding } from '../../providers/embeddings.js';
 import { ProviderError } from '../../providers/errors.js';
 import type { CallOptions, ChatAdapter, EmbeddingsRequest, EmbeddingsResponse } from '../../providers/types.js';
 import type { Deployment, ExecuteOptions } from '../../routing/types.js';
 import { HangupSignal } from '../hangup-signal.js';
+import { enterHook } from '../live/hooks.js';
+import type { ConfigHolder } from '../live/snapshot.js';
 import type { KeyLimits } from '../rate-limits.js';
 import { RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { embeddingsBodySchema } from '../schemas.js';
@@ -19,8 +21,8 @@ export type RouteCall = <T>(
 
 export interface EmbeddingsRouteOptions {
   call: RouteCall;
-  routes: ReadonlyMap<string, ModelRoute>;
-  auth: onRequestAsyncHookHandler | undefined;
+  /** The running config (routes, client keys), captured once per request. */
+  live: ConfigHolder;
   telemetry?: RequestTelemetry;
   keyLimits?: KeyLimits;
   usage?: RequestUsage;
@@ -28,12 +30,13 @@ export interface EmbeddingsRouteOptions {
 
 /** `POST /v1/embeddings`: OpenAI's Embeddings API, routed like a chat completion. */
 export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsRouteOptions): void {
-  const { routes } = opts;
   app.post<{ Body: EmbeddingsRequest }>(
     '/v1/embeddings',
-    { schema: { body: embeddingsBodySchema }, onRequest: opts.auth ? [opts.auth] : [] },
+    { schema: { body: embeddingsBodySchema }, onRequest: [enterHook(opts.live, 'apiAuth')] },
     async (request, reply) => {
       const body = request.body;
+      // The config this request arrived on (captured by the enter hook): it finishes on it.
+      const routes = request.liveConfig!.routes;
       const life = new RequestLifecycle(opts, request, { what: 'embeddings', model: body.model, stream: false, prompt: { field: 'input', value: body.input } });
       const route = life.resolve(routes, 'embeddings', 'POST /v1/embeddings');
       const limitHeaders = await life.admit(inputTokens(body.input));

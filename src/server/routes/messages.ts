@@ -1,7 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ChatCompletionChunk, ChatCompletionStream } from '../../providers/types.js';
+import { AnthropicAdapter } from '../../providers/anthropic/adapter.js';
+import { toUsage } from '../../providers/anthropic/translate.js';
+import type { AnthropicResponse } from '../../providers/anthropic/types.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionStream } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
-import type { ExecuteResult } from '../../routing/types.js';
+import type { CallResult, StreamResult } from '../../routing/types.js';
 import { estimateInputTokens } from '../anthropic/count-tokens.js';
 import { toAnthropicErrorReply } from '../anthropic/errors.js';
 import { pipeFrames } from '../anthropic/pipe.js';
@@ -20,13 +23,16 @@ import { countTokensBodySchema, messagesBodySchema } from '../schemas.js';
 import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from './chat.js';
 
 export interface MessagesRouteOptions {
-  router: Pick<Router, 'executeStrategy'>;
+  router: Pick<Router, 'routeCall' | 'routeStreamCall'>;
   /** The running config (routes, routing settings, client keys), captured once per request; keys are read from `x-api-key` as well as a bearer token (see `anthropicKey`). */
   live: ConfigHolder;
   telemetry?: RequestTelemetry;
   keyLimits?: KeyLimits;
   usage?: RequestUsage;
 }
+
+/** A non-streaming answer: the Anthropic upstream's own message, or an OpenAI completion to translate. */
+type Answer = { native: AnthropicResponse } | { completion: ChatCompletion };
 
 /** Every failure on these routes, hooks and body validation included, in Anthropic's error shape. */
 function anthropicErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -40,8 +46,9 @@ function anthropicErrorHandler(err: unknown, request: FastifyRequest, reply: Fas
 
 /**
  * `POST /v1/messages` (Anthropic's Messages API in, any provider out) and `POST /v1/messages/count_tokens`.
- * The request is translated to an OpenAI chat request and routed like a chat completion; the answer,
- * streamed or not, is translated back.
+ * Routed like a chat completion, one attempt at a time: a deployment on an `anthropic` provider gets
+ * the request as the client sent it (our model id, our key) and its answer goes back as it came;
+ * every other one gets the OpenAI translation, and its answer, streamed or not, is translated back.
  */
 export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRouteOptions): void {
   const { router } = opts;
@@ -65,20 +72,46 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       res.on('close', () => {
         if (!res.writableEnded) hangup.abort();
       });
+      const beta = headerValue(request.headers['anthropic-beta']);
+      // Translated once, and only if an attempt goes to a provider other than Anthropic.
+      let translated: ChatCompletionRequest | undefined;
+      const chatRequest = (): ChatCompletionRequest => (translated ??= toChatRequest(body, stream));
+      const options = { signal: hangup.signal, requestId: request.id };
 
-      let result: ExecuteResult;
+      if (!stream) {
+        let result: CallResult<Answer>;
+        try {
+          result = await router.routeCall<Answer>(
+            route,
+            async (adapter, o) => (adapter instanceof AnthropicAdapter ? { native: await adapter.messages(body, { ...o, beta }) } : { completion: await adapter.chatCompletion(chatRequest(), o) }),
+            options,
+          );
+        } catch (err) {
+          return life.fail(err);
+        }
+        const v = result.value;
+        const usage = 'native' in v ? toUsage(v.native.usage ?? {}) : v.completion.usage;
+        life.finish(result.deployment, 200, { attempts: result.attempts, usage, served: true });
+        reply.headers({ [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) });
+        return reply.send('native' in v ? v.native : toMessagesResponse(v.completion, body.model, body.stop_sequences));
+      }
+
+      // Which kind of stream the serving attempt opened (each attempt sets it; the last one served).
+      let native = false;
+      let result: StreamResult;
       try {
-        const chatRequest = toChatRequest(body, stream);
-        result = await router.executeStrategy(chatRequest, route.deployments, route.strategy, live.routing, { signal: hangup.signal, requestId: request.id });
+        result = await router.routeStreamCall(
+          route,
+          async (adapter, o) => {
+            native = adapter instanceof AnthropicAdapter;
+            return adapter instanceof AnthropicAdapter ? (await adapter.messagesStream(body, { ...o, beta })).asNative() : adapter.chatCompletionStream(chatRequest(), o);
+          },
+          options,
+        );
       } catch (err) {
         return life.fail(err);
       }
-
       const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
-      if (result.kind === 'completion') {
-        life.finish(result.deployment, 200, { attempts: result.attempts, usage: result.completion.usage, served: true });
-        return reply.headers(headers).send(toMessagesResponse(result.completion, body.model, body.stop_sequences));
-      }
       const upstream = result.stream;
       const firstChunkAt = performance.now();
       const ttftMs = firstChunkAt - life.startedMs;
@@ -89,7 +122,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       }
       reply.hijack();
       const writer = new MessagesStreamWriter(body.model, body.stop_sequences);
-      const outcome = await pipeFrames(reply.raw, translate(upstream, writer), {
+      const outcome = await pipeFrames(reply.raw, native ? upstream.sse() : translate(upstream, writer), {
         headers: limitHeaders === undefined ? headers : { ...limitHeaders, ...headers },
         cancel: () => upstream.cancel(),
         errorFrame: (err) => writer.error(toAnthropicErrorReply(err).body),
@@ -130,4 +163,9 @@ async function* translate(upstream: ChatCompletionStream, writer: MessagesStream
     yield writer.push(chunk);
   }
   yield writer.end(last);
+}
+
+function headerValue(h: string | string[] | undefined): string | undefined {
+  if (h === undefined) return undefined;
+  return Array.isArray(h) ? h.join(',') : h;
 }
