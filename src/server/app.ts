@@ -9,7 +9,9 @@ import { DeploymentLimiter, FlexibleLimiter, Router, type Limiter } from '../rou
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { isLoopbackHost } from './auth.js';
 import { clientErrorReply, depthChecked, frameworkErrorReply, REQUEST_ID_HEADER, requestId } from './edge.js';
-import { errorBody, GatewayHttpError, toErrorReply } from './errors.js';
+import { errorBody, errorDetail, GatewayHttpError, toErrorReply } from './errors.js';
+import { lineWritten } from './request-lifecycle.js';
+import { cutStreams } from './sse.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { LazyChildLogger } from './lazy-logger.js';
 import { LimitMetrics } from './limit-metrics.js';
@@ -180,8 +182,11 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   });
   app.setErrorHandler((err, request, reply) => {
     const r = toErrorReply(err);
-    if (r.status >= 500) request.log.error({ err }, 'request failed');
-    else request.log.debug({ err, status: r.status }, 'request rejected');
+    // One line per request: routed requests wrote theirs already; a stack only for our own bugs.
+    if (r.status >= 500 && !lineWritten(request)) {
+      if (r.body.error.code === 'internal_error') request.log.error({ err }, 'request failed');
+      else request.log.warn({ event: 'request_failed', status: r.status, error: r.body.error.code, detail: errorDetail(err) }, 'request failed');
+    } else request.log.debug({ err, status: r.status }, 'request rejected');
     if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
     if (r.headers !== undefined) reply.headers(r.headers);
     return reply.code(r.status).send(r.body);
@@ -312,8 +317,11 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
       lifecycle.state = 'closing';
       reloader.close();
       const deadline = setTimeout(() => {
-        logger.warn({ event: 'shutdown_deadline', timeoutMs }, 'shutdown deadline reached: closing the remaining connections');
-        app.server.closeAllConnections();
+        const streams = cutStreams(app.server);
+        logger.warn({ event: 'shutdown_deadline', timeoutMs, streams }, 'shutdown deadline reached: ending open streams with an error event, closing the remaining connections');
+        // Let the streams' last events reach their clients before the sockets go.
+        if (streams > 0) setTimeout(() => app.server.closeAllConnections(), 100).unref();
+        else app.server.closeAllConnections();
       }, timeoutMs);
       // server.close() closes the connections idle at that moment only; a kept-alive connection whose
       // request finishes later would hold the shutdown until the deadline.

@@ -71,6 +71,22 @@ export const rateLimited = (message: string, kind: 'requests' | 'tokens', retryA
   new GatewayHttpError(429, message, kind, 'rate_limit_exceeded', null, retryAfterMs, headers);
 
 /** Map anything thrown while serving a request to its reply. Never echoes internals of unexpected errors. */
+/**
+ * What went wrong, for the log line only (clients get the gateway's own words): the error's message
+ * and its causes', capped. Provider errors are already scrubbed of every configured secret.
+ */
+export function errorDetail(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    const m = e instanceof Error ? e.message : String(e);
+    if (m !== '' && !parts.includes(m)) parts.push(m);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  const text = parts.join(': caused by: ');
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
+}
+
 export function toErrorReply(err: unknown): ErrorReply {
   if (err instanceof GatewayHttpError) {
     const r = withRetry(err.status, errorBody(err.message, err.type, err.code, err.param), err.retryAfterMs);

@@ -5,7 +5,7 @@ import { routeTrace, type DeploymentLimiter } from '../routing/index.js';
 import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import { keyAllowsModel } from './auth.js';
-import { ECHO_LIMIT, modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
+import { ECHO_LIMIT, errorDetail, modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
 import { tokenCounts, type GatewayMetrics } from './metrics.js';
 import type { KeyAdmission, KeyLimits } from './rate-limits.js';
 
@@ -15,7 +15,7 @@ export interface RequestTelemetry {
   /** Add the request's prompt to its log line (config `logging.logPrompts`). */
   logPrompts: boolean;
   /** Where the per-request line goes; the line carries its request id itself (no per-request child logger). */
-  log: Pick<FastifyBaseLogger, 'info' | 'warn'>;
+  log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>;
 }
 
 export interface RequestUsage {
@@ -43,16 +43,24 @@ export interface RequestEnd {
   streamTailMs?: number;
   /** An error code for the log line (never the upstream's message: it may quote the prompt). */
   error?: string | number | null;
-  /** The error itself, for the metrics' error class. */
-  cause?: unknown;
-  /** A request that failed: the deployment it tried last (the metrics count the failure there; nothing served it). */
-  tried?: Deployment | undefined;
   /** An upstream answered (tokens may have been used even without a usage report). */
   served?: boolean;
   /** Streams: request arrival to the first chunk, ms. */
   ttftMs?: number;
   /** Streams: the serving attempt's start to its validated first event (the router's latency), ms. */
   upstreamTtftMs?: number;
+  /** The error that ended the request: its detail goes into the log line (never to the client), its class into the metrics. */
+  cause?: unknown;
+  /** A failed request: the deployment it tried last (named in the log line and counted there in the metrics). */
+  tried?: Deployment;
+}
+
+/** Requests whose one log line the lifecycle wrote: the error handler does not add a second. */
+const logged = new WeakSet<object>();
+
+/** True once the request's log line is written (the error handler then stays quiet). */
+export function lineWritten(request: object): boolean {
+  return logged.has(request);
 }
 
 /** What a route says about one request, once, at its start. */
@@ -128,7 +136,7 @@ export class RequestLifecycle {
     const used = usage !== undefined ? usage.total_tokens : end.served === true ? undefined : 0;
     this.admission?.reservation.settle(used);
     if (this.routed !== undefined) this.deps.deploymentLimits?.settle(this.routed, deployment, used);
-    this.log(deployment, status, end);
+    this.log(deployment ?? end.tried, status, end);
     const ledger = this.deps.usage;
     if (ledger !== undefined) {
       const prompt = usage?.prompt_tokens ?? null;
@@ -157,13 +165,13 @@ export class RequestLifecycle {
   /** End the request with `err` (its status and code from the error table) and throw it. */
   fail(err: unknown, deployment?: Deployment): never {
     const r = toErrorReply(err);
-    // How far a routed request got comes with its error (the route's trace): attempts, and the deployment tried last.
+    // The attempts a routed request made come with its error (the route's trace).
     const trace = routeTrace(err);
     const end: RequestEnd = { error: r.body.error.code ?? r.body.error.type, cause: err };
-    if (trace !== undefined) {
-      end.attempts = trace.attempts;
-      end.tried = trace.deployment;
-    }
+    if (trace?.attempts !== undefined) end.attempts = trace.attempts;
+    // A request that failed on every deployment names the one it tried last (log line, metrics);
+    // nothing served it (ledger row, reservations).
+    if (deployment === undefined && trace?.deployment !== undefined) end.tried = trace.deployment;
     this.finish(deployment, r.status, end);
     throw err;
   }
@@ -177,7 +185,7 @@ export class RequestLifecycle {
     const attempts = end.attempts ?? 0;
     telemetry.metrics.requestDone({
       route: this.route,
-      deployment: deployment ?? end.tried,
+      deployment,
       status,
       stream,
       durationMs,
@@ -202,8 +210,14 @@ export class RequestLifecycle {
     const tokens = tokenCounts(end.usage);
     if (tokens !== undefined) line.tokens = tokens;
     if (end.error !== undefined) line.error = end.error;
+    // Our own bug: the stack. Anything else (an upstream's failure, a limit): what happened, in one line.
+    const internal = end.cause !== undefined && end.error === 'internal_error';
+    if (internal) line.err = end.cause;
+    else if (end.cause !== undefined && status >= 500) line.detail = errorDetail(end.cause);
     if ((this.request.liveConfig?.config.logging.logPrompts ?? telemetry.logPrompts) && this.info.prompt !== undefined) line[this.info.prompt.field] = this.info.prompt.value;
-    if (status >= 500) telemetry.log.warn(line, `${this.info.what} failed`);
+    logged.add(this.request);
+    if (internal) telemetry.log.error(line, `${this.info.what} failed`);
+    else if (status >= 500) telemetry.log.warn(line, `${this.info.what} failed`);
     else telemetry.log.info(line, this.info.what);
   }
 }

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { OpenAIErrorBody } from '../providers/errors.js';
 import type { ChatCompletionStream } from '../providers/types.js';
-import { toErrorReply } from './errors.js';
+import { GatewayHttpError, toErrorReply } from './errors.js';
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -15,6 +15,35 @@ const DONE = 'data: [DONE]\n\n';
 
 export function sseErrorFrame(body: OpenAIErrorBody): string {
   return `data: ${JSON.stringify(body)}\n\n`;
+}
+
+/**
+ * Streams being written, per HTTP server: at the shutdown deadline the gateway ends each with an
+ * error event (and `[DONE]`) instead of a connection reset that tells the client nothing.
+ */
+const open = new WeakMap<object, Set<(err: Error) => void>>();
+
+/** Follow a stream written to `res` until `untrack()`; `cut(err)` ends it with `err` as its last event. */
+export function trackStream(res: ServerResponse, cut: (err: Error) => void): () => void {
+  // An accepted socket knows its server (`socket.server`, untyped in @types/node).
+  const server = (res.req?.socket as { server?: object } | undefined)?.server;
+  if (server === undefined) return () => {};
+  let set = open.get(server);
+  if (set === undefined) open.set(server, (set = new Set()));
+  const s = set;
+  s.add(cut);
+  return () => void s.delete(cut);
+}
+
+/** The shutdown deadline: end every stream of `server` with an error event. Returns how many. */
+export function cutStreams(server: object): number {
+  const set = open.get(server);
+  if (set === undefined) return 0;
+  const err = new GatewayHttpError(503, 'The gateway is shutting down and ended this stream; retry the request.', 'service_unavailable_error', 'server_shutting_down');
+  const cuts = [...set];
+  set.clear();
+  for (const cut of cuts) cut(err);
+  return cuts.length;
 }
 
 export interface PipeSseResult {
@@ -47,12 +76,18 @@ export async function pipeSse(res: ServerResponse, stream: ChatCompletionStream,
   // No flushHeaders(): the first frame is already here (the router waited for it), so the head goes
   // out with it in one write instead of a system call of its own per stream.
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
+  let cutBy: Error | undefined;
+  const untrack = trackStream(res, (err) => {
+    cutBy = err;
+    stream.cancel();
+    wake?.();
+  });
 
   let completed = false;
   let error: unknown;
   try {
     for await (const frame of stream.sse()) {
-      if (clientClosed) break;
+      if (clientClosed || cutBy !== undefined) break;
       if (!res.write(frame) && !clientClosed) {
         await new Promise<void>((resolve) => {
           wake = resolve;
@@ -62,15 +97,17 @@ export async function pipeSse(res: ServerResponse, stream: ChatCompletionStream,
         wake = undefined;
       }
     }
+    if (cutBy !== undefined) throw cutBy;
     completed = !clientClosed;
   } catch (err) {
-    error = err;
+    error = cutBy ?? err;
     if (!clientClosed) {
       stream.cancel();
-      res.write(sseErrorFrame(toErrorReply(err).body));
+      res.write(sseErrorFrame(toErrorReply(error).body));
       res.write(DONE);
     }
   } finally {
+    untrack();
     if (!completed) stream.cancel();
     if (!clientClosed) res.end();
     if (hangup === undefined) res.removeListener('close', onHangup);

@@ -54,4 +54,19 @@ models:
     assert.match(r.json.error.message, /upstream provider "broken" failed with a server error \(HTTP 500\)/);
     assert.ok(!r.text.includes('10.1.2.3') && !r.text.includes('shard'), r.text);
   });
+
+  test('a request that fails on every deployment logs twice (a warn, then an error with a stack): one line with model, deployment and the detail', async () => {
+    const r = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'to-broken', messages: MSG }, headers: { 'x-request-id': 'broken-1' } });
+    assert.equal(r.status, 502);
+    // At info and above (the default level; this gateway also logs at debug).
+    const lines = parsed(g.logs).filter((l) => l.reqId === 'broken-1' && l.level >= 30);
+    assert.equal(lines.length, 1, `one line per request: ${JSON.stringify(lines)}`);
+    const line = lines[0]!;
+    assert.equal(line.model, 'to-broken');
+    assert.equal(line.deployment, 'm:broken');
+    assert.equal(line.status, 502);
+    assert.match(String(line.detail), /db shard 7/, 'the upstream detail is in the line');
+    assert.equal(line.err, undefined, 'no stack: an upstream 500 is no bug of ours');
+    assert.equal(line.level, 40);
+  });
 });

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { SSE_HEADERS } from '../sse.js';
+import { SSE_HEADERS, trackStream } from '../sse.js';
 
 export interface PipeResult {
   /** Every frame went out. */
@@ -34,12 +34,18 @@ export async function pipeFrames(res: ServerResponse, frames: AsyncIterable<stri
   res.once('close', onClose);
   res.writeHead(200, { ...SSE_HEADERS, ...opts.headers });
   res.flushHeaders();
+  let cutBy: Error | undefined;
+  const untrack = trackStream(res, (err) => {
+    cutBy = err;
+    opts.cancel();
+    wake?.();
+  });
 
   let completed = false;
   let error: unknown;
   try {
     for await (const frame of frames) {
-      if (clientClosed) break;
+      if (clientClosed || cutBy !== undefined) break;
       if (frame.length === 0) continue;
       if (!res.write(frame) && !clientClosed) {
         await new Promise<void>((resolve) => {
@@ -50,14 +56,16 @@ export async function pipeFrames(res: ServerResponse, frames: AsyncIterable<stri
         wake = undefined;
       }
     }
+    if (cutBy !== undefined) throw cutBy;
     completed = !clientClosed;
   } catch (err) {
-    error = err;
+    error = cutBy ?? err;
     if (!clientClosed) {
       opts.cancel();
-      res.write(opts.errorFrame(err));
+      res.write(opts.errorFrame(error));
     }
   } finally {
+    untrack();
     if (!completed) opts.cancel();
     if (!clientClosed) res.end();
     res.removeListener('close', onClose);
