@@ -51,6 +51,8 @@ export interface RequestEnd {
   upstreamTtftMs?: number;
   /** The error that ended the request: its detail goes into the log line (never to the client). */
   cause?: unknown;
+  /** A request that failed on every deployment: the one it tried last (the log line names it; the ledger's `deployment` stays the serving one). */
+  tried?: Deployment | undefined;
 }
 
 /** Requests whose one log line the lifecycle wrote: the error handler does not add a second. */
@@ -167,8 +169,9 @@ export class RequestLifecycle {
     const trace = routeTrace(err);
     const end: RequestEnd = { error: r.body.error.code ?? r.body.error.type, cause: err };
     if (trace?.attempts !== undefined) end.attempts = trace.attempts;
-    // A request that failed on every deployment names the one it tried last.
-    this.finish(deployment ?? trace?.deployment, r.status, end);
+    // A request that failed on every deployment: its log line names the one it tried last.
+    if (deployment === undefined && trace?.deployment !== undefined) end.tried = trace.deployment;
+    this.finish(deployment, r.status, end);
     throw err;
   }
 
@@ -183,7 +186,7 @@ export class RequestLifecycle {
       reqId: this.request.id,
       key: this.request.clientKey?.name ?? null,
       model: capText(this.info.model, ECHO_LIMIT),
-      deployment: deployment?.key ?? null,
+      deployment: (deployment ?? end.tried)?.key ?? null,
       attempts,
       status,
       latency_ms: Math.round(performance.now() - this.startedMs),
