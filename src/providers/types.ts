@@ -157,6 +157,10 @@ export interface ChatAdapter extends PooledAdapter {
   readonly type: string;
   /** Upstream model id, e.g. "doubao-seed-1-6-flash-250715". */
   readonly model: string;
+  /**
+   * OpenAI-compatible adapters return the upstream's text behind the object (`completionText()`):
+   * send that as is; `usage` reads cheaply without parsing the rest.
+   */
   chatCompletion(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatCompletion>;
   /**
    * Resolves once the upstream answered 200 and its first data event arrived and was validated

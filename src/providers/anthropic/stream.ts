@@ -67,7 +67,7 @@ export class AnthropicStream extends UpstreamSseStream {
         decoded.length = 0;
         decodeSseEvent(raw, decoded);
         for (const ev of decoded) drain(this.translateEvent(ev));
-        yield raw.bytes;
+        yield raw.start === 0 && raw.end === raw.buf.length ? raw.buf : raw.buf.subarray(raw.start, raw.end);
       }
     }
   }

@@ -83,6 +83,11 @@ export class MockAdapter implements ChatAdapter {
     }
   }
 
+  /**
+   * Resolves after the latency and the fault schedule, like the HTTP adapters after their first event:
+   * the mock's first chunk (the role) is made in process and cannot fail, so every failure that may
+   * still be retried elsewhere happens before the stream exists.
+   */
   async chatCompletionStream(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatCompletionStream> {
     const started = this.stats.start();
     let answer: MockAnswer;

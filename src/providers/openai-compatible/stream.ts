@@ -1,13 +1,11 @@
 import { ProviderError } from '../errors.js';
 import { normalizeProviderError } from '../normalize-error.js';
-import { decodeSseEvent, hasJsonKey, isDonePayload, type RawSseEvent } from '../sse-bytes.js';
+import { decodeSseEvent, isDonePayload, scanJsonKeys, type RawSseEvent } from '../sse-bytes.js';
 import { isComment, type SseComment, type SseEvent } from '../sse.js';
 import { UpstreamSseStream, type UpstreamStreamContext } from '../upstream-stream.js';
 import { streamErrorFrom } from '../upstream-stream.js';
 import type { ChatCompletionChunk } from '../types.js';
 
-const USAGE_KEY = Buffer.from('"usage"');
-const ERROR_KEY = Buffer.from('"error"');
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 
@@ -63,35 +61,39 @@ export class OpenAISseStream extends UpstreamSseStream {
 
   async *sse(): AsyncIterable<Uint8Array> {
     for await (const batch of this.batches()) {
-      // Adjacent events of one read are one view: one write for the whole read in the common case.
+      // Events passed on that are adjacent in one read go out as one range of it: in the common case
+      // (whole events per read) the read itself, with no copy and no allocation.
       let run: Buffer | undefined;
+      let runStart = 0;
+      let runEnd = 0;
       for (const raw of batch) {
         if (this.done) break;
         let verdict: Verdict;
         try {
           verdict = this.inspect(raw);
         } catch (err) {
-          if (run) yield run; // what came before the error still reaches the client
+          if (run) yield slice(run, runStart, runEnd); // what came before the error still reaches the client
           throw err;
         }
         if (verdict === Verdict.Drop) continue;
         if (verdict === Verdict.Done) this.done = true;
-        const b = raw.bytes;
-        if (run && run.buffer === b.buffer && run.byteOffset + run.length === b.byteOffset) {
-          run = Buffer.from(run.buffer, run.byteOffset, run.length + b.length);
+        if (run === raw.buf && runEnd === raw.start) {
+          runEnd = raw.end;
         } else {
-          if (run) yield run;
-          run = b;
+          if (run) yield slice(run, runStart, runEnd);
+          run = raw.buf;
+          runStart = raw.start;
+          runEnd = raw.end;
         }
       }
-      if (run) yield run;
+      if (run) yield slice(run, runStart, runEnd);
     }
   }
 
   /** The first data event must be a chunk (or `[DONE]`); an error frame or garbage rejects the open. */
   protected checkFirst(raw: RawSseEvent): boolean {
     if (raw.kind === 'data') {
-      if (!isDonePayload(raw)) this.parse(raw.bytes.toString('utf8', raw.payloadStart, raw.payloadEnd));
+      if (!isDonePayload(raw)) this.parse(raw.buf.toString('utf8', raw.payloadStart, raw.payloadEnd));
       return true;
     }
     if (raw.kind !== 'other') return false;
@@ -110,13 +112,11 @@ export class OpenAISseStream extends UpstreamSseStream {
   private inspect(raw: RawSseEvent): Verdict {
     if (raw.kind === 'comment' || raw.kind === 'empty') return Verdict.Pass;
     if (raw.kind === 'other') return this.inspectSlow(raw);
-    const b = raw.bytes;
+    const b = raw.buf;
     const start = raw.payloadStart;
     const end = raw.payloadEnd;
     if (isDonePayload(raw)) return Verdict.Done;
-    if (b[start] === OPEN_BRACE && b[end - 1] === CLOSE_BRACE && !hasJsonKey(b, ERROR_KEY, start, end) && !hasJsonKey(b, USAGE_KEY, start, end, OPEN_BRACE)) {
-      return Verdict.Pass;
-    }
+    if (b[start] === OPEN_BRACE && b[end - 1] === CLOSE_BRACE && scanJsonKeys(b, start, end) === 0) return Verdict.Pass;
     return this.parse(b.toString('utf8', start, end)) === undefined ? Verdict.Drop : Verdict.Pass;
   }
 
@@ -167,4 +167,8 @@ export class OpenAISseStream extends UpstreamSseStream {
       message: `${this.ctx.provider}: malformed JSON in the upstream stream`,
     });
   }
+}
+
+function slice(buf: Buffer, start: number, end: number): Buffer {
+  return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
 }
