@@ -49,10 +49,10 @@ export interface RequestEnd {
   ttftMs?: number;
   /** Streams: the serving attempt's start to its validated first event (the router's latency), ms. */
   upstreamTtftMs?: number;
-  /** The error that ended the request: its detail goes into the log line (never to the client), its class into the metrics. */
+  /** The error that ended the request: its detail goes into the log line (never to the client). */
   cause?: unknown;
-  /** A failed request: the deployment it tried last (named in the log line and counted there in the metrics). */
-  tried?: Deployment;
+  /** A request that failed on every deployment: the one it tried last (the log line names it; the ledger's `deployment` stays the serving one). */
+  tried?: Deployment | undefined;
 }
 
 /** Requests whose one log line the lifecycle wrote: the error handler does not add a second. */
@@ -136,7 +136,7 @@ export class RequestLifecycle {
     const used = usage !== undefined ? usage.total_tokens : end.served === true ? undefined : 0;
     this.admission?.reservation.settle(used);
     if (this.routed !== undefined) this.deps.deploymentLimits?.settle(this.routed, deployment, used);
-    this.log(deployment ?? end.tried, status, end);
+    this.log(deployment, status, end);
     const ledger = this.deps.usage;
     if (ledger !== undefined) {
       const prompt = usage?.prompt_tokens ?? null;
@@ -169,8 +169,7 @@ export class RequestLifecycle {
     const trace = routeTrace(err);
     const end: RequestEnd = { error: r.body.error.code ?? r.body.error.type, cause: err };
     if (trace?.attempts !== undefined) end.attempts = trace.attempts;
-    // A request that failed on every deployment names the one it tried last (log line, metrics);
-    // nothing served it (ledger row, reservations).
+    // A request that failed on every deployment: its log line names the one it tried last.
     if (deployment === undefined && trace?.deployment !== undefined) end.tried = trace.deployment;
     this.finish(deployment, r.status, end);
     throw err;
@@ -181,11 +180,12 @@ export class RequestLifecycle {
     const telemetry = this.deps.telemetry;
     if (telemetry === undefined) return;
     const stream = this.info.stream;
-    const durationMs = performance.now() - this.startedMs;
     const attempts = end.attempts ?? 0;
+    const durationMs = performance.now() - this.startedMs;
     telemetry.metrics.requestDone({
       route: this.route,
-      deployment,
+      // A failed request counts on the deployment it tried last.
+      deployment: deployment ?? end.tried,
       status,
       stream,
       durationMs,
@@ -201,7 +201,7 @@ export class RequestLifecycle {
       reqId: this.request.id,
       key: this.request.clientKey?.name ?? null,
       model: capText(this.info.model, ECHO_LIMIT),
-      deployment: deployment?.key ?? null,
+      deployment: (deployment ?? end.tried)?.key ?? null,
       attempts,
       status,
       latency_ms: Math.round(durationMs),
