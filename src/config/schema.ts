@@ -326,10 +326,19 @@ export const metricsSchema = z
   .object({
     /** Serve `GET /metrics` (Prometheus text; same auth as `GET /v1/pool/*`). */
     enabled: bool().default(true),
-    /** Also export Node's process metrics (`adapterpool_process_*`, `adapterpool_nodejs_*`). */
+    /** Also export Node's process metrics (prom-client's standard `process_*`, `nodejs_*`, unprefixed). */
     processMetrics: bool().default(true),
+    /** How far back the dashboard's charts go (kept in memory). */
+    history: duration().default('15m'),
+    /** Width of one point of those charts; history / historyStep points are kept per model and deployment. */
+    historyStep: duration().default('5s'),
   })
-  .strict();
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.historyStep < 1000) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['historyStep'], message: `historyStep must be at least 1s` });
+    else if (m.history < m.historyStep * 2) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['history'], message: `history must hold at least two historySteps` });
+    else if (m.history / m.historyStep > 10_000) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['history'], message: `history / historyStep must be at most 10000 points` });
+  });
 
 export const clusterSchema = z
   .object({

@@ -92,7 +92,7 @@ export class AdapterPool<A extends PooledAdapter> {
     if (this._closed) throw new PoolClosedError('*');
     if (this._started) return;
     this._started = true;
-    this._log.info?.({}, '🔄 启动适配器池...');
+    this._log.info?.({ event: 'pool_start' }, '🔄 启动适配器池...');
     this._cleanupTimer = setInterval(() => void this.cleanup().catch((e) => this._emitError('*', e)), this._opt.cleanupIntervalMs);
     this._cleanupTimer.unref();
     this._healthTimer = setInterval(() => void this._scheduledHealthCheck().catch((e) => this._emitError('*', e)), this._opt.healthCheckIntervalMs);
@@ -193,8 +193,8 @@ export class AdapterPool<A extends PooledAdapter> {
   async cleanup(): Promise<CleanupResult> {
     if (this._closed) return { removed: 0, expired: 0, unhealthy: 0, created: 0, pools: {} };
     const result = cleanupPass(this._host, Date.now());
-    if (result.removed > 0) this._log.info?.({ removed: result.removed }, `🧹 清理了 ${result.removed} 个过期适配器`);
-    else this._log.debug?.({ removed: 0 }, '🧹 清理了 0 个过期适配器');
+    if (result.removed > 0) this._log.info?.({ event: 'pool_cleanup', removed: result.removed }, `🧹 清理了 ${result.removed} 个过期适配器`);
+    else this._log.debug?.({ event: 'pool_cleanup', removed: 0 }, '🧹 清理了 0 个过期适配器');
     await this._settleCreates();
     return result;
   }
@@ -260,7 +260,7 @@ export class AdapterPool<A extends PooledAdapter> {
     const done = new Promise<void>((r) => (resolve = r));
     kp.drain = { done, resolve };
     this._opt.keyOptions.delete(kp.key);
-    this._log.info?.({ key: kp.key, inUse: kp.inUse }, `🗑️ 移除适配器池: ${kp.key} (等待 ${kp.inUse} 个使用中的适配器归还)`);
+    this._log.info?.({ event: 'pool_key_removing', key: kp.key, inUse: kp.inUse }, `🗑️ 移除适配器池: ${kp.key} (等待 ${kp.inUse} 个使用中的适配器归还)`);
     if (kp.retryTimer !== null) clearTimeout(kp.retryTimer);
     kp.retryTimer = null;
     for (const w of kp.waiters.splice(0)) {
@@ -309,7 +309,7 @@ export class AdapterPool<A extends PooledAdapter> {
       if (e.state === 'idle' || e.state === 'unhealthy') this._destroy(e, 'renewed');
       else if (e.state !== 'closing') e.retire = 'renewed';
     }
-    this._log.info?.({ key: kp.key }, `🔄 适配器池更新: ${kp.key} (新适配器使用新的设置)`);
+    this._log.info?.({ event: 'pool_key_renewed', key: kp.key }, `🔄 适配器池更新: ${kp.key} (新适配器使用新的设置)`);
     this._dispatch(kp);
   }
 
@@ -341,7 +341,7 @@ export class AdapterPool<A extends PooledAdapter> {
       kp = newKeyPool<A>(key, Object.freeze({ model, provider }), this._limitsFor(key));
       byProvider.set(provider, kp);
       this._pools.push(kp);
-      this._log.info?.({ key }, `🔧 初始化适配器池: ${key}`);
+      this._log.info?.({ event: 'pool_key_init', key }, `🔧 初始化适配器池: ${key}`);
       this._dispatch(kp);
     }
     return kp;
@@ -366,7 +366,7 @@ export class AdapterPool<A extends PooledAdapter> {
     this._inUseTotal++;
     if (this._opt.leakDetectionMs > 0) {
       armLeakTimer(e, this._opt.leakDetectionMs, (heldMs, stack) => {
-        this._log.warn?.({ key: e.kp.key, adapter: e.id, heldMs, stack }, `⚠️ 适配器可能泄漏: ${e.kp.key} (已持有 ${heldMs} ms)`);
+        this._log.warn?.({ event: 'adapter_leak_suspected', key: e.kp.key, adapter: e.id, heldMs, stack }, `⚠️ 适配器可能泄漏: ${e.kp.key} (已持有 ${heldMs} ms)`);
         this._emit('leak', { key: e.kp.key, adapter: e.adapter, heldMs, stack });
       });
     }
@@ -488,7 +488,7 @@ export class AdapterPool<A extends PooledAdapter> {
     if (kp.createFailures > 0 && (kp.lastCreateErrorAt >= w.enqueuedAt || kp.retryTimer !== null)) {
       w.reject(new CreateFailedError(kp.key, kp.lastCreateError));
     } else {
-      this._log.warn?.({ key: kp.key, waitedMs }, `⏳ 获取适配器超时: ${kp.key} (${w.timeoutMs} ms)`);
+      this._log.warn?.({ event: 'acquire_timeout', key: kp.key, waitedMs }, `⏳ 获取适配器超时: ${kp.key} (${w.timeoutMs} ms)`);
       w.reject(new AcquireTimeoutError(kp.key, w.timeoutMs));
     }
   }
@@ -549,7 +549,7 @@ export class AdapterPool<A extends PooledAdapter> {
     const check = kp.suspect;
     const generation = kp.generation;
     const onLate = (adapter: A): void => {
-      this._log.warn?.({ key: kp.key }, `createAdapter for ${kp.key} finished after its timeout; closing it`);
+      this._log.warn?.({ event: 'adapter_create_late', key: kp.key }, `createAdapter for ${kp.key} finished after its timeout; closing it`);
       void adapter.close().catch(() => {});
       this._emit('destroyed', { key: kp.key, adapter, reason: 'late_create' });
     };
@@ -592,7 +592,7 @@ export class AdapterPool<A extends PooledAdapter> {
     kp.entries.push(e);
     this._entries.set(adapter, e);
     kp.idle.push(e);
-    this._log.info?.({ key: kp.key, adapter: e.id }, `✅ 创建适配器成功: ${kp.key}`);
+    this._log.info?.({ event: 'adapter_created', key: kp.key, adapter: e.id }, `✅ 创建适配器成功: ${kp.key}`);
     this._emit('created', { key: kp.key, adapter });
     this._dispatch(kp);
   }
@@ -608,7 +608,7 @@ export class AdapterPool<A extends PooledAdapter> {
     kp.lastCreateError = error;
     kp.lastCreateErrorAt = Date.now();
     const err = error instanceof Error ? error : new Error(String(error));
-    this._log.error?.({ key: kp.key, err: { message: err.message } }, `❌ 创建适配器失败: ${kp.key}: ${err.message}`);
+    this._log.error?.({ event: 'adapter_create_failed', key: kp.key, err: { message: err.message } }, `❌ 创建适配器失败: ${kp.key}: ${err.message}`);
     this._emit('createFailed', { key: kp.key, error: err });
     if (this._opt.propagateCreateError && kp.waiters.length > kp.creating) {
       const w = kp.waiters.shift()!;
@@ -673,7 +673,7 @@ export class AdapterPool<A extends PooledAdapter> {
     }
     const i = this._pools.indexOf(kp);
     if (i >= 0) this._pools.splice(i, 1);
-    this._log.info?.({ key: kp.key }, `🗑️ 适配器池已移除: ${kp.key}`);
+    this._log.info?.({ event: 'pool_key_removed', key: kp.key }, `🗑️ 适配器池已移除: ${kp.key}`);
     kp.drain.resolve();
   }
 
@@ -716,7 +716,7 @@ export class AdapterPool<A extends PooledAdapter> {
     e.failedChecks = 0;
     kp.suspect = false;
     if (wasUnhealthy) {
-      this._log.info?.({ key: kp.key, adapter: e.id }, `💚 适配器恢复健康: ${kp.key}`);
+      this._log.info?.({ event: 'adapter_recovered', key: kp.key, adapter: e.id }, `💚 适配器恢复健康: ${kp.key}`);
       this._emit('recovered', { key: kp.key, adapter: e.adapter });
     }
     e.state = 'idle';
@@ -732,7 +732,7 @@ export class AdapterPool<A extends PooledAdapter> {
     e.state = 'unhealthy';
     kp.suspect = true;
     if (!quiet) {
-      this._log.warn?.({ key: kp.key, adapter: e.id }, `💔 适配器不健康: ${kp.key}`);
+      this._log.warn?.({ event: 'adapter_unhealthy', key: kp.key, adapter: e.id }, `💔 适配器不健康: ${kp.key}`);
       this._emit('unhealthy', { key: kp.key, adapter: e.adapter, error });
     }
   }
@@ -779,7 +779,7 @@ export class AdapterPool<A extends PooledAdapter> {
   }
 
   private _emitError(key: string, error: unknown): void {
-    this._log.error?.({ key, err: error }, `adapter pool error: ${key}`);
+    this._log.error?.({ event: 'pool_error', key, err: error }, `adapter pool error: ${key}`);
     this._emit('error', { key, error });
   }
 }

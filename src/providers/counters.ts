@@ -1,5 +1,6 @@
 import type { AdapterCounters } from './types.js';
 import type { ProviderError } from './errors.js';
+import { LATENCY_BUCKETS, latencyBucket, latencyQuantile } from './latency.js';
 
 /**
  * Per-adapter request counters. A caller hanging up is not the adapter's fault: it is counted apart
@@ -12,6 +13,8 @@ export class RequestCounters {
   private aborted = 0;
   private inFlight = 0;
   private latencySum = 0;
+  /** Finished calls by latency bucket: p50/p95 for the dashboard (a mean hides the slow tail). */
+  private readonly latency = new Uint32Array(LATENCY_BUCKETS);
 
   /** Returns the start time to pass back to `succeed`/`fail`. */
   start(): number {
@@ -29,7 +32,9 @@ export class RequestCounters {
   succeed(startedAt: number): void {
     this.inFlight--;
     this.successes++;
-    this.latencySum += performance.now() - startedAt;
+    const ms = performance.now() - startedAt;
+    this.latencySum += ms;
+    this.latency[latencyBucket(ms)]!++;
   }
 
   fail(startedAt: number, err: ProviderError): void {
@@ -39,7 +44,9 @@ export class RequestCounters {
       return;
     }
     this.failures++;
-    this.latencySum += performance.now() - startedAt;
+    const ms = performance.now() - startedAt;
+    this.latencySum += ms;
+    this.latency[latencyBucket(ms)]!++;
   }
 
   snapshot(): AdapterCounters {
@@ -52,6 +59,8 @@ export class RequestCounters {
       mean_latency_ms: finished === 0 ? 0 : Math.round((this.latencySum / finished) * 1000) / 1000,
       success_rate: finished === 0 ? 1 : this.successes / finished,
       in_flight: this.inFlight,
+      latency_p50_ms: latencyQuantile(this.latency, 0.5),
+      latency_p95_ms: latencyQuantile(this.latency, 0.95),
     };
   }
 }

@@ -147,6 +147,9 @@ export interface AdapterCounters {
   mean_latency_ms: number;
   success_rate: number;
   in_flight: number;
+  /** Median and 95th percentile of the finished requests' latency in ms (bucketed, about ±25 %); null before any. */
+  latency_p50_ms?: number | null;
+  latency_p95_ms?: number | null;
 }
 
 /** What the pool lends for one `model:provider`: a client of one upstream model. */

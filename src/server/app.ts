@@ -222,7 +222,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     : undefined;
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, live, apiAuth);
-  const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics });
+  const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics, historyWindowMs: config.metrics.history, historyStepMs: config.metrics.historyStep });
   if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
   const limitMetrics = new LimitMetrics(metrics.registry, live.current.ring.keys, ledger);
   const keyLimits = new KeyLimits({

@@ -51,6 +51,8 @@ export interface RequestEnd {
   upstreamTtftMs?: number;
   /** The error that ended the request: its detail goes into the log line (never to the client). */
   cause?: unknown;
+  /** A request that failed on every deployment: the one it tried last (the log line names it; the ledger's `deployment` stays the serving one). */
+  tried?: Deployment | undefined;
 }
 
 /** Requests whose one log line the lifecycle wrote: the error handler does not add a second. */
@@ -167,8 +169,9 @@ export class RequestLifecycle {
     const trace = routeTrace(err);
     const end: RequestEnd = { error: r.body.error.code ?? r.body.error.type, cause: err };
     if (trace?.attempts !== undefined) end.attempts = trace.attempts;
-    // A request that failed on every deployment names the one it tried last.
-    this.finish(deployment ?? trace?.deployment, r.status, end);
+    // A request that failed on every deployment: its log line names the one it tried last.
+    if (deployment === undefined && trace?.deployment !== undefined) end.tried = trace.deployment;
+    this.finish(deployment, r.status, end);
     throw err;
   }
 
@@ -178,15 +181,30 @@ export class RequestLifecycle {
     if (telemetry === undefined) return;
     const stream = this.info.stream;
     const attempts = end.attempts ?? 0;
-    telemetry.metrics.requestDone({ requestId: this.request.id, route: this.route, deployment, status, stream, streamTailMs: end.streamTailMs, attempts, ttftMs: end.upstreamTtftMs });
+    const durationMs = performance.now() - this.startedMs;
+    telemetry.metrics.requestDone({
+      route: this.route,
+      // A failed request counts on the deployment it tried last.
+      deployment: deployment ?? end.tried,
+      status,
+      stream,
+      durationMs,
+      attempts,
+      streamTailMs: end.streamTailMs,
+      ttftMs: end.ttftMs,
+      upstreamTtftMs: end.upstreamTtftMs,
+      usage: end.usage,
+      key: this.request.clientKey?.name,
+      error: end.cause,
+    });
     const line: Record<string, unknown> = {
       reqId: this.request.id,
       key: this.request.clientKey?.name ?? null,
       model: capText(this.info.model, ECHO_LIMIT),
-      deployment: deployment?.key ?? null,
+      deployment: (deployment ?? end.tried)?.key ?? null,
       attempts,
       status,
-      latency_ms: Math.round(performance.now() - this.startedMs),
+      latency_ms: Math.round(durationMs),
       stream,
     };
     const tokens = tokenCounts(end.usage);

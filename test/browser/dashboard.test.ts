@@ -32,6 +32,7 @@ providers:
   broken: { type: mock, mock: { failRate: 1, failStatus: 500 } }
   sick: { type: mock, mock: { unhealthy: true } }
   batch: { type: mock, mock: { latency: 5s } }
+  down: { type: mock, mock: { failRate: 1, failStatus: 500 } }
 models:
   gpt-demo:
     strategy: round_robin
@@ -47,9 +48,11 @@ models:
     providers: [{ provider: sick, model: demo-canary, pool: { minPoolSize: 1 } }]
   slow-demo:
     providers: [{ provider: batch, model: demo-batch, pool: { minPoolSize: 1, maxPoolSize: 3 } }]
+  doomed:
+    providers: [{ provider: down, model: demo-doomed, pool: { minPoolSize: 1 } }]
 `;
 
-const POOLS = ['demo-large:openai-like', 'demo-large:backup', 'demo-small:broken', 'demo-small:backup', 'demo-canary:sick', 'demo-batch:batch'];
+const POOLS = ['demo-large:openai-like', 'demo-large:backup', 'demo-small:broken', 'demo-small:backup', 'demo-canary:sick', 'demo-batch:batch', 'demo-doomed:down'];
 
 const LAUNCH_ARGS = [
   '--headless',
@@ -150,7 +153,8 @@ describe('dashboard in headless Chromium', () => {
     await until(() => row('demo-large:openai-like', 'requests'), (v) => v === '3', 'openai-like served 3 requests');
     assert.equal(await row('demo-large:backup', 'requests'), '3');
     assert.equal(await row('demo-large:openai-like', 'success_rate'), '100%');
-    assert.match(await row('demo-large:openai-like', 'mean_latency_ms'), /^\d+(\.\d+)? ms$/);
+    // Latency as p50 / p95 (not a mean); the mock answers in 20 ms.
+    assert.match(await row('demo-large:openai-like', 'latency'), /^\d+(\.\d+)? \/ \d+(\.\d+)? ms$/);
     // The broken deployment failed twice: its circuit opened, the backup served the fallback model.
     await until(() => row('demo-small:broken', 'circuit'), (v) => v.startsWith('open'), 'circuit of demo-small:broken open');
     assert.equal(await row('demo-small:backup', 'requests'), '3');
@@ -166,6 +170,68 @@ describe('dashboard in headless Chromium', () => {
     await Promise.all(Array.from({ length: 8 }, () => chat(url, 'gpt-demo')));
     await until(() => row('demo-large:openai-like', 'requests'), (v) => v === '7', 'openai-like served 7 requests');
     assert.ok(Number(await text(page, '[data-summary="adapters"] .v')) >= before);
+    assert.equal(pageErrors.length, 0, pageErrors.join('\n'));
+  });
+
+  it('charts over time move with traffic, for the gateway, a model and a deployment', async () => {
+    const chart = (id: string, attr = 'data-sum') => page.locator(`svg[data-chart="${id}"]`).getAttribute(attr).then(Number);
+    await until(() => chart('requests'), (v) => v > 0, 'the requests chart shows the traffic so far');
+    const before = await chart('requests');
+    const tokensBefore = await chart('tokens');
+    for (let i = 0; i < 10; i++) assert.equal(await chat(url, 'gpt-demo', i % 2 === 0), 200);
+    await until(() => chart('requests'), (v) => v > before, 'the requests chart moves with new traffic');
+    await until(() => chart('tokens'), (v) => v > tokensBefore, 'the tokens chart moves with new traffic');
+    assert.ok((await chart('latency', 'data-max')) > 0, 'latency points are drawn');
+    assert.ok((await page.locator('svg[data-chart="latency"] path[data-series="TTFT p50"]').count()) === 1, 'streams drew a time-to-first-token line');
+    assert.ok((await page.locator('svg[data-chart="requests"] path[data-series="2xx"]').count()) === 1);
+    // The same charts for one model, then for one deployment.
+    const allSum = await chart('requests');
+    await page.selectOption('#subject', 'model:fallback-demo');
+    const fallbackSum = await chart('requests');
+    assert.ok(fallbackSum > 0 && fallbackSum < allSum, `the model's chart (${fallbackSum}) is a part of the gateway's (${allSum})`);
+    await page.selectOption('#subject', 'deployment:demo-small:broken');
+    // The broken deployment answered nothing but failed calls: its error chart has server_error points.
+    await until(() => page.locator('svg[data-chart="errors"] path[data-series="server_error"]').count(), (n) => n === 1, 'the broken deployment\'s errors are charted');
+    await page.selectOption('#subject', 'all');
+    assert.equal(pageErrors.length, 0, pageErrors.join('\n'));
+  });
+
+  it('a model whose every deployment fails shows its errors: header, model row, deployment row, error chart', async () => {
+    // Before: no error for the model.
+    assert.equal(await text(page, '[data-model-error="doomed"] .v'), '\u2013');
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push(await chat(url, 'doomed'));
+    assert.ok(statuses.every((s) => s >= 500), String(statuses));
+    const tileValue = () => text(page, '[data-model-error="doomed"] .v');
+    await until(tileValue, (v) => v === '100%', 'the header shows the model\'s error rate');
+    assert.ok(await page.locator('[data-model-error="doomed"]').evaluate((e) => e.classList.contains('bad')), 'the tile is marked');
+    const title = (await page.locator('[data-model-error="doomed"]').getAttribute('title')) ?? '';
+    assert.match(title, /4 of 4 requests answered 5xx or 429/);
+    // The gateway's error tile counts them too (the failover model succeeded, so it is not 100 %).
+    assert.notEqual(await text(page, '[data-summary="error_rate"] .v'), '0%');
+    const modelRow = (field: string) => text(page, `tr[data-model-row="doomed"] [data-field="${field}"]`);
+    assert.equal(await modelRow('failed'), '4');
+    assert.equal(await modelRow('error_rate'), '100%');
+    assert.equal(await modelRow('requests'), '4');
+    assert.equal(await text(page, 'tr[data-model-row="gpt-demo"] [data-field="error_rate"]'), '0%');
+    // The deployment's row counts the requests that failed on it; its circuit opened.
+    assert.equal(await text(page, 'tr[data-deployment="demo-doomed:down"] [data-field="failed"]'), '1', 'the first request failed on it twice and opened its circuit; the others reached no deployment');
+    assert.match(await text(page, 'tr[data-deployment="demo-doomed:down"] [data-field="circuit"]'), /^open/);
+    // The model's pool stays "healthy" (its adapter answers health checks): the label says what that means.
+    const card = page.locator('[data-pool="demo-doomed:down"]');
+    assert.equal(await card.locator('[data-field="health_rate"]').innerText(), '100%');
+    assert.match((await card.locator('.meter').nth(1).getAttribute('title')) ?? '', /Not whether requests succeed/);
+    assert.equal(await card.locator('.barlabel span').first().innerText(), 'Adapters by state');
+    // The model's error chart: server_error for the failed calls, no_deployment once its circuit opened.
+    await page.selectOption('#subject', 'model:doomed');
+    await until(() => page.locator('svg[data-chart="errors"] path').count(), (n) => n >= 2, 'the model\'s errors by class are charted');
+    assert.equal(await page.locator('svg[data-chart="errors"] path[data-series="server_error"]').count(), 1);
+    assert.equal(await page.locator('svg[data-chart="errors"] path[data-series="no_deployment"]').count(), 1);
+    await page.selectOption('#subject', 'all');
+    // Tooltips explain the columns.
+    assert.match((await page.locator('#deployments th', { hasText: 'Calls' }).getAttribute('title')) ?? '', /upstream calls/);
+    assert.match((await page.locator('#deployments th', { hasText: 'Requests' }).getAttribute('title')) ?? '', /client requests/);
+    assert.match((await page.locator('#deployments th', { hasText: '2xx' }).getAttribute('title')) ?? '', /2xx status/);
     assert.equal(pageErrors.length, 0, pageErrors.join('\n'));
   });
 

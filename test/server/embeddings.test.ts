@@ -140,7 +140,7 @@ models:
     const all = g.logs.join('');
     assert.ok(!all.includes('provider-secret-key-123') && !all.includes('gw-key'));
     const metrics = await call(g.url, 'GET', '/metrics', { key: 'gw-key' });
-    assert.match(metrics.text, /adapterpool_requests_total\{route="embedder",model="up-embed",provider="loop",status="200"\} [1-9]/);
+    assert.match(metrics.text, /adapterpool_requests_total\{model="embedder",upstream_model="up-embed",provider="loop",status="200"\} [1-9]/);
   });
 });
 

@@ -38,10 +38,16 @@ models:
     providers: [{ provider: sick, model: up-ill }]
 `;
 
+/**
+ * Every label value comes from the config or is a fixed placeholder: `model` is the gateway model
+ * on request series ("unknown" when not configured) and the upstream id on pool series;
+ * `upstream_model` / `provider` are "none" when no deployment was reached; `key` "anonymous".
+ */
 const CONFIGURED = {
-  route: new Set(['chat', 'flaky', 'tiny', 'ill', '']),
-  model: new Set(['up-chat', 'up-flaky', 'up-tiny', 'up-ill', '']),
-  provider: new Set(['fast', 'broken', 'slow', 'sick', '']),
+  model: new Set(['chat', 'flaky', 'tiny', 'ill', 'unknown', 'up-chat', 'up-flaky', 'up-tiny', 'up-ill']),
+  upstream_model: new Set(['up-chat', 'up-flaky', 'up-tiny', 'up-ill', 'none']),
+  provider: new Set(['fast', 'broken', 'slow', 'sick', 'none']),
+  key: new Set(['anonymous']),
 };
 
 interface Running {
@@ -167,10 +173,10 @@ describe('GET /metrics', () => {
     const chatKey = { model: 'up-chat', provider: 'fast' };
     assert.equal(moved('adapterpool_pool_acquires_total', chatKey), 4);
     assert.ok(total(afterTraffic, 'adapterpool_pool_creates_total', chatKey) >= 1);
-    assert.equal(moved('adapterpool_requests_total', { route: 'chat', ...chatKey, status: '200' }), 4);
-    assert.equal(moved('adapterpool_requests_total', { route: '', model: '', provider: '', status: '404' }), 1);
-    assert.equal(moved('adapterpool_requests_total', { route: 'flaky', model: 'up-flaky', provider: 'fast', status: '200' }), 2);
-    assert.equal(moved('adapterpool_requests_total', { route: 'tiny', status: '503' }), 1);
+    assert.equal(moved('adapterpool_requests_total', { model: 'chat', upstream_model: 'up-chat', provider: 'fast', status: '200' }), 4);
+    assert.equal(moved('adapterpool_requests_total', { model: 'unknown', upstream_model: 'none', provider: 'none', status: '404' }), 1);
+    assert.equal(moved('adapterpool_requests_total', { model: 'flaky', upstream_model: 'up-flaky', provider: 'fast', status: '200' }), 2);
+    assert.equal(moved('adapterpool_requests_total', { model: 'tiny', status: '503' }), 1);
     // The broken deployment: retried once, then failed over; its circuit opened after 2 failures,
     // so the second request skipped it (a failover for circuit_open).
     const broken = { model: 'up-flaky', provider: 'broken' };
@@ -204,33 +210,69 @@ describe('GET /metrics', () => {
     assert.equal(total(afterTraffic, 'adapterpool_pool_acquire_wait_seconds_count', { model: 'up-tiny', provider: 'slow' }), 1);
   });
 
-  it('has the seed\'s metrics: utilization and health per pool, mean response time and success rate per adapter', () => {
+  it('has the seed\'s metrics: utilization and health per pool; response time and success as windowable counters and histograms', () => {
     const chatKey = { model: 'up-chat', provider: 'fast' };
     assert.ok(has(afterTraffic, 'adapterpool_pool_utilization_ratio', chatKey));
-    assert.ok(total(afterTraffic, 'adapterpool_pool_mean_response_seconds', chatKey) > 0);
-    assert.equal(total(afterTraffic, 'adapterpool_pool_success_ratio', chatKey), 1);
-    const perAdapter = afterTraffic.filter((s) => s.name === 'adapterpool_adapter_success_ratio' && s.labels.model === 'up-chat');
-    assert.ok(perAdapter.length >= 1);
-    const slots = g.gw.pool.details('up-chat', 'fast').length;
-    for (const s of perAdapter) assert.ok(Number(s.labels.slot) < slots, 'slot is a position in the pool, bounded by its size');
-    assert.ok(has(afterTraffic, 'adapterpool_adapter_mean_response_seconds', { ...chatKey, slot: '0' }));
-    // The broken adapter failed every call it made.
-    assert.equal(total(afterTraffic, 'adapterpool_pool_success_ratio', { model: 'up-flaky', provider: 'broken' }), 0);
+    // Mean response time: rate(_sum) / rate(_count) of the upstream latency histogram.
+    assert.ok(total(afterTraffic, 'adapterpool_upstream_latency_seconds_sum', chatKey) > 0);
+    assert.equal(total(afterTraffic, 'adapterpool_upstream_latency_seconds_count', chatKey), 4);
+    // Success rate: successful calls (the latency histogram's count) against failed ones (upstream_errors_total).
+    assert.equal(total(afterTraffic, 'adapterpool_upstream_errors_total', chatKey), 0);
+    // The broken deployment failed every call it made, and made none that succeeded.
+    const broken = { model: 'up-flaky', provider: 'broken' };
+    assert.ok(total(afterTraffic, 'adapterpool_upstream_errors_total', { ...broken, class: 'server_error' }) >= 2);
+    assert.equal(total(afterTraffic, 'adapterpool_upstream_latency_seconds_count', broken), 0);
+    // The lifetime averages (gauges nothing can window) are gone from /metrics; the JSON endpoints keep the seed's numbers.
+    for (const name of ['pool_mean_response_seconds', 'pool_success_ratio', 'adapter_mean_response_seconds', 'adapter_success_ratio', 'adapter_requests']) {
+      assert.ok(!has(afterTraffic, `adapterpool_${name}`), name);
+    }
   });
 
   it('takes label values from the config only, and shows no key and no prompt', () => {
     for (const s of afterTraffic) {
-      for (const name of ['route', 'model', 'provider'] as const) {
+      for (const name of ['model', 'upstream_model', 'provider', 'key'] as const) {
         if (s.labels[name] !== undefined) assert.ok(CONFIGURED[name].has(s.labels[name]), `${s.name}: ${name}="${s.labels[name]}" is not from the config`);
       }
       if (s.labels.status !== undefined) assert.match(s.labels.status, /^\d{3}$/);
-      for (const v of Object.values(s.labels)) assert.doesNotMatch(v, /req-|Zanzibar|no-such-model/);
+      for (const [k, v] of Object.entries(s.labels)) {
+        assert.doesNotMatch(v, /req-|Zanzibar|no-such-model/);
+        assert.notEqual(v, '', `${s.name}: ${k} is empty`);
+      }
+      assert.equal(s.labels.route, undefined, `${s.name}: the route label is now model`);
     }
     assert.ok(!rawAfter.includes(PROVIDER_SECRET), 'the provider key is not in /metrics');
     assert.ok(!rawAfter.includes(API_KEY) && !rawAfter.includes(ADMIN_KEY));
     assert.ok(!rawAfter.includes('Zanzibar'));
-    // Process metrics, under the same prefix.
-    assert.ok(has(afterTraffic, 'adapterpool_process_cpu_user_seconds_total'));
+    // Process metrics under prom-client's standard names, so the usual Node.js dashboards work.
+    assert.ok(has(afterTraffic, 'process_cpu_user_seconds_total'));
+    assert.ok(has(afterTraffic, 'nodejs_eventloop_lag_seconds'));
+    assert.ok(!afterTraffic.some((s) => s.name.startsWith('adapterpool_process_') || s.name.startsWith('adapterpool_nodejs_')));
+  });
+
+  it('adapterpool_request_duration_seconds: every request end to end, whatever its outcome', () => {
+    const count = (match: Record<string, string>) => total(afterTraffic, 'adapterpool_request_duration_seconds_count', match) - total(before0, 'adapterpool_request_duration_seconds_count', match);
+    assert.equal(count({}), 9, '4 chat, 1 unknown model, 2 flaky, 2 tiny');
+    assert.equal(count({ model: 'chat', upstream_model: 'up-chat', provider: 'fast', stream: 'false' }), 3);
+    assert.equal(count({ model: 'chat', stream: 'true' }), 1);
+    assert.equal(count({ model: 'unknown', upstream_model: 'none', provider: 'none' }), 1, 'an unknown model is timed too');
+    assert.equal(count({ model: 'tiny', provider: 'none' }), 1, 'the request that found every adapter busy is timed too');
+    // The request that waited for the one slow adapter (1.5 s) lands in a bucket above 1 s.
+    assert.equal(total(afterTraffic, 'adapterpool_request_duration_seconds_bucket', { model: 'tiny', provider: 'slow', le: '1' }), 0);
+    assert.equal(total(afterTraffic, 'adapterpool_request_duration_seconds_bucket', { model: 'tiny', provider: 'slow', le: '+Inf' }), 1);
+  });
+
+  it('requests no deployment was reached for are labelled upstream_model="none", provider="none" (not empty)', () => {
+    assert.equal(total(afterTraffic, 'adapterpool_requests_total', { model: 'tiny', upstream_model: 'none', provider: 'none', status: '503' }), 1);
+    assert.ok(!afterTraffic.some((s) => Object.values(s.labels).includes('')), 'no empty label value');
+  });
+
+  it('adapterpool_tokens_total{model,provider,key,type}: the tokens the upstream reported, key "anonymous" without a named key', () => {
+    const lines = g.logs.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l.msg === 'chat completion' && l.model === 'chat' && l.tokens !== undefined);
+    const prompt = lines.reduce((a, l) => a + l.tokens.prompt, 0);
+    const completion = lines.reduce((a, l) => a + l.tokens.completion, 0);
+    assert.ok(prompt > 0 && completion > 0);
+    assert.equal(total(afterTraffic, 'adapterpool_tokens_total', { model: 'chat', provider: 'fast', key: 'anonymous', type: 'prompt' }), prompt);
+    assert.equal(total(afterTraffic, 'adapterpool_tokens_total', { model: 'chat', provider: 'fast', key: 'anonymous', type: 'completion' }), completion);
   });
 
   it('writes one structured line per request: request id, model, deployment, attempts, status, latency, tokens; no secret, no prompt', () => {
@@ -338,9 +380,9 @@ describe('metrics per gateway', () => {
     await chat(a.url, 'chat');
     await chat(b.url, 'chat');
     const sa = await scrape(a.url);
-    assert.equal(total(sa, 'adapterpool_requests_total', { route: 'chat', status: '200' }), 2);
+    assert.equal(total(sa, 'adapterpool_requests_total', { model: 'chat', status: '200' }), 2);
     const sb = parseMetrics(await b.gw.metrics.render());
-    assert.equal(total(sb, 'adapterpool_requests_total', { route: 'chat', status: '200' }), 1);
+    assert.equal(total(sb, 'adapterpool_requests_total', { model: 'chat', status: '200' }), 1);
   });
 
   it('metrics.enabled: false removes GET /metrics; logging.logPrompts: true adds the messages to the line', async () => {
@@ -349,6 +391,95 @@ describe('metrics per gateway', () => {
     const line = b.logs.map((l) => JSON.parse(l) as Record<string, any>).find((l) => l.msg === 'chat completion')!;
     assert.deepEqual(line.messages, [{ role: 'user', content: PROMPT }]);
     assert.ok(!b.logs.join('').includes(PROVIDER_SECRET));
+  });
+});
+
+describe('dashboard data: models that share a deployment, models that fail', () => {
+  let g: Running;
+  const yaml = `
+server: { host: 127.0.0.1, port: 0 }
+auth: { apiKeys: [${API_KEY}] }
+pool: { minPoolSize: 1, maxPoolSize: 2, healthCheckInterval: 1h, cleanupInterval: 1h }
+routing: { retryBackoffInitial: 1ms, retryBackoffMax: 2ms, circuitConsecutiveFailures: 50 }
+providers:
+  fast: { type: mock, mock: { latency: 2ms } }
+  broken: { type: mock, mock: { failRate: 1, failStatus: 500 } }
+  broken2: { type: mock, mock: { failRate: 1, failStatus: 500 } }
+models:
+  alpha:
+    providers: [{ provider: fast, model: shared-up, priority: 0, weight: 3 }]
+  beta:
+    providers: [{ provider: fast, model: shared-up, priority: 2, weight: 1 }]
+  doomed:
+    strategy: failover
+    providers:
+      - { provider: broken, model: up-doomed, priority: 0 }
+      - { provider: broken2, model: up-doomed, priority: 1 }
+`;
+  before(async () => {
+    g = await start(yaml);
+  });
+  after(() => g.gw.close(2000));
+
+  it('bug: a deployment listed under two models was shown twice with the same numbers and the first model\'s priority', async () => {
+    for (let i = 0; i < 2; i++) assert.equal((await chat(g.url, 'alpha')).status, 200);
+    assert.equal((await chat(g.url, 'beta')).status, 200);
+    const body = JSON.parse((await get(g.url, '/v1/pool/deployments')).text);
+    const rows = body.data.deployments.filter((d: any) => d.key === 'shared-up:fast');
+    assert.equal(rows.length, 2, 'one row per model that lists it');
+    const alpha = rows.find((d: any) => d.gateway_model === 'alpha');
+    const beta = rows.find((d: any) => d.gateway_model === 'beta');
+    assert.deepEqual([alpha.requests, alpha.ok, alpha.priority, alpha.weight], [2, 2, 0, 3]);
+    assert.deepEqual([beta.requests, beta.ok, beta.priority, beta.weight], [1, 1, 2, 1]);
+    assert.deepEqual(alpha.shared_with, ['beta']);
+    assert.deepEqual(beta.shared_with, ['alpha']);
+    // What belongs to the deployment (its pool, its circuit) is the same in both rows.
+    assert.equal(alpha.upstream_calls, 3);
+    assert.equal(beta.upstream_calls, 3);
+    assert.equal(alpha.circuit, beta.circuit);
+    const models = new Map(body.data.models.map((m: any) => [m.name, m]));
+    assert.equal((models.get('alpha') as any).requests, 2);
+    assert.equal((models.get('beta') as any).requests, 1);
+    // The charts keep the models apart too, and count the deployment once per request.
+    const h = JSON.parse((await get(g.url, '/v1/pool/history')).text).data;
+    assert.equal(h.models.alpha.totals.requests, 2);
+    assert.equal(h.models.beta.totals.requests, 1);
+    assert.equal(h.deployments['shared-up:fast'].totals.requests, 3, 'the deployment has both models\' requests');
+  });
+
+  it('bug: requests that failed on every deployment were counted with empty model/provider labels and appeared nowhere on the dashboard', async () => {
+    const r = await chat(g.url, 'doomed');
+    assert.equal(r.status, 502);
+    const samples = await scrape(g.url);
+    assert.ok(!samples.some((s) => Object.values(s.labels).includes('')), 'no empty label value');
+    // Counted under its model and the last deployment it tried (failover: broken twice, then broken2 twice).
+    assert.equal(total(samples, 'adapterpool_requests_total', { model: 'doomed', upstream_model: 'up-doomed', provider: 'broken2', status: '502' }), 1);
+    assert.equal(total(samples, 'adapterpool_upstream_errors_total', { model: 'up-doomed', class: 'server_error' }), 4, 'every failed call, by class');
+    // The dashboard's data: the model's row and the gateway's window show the failure.
+    const body = JSON.parse((await get(g.url, '/v1/pool/deployments')).text).data;
+    const doomed = body.models.find((m: any) => m.name === 'doomed');
+    assert.deepEqual([doomed.requests, doomed.ok, doomed.failed, doomed.error_rate], [1, 0, 1, 1]);
+    assert.equal(doomed.window.failed, 1);
+    assert.equal(doomed.window.errors.server_error, 1);
+    assert.ok(body.window.failed >= 1 && body.window.error_rate > 0);
+    const last = body.deployments.find((d: any) => d.key === 'up-doomed:broken2');
+    assert.equal(last.failed, 1);
+    const h = JSON.parse((await get(g.url, '/v1/pool/history')).text).data;
+    assert.ok(h.models.doomed.requests_per_s['5xx'].some((v: number) => v > 0));
+    assert.ok(h.models.doomed.errors_per_s.server_error.some((v: number) => v > 0));
+    assert.ok(h.deployments['up-doomed:broken'].errors_per_s.server_error.some((v: number) => v > 0), 'the first deployment\'s failed calls are charted on it');
+  });
+
+  it('GET /v1/pool/history needs the read key and answers in the seed\'s envelope', async () => {
+    assert.equal((await get(g.url, '/v1/pool/history', null)).status, 401);
+    const body = JSON.parse((await get(g.url, '/v1/pool/history')).text);
+    assert.equal(body.success, true);
+    assert.equal(body.message, '获取历史数据成功');
+    assert.equal(body.data.window_ms, 15 * 60_000);
+    assert.equal(body.data.step_ms, 5000);
+    assert.equal(body.data.times.length, 180);
+    assert.equal(body.data.all.requests_per_s['2xx'].length, 180);
+    assert.deepEqual(Object.keys(body.data.models), ['alpha', 'beta', 'doomed']);
   });
 });
 

@@ -89,6 +89,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         const r = toErrorReply(outcome.error);
         status = r.status;
         end.error = r.body.error.code ?? r.body.error.type;
+        end.cause = outcome.error;
       }
       life.finish(result.deployment, status, end);
     },

@@ -2,12 +2,17 @@ import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { ModelRoute } from '../../config/index.js';
 import type { DeploymentHealth } from '../../routing/index.js';
 import { DASHBOARD_HTML } from '../dashboard/page.js';
-import type { GatewayMetrics } from '../metrics.js';
+import { deploymentsData, historyData, type DeploymentsData, type GatewayMetrics, type HistoryData } from '../metrics.js';
 import type { PoolEnvelope } from '../types.js';
 
 export const DEPLOYMENTS_MESSAGES = {
   ok: '获取部署状态成功',
   failed: '获取部署状态失败',
+} as const;
+
+export const HISTORY_MESSAGES = {
+  ok: '获取历史数据成功',
+  failed: '获取历史数据失败',
 } as const;
 
 export interface DashboardRouteOptions {
@@ -19,40 +24,16 @@ export interface DashboardRouteOptions {
   readAuth: onRequestAsyncHookHandler | undefined;
 }
 
-/** One deployment in `GET /v1/pool/deployments`. */
-export interface DeploymentRow {
-  key: string;
-  model: string;
-  provider: string;
-  weight: number;
-  priority: number;
-  circuit: DeploymentHealth['circuit'];
-  consecutive_failures: number;
-  failure_rate: number;
-  ewma_latency_ms: number | null;
-  in_flight: number;
-  retry_after_ms: number | null;
-  /** Chat requests this deployment answered, and how many with 2xx (cumulative). */
-  requests: number;
-  ok: number;
-  /** Upstream calls finished by the pool's current adapters (retries and failed attempts included). */
-  upstream_calls: number;
-  /** Over those calls (the seed's per-adapter numbers, weighted); success_rate is 1 before any call. */
-  mean_latency_ms: number;
-  success_rate: number;
-}
-
-export interface DeploymentsData {
-  models: Array<{ name: string; strategy: string; deployments: string[] }>;
-  deployments: DeploymentRow[];
-}
+export type { DeploymentRow, DeploymentsData, HistoryData, ModelRow } from '../metrics.js';
 
 /**
  * `GET /dashboard`: the live page (public: it holds no data; what it fetches goes through the pool
- * endpoints' auth). `GET /v1/pool/deployments`: circuit state, latency and success per deployment.
+ * endpoints' auth). `GET /v1/pool/deployments`: per model and deployment, requests, errors,
+ * circuit state, latency. `GET /v1/pool/history`: the charts' points (the last `metrics.history`).
  */
 export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardRouteOptions): void {
-  const { metrics, router } = opts;
+  const { metrics, router, routes } = opts;
+  const read = opts.readAuth ? [opts.readAuth] : [];
 
   app.get('/dashboard', async (_request, reply) =>
     reply
@@ -65,45 +46,25 @@ export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardRou
   );
   app.get('/dashboard/', async (_request, reply) => reply.redirect('/dashboard'));
 
-  app.get('/v1/pool/deployments', { onRequest: opts.readAuth ? [opts.readAuth] : [] }, async (request, reply): Promise<PoolEnvelope<DeploymentsData>> => {
-    try {
-      const routes = opts.routes();
-      const unique = new Map<string, ModelRoute['deployments'][number]>();
-      for (const r of routes.values()) for (const d of r.deployments) if (!unique.has(d.key)) unique.set(d.key, d);
-      const models = [...routes.values()].map((r) => ({ name: r.name, strategy: r.strategy, deployments: r.deployments.map((d) => d.key) }));
-      const health = new Map(router.deploymentHealth().map((h) => [h.key, h]));
-      const counts = metrics.deploymentRequests();
-      const deployments = [...unique.values()].map((d): DeploymentRow => {
-        const h = health.get(d.key);
-        const c = counts.get(d.key);
-        const a = metrics.adapterAggregate(d.model, d.provider);
-        return {
-          key: d.key,
-          model: d.model,
-          provider: d.provider,
-          weight: d.weight,
-          priority: d.priority,
-          circuit: h?.circuit ?? 'closed',
-          consecutive_failures: h?.consecutiveFailures ?? 0,
-          failure_rate: round4(h?.failureRate ?? 0),
-          ewma_latency_ms: h?.ewmaLatencyMs === undefined ? null : round2(h.ewmaLatencyMs),
-          in_flight: h?.inFlight ?? 0,
-          retry_after_ms: h?.retryAfterMs ?? null,
-          requests: c?.requests ?? 0,
-          ok: c?.ok ?? 0,
-          upstream_calls: a.finished,
-          mean_latency_ms: a.mean_latency_ms,
-          success_rate: a.success_rate,
-        };
-      });
-      return { success: true, data: { models, deployments }, message: DEPLOYMENTS_MESSAGES.ok };
-    } catch (err) {
-      request.log.error({ err }, DEPLOYMENTS_MESSAGES.failed);
-      reply.code(500);
-      return { success: false, data: null, message: `${DEPLOYMENTS_MESSAGES.failed}: ${err instanceof Error ? err.message : String(err)}` };
-    }
-  });
+  app.get('/v1/pool/deployments', { onRequest: read }, async (request, reply): Promise<PoolEnvelope<DeploymentsData>> =>
+    envelope(request, reply, DEPLOYMENTS_MESSAGES, () => deploymentsData(metrics, router.deploymentHealth(), routes())),
+  );
+  app.get('/v1/pool/history', { onRequest: read }, async (request, reply): Promise<PoolEnvelope<HistoryData>> =>
+    envelope(request, reply, HISTORY_MESSAGES, () => historyData(metrics, routes())),
+  );
 }
 
-const round2 = (n: number): number => Math.round(n * 100) / 100;
-const round4 = (n: number): number => Math.round(n * 10_000) / 10_000;
+function envelope<T>(
+  request: { log: { error(obj: unknown, msg?: string): void } },
+  reply: { code(status: number): unknown },
+  messages: { ok: string; failed: string },
+  fn: () => T,
+): PoolEnvelope<T> {
+  try {
+    return { success: true, data: fn(), message: messages.ok };
+  } catch (err) {
+    request.log.error({ err }, messages.failed);
+    reply.code(500);
+    return { success: false, data: null, message: `${messages.failed}: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}

@@ -138,7 +138,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         status = r.status;
         error = r.body.error.code ?? r.body.error.type;
       }
-      life.finish(result.deployment, status, { attempts: result.attempts, usage: upstream.usage ?? writer.usageSeen, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, upstreamTtftMs: result.latencyMs, ...(error === undefined ? {} : { error }) });
+      life.finish(result.deployment, status, { attempts: result.attempts, usage: upstream.usage ?? writer.usageSeen, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, upstreamTtftMs: result.latencyMs, ...(error === undefined ? {} : { error, cause: outcome.error }) });
     },
   );
 
