@@ -1,4 +1,5 @@
 import type { PoolStats, PoolStatsEntry, PoolStatus } from '../pool/types.js';
+import { statusOf } from '../pool/reports.js';
 import type { DeploymentHealth } from '../routing/index.js';
 import type { RedisLink } from './redis-link.js';
 
@@ -141,29 +142,7 @@ export function sumStats(snaps: readonly ReplicaSnapshot[]): PoolStats {
 
 /** Pool status of the fleet, from the summed stats (0..1 ratios). */
 export function sumStatus(snaps: readonly ReplicaSnapshot[]): Omit<PoolStatus, 'max_total'> {
-  const stats = sumStats(snaps);
-  let total = 0;
-  let available = 0;
-  let inUse = 0;
-  let unhealthy = 0;
-  let waiting = 0;
-  for (const e of Object.values(stats.pools)) {
-    total += e.total;
-    available += e.available;
-    inUse += e.in_use;
-    unhealthy += e.unhealthy;
-    waiting += e.waiting;
-  }
-  return {
-    total_pools: stats.total_pools,
-    total_adapters: total,
-    available_adapters: available,
-    in_use_adapters: inUse,
-    unhealthy_adapters: unhealthy,
-    utilization: total === 0 ? 0 : inUse / total,
-    health: total === 0 ? 1 : (total - unhealthy) / total,
-    waiting,
-  };
+  return statusOf(Object.values(sumStats(snaps).pools));
 }
 
 const COUNT_FIELDS = ['total', 'available', 'in_use', 'unhealthy', 'expired', 'max_pool_size', 'min_pool_size', 'checking', 'creating', 'closing', 'waiting'] as const;

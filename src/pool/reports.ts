@@ -42,13 +42,17 @@ export function poolStats<A>(pools: readonly KeyPool<A>[]): PoolStats {
 
 export function poolStatus<A>(pools: readonly KeyPool<A>[], maxTotal: number): PoolStatus {
   const now = Date.now();
+  return { ...statusOf(pools.map((kp) => keyStats(kp, now))), max_total: maxTotal === Infinity ? null : maxTotal };
+}
+
+/** The status totals of some pools' stats (also what the cluster's fleet view sums replicas with). */
+export function statusOf(entries: readonly PoolStatsEntry[]): Omit<PoolStatus, 'max_total'> {
   let total = 0;
   let available = 0;
   let inUse = 0;
   let unhealthy = 0;
   let waiting = 0;
-  for (const kp of pools) {
-    const s = keyStats(kp, now);
+  for (const s of entries) {
     total += s.total;
     available += s.available;
     inUse += s.in_use;
@@ -56,7 +60,7 @@ export function poolStatus<A>(pools: readonly KeyPool<A>[], maxTotal: number): P
     waiting += s.waiting;
   }
   return {
-    total_pools: pools.length,
+    total_pools: entries.length,
     total_adapters: total,
     available_adapters: available,
     in_use_adapters: inUse,
@@ -64,7 +68,6 @@ export function poolStatus<A>(pools: readonly KeyPool<A>[], maxTotal: number): P
     utilization: ratio(inUse, total, 0),
     health: ratio(total - unhealthy, total, 1),
     waiting,
-    max_total: maxTotal === Infinity ? null : maxTotal,
   };
 }
 
