@@ -35,12 +35,15 @@ describe('cluster: key limits hold across 3 replica processes', () => {
     await Promise.all(replicas.map((r) => r.stop()));
   });
 
-  test('a key at rpm 60 spread over 3 replicas by a client: 60 served in the minute, the rest 429', async () => {
+  // Redis never grants past the limit, so the fleet never serves more than 60. The documented
+  // tolerance runs the other way: a replica may end the window holding part of one lease it no longer
+  // needs (a lease is ⌈60 ÷ 3 × 0.1⌉ = 2 points, so at most 1 idle point per replica: 57..60 served).
+  test('a key at rpm 60 spread over 3 replicas by a client: at most 60 served in the minute (≥ 60 − 1 idle lease point per replica), the rest 429', async () => {
     const results = await Promise.all(Array.from({ length: 90 }, (_, i) => chat(replicas[i % 3]!.url, 'm', KEY)));
     const served = results.filter((r) => r.status === 200).length;
     const limited = results.filter((r) => r.status === 429);
-    assert.equal(served, 60, `served ${served}`);
-    assert.equal(limited.length, 30);
+    assert.ok(served <= 60 && served >= 57, `served ${served}`);
+    assert.equal(limited.length, 90 - served, 'every request not served was limited');
     for (const r of limited) assert.equal((r.body as { error: { code: string } }).error.code, 'rate_limit_exceeded');
   });
 });
