@@ -6,6 +6,18 @@ export interface AdmissionDenied {
   retryAfterMs: number;
 }
 
+/**
+ * What a call that is not a chat completion (embeddings, a /v1/messages request) may use, as its
+ * caller sized it. An object, not a number: like a chat request, it names the request whose
+ * reservations are corrected when it ends.
+ */
+export class TokenEstimate {
+  constructor(readonly tokens: number) {}
+}
+
+/** What deployment token limits reserve for: a chat request (estimated from it) or a caller's estimate. */
+export type Estimate = ChatCompletionRequest | TokenEstimate;
+
 /** `true` admits the call (an implementation counts it then). */
 export type AdmissionVerdict = true | AdmissionDenied;
 
@@ -15,10 +27,11 @@ export type AdmissionVerdict = true | AdmissionDenied;
  * deployment is at its limit the request ends with DeploymentsAtLimitError (429). It is asked after
  * the deployment's circuit let the call through and before an adapter is borrowed, so a pool that
  * then turns out to be full may have had a call counted that never went out. A shared backend may
- * answer asynchronously. `request` is the chat request (undefined for `routeCall`), for token limits.
+ * answer asynchronously. `request` is what token limits reserve for (undefined: a `routeCall` given no estimate counts
+ * against request limits only).
  */
 export interface DeploymentAdmission {
-  admit(deployment: Deployment, request: ChatCompletionRequest | undefined): AdmissionVerdict | Promise<AdmissionVerdict>;
+  admit(deployment: Deployment, request: Estimate | undefined): AdmissionVerdict | Promise<AdmissionVerdict>;
 }
 
 /** Every deployment of a model is at its request limit: answer 429 with Retry-After. */

@@ -13,7 +13,7 @@ export type { RouterPool, PoolKeyState } from './pool-port.js';
 export { CircuitBreaker, Permit, type CircuitState, type CircuitBreakerOptions } from './circuit-breaker.js';
 export { backoffDelay, retryDelay, type BackoffOptions, type JitterMode } from './backoff.js';
 export { LeasedStream, STREAM_CANCELLED } from './leased-stream.js';
-export { DeploymentsAtLimitError, type DeploymentAdmission, type AdmissionDenied, type AdmissionVerdict } from './admission.js';
+export { DeploymentsAtLimitError, TokenEstimate, type DeploymentAdmission, type AdmissionDenied, type AdmissionVerdict, type Estimate } from './admission.js';
 export {
   createStrategy,
   STRATEGY_NAMES,

@@ -9,7 +9,7 @@ import {
 import type { AcquireOptions, PoolLogger } from '../pool/types.js';
 import { ProviderError } from '../providers/errors.js';
 import type { CallOptions, ChatAdapter, ChatCompletionRequest, ChatCompletionStream } from '../providers/types.js';
-import { DeploymentsAtLimitError, type AdmissionVerdict, type DeploymentAdmission } from './admission.js';
+import { DeploymentsAtLimitError, type AdmissionVerdict, type DeploymentAdmission, type Estimate } from './admission.js';
 import { retryDelay, type BackoffOptions } from './backoff.js';
 import { Permit, type CircuitState } from './circuit-breaker.js';
 import { DeploymentState } from './deployment-state.js';
@@ -191,10 +191,10 @@ export class Router {
    * `call` must reject with a ProviderError for upstream failures; anything else it throws is taken
    * as our own error and ends the request without counting against the deployment. The adapter goes
    * back to the pool before this resolves. Streams go through `route()` or `routeStreamCall()`, which
-   * keep the adapter until the stream ends. `estimate`: the chat request that deployment token limits
-   * reserve for (absent: the call counts against request limits only).
+   * keep the adapter until the stream ends. `estimate`: what deployment token limits reserve for (a
+   * `TokenEstimate` the caller sized; absent: the call counts against request limits only).
    */
-  async routeCall<T>(route: Route, call: AdapterCall<T>, options?: RouteOptions, estimate?: ChatCompletionRequest): Promise<CallResult<T>> {
+  async routeCall<T>(route: Route, call: AdapterCall<T>, options?: RouteOptions, estimate?: Estimate): Promise<CallResult<T>> {
     const a = await this.run(route, options, call, false, estimate);
     return { value: a.value, deployment: a.deployment, attempts: a.attempts, latencyMs: a.latencyMs };
   }
@@ -204,7 +204,7 @@ export class Router {
    * `anthropic` deployment): the same loop up to the provider's validated first event, then the stream
    * holds the adapter until it ends.
    */
-  async routeStreamCall(route: Route, call: AdapterCall<ChatCompletionStream>, options?: RouteOptions, estimate?: ChatCompletionRequest): Promise<StreamResult> {
+  async routeStreamCall(route: Route, call: AdapterCall<ChatCompletionStream>, options?: RouteOptions, estimate?: Estimate): Promise<StreamResult> {
     const a = await this.run(route, options, call, true, estimate);
     const { state, permit, adapter } = a;
     // From here bytes may reach the client: no more retries. The stream's end settles the call.
@@ -314,7 +314,7 @@ export class Router {
    * The attempt loop. `hold`: the value keeps the adapter (a stream), so neither the adapter nor the
    * circuit permit is settled here; the caller settles them when the value is done.
    */
-  private async run<T>(route: Route, options: RouteOptions | undefined, call: AdapterCall<T>, hold: boolean, request?: ChatCompletionRequest): Promise<Attempt<T>> {
+  private async run<T>(route: Route, options: RouteOptions | undefined, call: AdapterCall<T>, hold: boolean, request?: Estimate): Promise<Attempt<T>> {
     const cfg = options?.settings === undefined ? this.config : this.callConfig(options.settings);
     const all = route.deployments;
     const picker = this.strategyFor(route);

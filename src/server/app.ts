@@ -279,7 +279,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   });
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
   registerMessagesRoutes(app, { router, live, ...lifecycleDeps });
-  registerEmbeddingsRoutes(app, { call: (route, fn, o) => router.routeCall(route, fn, o), live, ...lifecycleDeps });
+  registerEmbeddingsRoutes(app, { call: (route, fn, o, estimate) => router.routeCall(route, fn, o, estimate), live, ...lifecycleDeps });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth, fleet: cluster });
   registerMetricsRoutes(app, { metrics, readAuth, enabled: () => live.current.config.metrics.enabled });

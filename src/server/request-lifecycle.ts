@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { capText, type Endpoint, type ModelRoute, type Pricing } from '../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../providers/types.js';
-import { routeTrace, type DeploymentLimiter } from '../routing/index.js';
+import { routeTrace, type DeploymentLimiter, type Estimate } from '../routing/index.js';
 import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import { keyAllowsModel } from './auth.js';
@@ -85,7 +85,7 @@ export class RequestLifecycle {
   private route: ModelRoute | undefined;
   private admission: KeyAdmission | undefined;
   /** The request the router got (its deployments' reservations are found by it). */
-  private routed: ChatCompletionRequest | undefined;
+  private routed: Estimate | undefined;
   private finished = false;
 
   constructor(
@@ -122,7 +122,7 @@ export class RequestLifecycle {
   }
 
   /** `routed` goes to the router (its deployments' token reservations are found by it). */
-  routing(routed: ChatCompletionRequest): void {
+  routing(routed: Estimate): void {
     this.routed = routed;
   }
 

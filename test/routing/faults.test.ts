@@ -156,7 +156,7 @@ describe('router against failing loopback upstreams (non-stream)', () => {
     const h = await harness();
     try {
       h.up.a!.fault = 'slow';
-      h.up.a!.slowMs = 150;
+      h.up.a!.slowMs = 60; // well inside firstByteMs 400, even on a loaded machine
       const r1 = await complete(h);
       assert.equal(r1.deployment.provider, 'a');
       assert.equal(r1.attempts, 1);

@@ -15,6 +15,10 @@ describe('per-deployment limits', () => {
     // Every answer reports 100 tokens used.
     up.onChat = (req) => {
       req.res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.url.endsWith('/embeddings')) {
+        req.res.end(JSON.stringify({ object: 'list', model: 'up-embed', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2] }], usage: { prompt_tokens: 100, total_tokens: 100 } }));
+        return;
+      }
       req.res.end(JSON.stringify({ id: 'c', object: 'chat.completion', created: 1, model: 'up-model', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 70, completion_tokens: 30, total_tokens: 100 } }));
     };
     g = await startKeyedGateway(
@@ -41,6 +45,17 @@ models:
     providers:
       - { provider: e, model: up-model, priority: 0, tpm: 300 }
       - { provider: b, model: up-model, priority: 1 }
+  messages-tokens:
+    strategy: failover
+    providers:
+      - { provider: e, model: msg-model, priority: 0, tpm: 300 }
+      - { provider: b, model: msg-model, priority: 1 }
+  embed-tokens:
+    endpoints: [embeddings]
+    strategy: failover
+    providers:
+      - { provider: e, model: up-embed, priority: 0, tpm: 300 }
+      - { provider: b, model: up-embed, priority: 1 }
 `,
       { limiter: new FlexibleLimiter({ windowMs: 60_000 }) },
     );
@@ -88,5 +103,26 @@ models:
       served.push(r.headers.get('x-adapterpool-deployment')!);
     }
     assert.deepEqual(served, ['up-model:e', 'up-model:e', 'up-model:e', 'up-model:b', 'up-model:b']);
+  });
+
+  test('regression: /v1/messages reserved no deployment tokens, so a deployment at its tpm kept serving it', async () => {
+    // Same shape as the chat case: each answer reports 100 tokens, so three fit in tpm 300.
+    const served: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await call(g.url, 'POST', '/v1/messages', { body: { model: 'messages-tokens', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] } });
+      assert.equal(r.status, 200, r.text);
+      served.push(r.headers.get('x-adapterpool-deployment')!);
+    }
+    assert.deepEqual(served, ['msg-model:e', 'msg-model:e', 'msg-model:e', 'msg-model:b', 'msg-model:b']);
+  });
+
+  test('regression: /v1/embeddings reserved no deployment tokens, so a deployment at its tpm kept serving it', async () => {
+    const served: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await call(g.url, 'POST', '/v1/embeddings', { body: { model: 'embed-tokens', input: 'hello' } });
+      assert.equal(r.status, 200, r.text);
+      served.push(r.headers.get('x-adapterpool-deployment')!);
+    }
+    assert.deepEqual(served, ['up-embed:e', 'up-embed:e', 'up-embed:e', 'up-embed:b', 'up-embed:b']);
   });
 });

@@ -12,7 +12,7 @@ type Gw = Awaited<ReturnType<typeof startKeyedGateway>>;
 const KEY = 'sk-limited-team-key';
 const FREE = 'sk-free-key';
 // Long enough that a burst of 40 fits in one window on a loaded machine.
-const WINDOW_MS = 4000;
+const WINDOW_MS = 6000;
 const HEADERS = ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'];
 const TOKEN_HEADERS = ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'];
 

@@ -1,4 +1,4 @@
-import type { ChatCompletionRequest } from '../../providers/types.js';
+import { TokenEstimate, type Estimate } from '../admission.js';
 import type { Deployment } from '../types.js';
 import { reservationTokens } from './tokens.js';
 import type { Limiter, RateLimits, Reservation } from './types.js';
@@ -9,7 +9,7 @@ import type { Limiter, RateLimits, Reservation } from './types.js';
  * deployment at its limit is skipped like a full pool and the request fails over.
  *
  * Tokens: each request gets a `DeploymentCharge` (its reservation estimate), found by the request
- * object the router passes to `admit`; every deployment that admits it reserves that much, and when
+ * object (a chat request or a `TokenEstimate`) the router passes to `admit`; every deployment that admits it reserves that much, and when
  * the request ends `settle(request, …)` corrects them: the deployment that served it is charged the
  * tokens the upstream reported, the others (failed or skipped calls) nothing.
  */
@@ -60,7 +60,7 @@ export interface DeploymentLimiterOptions {
 }
 
 export class DeploymentLimiter {
-  private readonly charges = new WeakMap<ChatCompletionRequest, DeploymentCharge>();
+  private readonly charges = new WeakMap<Estimate, DeploymentCharge>();
   private readonly limiter: Limiter;
   private readonly limitsOf: () => ReadonlyMap<string, RateLimits>;
   private readonly defaultMaxTokens: () => number;
@@ -78,7 +78,7 @@ export class DeploymentLimiter {
    * promise on the hot path); limited ones consult the limiter, reserving the request's estimate
    * against their tpm.
    */
-  admit(d: Deployment, request: ChatCompletionRequest | undefined): true | DeploymentDenied | Promise<true | DeploymentDenied> {
+  admit(d: Deployment, request: Estimate | undefined): true | DeploymentDenied | Promise<true | DeploymentDenied> {
     const l = this.limitsOf().get(d.key);
     if (l === undefined) return true;
     const charge = request === undefined ? undefined : this.chargeOf(request, l.tpm !== undefined);
@@ -94,22 +94,26 @@ export class DeploymentLimiter {
   }
 
   /** `request` ended: `served` answered it having used `usedTokens` (undefined: unknown, keep its reservation). */
-  settle(request: ChatCompletionRequest, served: Deployment | undefined, usedTokens: number | undefined): void {
+  settle(request: Estimate, served: Deployment | undefined, usedTokens: number | undefined): void {
     const c = this.charges.get(request);
     if (c === undefined) return;
     this.charges.delete(request);
     c.settle(served, usedTokens);
   }
 
-  private chargeOf(request: ChatCompletionRequest, withTokens: boolean): DeploymentCharge {
+  private chargeOf(request: Estimate, withTokens: boolean): DeploymentCharge {
     let c = this.charges.get(request);
     if (c === undefined) {
-      c = new DeploymentCharge(withTokens ? reservationTokens(request, this.defaultMaxTokens()) : 0);
+      c = new DeploymentCharge(withTokens ? this.tokensOf(request) : 0);
       this.charges.set(request, c);
     } else if (withTokens && c.tokens === 0) {
       // First met an rpm-only deployment; this one counts tokens.
-      c.tokens = reservationTokens(request, this.defaultMaxTokens());
+      c.tokens = this.tokensOf(request);
     }
     return c;
+  }
+
+  private tokensOf(request: Estimate): number {
+    return request instanceof TokenEstimate ? request.tokens : reservationTokens(request, this.defaultMaxTokens());
   }
 }

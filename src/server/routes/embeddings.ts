@@ -3,6 +3,7 @@ import type { ModelRoute } from '../../config/index.js';
 import { decodeEmbedding, embeddingInputs, encodeEmbedding } from '../../providers/embeddings.js';
 import { ProviderError } from '../../providers/errors.js';
 import type { CallOptions, ChatAdapter, EmbeddingsRequest, EmbeddingsResponse } from '../../providers/types.js';
+import { TokenEstimate, type Estimate } from '../../routing/index.js';
 import type { Deployment, ExecuteOptions } from '../../routing/types.js';
 import { HangupSignal } from '../hangup-signal.js';
 import { enterHook } from '../live/hooks.js';
@@ -17,6 +18,7 @@ export type RouteCall = <T>(
   route: ModelRoute,
   call: (adapter: ChatAdapter, options: CallOptions) => Promise<T>,
   options: ExecuteOptions,
+  estimate?: Estimate,
 ) => Promise<{ value: T; deployment: Deployment; attempts: number }>;
 
 export interface EmbeddingsRouteOptions {
@@ -39,8 +41,11 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsR
       const routes = request.liveConfig!.routes;
       const life = new RequestLifecycle(opts, request, { what: 'embeddings', model: body.model, stream: false, prompt: { field: 'input', value: body.input } });
       const route = life.resolve(routes, 'embeddings', 'POST /v1/embeddings');
-      const limitHeaders = await life.admit(inputTokens(body.input));
+      // One estimate for the key's and the deployments' token limits, corrected from usage at the end.
+      const estimate = new TokenEstimate(inputTokens(body.input));
+      const limitHeaders = await life.admit(estimate.tokens);
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
+      life.routing(estimate);
 
       // Abort the upstream call if the client hangs up before we answer.
       const hangup = new HangupSignal();
@@ -50,7 +55,7 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsR
       });
       let result: Awaited<ReturnType<RouteCall>> & { value: EmbeddingsResponse };
       try {
-        result = await opts.call(route, (adapter, callOptions) => embed(adapter, body, callOptions), { signal: hangup.signal, requestId: request.id });
+        result = await opts.call(route, (adapter, callOptions) => embed(adapter, body, callOptions), { signal: hangup.signal, requestId: request.id }, estimate);
       } catch (err) {
         return life.fail(err);
       }

@@ -3,7 +3,7 @@ import { AnthropicAdapter } from '../../providers/anthropic/adapter.js';
 import { toUsage } from '../../providers/anthropic/translate.js';
 import type { AnthropicResponse } from '../../providers/anthropic/types.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionStream } from '../../providers/types.js';
-import type { Router } from '../../routing/index.js';
+import { TokenEstimate, type Router } from '../../routing/index.js';
 import type { CallResult, StreamResult } from '../../routing/types.js';
 import { estimateInputTokens } from '../anthropic/count-tokens.js';
 import { toAnthropicErrorReply } from '../anthropic/errors.js';
@@ -63,8 +63,11 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       const live = request.liveConfig!;
       const life = new RequestLifecycle(opts, request, { what: 'messages', model: body.model, stream, prompt: { field: 'messages', value: body.messages } });
       const route = life.resolve(live.routes, 'chat', 'POST /v1/messages');
-      const limitHeaders = await life.admit(estimateInputTokens(body) + body.max_tokens);
+      // One estimate for the key's and the deployments' token limits, corrected from usage at the end.
+      const estimate = new TokenEstimate(estimateInputTokens(body) + body.max_tokens);
+      const limitHeaders = await life.admit(estimate.tokens);
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
+      life.routing(estimate);
 
       // Abort the upstream call if the client hangs up before we answer.
       const hangup = new HangupSignal();
@@ -85,6 +88,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
             route,
             async (adapter, o) => (adapter instanceof AnthropicAdapter ? { native: await adapter.messages(body, { ...o, beta }) } : { completion: await adapter.chatCompletion(chatRequest(), o) }),
             options,
+            estimate,
           );
         } catch (err) {
           return life.fail(err);
@@ -107,6 +111,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
             return adapter instanceof AnthropicAdapter ? (await adapter.messagesStream(body, { ...o, beta })).asNative() : adapter.chatCompletionStream(chatRequest(), o);
           },
           options,
+          estimate,
         );
       } catch (err) {
         return life.fail(err);
