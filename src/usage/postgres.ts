@@ -109,7 +109,7 @@ export class PostgresUsageStore implements UsageStore {
     const r = await this.pool.query(
       `SELECT ${col} AS grp, COUNT(*)::float8 AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END)::float8 AS errors,
         COALESCE(SUM(prompt_tokens), 0)::float8 AS prompt_tokens, COALESCE(SUM(completion_tokens), 0)::float8 AS completion_tokens,
-        COALESCE(SUM(total_tokens), 0)::float8 AS total_tokens, COALESCE(SUM(cost), 0)::float8 AS cost
+        COALESCE(SUM(total_tokens), 0)::float8 AS total_tokens, COALESCE(SUM(cost), 0)::float8 AS cost, COUNT(cost)::float8 AS priced_requests
       FROM ${this.table} WHERE ${where} GROUP BY grp ORDER BY grp NULLS FIRST`,
       params,
     );

@@ -103,7 +103,7 @@ export class SqliteUsageStore implements UsageStore {
       .prepare(
         `SELECT ${col} AS grp, COUNT(*) AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
           COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
-          COALESCE(SUM(total_tokens), 0) AS total_tokens, COALESCE(SUM(cost), 0) AS cost
+          COALESCE(SUM(total_tokens), 0) AS total_tokens, COALESCE(SUM(cost), 0) AS cost, COUNT(cost) AS priced_requests
         FROM ${this.table} WHERE ${where} GROUP BY grp ORDER BY grp`,
       )
       .all(...params) as Array<Record<string, unknown>>;
@@ -131,5 +131,6 @@ export function toGroup(r: Record<string, unknown>): UsageGroup {
     completion_tokens: Number(r.completion_tokens),
     total_tokens: Number(r.total_tokens),
     cost: Number(r.cost),
+    priced_requests: Number(r.priced_requests),
   };
 }

@@ -49,7 +49,10 @@ export interface UsageGroup {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** Sum of the rows' costs; 0 when none carries one (see `priced_requests`). */
   cost: number;
+  /** Rows that carry a cost (their model had `pricing` and the upstream reported tokens): 0 = no price known, not free. */
+  priced_requests: number;
 }
 
 export interface UsageStore {

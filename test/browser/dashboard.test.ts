@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { parseConfig } from '../../src/config/index.js';
 import { PROVIDER_TYPES } from '../../src/providers/registry.js';
 import { buildGateway, createLogger, type Gateway } from '../../src/server/index.js';
+import { openBrowser, until, type Browser } from './helpers.js';
 
 /**
  * The dashboard in headless Chromium (Debian's `chromium` package driven by playwright-core; no
@@ -16,7 +16,6 @@ import { buildGateway, createLogger, type Gateway } from '../../src/server/index
  * Writes `test-results/dashboard.png`.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = path.resolve(process.env.SCREENSHOT_DIR ?? 'test-results', 'dashboard.png');
 const API_KEY = 'browser-api-key';
 const ADMIN_KEY = 'browser-admin-key';
@@ -54,29 +53,6 @@ models:
 
 const POOLS = ['demo-large:openai-like', 'demo-large:backup', 'demo-small:broken', 'demo-small:backup', 'demo-canary:sick', 'demo-batch:batch', 'demo-doomed:down'];
 
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-/** Poll until `read()` satisfies `ok` (a bound so a broken page fails instead of hanging; no speed is asserted). */
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, limitMs = 15_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await read();
-    if (ok(last)) return last;
-    if (Date.now() > end) throw new Error(`never happened: ${what} (last: ${JSON.stringify(last)})`);
-    await sleep(100);
-  }
-}
-
 async function chat(url: string, model: string, stream = false): Promise<number> {
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
@@ -92,37 +68,28 @@ const text = (page: Page, selector: string): Promise<string> => page.locator(sel
 describe('dashboard in headless Chromium', () => {
   let gw: Gateway;
   let url: string;
-  let profile: string;
-  let context: BrowserContext;
+  let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
+  let ledgerDir: string | undefined;
 
   before(async () => {
     const config = parseConfig(YAML, { source: 'dashboard-test.yaml', env: {}, providerTypes: PROVIDER_TYPES });
+    // The usage ledger in a temp dir, not the working directory.
+    ledgerDir = await mkdtemp(path.join(tmpdir(), 'adapterpool-dash-usage-'));
+    config.usage.path = path.join(ledgerDir, 'usage.db');
     const quiet = new Writable({ write: (_c, _e, cb) => cb() });
     gw = await buildGateway(config, { logger: createLogger('warn', quiet) });
     url = await gw.listen({ port: 0 });
-    profile = await mkdtemp(path.join(tmpdir(), 'adapterpool-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: LAUNCH_ARGS,
-      viewport: { width: 1440, height: 900 },
-      deviceScaleFactor: 1,
-      offline: false,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    page.on('console', (msg) => {
-      // HTTP errors the test provokes on purpose (no key yet, a wrong admin key) are logged by Chromium too.
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(msg.text());
-    });
+    browser = await openBrowser();
+    page = browser.page;
+    pageErrors = browser.errors;
   });
 
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await gw?.close(2000);
-    if (profile) await rm(profile, { recursive: true, force: true });
+    if (ledgerDir) await rm(ledgerDir, { recursive: true, force: true });
   });
 
   it('asks for the read key, then shows every pool', async () => {

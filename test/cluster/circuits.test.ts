@@ -88,6 +88,9 @@ describe('cluster: 3 replica processes and one Redis', () => {
     assert.equal(status.success, true);
     assert.equal(status.data.mode, 'shared');
     assert.deepEqual(status.data.replicas.map((r) => r.id), ['r1', 'r2', 'r3']);
+    assert.equal(status.data.clustered, true);
+    assert.equal(status.data.replica_id, 'r1');
+    assert.deepEqual(status.data.replicas.map((r) => (r as { self?: boolean }).self), [true, false, false], 'the replica answering is marked');
     const local = await get('/v1/pool/status');
     assert.equal(local.data.mode, 'shared');
     assert.equal(status.data.total_pools, local.data.total_pools, 'the same two pools on every replica');

@@ -75,6 +75,17 @@ describe('pool endpoints: the seed envelopes', () => {
     assert.equal(r.json.data.health_rate, 100);
   });
 
+  test('GET /v1/pool/status?scope=cluster in a single process: this process alone, not clustered', async () => {
+    const r = await call(g.url, 'GET', '/v1/pool/status?scope=cluster');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.data.scope, 'cluster');
+    assert.equal(r.json.data.clustered, false);
+    assert.equal(r.json.data.replica_id, null);
+    assert.equal(r.json.data.mode, 'local');
+    assert.deepEqual(r.json.data.replicas.map((x: any) => [x.id, x.self]), [['local', true]]);
+    assert.equal(r.json.data.total_pools, 2);
+  });
+
   test('POST /v1/pool/cleanup runs now and says what it did', async () => {
     const r = await call(g.url, 'POST', '/v1/pool/cleanup');
     assert.equal(r.status, 200);

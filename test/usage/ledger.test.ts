@@ -58,6 +58,8 @@ describe('usage ledger: 1,000 mixed requests', () => {
         assert.equal(usage.json.data.groups[0].errors, 400, '200 failures + 200 hang-ups');
         const sum = [...reported.values()].reduce((a, r) => a + (r === null ? 0 : r.prompt + r.completion), 0);
         assert.equal(usage.json.data.total.total_tokens, sum);
+        const priced = [...reported.values()].filter((r) => r !== null).length;
+        assert.equal(usage.json.data.groups[0].priced_requests, priced, 'rows with a cost: the model has pricing and the upstream reported tokens');
       } finally {
         await g.close();
         if (store === 'postgres') await dropPg(table);

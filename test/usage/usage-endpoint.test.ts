@@ -62,7 +62,11 @@ models:
     const chat = model.json.data.groups.find((x: any) => x.group === 'chat');
     assert.equal(chat.requests, 4);
     assert.ok(Math.abs(chat.cost - (chat.prompt_tokens * 1 + chat.completion_tokens * 2) / 1e6) < 1e-12);
-    assert.equal(model.json.data.groups.find((x: any) => x.group === 'other').cost, 0, 'no pricing, no cost');
+    assert.equal(chat.priced_requests, 4, 'every chat row carries a cost');
+    const other = model.json.data.groups.find((x: any) => x.group === 'other');
+    assert.equal(other.cost, 0, 'no pricing, no cost');
+    assert.equal(other.priced_requests, 0, 'and nothing says it was free');
+    assert.equal(model.json.data.total.priced_requests, 4);
     const dep = await call(g.url, 'GET', '/v1/usage?group_by=deployment', { key: ADMIN });
     assert.deepEqual(dep.json.data.groups.map((x: any) => [x.group, x.requests]), [[null, 1], ['mock-chat:m', 4], ['mock-chat:n', 1]]);
     const day = await call(g.url, 'GET', '/v1/usage?group_by=day', { key: ADMIN });

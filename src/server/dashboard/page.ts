@@ -1,17 +1,21 @@
 import { CHARTS_JS } from './charts.js';
-import { DASHBOARD_JS } from './script.js';
+import { REPLICAS_PANEL_CSS, REPLICAS_PANEL_HTML, REPLICAS_PANEL_JS } from './replicas-panel.js';
+import { DASHBOARD_JS, DASHBOARD_START_JS } from './script.js';
 import { DASHBOARD_CSS } from './styles.js';
+import { USAGE_PANEL_CSS, USAGE_PANEL_HTML, USAGE_PANEL_JS } from './usage-panel.js';
 
 /**
  * `GET /dashboard`: one self-contained page (inline CSS and JS; no CDN, no build step, no request
  * to anything but this gateway). Kept as TS string modules so it ships inside `dist/` with no copy
  * step and is found wherever the package runs: the stylesheet (`styles.ts`), the SVG line charts
- * (`charts.ts`) and the page's behaviour (`script.ts`).
+ * (`charts.ts`), the page's behaviour (`script.ts`) and two panels with their own markup, style and
+ * script (`usage-panel.ts`, `replicas-panel.ts`).
  *
  * Header: requests and error rate of the history window, the error rate of each model, the pools'
  * totals. Then charts over time (requests/s by status, p50/p95 latency and time to first token,
  * errors/s by class, tokens/s) for the whole gateway, a model or a deployment; the models; every
- * pool with its adapters; per model and deployment its circuit, requests, errors and latency.
+ * pool with its adapters; per model and deployment its circuit, requests, errors and latency;
+ * usage per key and model from the ledger; the replicas of a cluster.
  */
 const BODY = String.raw`
 <header>
@@ -77,16 +81,23 @@ const BODY = String.raw`
     </tr></thead>
     <tbody></tbody>
   </table></div>
-</main>
 `;
 
 export const DASHBOARD_HTML =
   '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
   '<title>adapterpool dashboard</title>\n<style>' +
   DASHBOARD_CSS +
+  USAGE_PANEL_CSS +
+  REPLICAS_PANEL_CSS +
   '</style>\n</head>\n<body>' +
   BODY +
+  USAGE_PANEL_HTML +
+  REPLICAS_PANEL_HTML +
+  '</main>\n' +
   "<script>\n(function () {\n  'use strict';" +
   CHARTS_JS +
   DASHBOARD_JS +
+  USAGE_PANEL_JS +
+  REPLICAS_PANEL_JS +
+  DASHBOARD_START_JS +
   '})();\n</script>\n</body>\n</html>\n';

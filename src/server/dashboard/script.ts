@@ -3,7 +3,9 @@
  * `GET /v1/pool/stats?detail=true`, `GET /v1/pool/deployments` and `GET /v1/pool/history` every
  * 2 s with the read key (asked in the page when the gateway requires one) and renders the header,
  * the charts of the chosen subject, the models, the pools and the deployments. The Health check /
- * Cleanup buttons ask for the admin key (window.prompt). No backtick and no dollar-brace below.
+ * Cleanup buttons ask for the admin key (window.prompt). Panels inlined after it (usage, replicas)
+ * push a function onto `panels`, called after each successful refresh; page.ts starts the polling
+ * once they are in. No backtick and no dollar-brace below.
  */
 export const DASHBOARD_JS = String.raw`
   var REFRESH_MS = 2000;
@@ -14,6 +16,7 @@ export const DASHBOARD_JS = String.raw`
   var previous = {};
   var lastHistory = null;
   var subject = 'all';
+  var panels = [];
   var STATE_COLORS = { available: 'var(--ok)', in_use: 'var(--busy)', unhealthy: 'var(--bad)', checking: 'var(--check)', creating: 'var(--create)' };
   var STATE_NAMES = { available: 'available', in_use: 'in use', unhealthy: 'unhealthy', checking: 'checking', creating: 'creating' };
   var STATUS_ORDER = ['2xx', '4xx', '429', '5xx'];
@@ -271,6 +274,7 @@ export const DASHBOARD_JS = String.raw`
       renderDeployments(all[2]);
       show('auth', false);
       show('error', false);
+      panels.forEach(function (p) { p(); });
       $('updated').textContent = new Date().toLocaleTimeString();
       document.body.setAttribute('data-refreshes', String(Number(document.body.getAttribute('data-refreshes') || '0') + 1));
     } catch (e) {
@@ -337,5 +341,9 @@ export const DASHBOARD_JS = String.raw`
     refresh();
   });
   $('interval').textContent = String(REFRESH_MS / 1000);
+`;
+
+/** Starts the polling; inlined last, after the panels registered. */
+export const DASHBOARD_START_JS = String.raw`
   refresh().finally(schedule);
 `;

@@ -39,17 +39,19 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions)
   const read = opts.readAuth ? [opts.readAuth] : [];
   const fleet = opts.fleet;
   const mode = (): 'shared' | 'local' => fleet?.mode ?? 'local';
+  /** `clustered`: `cluster.redis` is configured (false = a single process); `replica_id`: the replica answering. */
+  const fleetIdentity = () => ({ clustered: fleet !== undefined, replica_id: fleet?.replicaId ?? null });
   /** The fleet; or this replica alone when there is no cluster or Redis is away (degrade, never error). */
   const fleetView = async (): Promise<{ mode: 'shared' | 'local'; stats: PoolStats; status: Omit<PoolStatus, 'max_total'>; replicas: unknown[] }> => {
     if (fleet !== undefined && fleet.mode === 'shared') {
       try {
         const v = await fleet.view();
-        return { mode: 'shared', stats: v.stats, status: v.status, replicas: v.replicas.map(replicaRow) };
+        return { mode: 'shared', stats: v.stats, status: v.status, replicas: v.replicas.map((r) => replicaRow(r, fleet.replicaId)) };
       } catch {
         // Redis went away between the check and the read: answer for this replica.
       }
     }
-    return { mode: 'local', stats: pool.stats(), status: pool.status(), replicas: [{ id: fleet?.replicaId ?? 'local', last_seen: new Date().toISOString(), self: true }] };
+    return { mode: 'local', stats: pool.stats(), status: pool.status(), replicas: [{ id: fleet?.replicaId ?? 'local', self: true, last_seen: new Date().toISOString(), last_seen_ms_ago: 0 }] };
   };
 
   app.get<{ Querystring: { detail?: string; scope?: string } }>('/v1/pool/stats', { onRequest: read, schema: { querystring: poolStatsQuerySchema } }, async (request, reply) => {
@@ -59,7 +61,7 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions)
         const v = await fleetView();
         const pools: Record<string, SeedStatsEntry> = {};
         for (const [key, entry] of Object.entries(v.stats.pools)) pools[key] = seedStatsEntry(entry);
-        return { total_pools: v.stats.total_pools, pools, scope: 'cluster', mode: v.mode, replicas: v.replicas };
+        return { total_pools: v.stats.total_pools, pools, scope: 'cluster', ...fleetIdentity(), mode: v.mode, replicas: v.replicas };
       });
     }
     return envelope(reply, POOL_MESSAGES.stats, POOL_MESSAGES.statsFailed, async () => {
@@ -78,7 +80,7 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions)
     if (request.query.scope === 'cluster') {
       return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => {
         const v = await fleetView();
-        return { ...seedStatus({ ...v.status, max_total: null }), scope: 'cluster', mode: v.mode, replicas: v.replicas };
+        return { ...seedStatus({ ...v.status, max_total: null }), scope: 'cluster', ...fleetIdentity(), mode: v.mode, replicas: v.replicas };
       });
     }
     return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => ({ ...seedStatus(pool.status()), mode: mode() }));
@@ -164,11 +166,12 @@ function detailRow(d: ReturnType<GatewayPool['details']>[number]): AdapterDetail
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 
-/** One replica in `?scope=cluster`: its numbers and when it last published. */
-function replicaRow(r: ReplicaView) {
+/** One replica in `?scope=cluster`: its numbers and when it last published; `self`: the replica answering. */
+function replicaRow(r: ReplicaView, selfId: string) {
   const inUse = Object.values(r.stats.pools).reduce((n, e) => n + e.in_use, 0);
   return {
     id: r.id,
+    self: r.id === selfId,
     last_seen: new Date(Date.now() - r.last_seen_ms).toISOString(),
     last_seen_ms_ago: r.last_seen_ms,
     mode: r.mode,

@@ -45,7 +45,7 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
     try {
       await opts.ledger.flush(); // include what is still buffered
       const groups = await opts.ledger.store.summary(query);
-      const total = { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost: 0 };
+      const total = { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost: 0, priced_requests: 0 };
       for (const g of groups) {
         total.requests += g.requests;
         total.errors += g.errors;
@@ -53,6 +53,7 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
         total.completion_tokens += g.completion_tokens;
         total.total_tokens += g.total_tokens;
         total.cost += g.cost;
+        total.priced_requests += g.priced_requests;
       }
       const data: UsageReport = { from: new Date(query.from).toISOString(), to: new Date(query.to).toISOString(), group_by: groupBy, groups, total };
       if (own) data.key = query.key ?? null;
