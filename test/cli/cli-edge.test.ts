@@ -21,7 +21,8 @@ interface Run {
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...env } });
+    // In the temp dir: a `serve` here keeps the default usage ledger (./adapterpool-usage.db) out of the checkout.
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...env }, cwd: tmpdir() });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -44,7 +45,8 @@ function serve(args: string[], options: { env?: NodeJS.ProcessEnv; command?: str
     const command = options.command ?? [process.execPath, MAIN, 'serve'];
     const child = spawn(command[0]!, [...command.slice(1), ...args], {
       env: { PATH: process.env.PATH, ...options.env },
-      ...(options.cwd ? { cwd: options.cwd } : {}),
+      // Default: the temp dir, so the default usage ledger (./adapterpool-usage.db) stays out of the checkout.
+      cwd: options.cwd ?? tmpdir(),
       detached: options.detached === true,
     });
     let stdout = '';
@@ -234,7 +236,10 @@ describe('npm start (issue 15)', () => {
     assert.ok(!/build|tsc/.test(pkg.scripts.start!), `start still builds: ${pkg.scripts.start}`);
     assert.match(pkg.scripts.prepare ?? '', /npm run build|tsc/);
     // And it serves from dist: `npm start` in the repository, no compiler involved.
-    const s = await serve(['--', '--port', '0'], { command: ['npm', 'start'], cwd: ROOT, env: { HOME: process.env.HOME ?? tmpdir() }, detached: true });
+    // Its config keeps the usage ledger in the temp dir, out of the checkout.
+    const config = join(dir, 'npm-start.yaml');
+    await writeFile(config, `usage: { path: "${join(dir, 'npm-start-usage.db')}" }\nproviders: { mock: { type: mock } }\nmodels: { m: { providers: [{ provider: mock }] } }\n`);
+    const s = await serve(['--', '--port', '0'], { command: ['npm', 'start'], cwd: ROOT, env: { HOME: process.env.HOME ?? tmpdir(), ADAPTERPOOL_CONFIG: config }, detached: true });
     try {
       const health = await fetch(`${s.url}/health`);
       assert.equal(health.status, 200);

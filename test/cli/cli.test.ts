@@ -17,7 +17,8 @@ interface Run {
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...env } });
+    // In the temp dir: a `serve` here keeps the default usage ledger (./adapterpool-usage.db) out of the checkout.
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...env }, cwd: tmpdir() });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -30,7 +31,8 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
 /** Start `serve`, resolve once it listens, with its URL and every log line so far. */
 function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcessWithoutNullStreams; url: string; lines: string[]; exit: Promise<Run> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: { PATH: process.env.PATH, ...env } });
+    // In the temp dir: the default usage ledger (./adapterpool-usage.db) stays out of the checkout.
+    const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: { PATH: process.env.PATH, ...env }, cwd: tmpdir() });
     const lines: string[] = [];
     let stdout = '';
     let stderr = '';

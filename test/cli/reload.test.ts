@@ -20,7 +20,8 @@ interface Served {
 /** Start `serve`, resolve once it listens. */
 function serve(args: string[]): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: { PATH: process.env.PATH } });
+    // In the temp dir: the default usage ledger (./adapterpool-usage.db) stays out of the checkout.
+    const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: { PATH: process.env.PATH }, cwd: tmpdir() });
     let stdout = '';
     let stderr = '';
     let resolved = false;

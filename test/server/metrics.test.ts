@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config/index.js';
@@ -56,6 +59,10 @@ interface Running {
   logs: string[];
 }
 
+const LEDGER_DIR = mkdtempSync(join(tmpdir(), 'ap-metrics-'));
+let ledgers = 0;
+after(() => rmSync(LEDGER_DIR, { recursive: true, force: true }));
+
 async function start(yaml: string): Promise<Running> {
   const config = parseConfig(yaml, { source: 'metrics-test.yaml', env: {}, providerTypes: PROVIDER_TYPES });
   const logs: string[] = [];
@@ -65,6 +72,8 @@ async function start(yaml: string): Promise<Running> {
       cb();
     },
   });
+  // Keep the default ledger (./adapterpool-usage.db) out of the checkout.
+  if (config.usage.path === './adapterpool-usage.db') config.usage.path = join(LEDGER_DIR, `usage-${ledgers++}.db`);
   const gw = await buildGateway(config, { logger: createLogger('info', sink) });
   const url = await gw.listen({ port: 0 });
   return { gw, url, logs };
