@@ -1,6 +1,7 @@
-import { pino, type Logger } from 'pino';
+import { pino, symbols, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { LineDestination } from './log-destination.js';
+import { isPlain, markPlain } from './request-line.js';
 
 /** Paths pino replaces with "[redacted]": client keys in request headers and any provider key. */
 const REDACT = [
@@ -29,14 +30,20 @@ export interface LoggerOptions {
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream, options: LoggerOptions = {}): Logger {
   const opts = { level, base: { name: 'adapterpool' }, redact: { paths: REDACT, censor: '[redacted]' } };
-  if (destination) return pino(opts, destination as never);
+  if (destination) {
+    const logger = pino(opts, destination as never);
+    // A destination that reads pino's per-line metadata (pino.multistream) gets every line from pino.
+    return symbols.needsMetadataGsym in destination ? logger : markPlain(logger);
+  }
   if (usePretty(options.format ?? 'auto')) {
     // In-process and synchronous: a human reads these, and the last lines before an exit must not be lost.
     const stream = pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' });
-    return pino(opts, stream);
+    return markPlain(pino(opts, stream));
   }
-  return pino(opts, new LineDestination(1));
+  return markPlain(pino(opts, new LineDestination(1)));
 }
+// Loggers made here are marked plain (pino's default line format, no formatters, hooks or mixins):
+// request-line.ts may serialize their per-request line itself.
 
 function usePretty(format: LogFormat): boolean {
   return format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
@@ -48,5 +55,6 @@ function usePretty(format: LogFormat): boolean {
  * `*.apiKey` wildcard) and was ~3 µs and ~4.6 KB of garbage per request line.
  */
 export function unredactedChild(logger: Logger, bindings: Record<string, unknown> = {}): Logger {
-  return logger.child(bindings, { redact: [] });
+  const child = logger.child(bindings, { redact: [] });
+  return isPlain(logger) ? markPlain(child) : child;
 }

@@ -8,6 +8,7 @@ import { keyAllowsModel } from './auth.js';
 import { ECHO_LIMIT, errorDetail, modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
 import { tokenCounts, type GatewayMetrics } from './metrics.js';
 import type { KeyAdmission, KeyLimits } from './rate-limits.js';
+import { isPlain, writeRequestLine, type RequestLineFields } from './request-line.js';
 
 /** Request metrics and the per-request log line (absent: neither). */
 export interface RequestTelemetry {
@@ -205,7 +206,7 @@ export class RequestLifecycle {
       key: this.request.clientKey?.name,
       error: end.cause,
     });
-    const line: Record<string, unknown> = {
+    const fields: RequestLineFields = {
       reqId: this.request.id,
       key: this.request.clientKey?.name ?? null,
       model: capText(this.info.model, ECHO_LIMIT),
@@ -214,18 +215,26 @@ export class RequestLifecycle {
       status,
       latency_ms: Math.round(durationMs),
       stream,
+      tokens: tokenCounts(end.usage),
+      error: end.error,
     };
-    const tokens = tokenCounts(end.usage);
-    if (tokens !== undefined) line.tokens = tokens;
-    if (end.error !== undefined) line.error = end.error;
     // Our own bug: the stack. Anything else (an upstream's failure, a limit): what happened, in one line.
     const internal = end.cause !== undefined && end.error === 'internal_error';
-    if (internal) line.err = end.cause;
-    else if (end.cause !== undefined && status >= 500) line.detail = errorDetail(end.cause);
-    if ((this.request.liveConfig?.config.logging.logPrompts ?? telemetry.logPrompts) && this.info.prompt !== undefined) line[this.info.prompt.field] = this.info.prompt.value;
+    const detail = !internal && end.cause !== undefined && status >= 500;
+    const prompt = (this.request.liveConfig?.config.logging.logPrompts ?? telemetry.logPrompts) ? this.info.prompt : undefined;
     logged.add(this.request);
-    if (internal) telemetry.log.error(line, `${this.info.what} failed`);
-    else if (status >= 500) telemetry.log.warn(line, `${this.info.what} failed`);
-    else telemetry.log.info(line, this.info.what);
+    const log = telemetry.log;
+    if (!internal && !detail && prompt === undefined && isPlain(log)) {
+      // The usual line (no stack, no detail, no prompt): serialized here, see request-line.ts.
+      writeRequestLine(log, status >= 500 ? 40 : 30, fields, status >= 500 ? `${this.info.what} failed` : this.info.what);
+      return;
+    }
+    const line: Record<string, unknown> = { ...fields }; // pino leaves out undefined fields
+    if (internal) line.err = end.cause;
+    else if (detail) line.detail = errorDetail(end.cause);
+    if (prompt !== undefined) line[prompt.field] = prompt.value;
+    if (internal) log.error(line, `${this.info.what} failed`);
+    else if (status >= 500) log.warn(line, `${this.info.what} failed`);
+    else log.info(line, this.info.what);
   }
 }
