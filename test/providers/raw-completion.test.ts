@@ -59,3 +59,31 @@ describe('non-streaming pass-through: the completion keeps the upstream text', (
     assert.equal(completionText(completion('x') as never), undefined);
   });
 });
+
+describe('usage read from the text: the same object JSON.parse gives', () => {
+  const usages = [
+    '{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18}',
+    '{ "prompt_tokens" : 0 , "completion_tokens":12345678901234,\n "total_tokens":1 }',
+    '{}',
+    '{"a":1,"a":2}',
+    '{"prompt_tokens":9,"prompt_tokens_details":{"cached_tokens":1}}',
+    '{"prompt_tokens":9.5,"total_tokens":-1}',
+    '{"prompt_tokens":1e3}',
+    '{"prompt_tokens":null,"cost":"0.1"}',
+    '{"pr\\u006fmpt":3}',
+    '{"__proto__":3}',
+    '{"big":123456789012345678}',
+  ];
+  for (const u of usages) {
+    it(u, () => {
+      const text = `{"choices":[],"usage":${u}}`;
+      const c = lazyCompletion(text, 'p');
+      assert.deepStrictEqual(c.usage, JSON.parse(text).usage);
+      assert.deepStrictEqual(Object.keys(c.usage as object), Object.keys(JSON.parse(text).usage));
+      assert.equal(completionText(c), text, 'usage read without materializing');
+    });
+  }
+  it('a leading zero is not JSON: the full parse says so', () => {
+    assert.throws(() => lazyCompletion('{"choices":[],"usage":{"total_tokens":012}}', 'p').usage, /not JSON/);
+  });
+});

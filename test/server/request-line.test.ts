@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { pino } from 'pino';
+import { multistream, pino } from 'pino';
 import { createLogger, unredactedChild } from '../../src/server/logger.js';
 import { isPlain, writeRequestLine, type RequestLineFields } from '../../src/server/request-line.js';
 
@@ -58,6 +58,6 @@ describe('the per-request line serialized by hand is the line pino writes', () =
   test('only loggers made by createLogger (and their unredacted children) are plain', () => {
     assert.equal(isPlain(pino({ level: 'info' }, sink().stream)), false);
     assert.equal(isPlain(unredactedChild(pino({ level: 'info' }, sink().stream))), false);
-    assert.equal(isPlain(createLogger('info', pino.multistream([{ stream: sink().stream }]))), false);
+    assert.equal(isPlain(createLogger('info', multistream([{ stream: sink().stream }]) as unknown as NodeJS.WritableStream)), false);
   });
 });

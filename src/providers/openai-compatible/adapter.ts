@@ -53,9 +53,14 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
 
   protected async complete(request: ChatCompletionRequest, signal: AbortSignal | undefined): Promise<ChatCompletion> {
     // Without the stream fields (stream_options is refused by OpenAI unless stream is true). A rest
-    // spread keeps JSON.stringify on V8's fast path; `delete` or `field: undefined` leave it.
-    const { stream: _stream, stream_options: _streamOptions, ...rest } = request;
-    const body = { ...rest, model: this.model };
+    // spread keeps JSON.stringify on V8's fast path; `delete` or `field: undefined` leave it. The
+    // usual request has neither field: one copy then, not two.
+    let body: ChatCompletionRequest;
+    if (request.stream === undefined && request.stream_options === undefined) body = { ...request, model: this.model };
+    else {
+      const { stream: _stream, stream_options: _streamOptions, ...rest } = request;
+      body = { ...rest, model: this.model };
+    }
     const res = await this.send({ method: 'POST', path: this.chatPath, headers: this.headers, body: JSON.stringify(body), signal });
     const ctx = this.readContext(signal);
     const text = await readText(res, ctx);
