@@ -172,13 +172,16 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(app.getDefaultJsonParser('error', 'ignore'), server.maxJsonDepth));
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style: a synchronous check needs no promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
     // Set on the raw response so hijacked (SSE) replies carry it too.
     reply.raw.setHeader(REQUEST_ID_HEADER, request.id);
     if (lifecycle.state === 'closing') {
       reply.header('connection', 'close');
-      throw new GatewayHttpError(503, 'The gateway is shutting down.', 'service_unavailable_error', 'shutting_down', null, 1000);
+      done(new GatewayHttpError(503, 'The gateway is shutting down.', 'service_unavailable_error', 'shutting_down', null, 1000));
+      return;
     }
+    done();
   });
   app.setErrorHandler((err, request, reply) => {
     const r = toErrorReply(err);

@@ -1,5 +1,5 @@
 import { hash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { ClientKey } from '../config/index.js';
 import { GatewayHttpError } from './errors.js';
 
@@ -19,6 +19,15 @@ declare module 'fastify' {
 
 export type KeyMatcher = (presented: string | undefined) => boolean;
 
+/**
+ * An auth rule of a route: returns when the request may pass (setting `clientKey` / `isAdmin`),
+ * throws the 401 / 403 otherwise. Synchronous, so the hook that runs it needs no promise.
+ */
+export type AuthCheck = (request: FastifyRequest) => void;
+
+/** Found tokens kept per ring (cleared when full): an unbounded map would grow with every key ever presented. */
+const KNOWN_TOKENS = 1024;
+
 // One-shot `crypto.hash` (Node >= 20.12) costs half of createHash().update().digest() per request.
 export const digest = (key: string): Buffer => hash('sha256', key, 'buffer') as unknown as Buffer;
 
@@ -29,6 +38,12 @@ export const digest = (key: string): Buffer => hash('sha256', key, 'buffer') as 
 export class KeyRing {
   readonly keys: readonly ClientKey[];
   private readonly admin: Buffer | undefined;
+  /**
+   * Tokens already found, so a client's key is hashed once per ring, not on every request (~1 µs).
+   * Only matches are kept (a guess is hashed and compared as before). A lookup compares strings only
+   * on a full 32-bit hash collision of equal length, so it tells an attacker nothing usable about a key.
+   */
+  private readonly known = new Map<string, ClientKey>();
 
   constructor(keys: readonly ClientKey[], adminKey: string | undefined) {
     this.keys = keys;
@@ -37,9 +52,15 @@ export class KeyRing {
 
   /** The client key `token` is, if any. */
   find(token: string): ClientKey | undefined {
+    const hit = this.known.get(token);
+    if (hit !== undefined) return hit;
     const d = digest(token);
     let found: ClientKey | undefined;
     for (const k of this.keys) if (timingSafeEqual(d, k.digest) && found === undefined) found = k;
+    if (found !== undefined) {
+      if (this.known.size >= KNOWN_TOKENS) this.known.clear();
+      this.known.set(token, found);
+    }
     return found;
   }
 
@@ -97,11 +118,11 @@ export interface RequireKeyOptions {
  * Require a client key (and, with `admin`, also accept the admin key); no client keys configured =
  * open. Sets `request.clientKey` / `request.isAdmin`.
  */
-export function requireKey(ring: KeyRing, options: RequireKeyOptions = {}): onRequestAsyncHookHandler | undefined {
+export function requireKey(ring: KeyRing, options: RequireKeyOptions = {}): AuthCheck | undefined {
   if (ring.keys.length === 0) return undefined;
   const admin = options.admin === true;
   const tokenOf = options.token ?? bearerToken;
-  return async (request) => {
+  return (request) => {
     const token = tokenOf(request);
     if (token === undefined) throw missingKey();
     const key = ring.find(token);
@@ -127,17 +148,17 @@ export function keyAllowsModel(key: ClientKey | undefined, model: string): boole
  * are not enough); without it, they are allowed only when the server is bound to loopback, so
  * only local callers can reach them; otherwise they are refused with 403.
  */
-export function requireAdmin(adminKey: string | undefined, host: string): onRequestAsyncHookHandler {
+export function requireAdmin(adminKey: string | undefined, host: string): AuthCheck {
   if (adminKey !== undefined) {
     const matches = keyMatcher([adminKey]);
-    return async (request) => {
+    return (request) => {
       const token = bearerToken(request);
       if (token === undefined) throw missingKey();
       if (!matches(token)) throw invalidKey();
     };
   }
   const open = isLoopbackHost(host);
-  return async () => {
+  return () => {
     if (!open) {
       throw new GatewayHttpError(
         403,

@@ -1,5 +1,6 @@
-import { destination as pinoDestination, pino, type Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { LineDestination } from './log-destination.js';
 
 /** Paths pino replaces with "[redacted]": client keys in request headers and any provider key. */
 const REDACT = [
@@ -22,9 +23,9 @@ export interface LoggerOptions {
 
 /**
  * The gateway's logger. Without a destination it writes to stdout: JSON asynchronously (lines are
- * queued and written in batches instead of one `write` system call per line; pino flushes what is
- * queued when the process exits, the gateway's close() flushes too), or readable lines (pino-pretty)
- * when the format says so or stdout is a terminal.
+ * queued and written in batches instead of one `write` system call per line, see LineDestination;
+ * what is queued is written when the process exits, and the gateway's close() flushes too), or
+ * readable lines (pino-pretty) when the format says so or stdout is a terminal.
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream, options: LoggerOptions = {}): Logger {
   const opts = { level, base: { name: 'adapterpool' }, redact: { paths: REDACT, censor: '[redacted]' } };
@@ -34,7 +35,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
     const stream = pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' });
     return pino(opts, stream);
   }
-  return pino(opts, pinoDestination({ dest: 1, sync: false }));
+  return pino(opts, new LineDestination(1));
 }
 
 function usePretty(format: LogFormat): boolean {

@@ -32,9 +32,18 @@ const migrations = (t: string): string[] => [
   CREATE INDEX IF NOT EXISTS ${t}_key_ts ON ${t} (key_name, ts);`,
 ];
 
+/**
+ * Rows per multi-row INSERT: one statement step and one call into the driver for many rows
+ * (~1 µs of CPU less per row than a statement per row); 50 × 15 parameters stays far below
+ * SQLite's limit of 32,766.
+ */
+const INSERT_CHUNK = 50;
+
 export class SqliteUsageStore implements UsageStore {
   private db: Database.Database | undefined;
   private insertStmt: Database.Statement | undefined;
+  /** `INSERT_CHUNK` rows in one statement. */
+  private insertChunkStmt: Database.Statement | undefined;
 
   constructor(
     private readonly path: string,
@@ -69,7 +78,9 @@ export class SqliteUsageStore implements UsageStore {
           db.prepare(`INSERT INTO ${t}_migrations (version, applied_at) VALUES (?, ?)`).run(version, Date.now());
         })();
       });
-      this.insertStmt = db.prepare(`INSERT OR IGNORE INTO ${t} (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
+      const values = `(${COLUMNS.map(() => '?').join(', ')})`;
+      this.insertStmt = db.prepare(`INSERT OR IGNORE INTO ${t} (${COLUMNS.join(', ')}) VALUES ${values}`);
+      this.insertChunkStmt = db.prepare(`INSERT OR IGNORE INTO ${t} (${COLUMNS.join(', ')}) VALUES ${Array(INSERT_CHUNK).fill(values).join(', ')}`);
     } catch (err) {
       db.close();
       throw err;
@@ -80,9 +91,16 @@ export class SqliteUsageStore implements UsageStore {
 
   async insert(rows: readonly UsageRow[]): Promise<void> {
     const db = this.open();
-    const stmt = this.insertStmt!;
+    const one = this.insertStmt!;
+    const chunk = this.insertChunkStmt!;
     db.transaction(() => {
-      for (const r of rows) stmt.run(rowValues(r));
+      let i = 0;
+      for (; i + INSERT_CHUNK <= rows.length; i += INSERT_CHUNK) {
+        const values: Array<string | number | null> = [];
+        for (let j = i; j < i + INSERT_CHUNK; j++) values.push(...rowValues(rows[j]!));
+        chunk.run(values);
+      }
+      for (; i < rows.length; i++) one.run(rowValues(rows[i]!));
     })();
   }
 
@@ -119,6 +137,7 @@ export class SqliteUsageStore implements UsageStore {
     this.db?.close();
     this.db = undefined;
     this.insertStmt = undefined;
+    this.insertChunkStmt = undefined;
   }
 }
 

@@ -9,4 +9,7 @@ test('ledger row ids are UUID v7: unique, and ordered by creation time (so prima
   assert.equal(new Set(ids).size, ids.length);
   assert.deepEqual([...ids].sort(), ids, 'string order is time order');
   assert.ok(ledgerRowId(Date.UTC(2030, 0, 1)).startsWith(Date.UTC(2030, 0, 1).toString(16).padStart(12, '0').slice(0, 8)));
+  for (const t of [0, 1, 0xfff_fff, 0x1_000_000, 1_700_000_000_123, 0xffff_ffff_ffff]) {
+    assert.equal(ledgerRowId(t).replace(/-/g, '').slice(0, 12), t.toString(16).padStart(12, '0'), `the whole 48-bit time of ${t}`);
+  }
 });

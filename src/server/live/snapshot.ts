@@ -1,9 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { onRequestAsyncHookHandler } from 'fastify';
 import { clientKeys, modelPricing, modelRoutes, routingConfig, toProviderConfig, type GatewayConfig, type ModelRoute, type Pricing } from '../../config/index.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import type { RoutingConfig } from '../../routing/types.js';
-import { anthropicKey, digest, KeyRing, requireAdmin, requireKey } from '../auth.js';
+import { anthropicKey, digest, KeyRing, requireAdmin, requireKey, type AuthCheck } from '../auth.js';
 
 /**
  * Everything a request reads of the config, derived once per load. Routes read the holder's current
@@ -29,13 +28,13 @@ export interface GatewaySnapshot {
   /** Prices per million tokens by gateway model (the usage ledger's cost). */
   readonly pricing: ReadonlyMap<string, Pricing>;
   /** Guards the API routes (undefined: no keys configured, open). */
-  readonly apiAuth: onRequestAsyncHookHandler | undefined;
+  readonly apiAuth: AuthCheck | undefined;
   /** Guards the Anthropic-shaped routes: the same keys, also read from `x-api-key`. */
-  readonly anthropicAuth: onRequestAsyncHookHandler | undefined;
+  readonly anthropicAuth: AuthCheck | undefined;
   /** Guards the read-only pool, metrics and dashboard data (API or admin key). */
-  readonly readAuth: onRequestAsyncHookHandler | undefined;
+  readonly readAuth: AuthCheck | undefined;
   /** The admin rule of the POST pool endpoints and the admin endpoints. */
-  readonly adminAuth: onRequestAsyncHookHandler;
+  readonly adminAuth: AuthCheck;
   /** `GET /v1/models` answers, serialized once. */
   readonly modelList: { readonly body: string; readonly byId: ReadonlyMap<string, string> };
   /** Chat requests that started on this snapshot and have not finished (the reloader drains on it). */

@@ -45,7 +45,8 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       const live = request.liveConfig!;
       const life = new RequestLifecycle(opts, request, { what: 'chat completion', model: body.model, stream: body.stream === true, prompt: { field: 'messages', value: body.messages } });
       const route = life.resolve(live.routes, 'chat', 'POST /v1/chat/completions');
-      const limitHeaders = await life.admit(body);
+      const admitting = life.admit(body);
+      const limitHeaders = admitting === undefined ? undefined : await admitting;
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
       // The one listener for a client hang-up: it aborts the upstream call, and a stream's relay.
@@ -63,15 +64,16 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         return life.fail(err);
       }
 
-      const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       if (result.kind === 'completion') {
         life.finish(result.deployment, 200, { attempts: result.attempts, usage: result.completion.usage, served: true });
+        reply.header(DEPLOYMENT_HEADER, result.deployment.key).header(ATTEMPTS_HEADER, String(result.attempts));
         // The upstream's own text when the provider kept it: sent as it came, no parse, no re-serialize.
         const text = completionText(result.completion);
-        if (text !== undefined) return reply.headers(headers).type(JSON_TYPE).send(text);
-        return reply.headers(headers).send(result.completion);
+        if (text !== undefined) return reply.type(JSON_TYPE).send(text);
+        return reply.send(result.completion);
       }
 
+      const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       const firstChunkAt = performance.now();
       const ttftMs = firstChunkAt - life.startedMs;
       if (hangup.aborted) {
