@@ -9,11 +9,12 @@ import {
 } from './errors.js';
 import { poolKey } from './key.js';
 import { limitsFor, pickLimits, resolvePoolOptions, validateLimits, type ResolvedPoolOptions } from './options.js';
-import { keyDetails, poolStats, poolStatus } from './reports.js';
+import { keyDetails, keyView, poolStats, poolStatus } from './reports.js';
 import { PoolEmitter, type PoolListener } from './events.js';
 import { cleanupPass, healthCheckPass, type HousekeepingHost } from './housekeeping.js';
-import { liveCount, newEntry, newKeyPool, type Entry, type KeyPool, type Waiter } from './state.js';
-import { armDeadline, armLeakTimer, checkAdapter, createWithTimeout, disarmDeadline, takeExpired } from './timers.js';
+import { leastRecentlyUsedIdle, liveCount, newEntry, newKeyPool, type Entry, type KeyPool, type Waiter } from './state.js';
+import { armCreateRetry, armLeakTimer, checkAdapter, createWithTimeout } from './timers.js';
+import { armDeadline, disarmDeadline, removeWaiter, settleWaiter, takeExpired } from './waiters.js';
 import type {
   AcquireOptions,
   AdapterDetail,
@@ -165,15 +166,7 @@ export class AdapterPool<A extends PooledAdapter> {
   /** Live view of one key, or undefined if it was never used. Reused object: read it, don't keep it. */
   keyState(model: string, provider: string): KeyState | undefined {
     const kp = this._byModel.get(model)?.get(provider);
-    if (kp === undefined) return undefined;
-    const v = kp.view;
-    v.total = kp.entries.length - kp.closing;
-    v.available = kp.idle.length;
-    v.inUse = kp.inUse;
-    v.unhealthy = kp.unhealthy;
-    v.creating = kp.creating;
-    v.waiting = kp.waiters.length;
-    return v;
+    return kp === undefined ? undefined : keyView(kp);
   }
 
   /** One row per adapter of a key (for `?detail=true`), with the adapter itself for its own counters. */
@@ -198,7 +191,6 @@ export class AdapterPool<A extends PooledAdapter> {
     await this._settleCreates();
     return result;
   }
-
 
   /**
    * Checks every idle and unhealthy adapter (never one in use): failures are marked unhealthy and not
@@ -264,7 +256,7 @@ export class AdapterPool<A extends PooledAdapter> {
     if (kp.retryTimer !== null) clearTimeout(kp.retryTimer);
     kp.retryTimer = null;
     for (const w of kp.waiters.splice(0)) {
-      this._settleWaiter(w);
+      settleWaiter(w);
       w.reject(new KeyRemovedError(kp.key));
     }
     for (const e of [...kp.idle]) this._destroy(e, 'removed');
@@ -446,19 +438,11 @@ export class AdapterPool<A extends PooledAdapter> {
 
   /** Gives `e` (already lent with `_lend`) to waiter `w`, which has been removed from the queue. */
   private _serve(w: Waiter<A>, e: Entry<A>): void {
-    this._settleWaiter(w);
+    settleWaiter(w);
     if (this._events.has('acquired')) {
       this._emit('acquired', { key: e.kp.key, adapter: e.adapter, waitedMs: Date.now() - w.enqueuedAt, useCount: e.useCount });
     }
     w.resolve(e.adapter);
-  }
-
-  private _settleWaiter(w: Waiter<A>): void {
-    if (w.onAbort !== null) w.signal!.removeEventListener('abort', w.onAbort);
-    w.onAbort = null;
-    const kp = w.kp;
-    // Nobody left waiting: drop the deadline timer so it cannot keep the process alive.
-    if (kp.waiters.length === 0 && kp.deadlineTimer !== null) disarmDeadline(kp);
   }
 
   /** Rejects every waiter whose deadline passed and re-arms for the next one. */
@@ -471,16 +455,8 @@ export class AdapterPool<A extends PooledAdapter> {
     for (const w of expired) this._expireWaiter(w, now);
   };
 
-  private _removeWaiter(w: Waiter<A>): boolean {
-    const i = w.kp.waiters.indexOf(w);
-    if (i < 0) return false;
-    w.kp.waiters.splice(i, 1);
-    this._settleWaiter(w);
-    return true;
-  }
-
   private _expireWaiter(w: Waiter<A>, now: number): void {
-    this._settleWaiter(w);
+    settleWaiter(w);
     const kp = w.kp;
     const waitedMs = now - w.enqueuedAt;
     this._emit('timeout', { key: kp.key, waitedMs });
@@ -495,7 +471,7 @@ export class AdapterPool<A extends PooledAdapter> {
 
   private _abortWaiter(w: Waiter<A>): void {
     w.onAbort = null;
-    if (this._removeWaiter(w)) w.reject(new AcquireAbortedError(w.kp.key, w.signal?.reason));
+    if (removeWaiter(w)) w.reject(new AcquireAbortedError(w.kp.key, w.signal?.reason));
   }
 
   // --- Capacity: creating, evicting, destroying ---
@@ -535,11 +511,7 @@ export class AdapterPool<A extends PooledAdapter> {
 
   /** Closes the least recently used idle adapter of another key (commons-pool2 POOL-310). */
   private _evictFor(kp: KeyPool<A>): void {
-    let victim: KeyPool<A> | null = null;
-    for (const other of this._pools) {
-      if (other === kp || other.idle.length === 0) continue;
-      if (victim === null || other.idle[0]!.lastUsedAt < victim.idle[0]!.lastUsedAt) victim = other;
-    }
+    const victim = leastRecentlyUsedIdle(this._pools, kp);
     if (victim !== null) this._destroy(victim.idle.shift()!, 'evicted');
   }
 
@@ -570,6 +542,7 @@ export class AdapterPool<A extends PooledAdapter> {
     this._pendingCreates.add(done);
   }
 
+  private readonly _retryCreates = (kp: KeyPool<A>): void => this._dispatch(kp);
 
   private _created(kp: KeyPool<A>, adapter: A, generation: number): void {
     kp.creating--;
@@ -612,18 +585,10 @@ export class AdapterPool<A extends PooledAdapter> {
     this._emit('createFailed', { key: kp.key, error: err });
     if (this._opt.propagateCreateError && kp.waiters.length > kp.creating) {
       const w = kp.waiters.shift()!;
-      this._settleWaiter(w);
+      settleWaiter(w);
       w.reject(new CreateFailedError(kp.key, error));
     }
-    // Retry through a real timer with exponential backoff, never a microtask loop (generic-pool #175).
-    const delay = Math.min(this._opt.createRetryMaxMs, this._opt.createRetryInitialMs * 2 ** (kp.createFailures - 1));
-    if (kp.retryTimer === null) {
-      kp.retryTimer = setTimeout(() => {
-        kp.retryTimer = null;
-        this._dispatch(kp);
-      }, delay);
-      kp.retryTimer.unref();
-    }
+    armCreateRetry(kp, this._opt.createRetryInitialMs, this._opt.createRetryMaxMs, this._retryCreates);
     this._onCapacityFreed();
   }
 
@@ -723,7 +688,6 @@ export class AdapterPool<A extends PooledAdapter> {
     kp.idle.push(e);
   }
 
-
   private _markUnhealthy(e: Entry<A>, error?: unknown, quiet = false): void {
     const kp = e.kp;
     const i = kp.idle.indexOf(e);
@@ -749,7 +713,7 @@ export class AdapterPool<A extends PooledAdapter> {
       kp.retryTimer = null;
       if (kp.deadlineTimer !== null) disarmDeadline(kp);
       for (const w of kp.waiters.splice(0)) {
-        this._settleWaiter(w);
+        settleWaiter(w);
         w.reject(new PoolClosedError(kp.key));
       }
       for (const e of kp.idle.splice(0)) this._destroy(e, 'closed');

@@ -1,5 +1,5 @@
 import { expiry, liveCount, type KeyPool } from './state.js';
-import type { AdapterDetail, PoolStats, PoolStatsEntry, PoolStatus } from './types.js';
+import type { AdapterDetail, KeyState, PoolStats, PoolStatsEntry, PoolStatus } from './types.js';
 
 // What the pool reports about itself: plain numbers (ratios 0..1). Formatting for people (the
 // seed's percentages) is the server's job.
@@ -90,4 +90,16 @@ export function keyDetails<A>(kp: KeyPool<A> | undefined): Array<AdapterDetail &
 
 function ratio(part: number, whole: number, empty: number): number {
   return whole === 0 ? empty : part / whole;
+}
+
+/** The key's live view, refreshed in place (one object per key: the router reads it on every request). */
+export function keyView<A>(kp: KeyPool<A>): KeyState {
+  const v = kp.view;
+  v.total = kp.entries.length - kp.closing;
+  v.available = kp.idle.length;
+  v.inUse = kp.inUse;
+  v.unhealthy = kp.unhealthy;
+  v.creating = kp.creating;
+  v.waiting = kp.waiters.length;
+  return v;
 }

@@ -123,3 +123,13 @@ export function expiry<A>(e: Entry<A>, now: number): DestroyReason | null {
   if (now >= e.expiresAt) return 'expired_lifetime';
   return null;
 }
+
+/** The key (other than `except`) whose oldest idle adapter was used least recently: who gives up an adapter at maxTotal. */
+export function leastRecentlyUsedIdle<A>(pools: readonly KeyPool<A>[], except: KeyPool<A>): KeyPool<A> | null {
+  let victim: KeyPool<A> | null = null;
+  for (const other of pools) {
+    if (other === except || other.idle.length === 0) continue;
+    if (victim === null || other.idle[0]!.lastUsedAt < victim.idle[0]!.lastUsedAt) victim = other;
+  }
+  return victim;
+}

@@ -1,37 +1,7 @@
-import type { Entry, KeyPool, Waiter } from './state.js';
+import type { Entry, KeyPool } from './state.js';
 import type { PooledAdapter } from './types.js';
 
-// The pool's timers: waiter deadlines, health-check timeouts and leak detection.
-
-/** Arms the key's one deadline timer for `at` (replacing an earlier one). */
-export function armDeadline<A>(kp: KeyPool<A>, at: number, now: number, sweep: (kp: KeyPool<A>) => void): void {
-  if (kp.deadlineTimer !== null) clearTimeout(kp.deadlineTimer);
-  kp.deadlineAt = at;
-  kp.deadlineTimer = setTimeout(() => sweep(kp), Math.max(1, at - now));
-}
-
-export function disarmDeadline<A>(kp: KeyPool<A>): void {
-  if (kp.deadlineTimer !== null) clearTimeout(kp.deadlineTimer);
-  kp.deadlineTimer = null;
-  kp.deadlineAt = Infinity;
-}
-
-/** Takes every waiter whose deadline passed out of the queue; returns them and the next deadline. */
-export function takeExpired<A>(kp: KeyPool<A>, now: number): { expired: Waiter<A>[]; next: number } {
-  const expired: Waiter<A>[] = [];
-  let next = Infinity;
-  let j = 0;
-  for (let i = 0; i < kp.waiters.length; i++) {
-    const w = kp.waiters[i]!;
-    if (w.deadline <= now) expired.push(w);
-    else {
-      kp.waiters[j++] = w;
-      if (w.deadline < next) next = w.deadline;
-    }
-  }
-  kp.waiters.length = j;
-  return { expired, next };
-}
+// The pool's timers: health-check and create timeouts, create retries, leak detection (waiter deadlines: waiters.ts).
 
 /** true = healthy. A false result, a rejection or a check slower than `timeoutMs` = unhealthy. */
 export async function checkAdapter(adapter: PooledAdapter, timeoutMs: number): Promise<boolean> {
@@ -93,4 +63,18 @@ export function createWithTimeout<A extends PooledAdapter>(create: () => Promise
   return Promise.race([attempt, deadline]).finally(() => {
     if (timer !== null) clearTimeout(timer);
   });
+}
+
+/**
+ * Arms the key's create retry after its `createFailures`-th failure in a row: exponential backoff
+ * through a real timer, never a microtask loop (generic-pool #175). One pending retry per key.
+ */
+export function armCreateRetry<A>(kp: KeyPool<A>, initialMs: number, maxMs: number, retry: (kp: KeyPool<A>) => void): void {
+  if (kp.retryTimer !== null) return;
+  const delay = Math.min(maxMs, initialMs * 2 ** (kp.createFailures - 1));
+  kp.retryTimer = setTimeout(() => {
+    kp.retryTimer = null;
+    retry(kp);
+  }, delay);
+  kp.retryTimer.unref();
 }

@@ -1,0 +1,52 @@
+import type { KeyPool, Waiter } from './state.js';
+
+// The waiter queue's mechanics: one deadline timer per key, and a waiter's exit from the queue.
+// Who is served, rejected or timed out, and why, stays with the pool (AdapterPool.ts).
+
+/** Arms the key's one deadline timer for `at` (replacing an earlier one). */
+export function armDeadline<A>(kp: KeyPool<A>, at: number, now: number, sweep: (kp: KeyPool<A>) => void): void {
+  if (kp.deadlineTimer !== null) clearTimeout(kp.deadlineTimer);
+  kp.deadlineAt = at;
+  kp.deadlineTimer = setTimeout(() => sweep(kp), Math.max(1, at - now));
+}
+
+export function disarmDeadline<A>(kp: KeyPool<A>): void {
+  if (kp.deadlineTimer !== null) clearTimeout(kp.deadlineTimer);
+  kp.deadlineTimer = null;
+  kp.deadlineAt = Infinity;
+}
+
+/** Takes every waiter whose deadline passed out of the queue; returns them and the next deadline. */
+export function takeExpired<A>(kp: KeyPool<A>, now: number): { expired: Waiter<A>[]; next: number } {
+  const expired: Waiter<A>[] = [];
+  let next = Infinity;
+  let j = 0;
+  for (let i = 0; i < kp.waiters.length; i++) {
+    const w = kp.waiters[i]!;
+    if (w.deadline <= now) expired.push(w);
+    else {
+      kp.waiters[j++] = w;
+      if (w.deadline < next) next = w.deadline;
+    }
+  }
+  kp.waiters.length = j;
+  return { expired, next };
+}
+
+/** A waiter left the queue (served, expired, aborted, rejected): its abort listener goes, and the key's timer when nobody waits. */
+export function settleWaiter<A>(w: Waiter<A>): void {
+  if (w.onAbort !== null) w.signal!.removeEventListener('abort', w.onAbort);
+  w.onAbort = null;
+  const kp = w.kp;
+  // Nobody left waiting: drop the deadline timer so it cannot keep the process alive.
+  if (kp.waiters.length === 0 && kp.deadlineTimer !== null) disarmDeadline(kp);
+}
+
+/** Takes `w` out of its key's queue; false if it had already left. */
+export function removeWaiter<A>(w: Waiter<A>): boolean {
+  const i = w.kp.waiters.indexOf(w);
+  if (i < 0) return false;
+  w.kp.waiters.splice(i, 1);
+  settleWaiter(w);
+  return true;
+}
