@@ -206,6 +206,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   app.decorateRequest('clientKey', undefined);
   app.decorateRequest('isAdmin', false);
   app.decorateRequest('liveConfig', null);
+  app.decorateRequest('lineWritten', false);
   // Auth follows the running config: each hook reads the current snapshot's rule.
   const apiAuth = liveHook(live, 'apiAuth');
   const readAuth = liveHook(live, 'readAuth');

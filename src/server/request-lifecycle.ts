@@ -56,12 +56,20 @@ export interface RequestEnd {
   tried?: Deployment | undefined;
 }
 
-/** Requests whose one log line the lifecycle wrote: the error handler does not add a second. */
-const logged = new WeakSet<object>();
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The lifecycle wrote this request's one log line: the error handler does not add a second. A
+     * field the app declares (decorateRequest), not a WeakSet of requests: no weak-table entry per
+     * request for the garbage collector to process.
+     */
+    lineWritten: boolean;
+  }
+}
 
 /** True once the request's log line is written (the error handler then stays quiet). */
-export function lineWritten(request: object): boolean {
-  return logged.has(request);
+export function lineWritten(request: FastifyRequest): boolean {
+  return request.lineWritten === true;
 }
 
 /** What a route says about one request, once, at its start. */
@@ -222,7 +230,7 @@ export class RequestLifecycle {
     const internal = end.cause !== undefined && end.error === 'internal_error';
     const detail = !internal && end.cause !== undefined && status >= 500;
     const prompt = (this.request.liveConfig?.config.logging.logPrompts ?? telemetry.logPrompts) ? this.info.prompt : undefined;
-    logged.add(this.request);
+    this.request.lineWritten = true;
     const log = telemetry.log;
     if (!internal && !detail && prompt === undefined && isPlain(log)) {
       // The usual line (no stack, no detail, no prompt): serialized here, see request-line.ts.
