@@ -3,6 +3,7 @@ import { completionText } from '../../providers/index.js';
 import type { ChatCompletionRequest } from '../../providers/types.js';
 import type { Router } from '../../routing/index.js';
 import type { RouteResult, StreamResult } from '../../routing/types.js';
+import { REQUEST_ID_HEADER } from '../edge.js';
 import { toErrorReply } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
 import { enterHook } from '../live/hooks.js';
@@ -81,7 +82,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: result.stream.usage, ttftMs, upstreamTtftMs: result.latencyMs });
         return reply.hijack();
       }
-      const outcome = await streamReply(reply, result, limitHeaders === undefined ? headers : { ...limitHeaders, ...headers }, hangup);
+      const outcome = await streamReply(reply, result, { [REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers }, hangup);
       const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, upstreamTtftMs: result.latencyMs };
       let status = 200;
       if (outcome.clientClosed) {

@@ -13,6 +13,7 @@ import { toMessagesResponse } from '../anthropic/response.js';
 import { MessagesStreamWriter } from '../anthropic/stream.js';
 import type { MessagesRequest } from '../anthropic/types.js';
 import { keyAllowsModel } from '../auth.js';
+import { REQUEST_ID_HEADER } from '../edge.js';
 import { modelNotFound, toErrorReply, wrongEndpoint } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
 import { enterHook, liveHook } from '../live/hooks.js';
@@ -128,7 +129,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       reply.hijack();
       const writer = new MessagesStreamWriter(body.model, body.stop_sequences);
       const outcome = await pipeFrames(reply.raw, native ? upstream.sse() : translate(upstream, writer), {
-        headers: limitHeaders === undefined ? headers : { ...limitHeaders, ...headers },
+        headers: { [REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers },
         cancel: () => upstream.cancel(),
         errorFrame: (err) => writer.error(toAnthropicErrorReply(err).body),
       });
