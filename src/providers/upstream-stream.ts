@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { BodyChunks } from './body-chunks.js';
 import { ProviderError, tooLargeError } from './errors.js';
 import type { SecretScrubber } from './scrub.js';
 import { SseByteScanner, type RawSseEvent } from './sse-bytes.js';
@@ -128,7 +129,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
   private async *read(): AsyncGenerator<RawBatch, void, undefined> {
     const scanner = new SseByteScanner(this.ctx.maxEventSize);
     try {
-      for await (const buf of this.ctx.body as AsyncIterable<Buffer>) {
+      for await (const buf of new BodyChunks(this.ctx.body)) {
         // After the terminator keep reading to the end of the body: a drained body leaves the socket reusable.
         if (this.done) continue;
         const out: RawBatch = [];
