@@ -44,7 +44,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
   private settled = false;
   private consumed = false;
   private cancelled = false;
-  private source: AsyncGenerator<RawBatch, void, undefined> | undefined;
+  private source: AsyncIterator<RawBatch, void> | undefined;
   /** Batches `open()` read, replayed first. */
   private head: RawBatch[] = [];
 
@@ -78,7 +78,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
       try {
         for (const ev of r.value) if (this.checkFirst(ev)) return;
       } catch (err) {
-        void source.return(undefined);
+        void source.return!(undefined);
         throw err;
       }
     }
@@ -118,7 +118,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
           this.release();
           this.settle(this.done ? undefined : this.abortedError());
         }
-        void source.return(undefined);
+        void source.return!(undefined);
         return Promise.resolve({ value: undefined, done: true });
       },
       [Symbol.asyncIterator]: () => iterator,
@@ -126,51 +126,107 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
     return iterator;
   }
 
-  private async *read(): AsyncGenerator<RawBatch, void, undefined> {
+  /**
+   * The reading loop: batches of raw events, one per upstream read that completed an event. A plain
+   * iterator whose `next()` is one async call, not an async generator: a generator costs a queue
+   * entry, a resolve and an extra microtask hop per batch. Same outcomes as the generator it replaces:
+   * drain after the terminator, the end-of-body check, errors mapped and the stream settled once, and
+   * `return()` (a consumer stopping early) waits for a read in flight, then lets go of the body.
+   */
+  private read(): AsyncIterator<RawBatch, void> {
+    let chunks: BodyChunks | undefined; // made on the first read, as the generator's body ran then
     const scanner = new SseByteScanner(this.ctx.maxEventSize);
-    try {
-      for await (const buf of new BodyChunks(this.ctx.body)) {
-        // After the terminator keep reading to the end of the body: a drained body leaves the socket reusable.
-        if (this.done) continue;
-        const out: RawBatch = [];
-        scanner.push(buf, out);
-        if (out.length > 0) yield out;
-      }
-      if (!this.done) {
-        const out: RawBatch = [];
-        scanner.end(out);
-        if (out.length > 0) yield out;
-      }
-      if (this.settled) return;
-      if (!this.done) {
-        throw new ProviderError({
-          provider: this.ctx.provider,
-          status: 502,
-          errorClass: 'stream_error',
-          code: 'stream_incomplete',
-          message: `${this.ctx.provider}: the upstream stream ended before its terminator`,
-        });
-      }
-      this.settle();
-    } catch (err) {
-      if (this.settled && !(err instanceof ProviderError)) throw this.cancelled ? this.abortedError() : err;
-      const pe = this.cancelled ? this.abortedError() : this.unexpected(err);
-      // An error after the terminator (e.g. the socket closed while draining) does not spoil a complete stream.
-      if (this.done && !this.settled) {
+    const DONE: IteratorReturnResult<void> = { value: undefined, done: true };
+    // reading → (body ended, last events returned) ending → finished
+    let phase: 'reading' | 'ending' | 'finished' = 'reading';
+    let inFlight: Promise<unknown> | undefined;
+
+    const step = async (): Promise<IteratorResult<RawBatch, void>> => {
+      try {
+        if (phase === 'reading') {
+          chunks ??= new BodyChunks(this.ctx.body);
+          for (;;) {
+            const r = await chunks.next();
+            if (r.done) break;
+            // After the terminator keep reading to the end of the body: a drained body leaves the socket reusable.
+            if (this.done) continue;
+            const out: RawBatch = [];
+            try {
+              scanner.push(r.value, out);
+            } catch (err) {
+              void chunks.return(); // as leaving a for-await on a throw: let go of the body
+              throw err;
+            }
+            if (out.length > 0) return { value: out, done: false };
+          }
+          phase = 'ending';
+          if (!this.done) {
+            const out: RawBatch = [];
+            scanner.end(out);
+            if (out.length > 0) return { value: out, done: false };
+          }
+        }
+        phase = 'finished';
+        if (this.settled) return DONE;
+        if (!this.done) {
+          throw new ProviderError({
+            provider: this.ctx.provider,
+            status: 502,
+            errorClass: 'stream_error',
+            code: 'stream_incomplete',
+            message: `${this.ctx.provider}: the upstream stream ended before its terminator`,
+          });
+        }
         this.settle();
-        return;
+        return DONE;
+      } catch (err) {
+        phase = 'finished';
+        if (this.settled && !(err instanceof ProviderError)) throw this.cancelled ? this.abortedError() : err;
+        const pe = this.cancelled ? this.abortedError() : this.unexpected(err);
+        // An error after the terminator (e.g. the socket closed while draining) does not spoil a complete stream.
+        if (this.done && !this.settled) {
+          this.settle();
+          return DONE;
+        }
+        if (!this.settled) {
+          this.release();
+          this.settle(this.ctx.scrubber.error(pe));
+        }
+        throw this.ctx.scrubber.error(pe);
+      } finally {
+        inFlight = undefined;
+        if (phase === 'finished' && !this.settled) {
+          this.release();
+          this.settle(this.done ? undefined : this.abortedError());
+        }
       }
-      if (!this.settled) {
-        this.release();
-        this.settle(this.ctx.scrubber.error(pe));
+    };
+    const stop = (): IteratorReturnResult<void> => {
+      if (phase !== 'finished') {
+        // Stopped inside the body's loop: leave it as a for-await would (the body is destroyed).
+        if (phase === 'reading') void chunks?.return();
+        phase = 'finished';
+        if (!this.settled) {
+          this.release();
+          this.settle(this.done ? undefined : this.abortedError());
+        }
       }
-      throw this.ctx.scrubber.error(pe);
-    } finally {
-      if (!this.settled) {
-        this.release();
-        this.settle(this.done ? undefined : this.abortedError());
-      }
-    }
+      return DONE;
+    };
+    return {
+      next: () => {
+        if (phase === 'finished') return Promise.resolve(DONE);
+        const p = step();
+        inFlight = p;
+        return p;
+      },
+      return: () => {
+        const pending = inFlight;
+        if (pending === undefined) return Promise.resolve(stop());
+        // Like a generator's return() during a read: it takes effect once the read has settled.
+        return pending.then(stop, stop);
+      },
+    };
   }
 
   /** Let go of the upstream request before its end. */
