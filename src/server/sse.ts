@@ -46,28 +46,41 @@ export function cutStreams(server: object): number {
   return cuts.length;
 }
 
-export interface PipeSseResult {
-  /** The stream ran to its end (`[DONE]` written). */
+export interface PipeResult {
+  /** Every frame went out (for a chat stream: `[DONE]` written). */
   completed: boolean;
   /** The client hung up before the end. */
   clientClosed: boolean;
-  /** An error that ended the stream early (already written to the client as an error frame). */
+  /** What ended the stream early (already told to the client with `errorFrame`). */
   error?: unknown;
 }
 
+export interface PipeOptions {
+  /** Response headers beside `SSE_HEADERS`. */
+  headers: Record<string, string>;
+  /** Abort the upstream (client hung up, the stream failed, the gateway is shutting down). Idempotent. */
+  cancel(): void;
+  /** What tells the client about a failure after the first byte (the API's own error event). */
+  errorFrame(err: unknown): string;
+  /** The request's own hang-up signal, if the route has one; without it this listens to `res` itself. */
+  hangup?: AbortSignal;
+}
+
 /**
- * Write a stream's SSE frames to `res` as the provider yields them (no buffering; waits for `drain`
- * under backpressure). A client hang-up ends the relay and cancels the stream, which gives its
- * adapter back. `hangup`: the request's own hang-up signal (the chat route's one `close` listener,
- * which also aborts the upstream); without it this listens to `res` itself. An error mid-stream
- * becomes `data: {"error":...}` followed by `data: [DONE]`.
+ * Write SSE frames to `res` as they come (no buffering; waits for `drain` under backpressure). A
+ * client hang-up ends the relay and cancels the upstream, which gives its adapter back; a failure
+ * mid-stream, or the shutdown deadline (`cutStreams`), is written as `errorFrame(err)` and ends the
+ * response. One loop for every streaming API: chat completions and Anthropic's messages differ only
+ * in their frames and error event.
  */
-export async function pipeSse(res: ServerResponse, stream: ChatCompletionStream, headers: Record<string, string>, hangup?: AbortSignal): Promise<PipeSseResult> {
+export async function pipeFrames(res: ServerResponse, frames: AsyncIterable<string | Uint8Array>, opts: PipeOptions): Promise<PipeResult> {
+  const hangup = opts.hangup;
   let clientClosed = false;
   let wake: (() => void) | undefined;
   const onHangup = (): void => {
     if (res.writableFinished) return;
     clientClosed = true;
+    opts.cancel();
     wake?.();
   };
   if (hangup === undefined) res.once('close', onHangup);
@@ -75,19 +88,20 @@ export async function pipeSse(res: ServerResponse, stream: ChatCompletionStream,
   else hangup.addEventListener('abort', onHangup);
   // No flushHeaders(): the first frame is already here (the router waited for it), so the head goes
   // out with it in one write instead of a system call of its own per stream.
-  res.writeHead(200, { ...SSE_HEADERS, ...headers });
+  res.writeHead(200, { ...SSE_HEADERS, ...opts.headers });
   let cutBy: Error | undefined;
   const untrack = trackStream(res, (err) => {
     cutBy = err;
-    stream.cancel();
+    opts.cancel();
     wake?.();
   });
 
   let completed = false;
   let error: unknown;
   try {
-    for await (const frame of stream.sse()) {
+    for await (const frame of frames) {
       if (clientClosed || cutBy !== undefined) break;
+      if (frame.length === 0) continue;
       if (!res.write(frame) && !clientClosed) {
         await new Promise<void>((resolve) => {
           wake = resolve;
@@ -102,16 +116,28 @@ export async function pipeSse(res: ServerResponse, stream: ChatCompletionStream,
   } catch (err) {
     error = cutBy ?? err;
     if (!clientClosed) {
-      stream.cancel();
-      res.write(sseErrorFrame(toErrorReply(error).body));
-      res.write(DONE);
+      opts.cancel();
+      res.write(opts.errorFrame(error));
     }
   } finally {
     untrack();
-    if (!completed) stream.cancel();
+    if (!completed) opts.cancel();
     if (!clientClosed) res.end();
     if (hangup === undefined) res.removeListener('close', onHangup);
     else hangup.removeEventListener('abort', onHangup);
   }
   return error === undefined ? { completed, clientClosed } : { completed, clientClosed, error };
+}
+
+/**
+ * A chat completion stream through `pipeFrames`: its SSE frames as the provider yields them; an
+ * error mid-stream becomes `data: {"error":...}` followed by `data: [DONE]`.
+ */
+export function pipeSse(res: ServerResponse, stream: ChatCompletionStream, headers: Record<string, string>, hangup?: AbortSignal): Promise<PipeResult> {
+  return pipeFrames(res, stream.sse(), {
+    headers,
+    hangup,
+    cancel: () => stream.cancel(),
+    errorFrame: (err) => sseErrorFrame(toErrorReply(err).body) + DONE,
+  });
 }

@@ -11,7 +11,7 @@ import type { ConfigHolder } from '../live/snapshot.js';
 import type { KeyLimits } from '../rate-limits.js';
 import { RequestLifecycle, type RequestEnd, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { chatCompletionBodySchema } from '../schemas.js';
-import { pipeSse, type PipeSseResult } from '../sse.js';
+import { pipeSse, type PipeResult } from '../sse.js';
 
 export const DEPLOYMENT_HEADER = 'x-adapterpool-deployment';
 export const ATTEMPTS_HEADER = 'x-adapterpool-attempts';
@@ -99,7 +99,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
   );
 }
 
-async function streamReply(reply: FastifyReply, result: StreamResult, headers: Record<string, string>, hangup: HangupSignal): Promise<PipeSseResult> {
+async function streamReply(reply: FastifyReply, result: StreamResult, headers: Record<string, string>, hangup: HangupSignal): Promise<PipeResult> {
   reply.hijack();
   const outcome = await pipeSse(reply.raw, result.stream, headers, hangup.signal);
   if (outcome.error !== undefined && !outcome.clientClosed) reply.log.warn({ err: outcome.error }, 'stream ended with an error');

@@ -7,7 +7,6 @@ import { TokenEstimate, type Router } from '../../routing/index.js';
 import type { CallResult, StreamResult } from '../../routing/types.js';
 import { estimateInputTokens } from '../anthropic/count-tokens.js';
 import { toAnthropicErrorReply } from '../anthropic/errors.js';
-import { pipeFrames } from '../anthropic/pipe.js';
 import { toChatRequest } from '../anthropic/request.js';
 import { toMessagesResponse } from '../anthropic/response.js';
 import { MessagesStreamWriter } from '../anthropic/stream.js';
@@ -22,6 +21,7 @@ import type { KeyLimits } from '../rate-limits.js';
 import { RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { countTokensBodySchema, messagesBodySchema } from '../schemas.js';
 import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from './chat.js';
+import { pipeFrames } from '../sse.js';
 
 export interface MessagesRouteOptions {
   router: Pick<Router, 'routeCall' | 'routeStreamCall'>;
@@ -130,6 +130,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       const writer = new MessagesStreamWriter(body.model, body.stop_sequences);
       const outcome = await pipeFrames(reply.raw, native ? upstream.sse() : translate(upstream, writer), {
         headers: { [REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers },
+        hangup: hangup.signal,
         cancel: () => upstream.cancel(),
         errorFrame: (err) => writer.error(toAnthropicErrorReply(err).body),
       });
