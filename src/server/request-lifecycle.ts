@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { capText, type ClientKey, type Endpoint, type ModelRoute, type Pricing } from '../config/index.js';
 import type { ChatCompletionRequest, Usage } from '../providers/types.js';
-import { isLimited, routeTrace, type DeploymentLimiter, type Estimate } from '../routing/index.js';
+import { isLimited, routeTrace, TokenEstimate, type DeploymentLimiter, type Estimate } from '../routing/index.js';
 import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import { keyAllowsModel } from './auth.js';
@@ -118,15 +118,17 @@ export class RequestLifecycle {
 
   /**
    * Admit the request against its key's limits (a 429 ends it here), reserving the tokens the request
-   * may use, estimated from `estimate` (a chat request, or a token count). Resolves with the
+   * may use, estimated from `estimate` (a chat request, or its caller's `TokenEstimate`); the same
+   * estimate goes to the router, whose deployments' token reservations are found by it. Resolves with the
    * `x-ratelimit-*` headers of a limited key. A key without limits gets undefined at once, not a
    * promise: no microtask hop for the common case.
    */
-  admit(estimate: ChatCompletionRequest | number): Promise<Readonly<Record<string, string>> | undefined> | undefined {
+  admit(estimate: Estimate): Promise<Readonly<Record<string, string>> | undefined> | undefined {
+    this.routed = estimate;
     const limits = this.deps.keyLimits;
     const key = this.request.clientKey;
     if (limits === undefined || key === undefined || !isLimited(key)) return undefined;
-    return this.admitLimited(limits, key, estimate);
+    return this.admitLimited(limits, key, estimate instanceof TokenEstimate ? estimate.tokens : estimate);
   }
 
   private async admitLimited(limits: KeyLimits, key: ClientKey, estimate: ChatCompletionRequest | number): Promise<Readonly<Record<string, string>> | undefined> {
@@ -136,11 +138,6 @@ export class RequestLifecycle {
       return this.fail(err);
     }
     return this.admission?.headers;
-  }
-
-  /** `routed` goes to the router (its deployments' token reservations are found by it). */
-  routing(routed: Estimate): void {
-    this.routed = routed;
   }
 
   /** The request ended with `status`. Only the first call counts. */

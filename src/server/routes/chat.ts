@@ -57,7 +57,6 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         if (!res.writableEnded) hangup.abort();
       });
 
-      life.routing(body);
       let result: RouteResult;
       try {
         result = await router.route(body, route, { signal: hangup.signal, requestId: request.id });

@@ -43,9 +43,8 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsR
       const route = life.resolve(routes, 'embeddings', 'POST /v1/embeddings');
       // One estimate for the key's and the deployments' token limits, corrected from usage at the end.
       const estimate = new TokenEstimate(inputTokens(body.input));
-      const limitHeaders = await life.admit(estimate.tokens);
+      const limitHeaders = await life.admit(estimate);
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
-      life.routing(estimate);
 
       // Abort the upstream call if the client hangs up before we answer.
       const hangup = new HangupSignal();

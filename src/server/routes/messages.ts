@@ -66,9 +66,8 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       const route = life.resolve(live.routes, 'chat', 'POST /v1/messages');
       // One estimate for the key's and the deployments' token limits, corrected from usage at the end.
       const estimate = new TokenEstimate(estimateInputTokens(body) + body.max_tokens);
-      const limitHeaders = await life.admit(estimate.tokens);
+      const limitHeaders = await life.admit(estimate);
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
-      life.routing(estimate);
 
       // Abort the upstream call if the client hangs up before we answer.
       const hangup = new HangupSignal();
