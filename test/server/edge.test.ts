@@ -237,6 +237,29 @@ describe('the HTTP edge (issue 16 items 1, 4, 5, 7; issue 15 request ids)', () =
     assert.ok(lines.length > 0);
     for (const l of lines) assert.ok(l.length < 4000, `log line is ${l.length} bytes`);
   });
+
+  test('a 3 MB content block type or server tool type sent to /v1/messages is repeated in full in the 400 and its log line: both capped', async () => {
+    // Its own gateway: the rejected request's line is a debug line.
+    const g = await startGateway(upstreamConfig(up.url, 'logging: { level: debug }'));
+    try {
+      const huge = 'z'.repeat(3 * 1024 * 1024);
+      const bodies = [
+        { model: 'up', max_tokens: 5, messages: [{ role: 'user', content: [{ type: huge }] }] },
+        { model: 'up', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], tools: [{ name: 't', type: huge }] },
+      ];
+      for (const [i, body] of bodies.entries()) {
+        const r = await call(g.url, 'POST', '/v1/messages', { body, headers: { 'x-request-id': `huge-type-${i}` } });
+        assert.equal(r.status, 400, r.text.slice(0, 300));
+        assert.equal(r.json?.type, 'error');
+        assert.ok(r.text.length < 2000, `reply is ${r.text.length} bytes`);
+        const lines = g.logs.filter((l) => l.includes(`"huge-type-${i}"`));
+        assert.ok(lines.length > 0);
+        for (const l of lines) assert.ok(l.length < 4000, `log line is ${l.length} bytes`);
+      }
+    } finally {
+      await g.close();
+    }
+  });
 });
 
 describe('the 503 sent while shutting down', () => {
