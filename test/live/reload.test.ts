@@ -212,3 +212,52 @@ describe('a stream that lasts across a reload that removes its deployment', () =
     }
   });
 });
+
+describe('settings read once at start', () => {
+  it('reload reported server.maxJsonDepth and server.maxConnections applied but kept the start values', async () => {
+    const u1 = await LiveUpstream.start('one');
+    const u2 = await LiveUpstream.start('two');
+    const g = await startFileGateway(config(u1, u2));
+    try {
+      const deep = { model: 'chat', messages: [{ role: 'user', content: 'hi' }], metadata: { a: { b: { c: { d: 1 } } } } };
+      assert.equal((await call(g.url, 'POST', '/v1/chat/completions', { key: KEY_A, body: deep })).status, 200);
+      await g.write(config(u1, u2, { server: 'port: 0, maxJsonDepth: 4, maxConnections: 3' }));
+      const r = await reloadVia(g.url, ADMIN);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.deepEqual(r.json.data.changed.settings.sort(), ['server.maxConnections', 'server.maxJsonDepth']);
+      assert.equal(r.json.data.changed.restartRequired, undefined);
+      const refused = await call(g.url, 'POST', '/v1/chat/completions', { key: KEY_A, body: deep });
+      assert.equal(refused.status, 400, refused.text);
+      assert.match(refused.json.error.message, /more than 4 levels deep/);
+      // Other routes' bodies too (the admin and pool routes use the app's parser).
+      const emb = await call(g.url, 'POST', '/v1/embeddings', { key: KEY_A, body: { model: 'chat', input: [[[[[['x']]]]]] } });
+      assert.equal(emb.status, 400);
+      assert.match(emb.json.error.message, /more than 4 levels deep/);
+      assert.equal(g.gw.app.server.maxConnections, 3);
+    } finally {
+      await g.close();
+      await u1.close();
+      await u2.close();
+    }
+  });
+
+  it('reload reported logging.format, server.bodyTimeout and metrics.history applied though they need a restart', async () => {
+    const u1 = await LiveUpstream.start('one');
+    const u2 = await LiveUpstream.start('two');
+    const g = await startFileGateway(config(u1, u2));
+    try {
+      await g.write(config(u1, u2, { server: 'port: 0, bodyTimeout: 5s' }) + 'logging: { format: pretty }\nmetrics: { history: 30m, historyStep: 10s }\n');
+      const r = await reloadVia(g.url, ADMIN);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.deepEqual(r.json.data.changed.restartRequired.sort(), ['logging.format', 'metrics.history', 'metrics.historyStep', 'server.bodyTimeout']);
+      const cfg = (await call(g.url, 'GET', '/v1/admin/config', { key: ADMIN })).json.data.config;
+      assert.equal(cfg.logging.format, 'auto', 'the running value is kept');
+      assert.equal(cfg.server.bodyTimeout, 30_000);
+      assert.equal(cfg.metrics.history, 15 * 60_000);
+    } finally {
+      await g.close();
+      await u1.close();
+      await u2.close();
+    }
+  });
+});
