@@ -64,8 +64,10 @@ describe('Anthropic SDK -> /v1/messages -> an OpenAI-compatible upstream', () =>
 routing: { maxAttempts: 1 }
 providers:
   loop: { type: openai-compatible, baseUrl: "${up.url}", apiKey: "provider-secret-key-123" }
+  loop-usage: { type: openai-compatible, baseUrl: "${up.url}", apiKey: "provider-secret-key-123", streamUsage: true }
 models:
   claude-via-openai: { providers: [{ provider: loop, model: up-model }] }
+  claude-usage: { providers: [{ provider: loop-usage, model: up-model }] }
   emb-only: { endpoints: [embeddings], providers: [{ provider: loop, model: up-embed }] }
 `);
     client = new Anthropic({ baseURL: g.url, apiKey: 'gw-key-1', maxRetries: 0 });
@@ -136,7 +138,32 @@ models:
     assert.deepEqual([...new Set(types)], ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
     assert.deepEqual(plain(final), plain(created));
     assert.equal(up.requests[1]!.body.stream, true);
+  });
+
+  test('regression: /v1/messages streams sent stream_options to every provider, and a streamUsage:false upstream (Mistral, Groq) refuses the field', async () => {
+    const answer: Answer = { text: 'no options', finish: 'stop', usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } };
+    // Plays Mistral: 400 "Extra inputs are not permitted" for stream_options; reports usage unasked.
+    up.onChat = (r: UpstreamRequest) => {
+      if (r.body.stream_options !== undefined) {
+        r.res.writeHead(400, { 'content-type': 'application/json' });
+        r.res.end(JSON.stringify({ object: 'error', message: 'Extra inputs are not permitted', type: 'invalid_request_error', param: 'stream_options', code: null }));
+        return;
+      }
+      openAIStream(r.res, answer);
+    };
+    const params = { model: 'claude-via-openai', max_tokens: 16, messages: [{ role: 'user' as const, content: 'x' }] };
+    const final = await client.messages.stream(params).finalMessage();
+    assert.deepEqual(final.content, [{ type: 'text', text: 'no options' }]);
+    assert.equal(final.usage.input_tokens, 4);
+    assert.equal(final.usage.output_tokens, 2);
+    assert.equal(up.requests[0]!.body.stream_options, undefined);
+
+    // A provider configured with streamUsage: true is asked for usage, and the message_delta carries it.
+    answerWith(up, answer);
+    const asked = await client.messages.stream({ ...params, model: 'claude-usage' }).finalMessage();
     assert.deepEqual(up.requests[1]!.body.stream_options, { include_usage: true });
+    assert.equal(asked.usage.input_tokens, 4);
+    assert.equal(asked.usage.output_tokens, 2);
   });
 
   test('the raw stream carries a ping after message_start, each event named as its type', async () => {

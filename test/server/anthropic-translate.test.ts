@@ -69,7 +69,7 @@ describe('Anthropic <-> OpenAI: one set of mapping tables for both directions', 
 });
 
 describe('Anthropic request -> OpenAI chat request', () => {
-  test('system blocks, string content, sampling, stop sequences, user id, streaming asks for usage', () => {
+  test('system blocks, string content, sampling, stop sequences, user id, streaming (stream_options left to the adapter)', () => {
     const out = toChatRequest(
       {
         model: 'm',
@@ -94,7 +94,6 @@ describe('Anthropic request -> OpenAI chat request', () => {
       stop: ['x', 'y'],
       user: 'u-7',
       stream: true,
-      stream_options: { include_usage: true },
     });
   });
 

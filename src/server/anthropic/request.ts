@@ -32,11 +32,9 @@ export function toChatRequest(req: MessagesRequest, stream: boolean): ChatComple
     out.tool_choice = tc.type === 'tool' ? { type: 'function', function: { name: tc.name ?? '' } } : TOOL_CHOICE_TO_OPENAI[tc.type] ?? 'auto';
     if (tc.disable_parallel_tool_use === true && out.tools !== undefined) out.parallel_tool_calls = false;
   }
-  if (stream) {
-    out.stream = true;
-    // The closing message_delta carries usage, and OpenAI streams report it only when asked.
-    out.stream_options = { include_usage: true };
-  }
+  // No `stream_options` of our own: the adapter asks for usage where its provider takes the field
+  // (`providers.*.streamUsage`; Mistral and Groq refuse it) and keeps what arrives for message_delta.
+  if (stream) out.stream = true;
   return out;
 }
 

@@ -168,7 +168,7 @@ async function* translate(upstream: ChatCompletionStream, writer: MessagesStream
     last = chunk;
     yield writer.push(chunk);
   }
-  yield writer.end(last);
+  yield writer.end(last, upstream.usage);
 }
 
 function headerValue(h: string | string[] | undefined): string | undefined {
