@@ -294,6 +294,16 @@ models:
     assert.equal(json.json.error.type, 'invalid_request_error');
   });
 
+  test('regression: tool_choice {type:"tool"} without a name went upstream as a call to a function named ""', async () => {
+    const r = await call(g.url, 'POST', '/v1/messages', {
+      headers: { 'x-api-key': 'gw-key-1' },
+      body: { model: 'claude-via-openai', max_tokens: 8, tools: [WEATHER_TOOL], tool_choice: { type: 'tool' }, messages: [{ role: 'user', content: 'x' }] },
+    });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.json, { type: 'error', error: { type: 'invalid_request_error', message: "Missing required parameter: 'tool_choice.name'." } });
+    assert.equal(up.requests.length, 0);
+  });
+
   test('429 and 503 from the upstream: rate_limit_error, overloaded_error (529) with Retry-After', async () => {
     up.onChat = (r) => {
       r.res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' });

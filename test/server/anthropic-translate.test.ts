@@ -139,6 +139,15 @@ describe('Anthropic request -> OpenAI chat request', () => {
     assert.equal(out.parallel_tool_calls, false);
   });
 
+  test('regression: tool_choice went upstream without tools, which OpenAI refuses ("only allowed when tools are specified")', () => {
+    for (const type of ['auto', 'any', 'none'] as const) {
+      const out = toChatRequest({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], tool_choice: { type, disable_parallel_tool_use: true } }, false);
+      assert.equal(out.tool_choice, undefined, type);
+      assert.equal(out.parallel_tool_calls, undefined, type);
+      assert.equal(toChatRequest({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], tools: [], tool_choice: { type } }, false).tool_choice, undefined, type);
+    }
+  });
+
   test('what cannot be translated is a 400 naming the field', () => {
     const refuse = (req: Partial<MessagesRequest>, param: string) =>
       assert.throws(

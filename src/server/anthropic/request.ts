@@ -28,9 +28,10 @@ export function toChatRequest(req: MessagesRequest, stream: boolean): ChatComple
   if (req.metadata?.user_id) out.user = req.metadata.user_id;
   if (req.tools !== undefined && req.tools.length > 0) out.tools = req.tools.map(toTool);
   const tc = req.tool_choice;
-  if (tc !== undefined) {
+  // OpenAI refuses tool_choice without tools ("only allowed when tools are specified").
+  if (tc !== undefined && out.tools !== undefined) {
     out.tool_choice = tc.type === 'tool' ? { type: 'function', function: { name: tc.name ?? '' } } : TOOL_CHOICE_TO_OPENAI[tc.type] ?? 'auto';
-    if (tc.disable_parallel_tool_use === true && out.tools !== undefined) out.parallel_tool_calls = false;
+    if (tc.disable_parallel_tool_use === true) out.parallel_tool_calls = false;
   }
   // No `stream_options` of our own: the adapter asks for usage where its provider takes the field
   // (`providers.*.streamUsage`; Mistral and Groq refuse it) and keeps what arrives for message_delta.
