@@ -156,6 +156,9 @@ describe('Anthropic request -> OpenAI chat request', () => {
       );
     refuse({ messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', data: 'x' } }] }] }, 'messages[0].content[0].type');
     refuse({ tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, 'tools[0].type');
+    // regression: an empty content list vanished in translation (two assistant turns in a row, or no user turn at all)
+    refuse({ messages: [{ role: 'user', content: [] }] }, 'messages[0].content');
+    refuse({ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: [] }, { role: 'user', content: 'b' }] }, 'messages[1].content');
     refuse({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'file', file_id: 'f' } }] }] }, 'messages[0].content[0].source');
   });
 });

@@ -16,6 +16,10 @@ export function toChatRequest(req: MessagesRequest, stream: boolean): ChatComple
     if (text !== '') messages.push({ role: 'system', content: text });
   }
   req.messages.forEach((m, i) => {
+    // Anthropic's own rule: only a final assistant turn (a prefill) may be empty; another one would vanish here.
+    if (Array.isArray(m.content) && m.content.length === 0 && !(m.role === 'assistant' && i === req.messages.length - 1)) {
+      throw new GatewayHttpError(400, `messages[${i}].content: all messages must have non-empty content except for the optional final assistant message.`, 'invalid_request_error', 'invalid_value', `messages[${i}].content`);
+    }
     if (typeof m.content === 'string') messages.push({ role: m.role, content: m.content });
     else if (m.role === 'assistant') messages.push(assistantMessage(m.content, i));
     else messages.push(...userMessages(m.content, i));
