@@ -350,6 +350,23 @@ models:
     await assert.rejects(stream.finalMessage(), (err: unknown) => err instanceof Anthropic.APIError);
   });
 
+  test('regression: the Anthropic SDK\'s _request_id and error.requestID were undefined (it reads request-id, not x-request-id)', async () => {
+    answerWith(up, { text: 'ok', finish: 'stop', usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
+    const params = { model: 'claude-via-openai', max_tokens: 8, messages: [{ role: 'user' as const, content: 'x' }] };
+    const { response, request_id } = await client.messages.create(params).withResponse();
+    assert.ok(request_id);
+    assert.equal(request_id, response.headers.get('x-request-id'));
+    assert.ok((await client.messages.create(params))._request_id);
+    const stream = client.messages.stream(params);
+    await stream.finalMessage();
+    assert.ok(stream.request_id);
+    const streamLine = g.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'messages').at(-1);
+    assert.equal(stream.request_id, streamLine.reqId);
+    await assert.rejects(client.messages.create({ ...params, model: 'nope' }), (err: unknown) => err instanceof Anthropic.NotFoundError && typeof err.requestID === 'string' && err.requestID.length > 0);
+    const anon = new Anthropic({ baseURL: g.url, apiKey: 'wrong-key', maxRetries: 0 });
+    await assert.rejects(anon.messages.countTokens({ model: 'claude-via-openai', messages: params.messages }), (err: unknown) => err instanceof Anthropic.AuthenticationError && typeof err.requestID === 'string');
+  });
+
   test('each request has one log line with model, deployment and status; no key in the logs', async () => {
     answerWith(up, { text: 'ok', finish: 'stop', usage: { prompt_tokens: 2, completion_tokens: 1, total_tokens: 3 } });
     await client.messages.create({ model: 'claude-via-openai', max_tokens: 8, messages: [{ role: 'user', content: 'log me' }] });
