@@ -138,6 +138,26 @@ models:
     assert.deepEqual([...new Set(types)], ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
     assert.deepEqual(plain(final), plain(created));
     assert.equal(up.requests[1]!.body.stream, true);
+
+    // The same for an answer with text and two tool calls, and for max_tokens and stop_sequence endings.
+    const answers: Answer[] = [
+      {
+        text: 'Checking both.',
+        tools: [
+          { id: 'call_a', name: 'get_weather', arguments: '{"city":"Paris"}' },
+          { id: 'call_b', name: 'get_weather', arguments: '{"city":"Oslo","units":{"t":"C"}}' },
+        ],
+        finish: 'tool_calls',
+        usage: { prompt_tokens: 30, completion_tokens: 12, total_tokens: 42, prompt_tokens_details: { cached_tokens: 10 } } as Answer['usage'],
+      },
+      { text: 'cut sho', finish: 'length', usage: { prompt_tokens: 3, completion_tokens: 8, total_tokens: 11 } },
+      { text: 'until', finish: 'stop', extra: { stop_reason: '###' }, usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } },
+    ];
+    for (const a of answers) {
+      answerWith(up, a);
+      const p = { ...params, tools: [WEATHER_TOOL], stop_sequences: ['###'] };
+      assert.deepEqual(plain(await client.messages.stream(p).finalMessage()), plain(await client.messages.create(p)), a.finish);
+    }
   });
 
   test('regression: /v1/messages streams sent stream_options to every provider, and a streamUsage:false upstream (Mistral, Groq) refuses the field', async () => {
