@@ -188,3 +188,44 @@ models:
     assert.equal(dims.data[0]!.embedding.length, 3);
   });
 });
+
+describe('embeddings failover between two loopback deployments, with circuits', () => {
+  let down: Upstream;
+  let good: Upstream;
+  let g: RunningGateway;
+  let client: OpenAI;
+  before(async () => {
+    down = await Upstream.start();
+    good = await Upstream.start();
+    g = await startGateway(`routing: { maxAttempts: 2, maxAttemptsPerDeployment: 1, retryBackoffInitial: 1ms, retryBackoffMax: 2ms, circuitConsecutiveFailures: 2, circuitCooldown: 1h }
+providers:
+  east: { type: openai-compatible, baseUrl: "${down.url}" }
+  west: { type: openai-compatible, baseUrl: "${good.url}" }
+models:
+  embed: { strategy: failover, endpoints: [embeddings], providers: [{ provider: east, model: e-east, priority: 0 }, { provider: west, model: e-west, priority: 1 }] }
+`);
+    client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    embeddingsUpstream(down, { status: 500 });
+    embeddingsUpstream(good);
+  });
+  after(async () => {
+    await g.close();
+    await down.close();
+    await good.close();
+  });
+
+  test('the preferred deployment fails: each request is served by the other; after two failures its circuit opens and it is skipped', async () => {
+    for (let i = 0; i < 4; i++) {
+      const { data: res, response } = await client.embeddings.create({ model: 'embed', input: `text ${i}`, encoding_format: 'float' }).withResponse();
+      assert.deepEqual(res.data[0]!.embedding, vectorOf(`text ${i}`));
+      assert.equal(response.headers.get('x-adapterpool-deployment'), 'e-west:west');
+      assert.equal(response.headers.get('x-adapterpool-attempts'), i < 2 ? '2' : '1', `request ${i}`);
+    }
+    assert.equal(down.requests.length, 2);
+    assert.deepEqual(down.requests.map((r) => r.body.model), ['e-east', 'e-east']);
+    assert.deepEqual(good.requests.map((r) => r.body.model), ['e-west', 'e-west', 'e-west', 'e-west']);
+    const deployments = await call(g.url, 'GET', '/v1/pool/deployments');
+    const east = deployments.json.data.deployments.find((d: { key: string }) => d.key === 'e-east:east');
+    assert.equal(east.circuit, 'open');
+  });
+});
