@@ -116,6 +116,15 @@ models:
     assert.equal(up.requests.length, 1);
   });
 
+  test('/v1/models keeps its shape: embeddings models listed like chat ones, nothing added', async () => {
+    const list = await call(g.url, 'GET', '/v1/models', { key: 'gw-key' });
+    assert.deepEqual(Object.keys(list.json), ['object', 'data']);
+    assert.deepEqual(list.json.data.map((m: { id: string }) => m.id), ['embedder', 'chatter', 'both']);
+    for (const m of list.json.data) assert.deepEqual(Object.keys(m).sort(), ['created', 'id', 'object', 'owned_by']);
+    const one = await client.models.retrieve('embedder');
+    assert.deepEqual({ id: one.id, object: one.object, owned_by: one.owned_by }, { id: 'embedder', object: 'model', owned_by: 'adapterpool' });
+  });
+
   test('bad input is a 400 naming the field; unknown model 404; no key 401', async () => {
     const empty = await call(g.url, 'POST', '/v1/embeddings', { key: 'gw-key', body: { model: 'embedder', input: [] } });
     assert.equal(empty.status, 400);
