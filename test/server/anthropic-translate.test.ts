@@ -139,6 +139,18 @@ describe('Anthropic request -> OpenAI chat request', () => {
     assert.equal(out.parallel_tool_calls, false);
   });
 
+  test('regression: Claude Code\'s metadata.user_id (~150 characters) went upstream as user, over OpenAI\'s 64-character limit', () => {
+    const id = `user_${'ab12'.repeat(16)}_account_${'0'.repeat(36)}_session_${'1'.repeat(36)}`;
+    const at = (user_id: string) => toChatRequest({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], metadata: { user_id } }, false).user;
+    const long = at(id)!;
+    assert.ok(long.length <= 64, long);
+    assert.equal(at(id), long, 'the same id gives the same user');
+    assert.notEqual(at(id + 'x'), long, 'another id gives another user');
+    assert.ok(!long.includes('ab12'), 'no part of the id in clear');
+    assert.equal(at('u-7'), 'u-7', 'short ids go as they are');
+    assert.equal(at('x'.repeat(64)), 'x'.repeat(64));
+  });
+
   test('regression: tool_choice went upstream without tools, which OpenAI refuses ("only allowed when tools are specified")', () => {
     for (const type of ['auto', 'any', 'none'] as const) {
       const out = toChatRequest({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], tool_choice: { type, disable_parallel_tool_use: true } }, false);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { imageUrlFromSource, TOOL_CHOICE_TO_OPENAI } from '../../providers/anthropic/mapping.js';
 import type { ChatCompletionRequest, ChatMessage, ToolCall } from '../../providers/types.js';
 import { GatewayHttpError } from '../errors.js';
@@ -29,7 +30,7 @@ export function toChatRequest(req: MessagesRequest, stream: boolean): ChatComple
   if (req.temperature != null) out.temperature = req.temperature;
   if (req.top_p != null) out.top_p = req.top_p;
   if (req.stop_sequences !== undefined && req.stop_sequences.length > 0) out.stop = req.stop_sequences;
-  if (req.metadata?.user_id) out.user = req.metadata.user_id;
+  if (req.metadata?.user_id) out.user = openAIUser(req.metadata.user_id);
   if (req.tools !== undefined && req.tools.length > 0) out.tools = req.tools.map(toTool);
   const tc = req.tool_choice;
   // OpenAI refuses tool_choice without tools ("only allowed when tools are specified").
@@ -41,6 +42,14 @@ export function toChatRequest(req: MessagesRequest, stream: boolean): ChatComple
   // (`providers.*.streamUsage`; Mistral and Groq refuse it) and keeps what arrives for message_delta.
   if (stream) out.stream = true;
   return out;
+}
+
+/** OpenAI refuses a `user` over 64 characters (OpenRouter over 128); Claude Code's ids run to ~150. */
+export const OPENAI_USER_MAX_LENGTH = 64;
+
+/** A longer id goes as its SHA-256 (64 hex digits): still one value per end user, as OpenAI suggests. */
+function openAIUser(id: string): string {
+  return id.length <= OPENAI_USER_MAX_LENGTH ? id : createHash('sha256').update(id).digest('hex');
 }
 
 /** Assistant turn: text blocks -> content, tool_use blocks -> tool_calls; thinking blocks are dropped. */
