@@ -7,7 +7,8 @@ const SECRET_HEADER_RE = /auth|key|token|secret|cookie|signature/i;
 
 /**
  * A copy of the config safe to print or log: API keys, admin key, provider keys, secret-looking
- * headers and passwords in URLs replaced by `MASK` (empty values stay empty so "unset" shows).
+ * headers and passwords in URLs (providers, PostgreSQL, Redis) replaced by `MASK` (empty values
+ * stay empty so "unset" shows).
  */
 export function maskConfig(config: GatewayConfig): GatewayConfig {
   const copy = structuredClone(config);
@@ -15,6 +16,7 @@ export function maskConfig(config: GatewayConfig): GatewayConfig {
   if (copy.auth.adminKey !== undefined) copy.auth.adminKey = mask(copy.auth.adminKey);
   for (const k of copy.auth.keys ?? []) if (k.key !== undefined) k.key = mask(k.key);
   if (copy.usage.postgres !== undefined) copy.usage.postgres = maskUrl(copy.usage.postgres);
+  if (copy.cluster.redis !== undefined) copy.cluster.redis = maskUrl(copy.cluster.redis);
   for (const p of Object.values(copy.providers)) {
     if (p.apiKey !== undefined) p.apiKey = mask(p.apiKey);
     if (p.baseUrl !== undefined) p.baseUrl = maskUrl(p.baseUrl);
