@@ -15,6 +15,7 @@ export function maskConfig(config: GatewayConfig): GatewayConfig {
   if (copy.auth.adminKey !== undefined) copy.auth.adminKey = mask(copy.auth.adminKey);
   for (const k of copy.auth.keys ?? []) if (k.key !== undefined) k.key = mask(k.key);
   if (copy.usage.postgres !== undefined) copy.usage.postgres = maskUrl(copy.usage.postgres);
+  if (copy.cluster.redis !== undefined) copy.cluster.redis = maskUrl(copy.cluster.redis);
   for (const p of Object.values(copy.providers)) {
     if (p.apiKey !== undefined) p.apiKey = mask(p.apiKey);
     if (p.baseUrl !== undefined) p.baseUrl = maskUrl(p.baseUrl);
@@ -34,13 +35,17 @@ function mask(secret: string): string {
 /** Query parameters that carry credentials (`?api-key=`, `?key=`, `?access_token=`, `?sig=`, ...). */
 const SECRET_PARAM_RE = /key|token|secret|sig|auth|pass|credential|session/i;
 
+/** A value of a secret-looking query parameter, in text that need not parse as a URL. */
+const SECRET_QUERY_RE = /([?&][^=&#]*(?:key|token|secret|sig|auth|pass|credential|session)[^=&#]*=)[^&#]+/gi;
+
 /** URL credentials and secret-looking query values masked; everything else kept as written. */
 export function maskUrl(url: string): string {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    return url;
+    // Not a URL (a config error echoes it): still no query-string secret.
+    return url.replace(SECRET_QUERY_RE, `$1${MASK}`);
   }
   let changed = false;
   if (u.password) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_ROUTING_CONFIG } from '../routing/types.js';
+import { maskUrl } from './mask.js';
 import { formatDuration, parseDuration, parseSize } from './units.js';
 
 /**
@@ -65,7 +66,9 @@ const httpUrl = () =>
       scheme = undefined;
     }
     if (scheme !== 'http:' && scheme !== 'https:') {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid URL ${JSON.stringify(capText(v, 200))}: write it with its scheme, e.g. http://${v.replace(/^[a-z]+:\/\//i, '')}` });
+      const shown = capText(maskUrl(v), 200);
+      const hint = v.includes('://') ? 'use http:// or https://' : `write it with its scheme, e.g. http://${shown}`;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid URL ${JSON.stringify(shown)}: ${hint}` });
     }
   });
 

@@ -135,4 +135,26 @@ models:
     assert.equal(maskUrl('https://h/v1?x=1'), 'https://h/v1?x=1');
     assert.equal(c.providers.az!.baseUrl, 'https://res.example/openai?api-version=2024-06-01&api-key=QS-SECRET-1', 'the original is untouched');
   });
+
+  test('cluster.redis printed with its password by check-config and GET /v1/admin/config: masked', () => {
+    const c = parseConfig(
+      `cluster: { redis: "redis://:REDIS-PW-1@127.0.0.1:6379/0" }
+providers:
+  m: { type: mock }
+models:
+  a: { providers: [{ provider: m }] }
+`,
+      { env: {} },
+    );
+    const text = JSON.stringify(maskConfig(c));
+    assert.ok(!text.includes('REDIS-PW-1'), `the Redis password printed: ${text}`);
+    assert.match(text, /redis:\/\/:\*+@127\.0\.0\.1:6379\/0/);
+    assert.equal(c.cluster.redis, 'redis://:REDIS-PW-1@127.0.0.1:6379/0', 'the original is untouched');
+  });
+
+  test('a scheme-less baseUrl\'s error echoes its query-string key: masked in the message', () => {
+    const err = configError(`providers:\n  az: { type: openai-compatible, baseUrl: "res.example/openai?api-key=QS-SECRET-9" }\nmodels:\n  a: { providers: [{ provider: az }] }\n`);
+    assert.ok(!err.message.includes('QS-SECRET-9'), err.message);
+    assert.match(err.message, /providers\.az\.baseUrl: invalid URL/);
+  });
 });
