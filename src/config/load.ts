@@ -64,6 +64,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
   let config: GatewayConfig | undefined;
   let providers: Record<string, ProviderEntry>;
   let models: Record<string, ModelEntry>;
+  /** Providers checked without their bad fields (reported by the schema already): those fields' names. */
+  let dropped = new Map<string, string[]>();
   if (result.success) {
     config = result.data;
     providers = config.providers;
@@ -76,6 +78,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
     const parts = partialParse(raw);
     providers = parts.providers;
     models = parts.models;
+    dropped = parts.dropped;
     crossCheck(parts.check, report);
   }
 
@@ -93,7 +96,11 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
       report(['providers', name, 'type'], `unknown provider type "${p.type}" (supported: ${options.providerTypes.join(', ')})`);
       continue;
     }
-    for (const message of options.checkProvider?.(name, p, modelsOf.get(name) ?? []) ?? []) report(['providers', name], message);
+    const without = dropped.get(name) ?? [];
+    for (const message of options.checkProvider?.(name, p, modelsOf.get(name) ?? []) ?? []) {
+      // A field the schema rejected is reported once, by the schema, not again as missing.
+      if (!without.some((field) => message.includes(`"${field}"`))) report(['providers', name], message);
+    }
   }
 
   if (issues.length > 0 || config === undefined) throw new ConfigError(source, dedupe(sortIssues(issues)));
@@ -101,15 +108,29 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
 }
 
 /** Each section (and each provider and model) checked on its own, keeping what is valid. */
-function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record<string, ProviderEntry>; models: Record<string, ModelEntry> } {
+function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record<string, ProviderEntry>; models: Record<string, ModelEntry>; dropped: Map<string, string[]> } {
   const obj = isRecord(raw) ? raw : {};
   const pool = configShape.pool.safeParse(obj.pool);
   const auth = configShape.auth.safeParse(obj.auth);
   const providers: Record<string, ProviderEntry> = {};
   const rawProviders = isRecord(obj.providers) ? obj.providers : undefined;
+  const dropped = new Map<string, string[]>();
   for (const [name, entry] of Object.entries(rawProviders ?? {})) {
     const p = providerSchema.safeParse(entry);
-    if (p.success) providers[name] = p.data;
+    if (p.success) {
+      providers[name] = p.data;
+      continue;
+    }
+    // Without its bad fields the provider may still parse: then its own checks (a missing key,
+    // Azure's deployment) are reported now rather than after the bad fields are fixed.
+    if (!isRecord(entry)) continue;
+    const bad = new Set(p.error.issues.flatMap((i) => (i.code === z.ZodIssueCode.unrecognized_keys ? i.keys : i.path.length > 0 ? [String(i.path[0])] : [])));
+    if (bad.has('type')) continue;
+    const rest = providerSchema.safeParse(Object.fromEntries(Object.entries(entry).filter(([k]) => !bad.has(k))));
+    if (rest.success) {
+      providers[name] = rest.data;
+      dropped.set(name, [...bad]);
+    }
   }
   const models: Record<string, ModelEntry> = {};
   const checkModels: NonNullable<CrossCheckInput['models']> = {};
@@ -138,7 +159,7 @@ function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record
     modelNames: rawModels ? Object.keys(rawModels) : undefined,
     keys: auth.success ? auth.data.keys : undefined,
   };
-  return { check, providers, models };
+  return { check, providers, models, dropped };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -79,6 +79,27 @@ models:
     assert.match(err.issues[0]!.message, /PORT_NOT_SET is not set/);
   });
 
+  test('a provider with a bad field hides its provider-level errors until that field is fixed: both at once, neither twice', () => {
+    const err = configError(`providers:
+  oa: { type: openai, timeout: 5s }
+  az: { type: azure-openai, apiKey: k, baseUrl: "https://r.example", connectTimeout: banana }
+  bad: { type: openai, apiKey: 42 }
+models:
+  a: { providers: [{ provider: oa, model: gpt }, { provider: az, model: gpt }, { provider: bad, model: gpt }] }
+`);
+    assert.deepEqual(
+      err.issues.map((i) => [i.line, i.path, i.message.replace(/:.*$/s, '')]),
+      [
+        [2, 'providers.oa', 'provider "oa" (type openai) needs "apiKey"'],
+        [2, 'providers.oa.timeout', 'unknown field "timeout"'],
+        [3, 'providers.az', 'provider "az" (type azure-openai) needs "deployment"'],
+        [3, 'providers.az.connectTimeout', 'invalid duration "banana"'],
+        [4, 'providers.bad.apiKey', 'Expected string, received number'],
+      ],
+      err.message,
+    );
+  });
+
   test('one minPoolSize > maxPoolSize prints four lines: one line', () => {
     const err = configError(`pool: { minPoolSize: 5, maxPoolSize: 3 }
 providers:
