@@ -402,8 +402,8 @@ export interface CrossCheckInput {
     | undefined;
   /** Every model name written in the file (valid or not). */
   modelNames?: readonly string[] | undefined;
-  /** `auth.keys`, when the `auth` section is valid. */
-  keys?: ReadonlyArray<{ name: string; key?: string | undefined; keyHash?: string | undefined; models?: readonly string[] | undefined }> | undefined;
+  /** `auth.keys`; an entry that failed its own checks is undefined. */
+  keys?: ReadonlyArray<{ name: string; key?: string | undefined; keyHash?: string | undefined; models?: readonly string[] | undefined } | undefined> | undefined;
 }
 
 /**
@@ -421,6 +421,7 @@ export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | numb
   const names = new Set<string>();
   const secrets = new Set<string>();
   cfg.keys?.forEach((k, i) => {
+    if (k === undefined) return;
     if (names.has(k.name)) add(['auth', 'keys', i, 'name'], `duplicate key name "${k.name}"`);
     names.add(k.name);
     const secret = k.key !== undefined ? `k:${k.key}` : `h:${k.keyHash?.toLowerCase()}`;

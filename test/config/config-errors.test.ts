@@ -100,6 +100,36 @@ models:
     );
   });
 
+  test('a bad field in pool or in a client key hides minPoolSize > maxPoolSize and the key\'s unknown model until it is fixed: all at once', () => {
+    // A wrong type elsewhere stops zod before its whole-file checks: the sections are checked on their own then.
+    const err = configError(`routing: { maxAttempts: many }
+auth:
+  keys:
+    - { name: k1, key: secret-1, models: [nope], rpm: -1 }
+    - { name: k2, keyHash: "sha256:xyz", models: [also-nope] }
+pool: { minPoolSize: 3, maxPoolSize: 2, bogus: 1 }
+providers:
+  m: { type: mock }
+models:
+  a: { providers: [{ provider: m }] }
+`);
+    assert.deepEqual(
+      err.issues.map((i) => [i.line, i.path]),
+      [
+        [1, 'routing.maxAttempts'],
+        [4, 'auth.keys[0].models[0]'],
+        [4, 'auth.keys[0].rpm'],
+        [5, 'auth.keys[1].keyHash'],
+        [6, 'pool.minPoolSize'],
+        [6, 'pool.bogus'],
+      ],
+      err.message,
+    );
+    // A bad minPoolSize is not replaced by its default and compared: only its own error.
+    const own = configError(`pool: { minPoolSize: -1, maxPoolSize: 1 }\nproviders:\n  m: { type: mock }\nmodels:\n  a: { providers: [{ provider: m }] }\n`);
+    assert.deepEqual(own.issues.map((i) => i.path), ['pool.minPoolSize'], own.message);
+  });
+
   test('one minPoolSize > maxPoolSize prints four lines: one line', () => {
     const err = configError(`pool: { minPoolSize: 5, maxPoolSize: 3 }
 providers:
