@@ -56,7 +56,11 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
       watcher = undefined;
       return;
     }
-    if (watcher !== undefined) return;
+    if (watcher !== undefined) {
+      if (watcher.debounceMs !== c.server.reloadDebounce) logger.info({ config: file, debounceMs: c.server.reloadDebounce }, 'config file watch: new debounce');
+      watcher.debounceMs = c.server.reloadDebounce;
+      return;
+    }
     const w = new ConfigWatcher({
       file: file!,
       debounceMs: c.server.reloadDebounce,

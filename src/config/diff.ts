@@ -29,18 +29,25 @@ export interface AddedRemovedChanged {
 
 /**
  * Settings a running gateway cannot take: a new listening socket (host, port), or options its HTTP
- * server, pool timers or process metrics were built with. Everything else applies live.
+ * server, pool timers, log destination or metrics were built with. Everything else applies live.
  */
 export const RESTART_REQUIRED: readonly string[] = [
   'server.host',
   'server.port',
   'server.bodyLimit',
+  // The HTTP server's request and header timers are set when it is made.
+  'server.bodyTimeout',
   'pool.maxTotal',
   'pool.maxWaiters',
   'pool.cleanupInterval',
   'pool.healthCheckInterval',
   'pool.healthCheckTimeout',
   'metrics.processMetrics',
+  // The dashboard's history buffers are sized once.
+  'metrics.history',
+  'metrics.historyStep',
+  // The log destination (JSON or pretty) is opened once.
+  'logging.format',
   // The usage ledger's store and the Redis link are opened once.
   'usage',
   'cluster',

@@ -7,7 +7,8 @@ const SECRET_HEADER_RE = /auth|key|token|secret|cookie|signature/i;
 
 /**
  * A copy of the config safe to print or log: API keys, admin key, provider keys, secret-looking
- * headers and passwords in URLs replaced by `MASK` (empty values stay empty so "unset" shows).
+ * headers and passwords in URLs (providers, PostgreSQL, Redis) replaced by `MASK` (empty values
+ * stay empty so "unset" shows).
  */
 export function maskConfig(config: GatewayConfig): GatewayConfig {
   const copy = structuredClone(config);

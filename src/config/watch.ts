@@ -21,6 +21,8 @@ export interface ConfigWatcherOptions {
  * (or a write of the same bytes) does nothing.
  */
 export class ConfigWatcher {
+  /** Quiet time before the file is read; may change while watching (a reloaded `server.reloadDebounce`). */
+  debounceMs: number;
   private readonly o: ConfigWatcherOptions;
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -29,6 +31,7 @@ export class ConfigWatcher {
 
   constructor(opts: ConfigWatcherOptions) {
     this.o = opts;
+    this.debounceMs = opts.debounceMs;
   }
 
   /** Remember the current content, then watch. */
@@ -53,7 +56,7 @@ export class ConfigWatcher {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.check();
-    }, this.o.debounceMs);
+    }, this.debounceMs);
     this.timer.unref();
   }
 

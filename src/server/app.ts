@@ -159,18 +159,23 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // Validate without rewriting the body: no coercion, no removed or defaulted fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
   });
-  if (server.maxConnections > 0) app.server.maxConnections = server.maxConnections;
+  const capConnections = (max: number) => {
+    // 0 = no cap; Node reads the property at each new connection, so a reload applies at once.
+    app.server.maxConnections = max > 0 ? max : Infinity;
+  };
+  capConnections(server.maxConnections);
   let lastDropLog = 0;
   app.server.on('drop', () => {
     // At most one line a minute: a flood of refused connections must not flood the log.
     if (Date.now() - lastDropLog < 60_000) return;
     lastDropLog = Date.now();
-    logger.warn({ event: 'connection_refused', maxConnections: server.maxConnections }, 'connection refused: server.maxConnections reached');
+    logger.warn({ event: 'connection_refused', maxConnections: live.current.config.server.maxConnections }, 'connection refused: server.maxConnections reached');
   });
 
   // Only JSON bodies, depth-checked before they are parsed; anything else is 415.
+  const maxJsonDepth = () => live.current.config.server.maxJsonDepth;
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(app.getDefaultJsonParser('error', 'ignore'), server.maxJsonDepth));
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(app.getDefaultJsonParser('error', 'ignore'), maxJsonDepth));
 
   // Callback-style: a synchronous check needs no promise per request.
   app.addHook('onRequest', (request, reply, done) => {
@@ -277,7 +282,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // is only read and spread into a new object for the upstream, never merged, and JSON.parse itself
     // makes "__proto__" an own data property, not the prototype. Other routes keep fastify's default.
     chat.removeContentTypeParser('application/json');
-    chat.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(chat.getDefaultJsonParser('ignore', 'ignore'), server.maxJsonDepth));
+    chat.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(chat.getDefaultJsonParser('ignore', 'ignore'), maxJsonDepth));
     registerChatRoutes(chat, { router, live, ...lifecycleDeps });
   });
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
@@ -307,6 +312,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     // A pino child keeps the level it was made with: set the long-lived ones too (request loggers are made per request).
     for (const l of [logger, poolLogger, routerLogger, chatLog, reloader.logger]) if (l.level !== c.logging.level) l.level = c.logging.level;
     app.server.keepAliveTimeout = c.server.keepAliveTimeout;
+    capConnections(c.server.maxConnections);
     router.configure(next.routing);
     metrics.track(next.routes, [...next.poolKeys].map((k) => keyOf(next, k)));
   };

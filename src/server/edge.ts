@@ -54,10 +54,14 @@ export function jsonDepthExceeds(json: string, max: number): boolean {
 
 type JsonParser = (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => void;
 
-/** A fastify string body parser that refuses bodies nested deeper than `max` before `parse` runs. */
-export function depthChecked(parse: JsonParser, max: number): JsonParser {
+/**
+ * A fastify string body parser that refuses bodies nested deeper than `max()` before `parse` runs.
+ * A function, read per body: `server.maxJsonDepth` changes on reload.
+ */
+export function depthChecked(parse: JsonParser, max: () => number): JsonParser {
   return (request, body, done) => {
-    if (jsonDepthExceeds(body, max)) done(tooDeep(max), undefined);
+    const limit = max();
+    if (jsonDepthExceeds(body, limit)) done(tooDeep(limit), undefined);
     else parse(request, body, done);
   };
 }

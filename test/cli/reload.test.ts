@@ -142,6 +142,26 @@ describe('serve: reload triggers', () => {
     }
   });
 
+  test('a reloaded server.reloadDebounce was ignored: the watcher kept the debounce it started with', async () => {
+    const file = join(dir, 'debounce.yaml');
+    await writeFile(file, yaml(['alpha']));
+    const s = await serve(['--config', file, '--watch']);
+    try {
+      await waitForLine(s, /watching .*debounce\.yaml for changes/);
+      // The change that sets a one-minute debounce is itself read after the old 50 ms one.
+      await writeFile(file, yaml(['alpha', 'beta']).replace('reloadDebounce: 50ms', 'reloadDebounce: 1m'));
+      await waitForLine(s, /config reloaded \(version 2\)/);
+      await writeFile(file, yaml(['gamma']).replace('reloadDebounce: 50ms', 'reloadDebounce: 1m'));
+      await sleep(1000); // twenty old debounce periods, a sixtieth of the new one
+      assert.deepEqual(await modelIds(s.url), ['alpha', 'beta'], 'the new debounce holds the change back');
+      assert.ok(!s.lines().some((l) => /version 3/.test(l.msg ?? '')));
+      s.child.kill('SIGTERM');
+      assert.equal(await s.exit, 0);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  });
+
   test('server.watchConfig: true watches without --watch; turning it off by reload stops watching', async () => {
     const file = join(dir, 'watchconfig.yaml');
     const watching = (models: string[], on: boolean) => yaml(models).replace('reloadDebounce: 50ms', `reloadDebounce: 50ms, watchConfig: ${on}`);

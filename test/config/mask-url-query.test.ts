@@ -15,3 +15,16 @@ describe('config: masking (#16 item 3)', () => {
     assert.equal(c.providers.g!.baseUrl, 'https://example.com/v1?key=qs-secret-1&key=qs-secret-2&region=eu');
   });
 });
+
+describe('config: masking cluster.redis', () => {
+  test('GET /v1/admin/config and check-config printed the Redis password in cluster.redis', () => {
+    const c = parseConfig(
+      'cluster: { redis: "redis://default:redis-secret-9@127.0.0.1:6379/0" }\nproviders:\n  g: { type: mock }\nmodels:\n  chat: { providers: [{ provider: g }] }\n',
+      { env: {} },
+    );
+    const m = maskConfig(c);
+    assert.ok(!JSON.stringify(m).includes('redis-secret-9'));
+    assert.equal(new URL(m.cluster.redis!).host, '127.0.0.1:6379', 'where it connects stays readable');
+    assert.equal(c.cluster.redis, 'redis://default:redis-secret-9@127.0.0.1:6379/0', 'the config itself is untouched');
+  });
+});

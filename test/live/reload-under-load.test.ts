@@ -83,6 +83,7 @@ describe('reloads under steady load', () => {
         loadMs = Date.now() - started;
       })();
 
+      const runningConfig = async () => ((await (await fetch(`${g.url}/v1/admin/config`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { data: unknown }).data;
       // Reloads spread over the run, alternating B -> A -> B ...; an invalid file in the middle.
       const versions: number[] = [];
       const reloadTimes: number[] = [];
@@ -90,8 +91,10 @@ describe('reloads under steady load', () => {
       for (let i = 1; i <= RELOADS; i++) {
         await sleep(DURATION_MS / (RELOADS + 1));
         if (i === RELOADS / 2) {
+          const before = await runningConfig();
           await g.write(configA(u1, u2).replace('apiKey: "provider-key-k1"', 'apiKey: "${LOAD_TEST_UNSET}"'));
           invalid = await reloadVia(g.url, ADMIN);
+          assert.deepEqual(await runningConfig(), before, 'the invalid file changed nothing: same version, same config');
         }
         await g.write(i % 2 === 1 ? configA(u1, u2) : configB(u1, u2));
         const t0 = Date.now();

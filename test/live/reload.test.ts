@@ -212,3 +212,124 @@ describe('a stream that lasts across a reload that removes its deployment', () =
     }
   });
 });
+
+describe('settings read once at start', () => {
+  it('reload reported server.maxJsonDepth and server.maxConnections applied but kept the start values', async () => {
+    const u1 = await LiveUpstream.start('one');
+    const u2 = await LiveUpstream.start('two');
+    const g = await startFileGateway(config(u1, u2));
+    try {
+      const deep = { model: 'chat', messages: [{ role: 'user', content: 'hi' }], metadata: { a: { b: { c: { d: 1 } } } } };
+      assert.equal((await call(g.url, 'POST', '/v1/chat/completions', { key: KEY_A, body: deep })).status, 200);
+      await g.write(config(u1, u2, { server: 'port: 0, maxJsonDepth: 4, maxConnections: 3' }));
+      const r = await reloadVia(g.url, ADMIN);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.deepEqual(r.json.data.changed.settings.sort(), ['server.maxConnections', 'server.maxJsonDepth']);
+      assert.equal(r.json.data.changed.restartRequired, undefined);
+      const refused = await call(g.url, 'POST', '/v1/chat/completions', { key: KEY_A, body: deep });
+      assert.equal(refused.status, 400, refused.text);
+      assert.match(refused.json.error.message, /more than 4 levels deep/);
+      // Other routes' bodies too (the admin and pool routes use the app's parser).
+      const emb = await call(g.url, 'POST', '/v1/embeddings', { key: KEY_A, body: { model: 'chat', input: [[[[[['x']]]]]] } });
+      assert.equal(emb.status, 400);
+      assert.match(emb.json.error.message, /more than 4 levels deep/);
+      assert.equal(g.gw.app.server.maxConnections, 3);
+    } finally {
+      await g.close();
+      await u1.close();
+      await u2.close();
+    }
+  });
+
+  it('reload reported logging.format, server.bodyTimeout and metrics.history applied though they need a restart', async () => {
+    const u1 = await LiveUpstream.start('one');
+    const u2 = await LiveUpstream.start('two');
+    const g = await startFileGateway(config(u1, u2));
+    try {
+      await g.write(config(u1, u2, { server: 'port: 0, bodyTimeout: 5s' }) + 'logging: { format: pretty }\nmetrics: { history: 30m, historyStep: 10s }\n');
+      const r = await reloadVia(g.url, ADMIN);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.deepEqual(r.json.data.changed.restartRequired.sort(), ['logging.format', 'metrics.history', 'metrics.historyStep', 'server.bodyTimeout']);
+      const cfg = (await call(g.url, 'GET', '/v1/admin/config', { key: ADMIN })).json.data.config;
+      assert.equal(cfg.logging.format, 'auto', 'the running value is kept');
+      assert.equal(cfg.server.bodyTimeout, 30_000);
+      assert.equal(cfg.metrics.history, 15 * 60_000);
+    } finally {
+      await g.close();
+      await u1.close();
+      await u2.close();
+    }
+  });
+});
+
+describe('routing and provider settings under a reload', () => {
+  it('strategy, weights and priorities change for the next request', async () => {
+    const u1 = await LiveUpstream.start('one');
+    const u2 = await LiveUpstream.start('two');
+    const model = (strategy: string, p1: number, p2: number, w1 = 1, w2 = 1) =>
+      config(u1, u2, { chat: `{ provider: one, model: up-one, priority: ${p1}, weight: ${w1} }, { provider: two, model: up-two, priority: ${p2}, weight: ${w2} }` }).replace(
+        '  chat: { providers:',
+        `  chat: { strategy: ${strategy}, providers:`,
+      );
+    const g = await startFileGateway(model('failover', 0, 1));
+    const served = async (n: number) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = await chat(g.url, 'chat');
+        assert.equal(r.status, 200);
+        out.push(r.headers.get('x-adapterpool-deployment')!);
+      }
+      return out;
+    };
+    try {
+      assert.deepEqual(new Set(await served(4)), new Set(['up-one:one']), 'failover: priority 0 first');
+      await g.write(model('failover', 1, 0));
+      assert.equal((await reloadVia(g.url, ADMIN)).status, 200);
+      assert.deepEqual(new Set(await served(4)), new Set(['up-two:two']), 'priorities swapped: the other one at once');
+      await g.write(model('weighted', 0, 0, 0, 1));
+      const r = await reloadVia(g.url, ADMIN);
+      assert.deepEqual(r.json.data.changed.deployments.changed, ['chat/one/up-one: weight, priority']);
+      assert.deepEqual(new Set(await served(6)), new Set(['up-two:two']), 'weighted, weight 0 on one: only two');
+      await g.write(model('round_robin', 0, 0));
+      assert.equal((await reloadVia(g.url, ADMIN)).status, 200);
+      assert.deepEqual(new Set(await served(4)), new Set(['up-one:one', 'up-two:two']), 'round robin: both');
+    } finally {
+      await g.close();
+      await u1.close();
+      await u2.close();
+    }
+  });
+
+  it('a provider key swap under a stream: the stream finishes on its old adapter, which then retires; new requests carry the new key', async () => {
+    const u1 = await LiveUpstream.start('one');
+    const u2 = await LiveUpstream.start('two');
+    const g = await startFileGateway(config(u1, u2, { pool: '{ minPoolSize: 1, maxPoolSize: 4 }' }));
+    try {
+      u1.hold = true;
+      const stream = chat(g.url, 'chat', KEY_A, true);
+      await eventually(() => u1.heldStreams === 1, 'the stream reached upstream one');
+      const old = g.gw.pool.details('up-one', 'one').filter((d) => d.state === 'in_use').map((d) => d.id);
+      assert.equal(old.length, 1);
+      u1.hold = false;
+
+      await g.write(config(u1, u2, { secret: 'provider-secret-new-444' }));
+      const r = await reloadVia(g.url, ADMIN);
+      assert.deepEqual(r.json.data.changed.pools, { renewed: ['up-one:one'] });
+      const seen = u1.auth.length;
+      for (let i = 0; i < 3; i++) assert.equal((await chat(g.url, 'chat')).status, 200);
+      assert.deepEqual(u1.auth.slice(seen), Array(3).fill('Bearer provider-secret-new-444'), 'new requests: the new key');
+      assert.ok(g.gw.pool.details('up-one', 'one').some((d) => d.id === old[0]), 'the lent adapter is kept while its stream runs');
+
+      u1.releaseHeld();
+      const res = await stream;
+      assert.ok(res.text.trimEnd().endsWith('data: [DONE]'), res.text);
+      assert.equal(u1.auth[0], `Bearer ${SECRET_1}`, 'the stream ran on the old key');
+      await eventually(() => !g.gw.pool.details('up-one', 'one').some((d) => d.id === old[0]), 'the old adapter retired on release');
+      assert.equal(g.gw.pool.status().in_use_adapters, 0);
+    } finally {
+      await g.close();
+      await u1.close();
+      await u2.close();
+    }
+  });
+});

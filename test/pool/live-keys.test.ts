@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AdapterPool, KeyRemovedError, poolKey, type HealthCheckResult } from '../../src/index.js';
+import { AcquireTimeoutError, AdapterPool, KeyRemovedError, poolKey, type HealthCheckResult } from '../../src/index.js';
 import { FakeAdapter, factory, sleep } from './helpers.js';
 
 function newPool(opts: Partial<ConstructorParameters<typeof AdapterPool<FakeAdapter>>[0]> = {}, f = factory()) {
@@ -78,6 +78,24 @@ describe('keys added, removed and resized while running', () => {
     await pool.releaseAdapter(held, 'm', 'p');
     await removing;
     assert.ok(held.closed);
+    await pool.close();
+  });
+
+  test('setKeyOptions: a new maxUses applies to the adapters already there, a new acquireTimeout to the next wait', async () => {
+    const { pool, f } = newPool({ minPoolSize: 0, maxPoolSize: 1, maxUses: 100, acquireTimeoutMs: 60_000 });
+    const a = await pool.getAdapter('m', 'p');
+    await pool.releaseAdapter(a, 'm', 'p');
+    pool.setKeyOptions('m', 'p', { minPoolSize: 0, maxPoolSize: 1, maxUses: 2, acquireTimeoutMs: 50 });
+    assert.equal(await pool.getAdapter('m', 'p'), a, 'kept: still valid under the new limits');
+    await pool.releaseAdapter(a, 'm', 'p');
+    assert.ok(a.closed, 'its second use reached the new maxUses');
+    const held = await pool.getAdapter('m', 'p');
+    assert.notEqual(held, a);
+    // Under the old 60 s timeout this wait would outlast the 10 s bound; under the new 50 ms one it fails first.
+    const bound = sleep(10_000, 'still waiting', { ref: false });
+    assert.ok((await Promise.race([pool.getAdapter('m', 'p').catch((e: unknown) => e), bound])) instanceof AcquireTimeoutError);
+    await pool.releaseAdapter(held, 'm', 'p');
+    assert.equal(f.made.length, 2);
     await pool.close();
   });
 
