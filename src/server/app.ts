@@ -156,8 +156,9 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     frameworkErrors: frameworkErrorReply,
     clientErrorHandler: (err, socket) =>
       clientErrorReply(err, socket, () => logger.info({ event: 'body_timeout', timeoutMs: server.bodyTimeout }, 'request cut: not received within server.bodyTimeout')),
-    // Validate without rewriting the body: no coercion, no removed or defaulted fields.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
+    // Validate without rewriting the body: no coercion, no removed or defaulted fields. `verbose` puts the
+    // failing schema on each error, so a field with several forms (anyOf) is told by its description.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, verbose: true } },
   });
   const capConnections = (max: number) => {
     // 0 = no cap; Node reads the property at each new connection, so a reload applies at once.
