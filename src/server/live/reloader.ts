@@ -50,6 +50,8 @@ export class ConfigReloader {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly draining = new Map<string, Promise<void>>();
   private closed = false;
+  /** The snapshot a reload is about to swap in (while its new pools warm up). */
+  private incoming: GatewaySnapshot | undefined;
   private readonly listeners: Array<(next: GatewaySnapshot, prev: GatewaySnapshot) => void> = [];
 
   constructor(opts: ReloaderOptions) {
@@ -146,10 +148,16 @@ export class ConfigReloader {
       const k = keyOf(key);
       pool.setKeyOptions(k.model, k.provider, limits.get(key)!);
     }
-    // Added keys serve at once: their minimum is warm before the first request can pick them.
-    await Promise.all(changes.pools.added.map((key) => this.addKey(keyOf(key), limits.get(key)!)));
-    this.o.beforeSwap?.(next, prev, changes);
-    holder.swap(next);
+    // Added keys serve at once: their minimum is warm before the first request can pick them. A key
+    // added back while its removal still waits for old requests stays: the drain skips `incoming`'s keys.
+    this.incoming = next;
+    try {
+      await Promise.all(changes.pools.added.map((key) => this.addKey(keyOf(key), limits.get(key)!)));
+      this.o.beforeSwap?.(next, prev, changes);
+      holder.swap(next);
+    } finally {
+      this.incoming = undefined;
+    }
     for (const fn of this.listeners) {
       try {
         fn(next, prev);
@@ -177,7 +185,7 @@ export class ConfigReloader {
     const { holder, pool } = this.o;
     const run = (async () => {
       for (;;) {
-        if (this.closed || holder.current.poolKeys.has(key)) return;
+        if (this.closed || holder.current.poolKeys.has(key) || this.incoming?.poolKeys.has(key)) return;
         const users = holder.inUse().filter((s) => s.poolKeys.has(key));
         if (users.length === 0) break;
         await holder.nextIdle();
