@@ -65,9 +65,18 @@ const httpUrl = () =>
       scheme = undefined;
     }
     if (scheme !== 'http:' && scheme !== 'https:') {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid URL ${JSON.stringify(capText(v, 200))}: write it with its scheme, e.g. http://${v.replace(/^[a-z]+:\/\//i, '')}` });
+      const shown = redactUrlText(capText(v, 200));
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid URL ${JSON.stringify(shown)}: write it with its scheme, e.g. http://${shown.replace(/^[a-z]+:\/\//i, '')}` });
     }
   });
+
+/**
+ * A URL that did not parse, safe to echo in an error (logged, and returned by the reload endpoint):
+ * user:password and query values, where keys often sit, replaced by asterisks.
+ */
+function redactUrlText(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#@]*@/i, '$1********@').replace(/([?&][^=&#]*=)[^&#]*/g, '$1********');
+}
 
 /** Long input shortened for messages (a config value or a client's field is never echoed in full). */
 export function capText(text: string, max: number): string {
