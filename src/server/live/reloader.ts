@@ -7,7 +7,7 @@ import { KeyRemovedError, type AdapterPool } from '../../pool/index.js';
 import type { PoolKey, PoolLimits } from '../../pool/types.js';
 import type { ChatAdapter } from '../../providers/types.js';
 import { PROVIDER_TYPES } from '../../providers/registry.js';
-import { checkProviders, type AdapterFactory } from '../check-providers.js';
+import { checkProviders, providerCheck, type AdapterFactory } from '../check-providers.js';
 import { buildSnapshot, type ConfigHolder, type GatewaySnapshot } from './snapshot.js';
 
 /** What the reloader needs of the pool: keys added, resized, renewed and drained while it lends. */
@@ -76,7 +76,8 @@ export class ConfigReloader {
       let candidate: GatewayConfig;
       try {
         if (this.file === undefined) throw new Error('the gateway runs on the built-in default config (no --config file): nothing to reload');
-        candidate = await loadConfigFile(this.file, { providerTypes: PROVIDER_TYPES, env: this.o.env ?? process.env });
+        // The start's checks, provider builds included, so each error carries its file:line.
+        candidate = await loadConfigFile(this.file, { providerTypes: PROVIDER_TYPES, checkProvider: providerCheck(this.o.factory), env: this.o.env ?? process.env });
       } catch (err) {
         return this.failed(trigger, err);
       }
