@@ -93,6 +93,9 @@ export const messagesBodySchema = {
       type: 'object',
       required: ['type'],
       properties: { type: { type: 'string', enum: ['auto', 'any', 'none', 'tool'] }, name: { type: 'string' } },
+      // `tool` forces the named tool: without a name there is nothing to force.
+      if: { properties: { type: { const: 'tool' } } },
+      then: { required: ['name'] },
     },
   },
 } as const;

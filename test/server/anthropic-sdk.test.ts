@@ -64,8 +64,10 @@ describe('Anthropic SDK -> /v1/messages -> an OpenAI-compatible upstream', () =>
 routing: { maxAttempts: 1 }
 providers:
   loop: { type: openai-compatible, baseUrl: "${up.url}", apiKey: "provider-secret-key-123" }
+  loop-usage: { type: openai-compatible, baseUrl: "${up.url}", apiKey: "provider-secret-key-123", streamUsage: true }
 models:
   claude-via-openai: { providers: [{ provider: loop, model: up-model }] }
+  claude-usage: { providers: [{ provider: loop-usage, model: up-model }] }
   emb-only: { endpoints: [embeddings], providers: [{ provider: loop, model: up-embed }] }
 `);
     client = new Anthropic({ baseURL: g.url, apiKey: 'gw-key-1', maxRetries: 0 });
@@ -136,7 +138,52 @@ models:
     assert.deepEqual([...new Set(types)], ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
     assert.deepEqual(plain(final), plain(created));
     assert.equal(up.requests[1]!.body.stream, true);
+
+    // The same for an answer with text and two tool calls, and for max_tokens and stop_sequence endings.
+    const answers: Answer[] = [
+      {
+        text: 'Checking both.',
+        tools: [
+          { id: 'call_a', name: 'get_weather', arguments: '{"city":"Paris"}' },
+          { id: 'call_b', name: 'get_weather', arguments: '{"city":"Oslo","units":{"t":"C"}}' },
+        ],
+        finish: 'tool_calls',
+        usage: { prompt_tokens: 30, completion_tokens: 12, total_tokens: 42, prompt_tokens_details: { cached_tokens: 10 } } as Answer['usage'],
+      },
+      { text: 'cut sho', finish: 'length', usage: { prompt_tokens: 3, completion_tokens: 8, total_tokens: 11 } },
+      { text: 'until', finish: 'stop', extra: { stop_reason: '###' }, usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } },
+    ];
+    for (const a of answers) {
+      answerWith(up, a);
+      const p = { ...params, tools: [WEATHER_TOOL], stop_sequences: ['###'] };
+      assert.deepEqual(plain(await client.messages.stream(p).finalMessage()), plain(await client.messages.create(p)), a.finish);
+    }
+  });
+
+  test('regression: /v1/messages streams sent stream_options to every provider, and a streamUsage:false upstream (Mistral, Groq) refuses the field', async () => {
+    const answer: Answer = { text: 'no options', finish: 'stop', usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } };
+    // Plays Mistral: 400 "Extra inputs are not permitted" for stream_options; reports usage unasked.
+    up.onChat = (r: UpstreamRequest) => {
+      if (r.body.stream_options !== undefined) {
+        r.res.writeHead(400, { 'content-type': 'application/json' });
+        r.res.end(JSON.stringify({ object: 'error', message: 'Extra inputs are not permitted', type: 'invalid_request_error', param: 'stream_options', code: null }));
+        return;
+      }
+      openAIStream(r.res, answer);
+    };
+    const params = { model: 'claude-via-openai', max_tokens: 16, messages: [{ role: 'user' as const, content: 'x' }] };
+    const final = await client.messages.stream(params).finalMessage();
+    assert.deepEqual(final.content, [{ type: 'text', text: 'no options' }]);
+    assert.equal(final.usage.input_tokens, 4);
+    assert.equal(final.usage.output_tokens, 2);
+    assert.equal(up.requests[0]!.body.stream_options, undefined);
+
+    // A provider configured with streamUsage: true is asked for usage, and the message_delta carries it.
+    answerWith(up, answer);
+    const asked = await client.messages.stream({ ...params, model: 'claude-usage' }).finalMessage();
     assert.deepEqual(up.requests[1]!.body.stream_options, { include_usage: true });
+    assert.equal(asked.usage.input_tokens, 4);
+    assert.equal(asked.usage.output_tokens, 2);
   });
 
   test('the raw stream carries a ping after message_start, each event named as its type', async () => {
@@ -267,6 +314,16 @@ models:
     assert.equal(json.json.error.type, 'invalid_request_error');
   });
 
+  test('regression: tool_choice {type:"tool"} without a name went upstream as a call to a function named ""', async () => {
+    const r = await call(g.url, 'POST', '/v1/messages', {
+      headers: { 'x-api-key': 'gw-key-1' },
+      body: { model: 'claude-via-openai', max_tokens: 8, tools: [WEATHER_TOOL], tool_choice: { type: 'tool' }, messages: [{ role: 'user', content: 'x' }] },
+    });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.json, { type: 'error', error: { type: 'invalid_request_error', message: "Missing required parameter: 'tool_choice.name'." } });
+    assert.equal(up.requests.length, 0);
+  });
+
   test('429 and 503 from the upstream: rate_limit_error, overloaded_error (529) with Retry-After', async () => {
     up.onChat = (r) => {
       r.res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' });
@@ -311,6 +368,23 @@ models:
     assert.ok(!text.includes('message_stop'));
     const stream = client.messages.stream({ model: 'claude-via-openai', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] });
     await assert.rejects(stream.finalMessage(), (err: unknown) => err instanceof Anthropic.APIError);
+  });
+
+  test('regression: the Anthropic SDK\'s _request_id and error.requestID were undefined (it reads request-id, not x-request-id)', async () => {
+    answerWith(up, { text: 'ok', finish: 'stop', usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
+    const params = { model: 'claude-via-openai', max_tokens: 8, messages: [{ role: 'user' as const, content: 'x' }] };
+    const { response, request_id } = await client.messages.create(params).withResponse();
+    assert.ok(request_id);
+    assert.equal(request_id, response.headers.get('x-request-id'));
+    assert.ok((await client.messages.create(params))._request_id);
+    const stream = client.messages.stream(params);
+    await stream.finalMessage();
+    assert.ok(stream.request_id);
+    const streamLine = g.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'messages').at(-1);
+    assert.equal(stream.request_id, streamLine.reqId);
+    await assert.rejects(client.messages.create({ ...params, model: 'nope' }), (err: unknown) => err instanceof Anthropic.NotFoundError && typeof err.requestID === 'string' && err.requestID.length > 0);
+    const anon = new Anthropic({ baseURL: g.url, apiKey: 'wrong-key', maxRetries: 0 });
+    await assert.rejects(anon.messages.countTokens({ model: 'claude-via-openai', messages: params.messages }), (err: unknown) => err instanceof Anthropic.AuthenticationError && typeof err.requestID === 'string');
   });
 
   test('each request has one log line with model, deployment and status; no key in the logs', async () => {

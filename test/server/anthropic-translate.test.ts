@@ -69,7 +69,7 @@ describe('Anthropic <-> OpenAI: one set of mapping tables for both directions', 
 });
 
 describe('Anthropic request -> OpenAI chat request', () => {
-  test('system blocks, string content, sampling, stop sequences, user id, streaming asks for usage', () => {
+  test('system blocks, string content, sampling, stop sequences, user id, streaming (stream_options left to the adapter)', () => {
     const out = toChatRequest(
       {
         model: 'm',
@@ -94,7 +94,6 @@ describe('Anthropic request -> OpenAI chat request', () => {
       stop: ['x', 'y'],
       user: 'u-7',
       stream: true,
-      stream_options: { include_usage: true },
     });
   });
 
@@ -140,6 +139,27 @@ describe('Anthropic request -> OpenAI chat request', () => {
     assert.equal(out.parallel_tool_calls, false);
   });
 
+  test('regression: Claude Code\'s metadata.user_id (~150 characters) went upstream as user, over OpenAI\'s 64-character limit', () => {
+    const id = `user_${'ab12'.repeat(16)}_account_${'0'.repeat(36)}_session_${'1'.repeat(36)}`;
+    const at = (user_id: string) => toChatRequest({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], metadata: { user_id } }, false).user;
+    const long = at(id)!;
+    assert.ok(long.length <= 64, long);
+    assert.equal(at(id), long, 'the same id gives the same user');
+    assert.notEqual(at(id + 'x'), long, 'another id gives another user');
+    assert.ok(!long.includes('ab12'), 'no part of the id in clear');
+    assert.equal(at('u-7'), 'u-7', 'short ids go as they are');
+    assert.equal(at('x'.repeat(64)), 'x'.repeat(64));
+  });
+
+  test('regression: tool_choice went upstream without tools, which OpenAI refuses ("only allowed when tools are specified")', () => {
+    for (const type of ['auto', 'any', 'none'] as const) {
+      const out = toChatRequest({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], tool_choice: { type, disable_parallel_tool_use: true } }, false);
+      assert.equal(out.tool_choice, undefined, type);
+      assert.equal(out.parallel_tool_calls, undefined, type);
+      assert.equal(toChatRequest({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], tools: [], tool_choice: { type } }, false).tool_choice, undefined, type);
+    }
+  });
+
   test('what cannot be translated is a 400 naming the field', () => {
     const refuse = (req: Partial<MessagesRequest>, param: string) =>
       assert.throws(
@@ -148,6 +168,9 @@ describe('Anthropic request -> OpenAI chat request', () => {
       );
     refuse({ messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', data: 'x' } }] }] }, 'messages[0].content[0].type');
     refuse({ tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, 'tools[0].type');
+    // regression: an empty content list vanished in translation (two assistant turns in a row, or no user turn at all)
+    refuse({ messages: [{ role: 'user', content: [] }] }, 'messages[0].content');
+    refuse({ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: [] }, { role: 'user', content: 'b' }] }, 'messages[1].content');
     refuse({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'file', file_id: 'f' } }] }] }, 'messages[0].content[0].source');
   });
 });

@@ -116,6 +116,15 @@ models:
     assert.equal(up.requests.length, 1);
   });
 
+  test('/v1/models keeps its shape: embeddings models listed like chat ones, nothing added', async () => {
+    const list = await call(g.url, 'GET', '/v1/models', { key: 'gw-key' });
+    assert.deepEqual(Object.keys(list.json), ['object', 'data']);
+    assert.deepEqual(list.json.data.map((m: { id: string }) => m.id), ['embedder', 'chatter', 'both']);
+    for (const m of list.json.data) assert.deepEqual(Object.keys(m).sort(), ['created', 'id', 'object', 'owned_by']);
+    const one = await client.models.retrieve('embedder');
+    assert.deepEqual({ id: one.id, object: one.object, owned_by: one.owned_by }, { id: 'embedder', object: 'model', owned_by: 'adapterpool' });
+  });
+
   test('bad input is a 400 naming the field; unknown model 404; no key 401', async () => {
     const empty = await call(g.url, 'POST', '/v1/embeddings', { key: 'gw-key', body: { model: 'embedder', input: [] } });
     assert.equal(empty.status, 400);
@@ -186,5 +195,46 @@ models:
     assert.deepEqual(a.usage, { prompt_tokens: 2, total_tokens: 2 });
     const dims = await client.embeddings.create({ model: 'mocked', input: 'same', dimensions: 3, encoding_format: 'float' });
     assert.equal(dims.data[0]!.embedding.length, 3);
+  });
+});
+
+describe('embeddings failover between two loopback deployments, with circuits', () => {
+  let down: Upstream;
+  let good: Upstream;
+  let g: RunningGateway;
+  let client: OpenAI;
+  before(async () => {
+    down = await Upstream.start();
+    good = await Upstream.start();
+    g = await startGateway(`routing: { maxAttempts: 2, maxAttemptsPerDeployment: 1, retryBackoffInitial: 1ms, retryBackoffMax: 2ms, circuitConsecutiveFailures: 2, circuitCooldown: 1h }
+providers:
+  east: { type: openai-compatible, baseUrl: "${down.url}" }
+  west: { type: openai-compatible, baseUrl: "${good.url}" }
+models:
+  embed: { strategy: failover, endpoints: [embeddings], providers: [{ provider: east, model: e-east, priority: 0 }, { provider: west, model: e-west, priority: 1 }] }
+`);
+    client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    embeddingsUpstream(down, { status: 500 });
+    embeddingsUpstream(good);
+  });
+  after(async () => {
+    await g.close();
+    await down.close();
+    await good.close();
+  });
+
+  test('the preferred deployment fails: each request is served by the other; after two failures its circuit opens and it is skipped', async () => {
+    for (let i = 0; i < 4; i++) {
+      const { data: res, response } = await client.embeddings.create({ model: 'embed', input: `text ${i}`, encoding_format: 'float' }).withResponse();
+      assert.deepEqual(res.data[0]!.embedding, vectorOf(`text ${i}`));
+      assert.equal(response.headers.get('x-adapterpool-deployment'), 'e-west:west');
+      assert.equal(response.headers.get('x-adapterpool-attempts'), i < 2 ? '2' : '1', `request ${i}`);
+    }
+    assert.equal(down.requests.length, 2);
+    assert.deepEqual(down.requests.map((r) => r.body.model), ['e-east', 'e-east']);
+    assert.deepEqual(good.requests.map((r) => r.body.model), ['e-west', 'e-west', 'e-west', 'e-west']);
+    const deployments = await call(g.url, 'GET', '/v1/pool/deployments');
+    const east = deployments.json.data.deployments.find((d: { key: string }) => d.key === 'e-east:east');
+    assert.equal(east.circuit, 'open');
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { imageUrlFromSource, TOOL_CHOICE_TO_OPENAI } from '../../providers/anthropic/mapping.js';
 import type { ChatCompletionRequest, ChatMessage, ToolCall } from '../../providers/types.js';
 import { GatewayHttpError } from '../errors.js';
@@ -16,6 +17,10 @@ export function toChatRequest(req: MessagesRequest, stream: boolean): ChatComple
     if (text !== '') messages.push({ role: 'system', content: text });
   }
   req.messages.forEach((m, i) => {
+    // Anthropic's own rule: only a final assistant turn (a prefill) may be empty; another one would vanish here.
+    if (Array.isArray(m.content) && m.content.length === 0 && !(m.role === 'assistant' && i === req.messages.length - 1)) {
+      throw new GatewayHttpError(400, `messages[${i}].content: all messages must have non-empty content except for the optional final assistant message.`, 'invalid_request_error', 'invalid_value', `messages[${i}].content`);
+    }
     if (typeof m.content === 'string') messages.push({ role: m.role, content: m.content });
     else if (m.role === 'assistant') messages.push(assistantMessage(m.content, i));
     else messages.push(...userMessages(m.content, i));
@@ -25,19 +30,26 @@ export function toChatRequest(req: MessagesRequest, stream: boolean): ChatComple
   if (req.temperature != null) out.temperature = req.temperature;
   if (req.top_p != null) out.top_p = req.top_p;
   if (req.stop_sequences !== undefined && req.stop_sequences.length > 0) out.stop = req.stop_sequences;
-  if (req.metadata?.user_id) out.user = req.metadata.user_id;
+  if (req.metadata?.user_id) out.user = openAIUser(req.metadata.user_id);
   if (req.tools !== undefined && req.tools.length > 0) out.tools = req.tools.map(toTool);
   const tc = req.tool_choice;
-  if (tc !== undefined) {
+  // OpenAI refuses tool_choice without tools ("only allowed when tools are specified").
+  if (tc !== undefined && out.tools !== undefined) {
     out.tool_choice = tc.type === 'tool' ? { type: 'function', function: { name: tc.name ?? '' } } : TOOL_CHOICE_TO_OPENAI[tc.type] ?? 'auto';
-    if (tc.disable_parallel_tool_use === true && out.tools !== undefined) out.parallel_tool_calls = false;
+    if (tc.disable_parallel_tool_use === true) out.parallel_tool_calls = false;
   }
-  if (stream) {
-    out.stream = true;
-    // The closing message_delta carries usage, and OpenAI streams report it only when asked.
-    out.stream_options = { include_usage: true };
-  }
+  // No `stream_options` of our own: the adapter asks for usage where its provider takes the field
+  // (`providers.*.streamUsage`; Mistral and Groq refuse it) and keeps what arrives for message_delta.
+  if (stream) out.stream = true;
   return out;
+}
+
+/** OpenAI refuses a `user` over 64 characters (OpenRouter over 128); Claude Code's ids run to ~150. */
+export const OPENAI_USER_MAX_LENGTH = 64;
+
+/** A longer id goes as its SHA-256 (64 hex digits): still one value per end user, as OpenAI suggests. */
+function openAIUser(id: string): string {
+  return id.length <= OPENAI_USER_MAX_LENGTH ? id : createHash('sha256').update(id).digest('hex');
 }
 
 /** Assistant turn: text blocks -> content, tool_use blocks -> tool_calls; thinking blocks are dropped. */

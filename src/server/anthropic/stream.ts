@@ -61,10 +61,14 @@ export class MessagesStreamWriter {
     return out;
   }
 
-  /** The closing events, once the upstream stream ended well. */
-  end(fallback?: ChatCompletionChunk): string {
+  /**
+   * The closing events, once the upstream stream ended well. `usage` is what the upstream stream read
+   * (its usage chunk, which the adapter may have kept from the chunks when it asked for it itself).
+   */
+  end(fallback?: ChatCompletionChunk, usage?: Usage): string {
     let out = this.started ? '' : this.start(fallback);
     out += this.closeBlock();
+    if (usage !== undefined) this.usage = usage;
     const stop = stopOf(this.finish, this.stopSequences);
     out += eventFrame('message_delta', {
       type: 'message_delta',

@@ -32,6 +32,15 @@ export interface MessagesRouteOptions {
   usage?: RequestUsage;
 }
 
+/** Where the Anthropic SDK reads a request's id (`message._request_id`, `error.requestID`): the same id as `x-request-id`. */
+export const ANTHROPIC_REQUEST_ID_HEADER = 'request-id';
+
+/** Before the auth hook, so that refused requests carry it too. */
+function anthropicRequestId(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  reply.header(ANTHROPIC_REQUEST_ID_HEADER, request.id);
+  done();
+}
+
 /** A non-streaming answer: the Anthropic upstream's own message, or an OpenAI completion to translate. */
 type Answer = { native: AnthropicResponse } | { completion: ChatCompletion };
 
@@ -56,7 +65,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
 
   app.post<{ Body: MessagesRequest }>(
     '/v1/messages',
-    { schema: { body: messagesBodySchema }, onRequest: [enterHook(opts.live, 'anthropicAuth')], errorHandler: anthropicErrorHandler },
+    { schema: { body: messagesBodySchema }, onRequest: [anthropicRequestId, enterHook(opts.live, 'anthropicAuth')], errorHandler: anthropicErrorHandler },
     async (request, reply) => {
       const body = request.body;
       const stream = body.stream === true;
@@ -128,7 +137,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       reply.hijack();
       const writer = new MessagesStreamWriter(body.model, body.stop_sequences);
       const outcome = await pipeFrames(reply.raw, native ? upstream.sse() : translate(upstream, writer), {
-        headers: { [REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers },
+        headers: { [REQUEST_ID_HEADER]: request.id, [ANTHROPIC_REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers },
         hangup: hangup.signal,
         cancel: () => upstream.cancel(),
         errorFrame: (err) => writer.error(toAnthropicErrorReply(err).body),
@@ -150,7 +159,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
 
   app.post<{ Body: Pick<MessagesRequest, 'model' | 'messages' | 'system' | 'tools'> }>(
     '/v1/messages/count_tokens',
-    { schema: { body: countTokensBodySchema }, onRequest: [liveHook(opts.live, 'anthropicAuth')], errorHandler: anthropicErrorHandler },
+    { schema: { body: countTokensBodySchema }, onRequest: [anthropicRequestId, liveHook(opts.live, 'anthropicAuth')], errorHandler: anthropicErrorHandler },
     async (request) => {
       const model = request.body.model;
       const route = keyAllowsModel(request.clientKey, model) ? opts.live.current.routes.get(model) : undefined;
@@ -168,7 +177,7 @@ async function* translate(upstream: ChatCompletionStream, writer: MessagesStream
     last = chunk;
     yield writer.push(chunk);
   }
-  yield writer.end(last);
+  yield writer.end(last, upstream.usage);
 }
 
 function headerValue(h: string | string[] | undefined): string | undefined {
