@@ -3,7 +3,7 @@ import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type
 import { z } from 'zod';
 import { interpolateEnv } from './env.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
-import { configSchema, configShape, crossCheck, deploymentSchema, modelSchema, providerSchema, type CrossCheckInput, type GatewayConfig, type ModelEntry, type ProviderEntry } from './schema.js';
+import { clientKeySchema, configSchema, configShape, crossCheck, deploymentSchema, modelSchema, providerSchema, type CrossCheckInput, type GatewayConfig, type ModelEntry, type ProviderEntry } from './schema.js';
 
 export interface ParseConfigOptions {
   /** Name used in messages (a file path). */
@@ -64,6 +64,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
   let config: GatewayConfig | undefined;
   let providers: Record<string, ProviderEntry>;
   let models: Record<string, ModelEntry>;
+  /** Providers checked without their bad fields (reported by the schema already): those fields' names. */
+  let dropped = new Map<string, string[]>();
   if (result.success) {
     config = result.data;
     providers = config.providers;
@@ -76,6 +78,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
     const parts = partialParse(raw);
     providers = parts.providers;
     models = parts.models;
+    dropped = parts.dropped;
     crossCheck(parts.check, report);
   }
 
@@ -93,7 +96,11 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
       report(['providers', name, 'type'], `unknown provider type "${p.type}" (supported: ${options.providerTypes.join(', ')})`);
       continue;
     }
-    for (const message of options.checkProvider?.(name, p, modelsOf.get(name) ?? []) ?? []) report(['providers', name], message);
+    const without = dropped.get(name) ?? [];
+    for (const message of options.checkProvider?.(name, p, modelsOf.get(name) ?? []) ?? []) {
+      // A field the schema rejected is reported once, by the schema, not again as missing.
+      if (!without.some((field) => message.includes(`"${field}"`))) report(['providers', name], message);
+    }
   }
 
   if (issues.length > 0 || config === undefined) throw new ConfigError(source, dedupe(sortIssues(issues)));
@@ -101,15 +108,22 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
 }
 
 /** Each section (and each provider and model) checked on its own, keeping what is valid. */
-function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record<string, ProviderEntry>; models: Record<string, ModelEntry> } {
+function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record<string, ProviderEntry>; models: Record<string, ModelEntry>; dropped: Map<string, string[]> } {
   const obj = isRecord(raw) ? raw : {};
-  const pool = configShape.pool.safeParse(obj.pool);
-  const auth = configShape.auth.safeParse(obj.auth);
+  // A default in place of a bad minPoolSize or maxPoolSize would be checked as if written: not used then.
+  const pool = withoutBadFields(configShape.pool, obj.pool ?? {}, ['minPoolSize', 'maxPoolSize']);
+  // Each key on its own, at its index (the cross-checks name keys by index).
+  const rawKeys = isRecord(obj.auth) && Array.isArray(obj.auth.keys) ? (obj.auth.keys as unknown[]) : undefined;
+  const keys = rawKeys?.map((k) => withoutBadFields(clientKeySchema, k, ['name', 'key', 'keyHash', 'models'])?.data);
   const providers: Record<string, ProviderEntry> = {};
   const rawProviders = isRecord(obj.providers) ? obj.providers : undefined;
+  const dropped = new Map<string, string[]>();
   for (const [name, entry] of Object.entries(rawProviders ?? {})) {
-    const p = providerSchema.safeParse(entry);
-    if (p.success) providers[name] = p.data;
+    // Its own checks (a missing key, Azure's deployment) run now, not after its bad fields are fixed.
+    const p = withoutBadFields(providerSchema, entry, ['type']);
+    if (p === undefined) continue;
+    providers[name] = p.data;
+    if (p.dropped.length > 0) dropped.set(name, p.dropped);
   }
   const models: Record<string, ModelEntry> = {};
   const checkModels: NonNullable<CrossCheckInput['models']> = {};
@@ -130,15 +144,30 @@ function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record
     }
   }
   const check: CrossCheckInput = {
-    pool: pool.success ? pool.data : undefined,
+    pool: pool?.data,
     providerNames: rawProviders ? Object.keys(rawProviders) : undefined,
     providerTypes: Object.fromEntries(Object.entries(providers).map(([n, p]) => [n, p.type])),
     // A missing `models` section is already reported by the schema.
     models: rawModels ? checkModels : undefined,
     modelNames: rawModels ? Object.keys(rawModels) : undefined,
-    keys: auth.success ? auth.data.keys : undefined,
+    keys,
   };
-  return { check, providers, models };
+  return { check, providers, models, dropped };
+}
+
+/**
+ * `value` parsed by `schema`, or else parsed without the top-level fields its errors name (those
+ * errors are reported already), so the checks that need the rest can still run; undefined when that
+ * fails too or a field of `needed` is among the bad ones.
+ */
+function withoutBadFields<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, value: unknown, needed: readonly string[]): { data: T; dropped: string[] } | undefined {
+  const first = schema.safeParse(value);
+  if (first.success) return { data: first.data, dropped: [] };
+  if (!isRecord(value)) return undefined;
+  const bad = new Set(first.error.issues.flatMap((i) => (i.code === z.ZodIssueCode.unrecognized_keys ? i.keys : i.path.length > 0 ? [String(i.path[0])] : [])));
+  if (bad.size === 0 || needed.some((f) => bad.has(f))) return undefined;
+  const rest = schema.safeParse(Object.fromEntries(Object.entries(value).filter(([k]) => !bad.has(k))));
+  return rest.success ? { data: rest.data, dropped: [...bad] } : undefined;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -36,13 +36,17 @@ function mask(secret: string): string {
 /** Query parameters that carry credentials (`?api-key=`, `?key=`, `?access_token=`, `?sig=`, ...). */
 const SECRET_PARAM_RE = /key|token|secret|sig|auth|pass|credential|session/i;
 
+/** A value of a secret-looking query parameter, in text that need not parse as a URL. */
+const SECRET_QUERY_RE = /([?&][^=&#]*(?:key|token|secret|sig|auth|pass|credential|session)[^=&#]*=)[^&#]+/gi;
+
 /** URL credentials and secret-looking query values masked; everything else kept as written. */
 export function maskUrl(url: string): string {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    return url;
+    // Not a URL (a config error echoes it): still no query-string secret.
+    return url.replace(SECRET_QUERY_RE, `$1${MASK}`);
   }
   let changed = false;
   if (u.password) {

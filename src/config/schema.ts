@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_ROUTING_CONFIG } from '../routing/types.js';
+import { maskUrl } from './mask.js';
 import { formatDuration, parseDuration, parseSize } from './units.js';
 
 /**
@@ -65,18 +66,11 @@ const httpUrl = () =>
       scheme = undefined;
     }
     if (scheme !== 'http:' && scheme !== 'https:') {
-      const shown = redactUrlText(capText(v, 200));
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid URL ${JSON.stringify(shown)}: write it with its scheme, e.g. http://${shown.replace(/^[a-z]+:\/\//i, '')}` });
+      const shown = capText(maskUrl(v), 200);
+      const hint = v.includes('://') ? 'use http:// or https://' : `write it with its scheme, e.g. http://${shown}`;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid URL ${JSON.stringify(shown)}: ${hint}` });
     }
   });
-
-/**
- * A URL that did not parse, safe to echo in an error (logged, and returned by the reload endpoint):
- * user:password and query values, where keys often sit, replaced by asterisks.
- */
-function redactUrlText(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#@]*@/i, '$1********@').replace(/([?&][^=&#]*=)[^&#]*/g, '$1********');
-}
 
 /** Long input shortened for messages (a config value or a client's field is never echoed in full). */
 export function capText(text: string, max: number): string {
@@ -408,8 +402,8 @@ export interface CrossCheckInput {
     | undefined;
   /** Every model name written in the file (valid or not). */
   modelNames?: readonly string[] | undefined;
-  /** `auth.keys`, when the `auth` section is valid. */
-  keys?: ReadonlyArray<{ name: string; key?: string | undefined; keyHash?: string | undefined; models?: readonly string[] | undefined }> | undefined;
+  /** `auth.keys`; an entry that failed its own checks is undefined. */
+  keys?: ReadonlyArray<{ name: string; key?: string | undefined; keyHash?: string | undefined; models?: readonly string[] | undefined } | undefined> | undefined;
 }
 
 /**
@@ -427,6 +421,7 @@ export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | numb
   const names = new Set<string>();
   const secrets = new Set<string>();
   cfg.keys?.forEach((k, i) => {
+    if (k === undefined) return;
     if (names.has(k.name)) add(['auth', 'keys', i, 'name'], `duplicate key name "${k.name}"`);
     names.add(k.name);
     const secret = k.key !== undefined ? `k:${k.key}` : `h:${k.keyHash?.toLowerCase()}`;

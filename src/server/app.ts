@@ -8,7 +8,7 @@ import type { ChatAdapter } from '../providers/types.js';
 import { DeploymentLimiter, FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { isLoopbackHost } from './auth.js';
-import { clientErrorReply, depthChecked, frameworkErrorReply, REQUEST_ID_HEADER, requestId } from './edge.js';
+import { clientErrorReply, closeSilentConnections, depthChecked, frameworkErrorReply, REQUEST_ID_HEADER, requestId } from './edge.js';
 import { errorBody, errorDetail, GatewayHttpError, toErrorReply } from './errors.js';
 import { lineWritten } from './request-lifecycle.js';
 import { cutStreams } from './sse.js';
@@ -164,6 +164,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     app.server.maxConnections = max > 0 ? max : Infinity;
   };
   capConnections(server.maxConnections);
+  closeSilentConnections(app.server, server.bodyTimeout);
   let lastDropLog = 0;
   app.server.on('drop', () => {
     // At most one line a minute: a flood of refused connections must not flood the log.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, GatewayHttpError } from './errors.js';
@@ -116,4 +116,16 @@ export function clientErrorReply(err: NodeJS.ErrnoException, socket: Socket, onT
     return;
   }
   socket.destroy();
+}
+
+/**
+ * Close a connection that sends no request within `ms`. Node's request and headers timeouts start
+ * with a request's first byte, so a connection that never sends one was never cut: enough of them
+ * fill `server.maxConnections` and lock every other client out. Cleared when a request arrives; later
+ * idle time between requests is `keepAliveTimeout`'s (Node sets it after each response).
+ */
+export function closeSilentConnections(server: Server, ms: number): void {
+  // Node's own timeout handler destroys a socket when nobody else handles its 'timeout'.
+  server.on('connection', (socket: Socket) => socket.setTimeout(ms));
+  server.on('request', (req: IncomingMessage) => req.socket.setTimeout(0));
 }

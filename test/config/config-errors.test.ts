@@ -79,6 +79,57 @@ models:
     assert.match(err.issues[0]!.message, /PORT_NOT_SET is not set/);
   });
 
+  test('a provider with a bad field hides its provider-level errors until that field is fixed: both at once, neither twice', () => {
+    const err = configError(`providers:
+  oa: { type: openai, timeout: 5s }
+  az: { type: azure-openai, apiKey: k, baseUrl: "https://r.example", connectTimeout: banana }
+  bad: { type: openai, apiKey: 42 }
+models:
+  a: { providers: [{ provider: oa, model: gpt }, { provider: az, model: gpt }, { provider: bad, model: gpt }] }
+`);
+    assert.deepEqual(
+      err.issues.map((i) => [i.line, i.path, i.message.replace(/:.*$/s, '')]),
+      [
+        [2, 'providers.oa', 'provider "oa" (type openai) needs "apiKey"'],
+        [2, 'providers.oa.timeout', 'unknown field "timeout"'],
+        [3, 'providers.az', 'provider "az" (type azure-openai) needs "deployment"'],
+        [3, 'providers.az.connectTimeout', 'invalid duration "banana"'],
+        [4, 'providers.bad.apiKey', 'Expected string, received number'],
+      ],
+      err.message,
+    );
+  });
+
+  test('a bad field in pool or in a client key hides minPoolSize > maxPoolSize and the key\'s unknown model until it is fixed: all at once', () => {
+    // A wrong type elsewhere stops zod before its whole-file checks: the sections are checked on their own then.
+    const err = configError(`routing: { maxAttempts: many }
+auth:
+  keys:
+    - { name: k1, key: secret-1, models: [nope], rpm: -1 }
+    - { name: k2, keyHash: "sha256:xyz", models: [also-nope] }
+pool: { minPoolSize: 3, maxPoolSize: 2, bogus: 1 }
+providers:
+  m: { type: mock }
+models:
+  a: { providers: [{ provider: m }] }
+`);
+    assert.deepEqual(
+      err.issues.map((i) => [i.line, i.path]),
+      [
+        [1, 'routing.maxAttempts'],
+        [4, 'auth.keys[0].models[0]'],
+        [4, 'auth.keys[0].rpm'],
+        [5, 'auth.keys[1].keyHash'],
+        [6, 'pool.minPoolSize'],
+        [6, 'pool.bogus'],
+      ],
+      err.message,
+    );
+    // A bad minPoolSize is not replaced by its default and compared: only its own error.
+    const own = configError(`pool: { minPoolSize: -1, maxPoolSize: 1 }\nproviders:\n  m: { type: mock }\nmodels:\n  a: { providers: [{ provider: m }] }\n`);
+    assert.deepEqual(own.issues.map((i) => i.path), ['pool.minPoolSize'], own.message);
+  });
+
   test('one minPoolSize > maxPoolSize prints four lines: one line', () => {
     const err = configError(`pool: { minPoolSize: 5, maxPoolSize: 3 }
 providers:
@@ -134,5 +185,27 @@ models:
     assert.equal(maskUrl('https://h/v1?api-key=abc&x=1'), `https://h/v1?api-key=${MASK}&x=1`);
     assert.equal(maskUrl('https://h/v1?x=1'), 'https://h/v1?x=1');
     assert.equal(c.providers.az!.baseUrl, 'https://res.example/openai?api-version=2024-06-01&api-key=QS-SECRET-1', 'the original is untouched');
+  });
+
+  test('cluster.redis printed with its password by check-config and GET /v1/admin/config: masked', () => {
+    const c = parseConfig(
+      `cluster: { redis: "redis://:REDIS-PW-1@127.0.0.1:6379/0" }
+providers:
+  m: { type: mock }
+models:
+  a: { providers: [{ provider: m }] }
+`,
+      { env: {} },
+    );
+    const text = JSON.stringify(maskConfig(c));
+    assert.ok(!text.includes('REDIS-PW-1'), `the Redis password printed: ${text}`);
+    assert.match(text, /redis:\/\/:\*+@127\.0\.0\.1:6379\/0/);
+    assert.equal(c.cluster.redis, 'redis://:REDIS-PW-1@127.0.0.1:6379/0', 'the original is untouched');
+  });
+
+  test('a scheme-less baseUrl\'s error echoes its query-string key: masked in the message', () => {
+    const err = configError(`providers:\n  az: { type: openai-compatible, baseUrl: "res.example/openai?api-key=QS-SECRET-9" }\nmodels:\n  a: { providers: [{ provider: az }] }\n`);
+    assert.ok(!err.message.includes('QS-SECRET-9'), err.message);
+    assert.match(err.message, /providers\.az\.baseUrl: invalid URL/);
   });
 });

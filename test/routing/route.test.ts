@@ -164,26 +164,43 @@ describe('admission (per-deployment request limits)', () => {
 describe('saturation (issue 16 item 2)', () => {
   for (const strategy of ['round_robin', 'least_connections'] as const) {
     it(`under saturation ${strategy} queues everything on one deployment`, async () => {
-      // 2 deployments x 3 adapters, 60 concurrent slow streams: 54 of them queue.
-      const h = await harness({ maxPoolSize: 3, pool: { acquireTimeoutMs: 30_000 } });
+      // 2 deployments x 2 adapters, all four lent to streams the test holds open; then 20 more requests
+      // arrive one after another (as they do over HTTP), each while every pool is full. The bug: each
+      // such request made two picks (the second with one candidate), so round robin's turn and
+      // least_connections' tie rotation advanced twice and every waiter queued on the same deployment.
+      const h = await harness({ maxPoolSize: 2, pool: { acquireTimeoutMs: 30_000 } });
+      const held: StreamResult[] = [];
+      const queued: Promise<string>[] = [];
       try {
-        for (const u of Object.values(h.up)) {
-          u.fault = 'slow';
-          u.slowMs = 40;
+        for (let i = 0; i < 4; i++) held.push((await h.router.route(chat(true), routeOf(h, strategy))) as StreamResult);
+        const state = (p: string) => h.pool.keyState(MODEL, p)!;
+        assert.deepEqual([state('a').inUse, state('b').inUse], [2, 2], 'both pools full');
+        const waiting = () => state('a').waiting + state('b').waiting;
+        for (let i = 0; i < 20; i++) {
+          queued.push(
+            (async () => {
+              const r = (await h.router.route(chat(true), routeOf(h, strategy))) as StreamResult;
+              for await (const _ of r.stream);
+              return r.deployment.provider;
+            })(),
+          );
+          // The next request arrives once this one queues.
+          for (let spins = 0; waiting() < i + 1; spins++) {
+            assert.ok(spins < 10_000, `request ${i + 1} never queued`);
+            await new Promise((r) => setImmediate(r));
+          }
         }
-        const served = { a: 0, b: 0 } as Record<string, number>;
-        const results = await Promise.allSettled(
-          Array.from({ length: 60 }, async () => {
-            const r = (await h.router.route(chat(true), routeOf(h, strategy))) as StreamResult;
-            for await (const _ of r.stream);
-            served[r.deployment.provider]!++;
-          }),
-        );
-        const failed = results.filter((r) => r.status === 'rejected');
-        assert.equal(failed.length, 0, `none failed (${failed.map((f) => String((f as PromiseRejectedResult).reason)).join('; ')})`);
-        assert.ok(served.a! >= 24 && served.b! >= 24, `both deployments served a fair share (a ${served.a}, b ${served.b})`);
-        assert.equal(h.up.a!.chatHits + h.up.b!.chatHits, 60, 'one upstream call per request');
+        const split = [state('a').waiting, state('b').waiting];
+        assert.ok(split[0]! >= 8 && split[1]! >= 8, `waiters split between the deployments (a ${split[0]}, b ${split[1]})`);
+        for (const s of held) for await (const _ of s.stream);
+        held.length = 0;
+        const served = await Promise.all(queued);
+        const onA = served.filter((p) => p === 'a').length;
+        assert.ok(onA >= 8 && served.length - onA >= 8, `both deployments served the queued requests (a ${onA}, b ${served.length - onA})`);
+        assert.equal(h.up.a!.chatHits + h.up.b!.chatHits, 24, 'one upstream call per request');
       } finally {
+        for (const s of held) for await (const _ of s.stream);
+        await Promise.allSettled(queued);
         await h.finish();
       }
     });

@@ -127,6 +127,34 @@ describe('router streams against failing loopback upstreams', () => {
     }
   });
 
+  it('#16 item 8: a malformed chunk after the first stream event is relayed verbatim and the stream counted a success', async () => {
+    const h = await harness();
+    try {
+      h.up.a!.fault = 'malformed_later';
+      for (let i = 1; i <= 3; i++) {
+        const r = await openStream(h);
+        assert.equal(r.deployment.provider, 'a');
+        // The server's path: upstream frames relayed as they come.
+        let relayed = '';
+        await assert.rejects(
+          (async () => {
+            for await (const f of r.stream.sse()) relayed += typeof f === 'string' ? f : Buffer.from(f).toString();
+          })(),
+          (e: unknown) => e instanceof ProviderError && e.errorClass === 'bad_response',
+        );
+        assert.ok(relayed.includes('first ') && !relayed.includes('not json'), `the malformed bytes never reach the caller: ${relayed}`);
+        const a = h.router.deploymentHealth().find((d) => d.key.endsWith(':a'))!;
+        // Three consecutive failures open the harness's circuits.
+        assert.equal(a.consecutiveFailures, i, 'counted against the deployment');
+        if (i === 3) assert.equal(a.circuit, 'open');
+      }
+      assert.equal(h.up.b!.chatHits, 0);
+      assertNothingInUse(h.pool, h.deployments);
+    } finally {
+      await h.finish();
+    }
+  });
+
   it('cancel(): aborts the upstream and releases the adapter exactly once', async () => {
     const h = await harness();
     try {

@@ -13,6 +13,7 @@ export type Fault =
   | 'cut' // streams: 200 and two chunks, then the connection dies; non-stream: half a JSON body, then dies
   | 'cut_before_first' // streams: 200 and headers, then the connection dies before any chunk
   | 'malformed' // 200 with a body (or first SSE event) that is not JSON
+  | 'malformed_later' // streams: a good first event, then one that is not JSON, then [DONE]
   | 'slow'; // answers after `slowMs`
 
 /**
@@ -121,6 +122,11 @@ export class FakeUpstream {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end('{"id": "x", "choices": [ not json');
         }
+        return;
+      case 'malformed_later':
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(sseChunk(this.name, { role: 'assistant', content: 'first ' }));
+        res.end('data: {"id": "x", "choices": [ not json\n\ndata: [DONE]\n\n');
         return;
       case 'slow':
         this.later(this.slowMs, () => (stream ? this.sse(res, 3) : this.completion(res)));

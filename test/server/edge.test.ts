@@ -3,7 +3,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jsonDepthExceeds } from '../../src/server/edge.js';
-import { call, eventually, startGateway, Upstream, upstreamConfig, type RunningGateway } from './helpers.js';
+import { call, completion, eventually, startGateway, Upstream, upstreamConfig, type RunningGateway } from './helpers.js';
 
 const MSG = [{ role: 'user', content: 'hi' }];
 
@@ -162,7 +162,49 @@ describe('the HTTP edge (issue 16 items 1, 4, 5, 7; issue 15 request ids)', () =
     assert.equal((await call(g.url, 'GET', '/health')).status, 200);
   });
 
+  test('a client that connects and never sends a byte holds its connection forever: closed after server.bodyTimeout', async () => {
+    // Node's request and headers timeouts start with the first byte of a request: silent connections
+    // were never cut, and server.maxConnections of them locked every other client out.
+    const { port } = new URL(g.url);
+    const silent = Array.from({ length: 5 }, () => {
+      const s = net.connect(Number(port), '127.0.0.1');
+      s.on('error', () => {});
+      return new Promise<void>((resolve) => s.on('close', () => resolve()));
+    });
+    await Promise.race([Promise.all(silent), sleep(10_000).then(() => assert.fail('silent connections were never closed'))]);
+    assert.equal((await call(g.url, 'GET', '/health')).status, 200);
+  });
+
+  test('a kept-alive connection and a slow stream are not cut by the silent-connection timeout', async () => {
+    const { port } = new URL(g.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    socket.on('error', () => {});
+    let text = '';
+    socket.on('data', (b) => (text += b.toString()));
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    await eventually(() => text.includes('"ok"'), 'first answer');
+    // Idle past bodyTimeout (600 ms) but well inside keepAliveTimeout: still open, still served.
+    await sleep(1500);
+    assert.equal(closed, false, 'a kept-alive connection was cut by bodyTimeout');
+    socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    await eventually(() => text.split('"ok"').length === 3, 'second answer on the same connection');
+    socket.destroy();
+    // A request whose answer takes longer than bodyTimeout (a slow first token) is answered.
+    up.onChat = (req) => setTimeout(() => completion(req.res, 'slow answer'), 1500);
+    try {
+      const r = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'up', messages: MSG } });
+      assert.equal(r.status, 200, r.text);
+    } finally {
+      up.onChat = (req) => completion(req.res, 'hello from upstream');
+    }
+  });
+
   test('no cap on open connections: connections over server.maxConnections are refused, the gateway serves again when they close', async () => {
+    // Its own gateway: the held connections are silent, and this suite's 600 ms bodyTimeout would close them.
+    const g = await startGateway(upstreamConfig(up.url, 'server: { bodyTimeout: 30s, maxConnections: 40 }'));
     const { port } = new URL(g.url);
     const held: net.Socket[] = [];
     try {
@@ -172,16 +214,17 @@ describe('the HTTP edge (issue 16 items 1, 4, 5, 7; issue 15 request ids)', () =
         await new Promise<void>((resolve) => s.once('connect', () => resolve()));
         held.push(s);
       }
-      await eventually(() => g.gw.app.server.listenerCount('connection') >= 0 && held.length === 40, 'held');
       // The 41st: accepted by the kernel, closed at once by the server without an answer.
       const text = await rawExchange(g.url, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
       assert.equal(text, '', 'a connection over the cap was served');
       assert.ok(g.logs.some((l) => l.includes('"event":"connection_refused"')));
+      for (const s of held) s.destroy();
+      await eventually(() => (g.gw.app.server as unknown as { _connections: number })._connections < 40, 'connections closed');
+      assert.equal((await call(g.url, 'GET', '/health')).status, 200);
     } finally {
       for (const s of held) s.destroy();
+      await g.close();
     }
-    await eventually(() => (g.gw.app.server as unknown as { _connections: number })._connections < 40, 'connections closed');
-    assert.equal((await call(g.url, 'GET', '/health')).status, 200);
   });
 
   test('the unknown-model reply and its log line repeat a 3 MB model name: both capped', async () => {
@@ -193,6 +236,29 @@ describe('the HTTP edge (issue 16 items 1, 4, 5, 7; issue 15 request ids)', () =
     const lines = g.logs.filter((l) => l.includes('"huge-model"'));
     assert.ok(lines.length > 0);
     for (const l of lines) assert.ok(l.length < 4000, `log line is ${l.length} bytes`);
+  });
+
+  test('a 3 MB content block type or server tool type sent to /v1/messages is repeated in full in the 400 and its log line: both capped', async () => {
+    // Its own gateway: the rejected request's line is a debug line.
+    const g = await startGateway(upstreamConfig(up.url, 'logging: { level: debug }'));
+    try {
+      const huge = 'z'.repeat(3 * 1024 * 1024);
+      const bodies = [
+        { model: 'up', max_tokens: 5, messages: [{ role: 'user', content: [{ type: huge }] }] },
+        { model: 'up', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], tools: [{ name: 't', type: huge }] },
+      ];
+      for (const [i, body] of bodies.entries()) {
+        const r = await call(g.url, 'POST', '/v1/messages', { body, headers: { 'x-request-id': `huge-type-${i}` } });
+        assert.equal(r.status, 400, r.text.slice(0, 300));
+        assert.equal(r.json?.type, 'error');
+        assert.ok(r.text.length < 2000, `reply is ${r.text.length} bytes`);
+        const lines = g.logs.filter((l) => l.includes(`"huge-type-${i}"`));
+        assert.ok(lines.length > 0);
+        for (const l of lines) assert.ok(l.length < 4000, `log line is ${l.length} bytes`);
+      }
+    } finally {
+      await g.close();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { call, errorReply, startGateway, Upstream, type RunningGateway } from './helpers.js';
+import { call, chunkFrame, errorReply, startGateway, Upstream, type RunningGateway } from './helpers.js';
 
 const MSG = [{ role: 'user', content: 'hi' }];
 
@@ -22,7 +22,14 @@ describe('upstream failures: what the client sees and what the log keeps (issue 
   let port: number;
   before(async () => {
     up = await Upstream.start();
-    up.onChat = (req) => errorReply(req.res, 500, 'internal upstream detail: db shard 7 at 10.1.2.3 is down');
+    up.onChat = (req) => {
+      if (req.body?.model !== 'cut') return errorReply(req.res, 500, 'internal upstream detail: db shard 7 at 10.1.2.3 is down');
+      // A stream that breaks after two chunks: the upstream's connection drops mid-answer.
+      req.res.writeHead(200, { 'content-type': 'text/event-stream' });
+      req.res.write(chunkFrame('a'));
+      req.res.write(chunkFrame('b'));
+      setTimeout(() => req.res.socket?.destroy(), 20);
+    };
     port = await deadPort();
     g = await startGateway(`routing: { maxAttempts: 1, maxAttemptsPerDeployment: 1 }
 providers:
@@ -31,6 +38,7 @@ providers:
 models:
   to-dead: { providers: [{ provider: dead, model: m }] }
   to-broken: { providers: [{ provider: broken, model: m }] }
+  to-cut: { providers: [{ provider: broken, model: cut }] }
 `);
   });
   after(async () => {
@@ -68,5 +76,43 @@ models:
     assert.match(String(line.detail), /db shard 7/, 'the upstream detail is in the line');
     assert.equal(line.err, undefined, 'no stack: an upstream 500 is no bug of ours');
     assert.equal(line.level, 40);
+  });
+
+  /** The lines of request `id` at info and above (the default level; this gateway also logs at debug). */
+  const linesOf = (id: string) => parsed(g.logs).filter((l) => l.reqId === id && l.level >= 30);
+
+  test('a /v1/messages request that fails on every deployment logs twice (the request line, then an error with a stack): one line', async () => {
+    const r = await call(g.url, 'POST', '/v1/messages', { body: { model: 'to-broken', max_tokens: 8, messages: MSG }, headers: { 'x-request-id': 'messages-broken-1' } });
+    assert.equal(r.status, 500, 'Anthropic\'s shape: server failures are 500 api_error');
+    assert.equal(r.json.type, 'error');
+    const lines = linesOf('messages-broken-1');
+    assert.equal(lines.length, 1, `one line per request: ${JSON.stringify(lines)}`);
+    assert.equal(lines[0]!.model, 'to-broken');
+    assert.equal(lines[0]!.deployment, 'm:broken');
+    assert.equal(lines[0]!.err, undefined, 'no stack: an upstream 500 is no bug of ours');
+    assert.match(String(lines[0]!.detail), /db shard 7/);
+  });
+
+  test('a chat stream that breaks mid-way logs twice (a warn with a stack, then the request line): one line', async () => {
+    const r = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'to-cut', stream: true, messages: MSG }, headers: { 'x-request-id': 'chat-cut-1' } });
+    assert.equal(r.status, 200);
+    assert.match(r.text, /"error"/, 'the stream ends with an error event');
+    const lines = linesOf('chat-cut-1');
+    assert.equal(lines.length, 1, `one line per request: ${JSON.stringify(lines)}`);
+    assert.equal(lines[0]!.model, 'to-cut');
+    assert.equal(lines[0]!.deployment, 'cut:broken');
+    assert.equal(lines[0]!.stream, true);
+    assert.equal(lines[0]!.err, undefined, 'no stack: a dropped upstream connection is no bug of ours');
+    assert.ok(lines[0]!.detail, 'the detail is in the line');
+  });
+
+  test('a /v1/messages stream that breaks mid-way logs twice (a warn with a stack, then the request line): one line', async () => {
+    const r = await call(g.url, 'POST', '/v1/messages', { body: { model: 'to-cut', max_tokens: 8, stream: true, messages: MSG }, headers: { 'x-request-id': 'messages-cut-1' } });
+    assert.equal(r.status, 200);
+    assert.match(r.text, /event: error/);
+    const lines = linesOf('messages-cut-1');
+    assert.equal(lines.length, 1, `one line per request: ${JSON.stringify(lines)}`);
+    assert.equal(lines[0]!.model, 'to-cut');
+    assert.equal(lines[0]!.err, undefined, 'no stack: a dropped upstream connection is no bug of ours');
   });
 });

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { imageUrlFromSource, TOOL_CHOICE_TO_OPENAI } from '../../providers/anthropic/mapping.js';
 import type { ChatCompletionRequest, ChatMessage, ToolCall } from '../../providers/types.js';
-import { GatewayHttpError } from '../errors.js';
+import { capText } from '../../config/index.js';
+import { ECHO_LIMIT, GatewayHttpError } from '../errors.js';
 import type { InboundBlock, InboundTool, MessagesRequest } from './types.js';
 
 /**
@@ -122,7 +123,7 @@ function toTool(t: InboundTool, i: number): NonNullable<ChatCompletionRequest['t
   if (t.type !== undefined && t.type !== 'custom') {
     throw new GatewayHttpError(
       400,
-      `tools[${i}]: the server tool "${t.type}" runs only on Anthropic's own API; this model's provider takes client tools (name, description, input_schema).`,
+      `tools[${i}]: the server tool "${capText(t.type, ECHO_LIMIT)}" runs only on Anthropic's own API; this model's provider takes client tools (name, description, input_schema).`,
       'invalid_request_error',
       'unsupported_value',
       `tools[${i}].type`,
@@ -134,5 +135,5 @@ function toTool(t: InboundTool, i: number): NonNullable<ChatCompletionRequest['t
 }
 
 function unsupportedBlock(type: string, param: string): GatewayHttpError {
-  return new GatewayHttpError(400, `${param}: content blocks of type "${type}" cannot be sent to this model's provider.`, 'invalid_request_error', 'unsupported_value', param);
+  return new GatewayHttpError(400, `${param}: content blocks of type "${capText(type, ECHO_LIMIT)}" cannot be sent to this model's provider.`, 'invalid_request_error', 'unsupported_value', param);
 }

@@ -100,7 +100,6 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
 
 async function streamReply(reply: FastifyReply, result: StreamResult, headers: Record<string, string>, hangup: HangupSignal): Promise<PipeResult> {
   reply.hijack();
-  const outcome = await pipeSse(reply.raw, result.stream, headers, hangup.signal);
-  if (outcome.error !== undefined && !outcome.clientClosed) reply.log.warn({ err: outcome.error }, 'stream ended with an error');
-  return outcome;
+  // A broken stream is logged once, by the request's own line (life.finish), with the detail.
+  return pipeSse(reply.raw, result.stream, headers, hangup.signal);
 }

@@ -63,7 +63,7 @@ function envelope<T>(
   try {
     return { success: true, data: fn(), message: messages.ok };
   } catch (err) {
-    request.log.error({ err }, messages.failed);
+    request.log.error({ event: 'dashboard_data_failed', err }, messages.failed);
     reply.code(500);
     return { success: false, data: null, message: `${messages.failed}: ${err instanceof Error ? err.message : String(err)}` };
   }

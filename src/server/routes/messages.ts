@@ -13,12 +13,12 @@ import { MessagesStreamWriter } from '../anthropic/stream.js';
 import type { MessagesRequest } from '../anthropic/types.js';
 import { keyAllowsModel } from '../auth.js';
 import { REQUEST_ID_HEADER } from '../edge.js';
-import { modelNotFound, toErrorReply, wrongEndpoint } from '../errors.js';
+import { errorDetail, modelNotFound, toErrorReply, wrongEndpoint } from '../errors.js';
 import { HangupSignal } from '../hangup-signal.js';
 import { enterHook, liveHook } from '../live/hooks.js';
 import type { ConfigHolder } from '../live/snapshot.js';
 import type { KeyLimits } from '../rate-limits.js';
-import { RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
+import { lineWritten, RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { countTokensBodySchema, messagesBodySchema } from '../schemas.js';
 import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from './chat.js';
 import { pipeFrames } from '../sse.js';
@@ -47,8 +47,12 @@ type Answer = { native: AnthropicResponse } | { completion: ChatCompletion };
 /** Every failure on these routes, hooks and body validation included, in Anthropic's error shape. */
 function anthropicErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const r = toAnthropicErrorReply(err);
-  if (r.status >= 500) request.log.error({ err }, 'request failed');
-  else request.log.debug({ err, status: r.status }, 'request rejected');
+  // One line per request: a routed request wrote its own (with the detail); a stack only for our own bugs.
+  if (r.status >= 500 && !lineWritten(request)) {
+    const code = toErrorReply(err).body.error.code;
+    if (code === 'internal_error') request.log.error({ err }, 'request failed');
+    else request.log.warn({ event: 'request_failed', status: r.status, error: code, detail: errorDetail(err) }, 'request failed');
+  } else request.log.debug({ err, status: r.status }, 'request rejected');
   if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
   if (r.headers !== undefined) reply.headers(r.headers);
   return reply.code(r.status).send(r.body);
@@ -148,7 +152,6 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         status = 499;
         error = 'client_closed';
       } else if (outcome.error !== undefined) {
-        reply.log.warn({ err: outcome.error }, 'stream ended with an error');
         const r = toErrorReply(outcome.error);
         status = r.status;
         error = r.body.error.code ?? r.body.error.type;

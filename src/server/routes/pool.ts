@@ -194,7 +194,7 @@ async function envelope<T>(
   try {
     return { success: true, data: await fn(), message: ok };
   } catch (err) {
-    reply.request.log.error({ err }, failed);
+    reply.request.log.error({ event: 'pool_endpoint_failed', err }, failed);
     reply.code(500);
     return { success: false, data: null, message: `${failed}: ${err instanceof Error ? err.message : String(err)}` };
   }

@@ -59,7 +59,7 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
       if (own) data.key = query.key ?? null;
       return { success: true, data, message: USAGE_MESSAGES.ok };
     } catch (err) {
-      request.log.error({ err }, USAGE_MESSAGES.failed);
+      request.log.error({ event: 'usage_query_failed', err }, USAGE_MESSAGES.failed);
       reply.code(503);
       return { success: false, data: null, message: `${USAGE_MESSAGES.failed}: the usage store is unavailable` };
     }
