@@ -35,6 +35,8 @@ describe('config: an invalid baseUrl in an error message', () => {
       ['api.example.com/v1?api-key=leak-secret-1&region=eu', 'leak-secret-1'],
       ['ftp://user:leak-pass-2@example.com/v1', 'leak-pass-2'],
       ['https://exa mple.com/?key=leak-3', 'leak-3'],
+      // Does not parse (the space): masked as text, user:password included.
+      ['https://user:leak-pass-4@exa mple.com/v1', 'leak-pass-4'],
     ] as const) {
       let message = '';
       try {
