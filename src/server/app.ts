@@ -156,8 +156,9 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     frameworkErrors: frameworkErrorReply,
     clientErrorHandler: (err, socket) =>
       clientErrorReply(err, socket, () => logger.info({ event: 'body_timeout', timeoutMs: server.bodyTimeout }, 'request cut: not received within server.bodyTimeout')),
-    // Validate without rewriting the body: no coercion, no removed or defaulted fields.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
+    // Validate without rewriting the body: no coercion, no removed or defaulted fields. `verbose` puts the
+    // failing schema on each error, so a field with several forms (anyOf) is told by its description.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, verbose: true } },
   });
   const capConnections = (max: number) => {
     // 0 = no cap; Node reads the property at each new connection, so a reload applies at once.
@@ -202,9 +203,13 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     if (r.headers !== undefined) reply.headers(r.headers);
     return reply.code(r.status).send(r.body);
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody(`Unknown request URL: ${request.method} ${capText(request.url.split('?')[0]!, 200)}.`, 'invalid_request_error', 'unknown_url')),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const message = `Unknown request URL: ${request.method} ${capText(path, 200)}.`;
+    // The rest of Anthropic's Messages API (batches, ...) is not served: tell its SDK in its own shape.
+    if (path.startsWith('/v1/messages/')) return reply.code(404).send({ type: 'error', error: { type: 'not_found_error', message } });
+    return reply.code(404).send(errorBody(message, 'invalid_request_error', 'unknown_url'));
+  });
   if (logger.isLevelEnabled('debug')) {
     app.addHook('onResponse', async (request, reply) => {
       request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request done');

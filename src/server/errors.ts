@@ -184,11 +184,18 @@ interface AjvError {
   keyword?: string;
   message?: string;
   params?: { missingProperty?: string };
+  /** With ajv's `verbose`: the schema holding the failed keyword. */
+  parentSchema?: { description?: string };
 }
 
-/** fastify/ajv validation failure -> 400 naming the field (`messages`, `messages[0].role`). */
+/**
+ * fastify/ajv validation failure -> 400 naming the field (`messages`, `messages[0].role`). A field of
+ * several forms (anyOf) fails with each form's error first (`must be string`): its schema's
+ * description, which lists the forms, is the message instead.
+ */
 function validationReply(errors: AjvError[], context = 'body'): ErrorReply {
-  const first = errors[0] ?? {};
+  const forms = errors.find((e) => e.keyword === 'anyOf' && typeof e.parentSchema?.description === 'string');
+  const first = forms !== undefined ? { ...forms, message: forms.parentSchema!.description } : (errors[0] ?? {});
   const segments = (first.instancePath ?? '').split('/').filter(Boolean);
   if (first.keyword === 'required' && first.params?.missingProperty) segments.push(first.params.missingProperty);
   const param = segments.reduce((acc, s) => (/^\d+$/.test(s) ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), '');

@@ -38,6 +38,8 @@ export const embeddingsBodySchema = {
   properties: {
     model: { type: 'string', minLength: 1 },
     input: {
+      // The message of a 400 when no form matches (see validationReply): a branch's own says only "must be string".
+      description: 'must be a string, an array of strings, an array of token ids (integers >= 0) or an array of such arrays, none of them empty',
       anyOf: [
         { type: 'string' },
         { type: 'array', minItems: 1, items: { type: 'string' } },
@@ -52,6 +54,7 @@ export const embeddingsBodySchema = {
 } as const;
 
 const anthropicContent = {
+  description: 'must be a string or an array of content blocks (objects with a type)',
   anyOf: [
     { type: 'string' },
     { type: 'array', items: { type: 'object', required: ['type'], properties: { type: { type: 'string', minLength: 1 } } } },
@@ -69,6 +72,7 @@ const anthropicMessages = {
 } as const;
 
 const anthropicSystem = {
+  description: 'must be a string or an array of text blocks',
   anyOf: [
     { type: 'string' },
     { type: 'array', items: { type: 'object', required: ['type', 'text'], properties: { type: { const: 'text' }, text: { type: 'string' } } } },

@@ -314,6 +314,17 @@ models:
     assert.equal(json.json.error.type, 'invalid_request_error');
   });
 
+  test('regression: a Messages API path the gateway does not serve (batches) answered 404 in OpenAI\'s shape', async () => {
+    await assert.rejects(client.messages.batches.create({ requests: [{ custom_id: 'a', params: { model: 'claude-via-openai', max_tokens: 4, messages: [{ role: 'user', content: 'x' }] } }] }), (err: unknown) => {
+      assert.ok(err instanceof Anthropic.NotFoundError);
+      assert.deepEqual(err.error, { type: 'error', error: { type: 'not_found_error', message: 'Unknown request URL: POST /v1/messages/batches.' } });
+      return true;
+    });
+    const other = await call(g.url, 'GET', '/v1/nothing-here', { key: 'gw-key-1' });
+    assert.equal(other.status, 404);
+    assert.equal(other.json.error.code, 'unknown_url');
+  });
+
   test('regression: tool_choice {type:"tool"} without a name went upstream as a call to a function named ""', async () => {
     const r = await call(g.url, 'POST', '/v1/messages', {
       headers: { 'x-api-key': 'gw-key-1' },

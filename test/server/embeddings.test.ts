@@ -125,6 +125,21 @@ models:
     assert.deepEqual({ id: one.id, object: one.object, owned_by: one.owned_by }, { id: 'embedder', object: 'model', owned_by: 'adapterpool' });
   });
 
+  test('regression: every malformed input (an empty token array, a number, mixed items) was told "must be string"', async () => {
+    for (const input of [[[]], 5, [1, 'a'], ['a', 1], [-1], [[1], ['a']], [1.5], null, []]) {
+      const r = await call(g.url, 'POST', '/v1/embeddings', { key: 'gw-key', body: { model: 'embedder', input } });
+      assert.equal(r.status, 400, JSON.stringify(input));
+      assert.equal(r.json.error.param, 'input');
+      assert.equal(r.json.error.message, "Invalid value for 'input': must be a string, an array of strings, an array of token ids (integers >= 0) or an array of such arrays, none of them empty.", JSON.stringify(input));
+    }
+    const content = await call(g.url, 'POST', '/v1/messages', { key: 'gw-key', body: { model: 'chatter', max_tokens: 4, messages: [{ role: 'user', content: 5 }] } });
+    assert.equal(content.status, 400);
+    assert.equal(content.json.error.message, "Invalid value for 'messages[0].content': must be a string or an array of content blocks (objects with a type).");
+    const system = await call(g.url, 'POST', '/v1/messages', { key: 'gw-key', body: { model: 'chatter', max_tokens: 4, system: 5, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(system.json.error.message, "Invalid value for 'system': must be a string or an array of text blocks.");
+    assert.equal(up.requests.length, 0);
+  });
+
   test('bad input is a 400 naming the field; unknown model 404; no key 401', async () => {
     const empty = await call(g.url, 'POST', '/v1/embeddings', { key: 'gw-key', body: { model: 'embedder', input: [] } });
     assert.equal(empty.status, 400);
