@@ -39,14 +39,17 @@ const SECRET_PARAM_RE = /key|token|secret|sig|auth|pass|credential|session/i;
 /** A value of a secret-looking query parameter, in text that need not parse as a URL. */
 const SECRET_QUERY_RE = /([?&][^=&#]*(?:key|token|secret|sig|auth|pass|credential|session)[^=&#]*=)[^&#]+/gi;
 
+/** The `user:password@` of text that need not parse as a URL (up to the host's first `/ ? #`). */
+const USERINFO_RE = /^([a-z][a-z0-9+.-]*:\/\/)?[^/?#@]*@/i;
+
 /** URL credentials and secret-looking query values masked; everything else kept as written. */
 export function maskUrl(url: string): string {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    // Not a URL (a config error echoes it): still no query-string secret.
-    return url.replace(SECRET_QUERY_RE, `$1${MASK}`);
+    // Not a URL (a config error echoes it): still no query-string secret, no user:password.
+    return url.replace(SECRET_QUERY_RE, `$1${MASK}`).replace(USERINFO_RE, `$1${MASK}@`);
   }
   let changed = false;
   if (u.password) {

@@ -234,7 +234,7 @@ export const providerSchema = z
     /** One SSE event of a stream; over it the stream ends with the same error. */
     maxEventSize: size().default('8mb'),
     /** OpenAI-compatible types: ask for usage in streams (`stream_options.include_usage`). Default per type. */
-    streamUsage: z.boolean().optional(),
+    streamUsage: bool().optional(),
     mock: mockSchema.optional(),
   })
   .strict();

@@ -11,7 +11,7 @@ import { METRIC_PREFIX } from './metrics.js';
  */
 export class LimitMetrics {
   private readonly keyLimited: Counter<'key' | 'reason'>;
-  private readonly deploymentLimited: Counter<'model' | 'provider'>;
+  private readonly deploymentLimited: Counter<'upstream_model' | 'provider'>;
 
   constructor(registry: Registry, keys: readonly ClientKey[], ledger: Pick<UsageLedger, 'dropped' | 'written' | 'pending'> | undefined) {
     const registers = [registry];
@@ -24,7 +24,7 @@ export class LimitMetrics {
     this.deploymentLimited = new Counter({
       name: `${METRIC_PREFIX}deployment_rate_limited_total`,
       help: 'Times a deployment was skipped because it was at its rpm / tpm limit.',
-      labelNames: ['model', 'provider'],
+      labelNames: ['upstream_model', 'provider'],
       registers,
     });
     for (const k of keys) {

@@ -166,6 +166,12 @@ models:
     assert.equal(err.issues[0]!.path, 'logging.logPrompts');
     assert.match(err.issues[0]!.message, /boolean/);
   });
+
+  test('providers.*.streamUsage cannot come from an environment variable ("Expected boolean, received string"): accepted like the other booleans', () => {
+    const text = `providers:\n  v: { type: vllm, baseUrl: "http://127.0.0.1:8000/v1", streamUsage: "\${VLLM_STREAM_USAGE:-false}" }\nmodels:\n  a: { providers: [{ provider: v, model: q }] }\n`;
+    assert.equal(parseConfig(text, { env: {} }).providers.v!.streamUsage, false);
+    assert.equal(parseConfig(text, { env: { VLLM_STREAM_USAGE: 'true' } }).providers.v!.streamUsage, true);
+  });
 });
 
 describe('check-config masking (issue 15)', () => {

@@ -28,3 +28,24 @@ describe('config: masking cluster.redis', () => {
     assert.equal(c.cluster.redis, 'redis://default:redis-secret-9@127.0.0.1:6379/0', 'the config itself is untouched');
   });
 });
+
+describe('config: an invalid baseUrl in an error message', () => {
+  test('a baseUrl without its scheme echoed its ?api-key= and user:password into the error (logged, and returned by POST /v1/admin/reload)', () => {
+    for (const [url, secret] of [
+      ['api.example.com/v1?api-key=leak-secret-1&region=eu', 'leak-secret-1'],
+      ['ftp://user:leak-pass-2@example.com/v1', 'leak-pass-2'],
+      ['https://exa mple.com/?key=leak-3', 'leak-3'],
+      // Does not parse (the space): masked as text, user:password included.
+      ['https://user:leak-pass-4@exa mple.com/v1', 'leak-pass-4'],
+    ] as const) {
+      let message = '';
+      try {
+        parseConfig(`providers:\n  g: { type: openai-compatible, baseUrl: "${url}" }\nmodels:\n  chat: { providers: [{ provider: g }] }\n`, { env: {} });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      assert.match(message, /providers\.g\.baseUrl: invalid URL/);
+      assert.ok(!message.includes(secret), message);
+    }
+  });
+});

@@ -107,6 +107,8 @@ describe('POST /v1/admin/reload and GET /v1/admin/config', () => {
       [config(u1, u2, { chat: '{ provider: nowhere, model: x }' }), /gateway\.yaml:\d+:\d+: models\.chat\.providers\[0\]\.provider: unknown provider "nowhere"/],
       [config(u1, u2, { secret: '${LIVE_UNSET_VAR}' }), /gateway\.yaml:\d+:\d+: providers\.one\.apiKey: environment variable LIVE_UNSET_VAR is not set/],
       [config(u1, u2).replace('type: openai-compatible', 'type: no-such-type'), /gateway\.yaml:\d+:\d+: providers\.one\.type: unknown provider type "no-such-type"/],
+      // A provider the registry cannot build: it was reported as "config: providers.one: ...", no file or line.
+      [config(u1, u2).replace(`baseUrl: "${u1.url}", `, ''), /gateway\.yaml:\d+:\d+: providers\.one: provider "one" \(type openai-compatible\) needs "baseUrl"/],
     ];
     for (const [text, reason] of cases) {
       await g.write(text);
@@ -124,7 +126,7 @@ describe('POST /v1/admin/reload and GET /v1/admin/config', () => {
     assert.equal(failures.length - failuresBefore, cases.length, 'each failure logged once');
     assert.match(failures.at(-1)!.msg, /gateway\.yaml:\d+/);
     const metrics = await call(g.url, 'GET', '/metrics', { key: ADMIN });
-    assert.match(metrics.text, /adapterpool_config_reloads_total\{result="failure"\} 4\n/);
+    assert.match(metrics.text, new RegExp(`adapterpool_config_reloads_total\\{result="failure"\\} ${cases.length}\\n`));
     assert.match(metrics.text, /adapterpool_config_reloads_total\{result="success"\} 2\n/);
   });
 

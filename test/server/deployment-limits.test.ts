@@ -74,7 +74,7 @@ models:
     }
     assert.deepEqual(served, ['up-model:a', 'up-model:a', 'up-model:a', 'up-model:b', 'up-model:b']);
     const m = parseMetrics((await call(g.url, 'GET', '/metrics')).text);
-    assert.equal(metricValue(m, 'adapterpool_deployment_rate_limited_total', { model: 'up-model', provider: 'a' }), 2);
+    assert.equal(metricValue(m, 'adapterpool_deployment_rate_limited_total', { upstream_model: 'up-model', provider: 'a' }), 2);
   });
 
   test('every deployment at its limit: 429 with Retry-After', async () => {

@@ -165,21 +165,21 @@ describe('GET /metrics', () => {
   it('has the pool gauges of every configured model:provider, from pool.stats()', () => {
     for (const [model, provider] of [['up-chat', 'fast'], ['up-flaky', 'broken'], ['up-flaky', 'fast'], ['up-tiny', 'slow'], ['up-ill', 'sick']] as const) {
       for (const name of ['pool_adapters', 'pool_adapters_available', 'pool_adapters_in_use', 'pool_adapters_unhealthy', 'pool_waiters', 'pool_max_size', 'pool_utilization_ratio', 'pool_health_ratio', 'circuit_state']) {
-        assert.ok(has(afterTraffic, `adapterpool_${name}`, { model, provider }), `adapterpool_${name}{${model},${provider}}`);
+        assert.ok(has(afterTraffic, `adapterpool_${name}`, { upstream_model: model, provider }), `adapterpool_${name}{${model},${provider}}`);
       }
     }
     const stats = g.gw.pool.stats().pools;
-    assert.equal(total(afterTraffic, 'adapterpool_pool_adapters', { model: 'up-chat', provider: 'fast' }), stats['up-chat:fast']!.total);
-    assert.equal(total(afterTraffic, 'adapterpool_pool_max_size', { model: 'up-tiny', provider: 'slow' }), 1);
+    assert.equal(total(afterTraffic, 'adapterpool_pool_adapters', { upstream_model: 'up-chat', provider: 'fast' }), stats['up-chat:fast']!.total);
+    assert.equal(total(afterTraffic, 'adapterpool_pool_max_size', { upstream_model: 'up-tiny', provider: 'slow' }), 1);
     // The sick provider's adapter failed its health check: unhealthy, health 0.
-    assert.equal(total(afterTraffic, 'adapterpool_pool_adapters_unhealthy', { model: 'up-ill', provider: 'sick' }), 1);
-    assert.equal(total(afterTraffic, 'adapterpool_pool_health_ratio', { model: 'up-ill', provider: 'sick' }), 0);
-    assert.equal(total(afterTraffic, 'adapterpool_pool_health_ratio', { model: 'up-chat', provider: 'fast' }), 1);
+    assert.equal(total(afterTraffic, 'adapterpool_pool_adapters_unhealthy', { upstream_model: 'up-ill', provider: 'sick' }), 1);
+    assert.equal(total(afterTraffic, 'adapterpool_pool_health_ratio', { upstream_model: 'up-ill', provider: 'sick' }), 0);
+    assert.equal(total(afterTraffic, 'adapterpool_pool_health_ratio', { upstream_model: 'up-chat', provider: 'fast' }), 1);
   });
 
   it('counts acquires, creates, requests by status, retries, failovers, circuit opens, timeouts and health checks', () => {
     const moved = (name: string, match: Record<string, string>): number => total(afterTraffic, name, match) - total(before0, name, match);
-    const chatKey = { model: 'up-chat', provider: 'fast' };
+    const chatKey = { upstream_model: 'up-chat', provider: 'fast' };
     assert.equal(moved('adapterpool_pool_acquires_total', chatKey), 4);
     assert.ok(total(afterTraffic, 'adapterpool_pool_creates_total', chatKey) >= 1);
     assert.equal(moved('adapterpool_requests_total', { model: 'chat', upstream_model: 'up-chat', provider: 'fast', status: '200' }), 4);
@@ -188,15 +188,15 @@ describe('GET /metrics', () => {
     assert.equal(moved('adapterpool_requests_total', { model: 'tiny', status: '503' }), 1);
     // The broken deployment: retried once, then failed over; its circuit opened after 2 failures,
     // so the second request skipped it (a failover for circuit_open).
-    const broken = { model: 'up-flaky', provider: 'broken' };
+    const broken = { upstream_model: 'up-flaky', provider: 'broken' };
     assert.ok(moved('adapterpool_retries_total', broken) >= 1);
     assert.ok(moved('adapterpool_failovers_total', { ...broken, reason: 'error' }) >= 1);
     assert.equal(moved('adapterpool_circuit_opens_total', broken), 1);
     assert.equal(total(afterTraffic, 'adapterpool_circuit_state', broken), 2);
     assert.equal(total(afterTraffic, 'adapterpool_circuit_state', chatKey), 0);
-    assert.equal(moved('adapterpool_pool_acquire_timeouts_total', { model: 'up-tiny', provider: 'slow' }), 1);
+    assert.equal(moved('adapterpool_pool_acquire_timeouts_total', { upstream_model: 'up-tiny', provider: 'slow' }), 1);
     assert.ok(moved('adapterpool_pool_health_checks_total', { ...chatKey, result: 'healthy' }) >= 1);
-    assert.ok(moved('adapterpool_pool_health_checks_total', { model: 'up-ill', provider: 'sick', result: 'unhealthy' }) >= 1);
+    assert.ok(moved('adapterpool_pool_health_checks_total', { upstream_model: 'up-ill', provider: 'sick', result: 'unhealthy' }) >= 1);
     // Every destroy reason exists from the start (rate() works at once).
     for (const reason of ['expired_uses', 'expired_idle', 'expired_lifetime', 'unhealthy', 'evicted', 'closed', 'late_create']) {
       assert.ok(has(before0, 'adapterpool_pool_destroys_total', { ...chatKey, reason }), reason);
@@ -204,7 +204,7 @@ describe('GET /metrics', () => {
   });
 
   it('fills the histograms: acquire wait, upstream latency (completion and stream), time to first token', () => {
-    const chatKey = { model: 'up-chat', provider: 'fast' };
+    const chatKey = { upstream_model: 'up-chat', provider: 'fast' };
     assert.equal(total(afterTraffic, 'adapterpool_pool_acquire_wait_seconds_count', chatKey), 4);
     assert.equal(total(afterTraffic, 'adapterpool_upstream_latency_seconds_count', { ...chatKey, stream: 'false' }), 3);
     assert.equal(total(afterTraffic, 'adapterpool_upstream_latency_seconds_count', { ...chatKey, stream: 'true' }), 1);
@@ -216,11 +216,11 @@ describe('GET /metrics', () => {
       total(afterTraffic, 'adapterpool_time_to_first_token_seconds_count', chatKey),
     );
     // The waiter of the one-adapter pool waited before timing out; the other one got it at once.
-    assert.equal(total(afterTraffic, 'adapterpool_pool_acquire_wait_seconds_count', { model: 'up-tiny', provider: 'slow' }), 1);
+    assert.equal(total(afterTraffic, 'adapterpool_pool_acquire_wait_seconds_count', { upstream_model: 'up-tiny', provider: 'slow' }), 1);
   });
 
   it('has the seed\'s metrics: utilization and health per pool; response time and success as windowable counters and histograms', () => {
-    const chatKey = { model: 'up-chat', provider: 'fast' };
+    const chatKey = { upstream_model: 'up-chat', provider: 'fast' };
     assert.ok(has(afterTraffic, 'adapterpool_pool_utilization_ratio', chatKey));
     // Mean response time: rate(_sum) / rate(_count) of the upstream latency histogram.
     assert.ok(total(afterTraffic, 'adapterpool_upstream_latency_seconds_sum', chatKey) > 0);
@@ -228,7 +228,7 @@ describe('GET /metrics', () => {
     // Success rate: successful calls (the latency histogram's count) against failed ones (upstream_errors_total).
     assert.equal(total(afterTraffic, 'adapterpool_upstream_errors_total', chatKey), 0);
     // The broken deployment failed every call it made, and made none that succeeded.
-    const broken = { model: 'up-flaky', provider: 'broken' };
+    const broken = { upstream_model: 'up-flaky', provider: 'broken' };
     assert.ok(total(afterTraffic, 'adapterpool_upstream_errors_total', { ...broken, class: 'server_error' }) >= 2);
     assert.equal(total(afterTraffic, 'adapterpool_upstream_latency_seconds_count', broken), 0);
     // The lifetime averages (gauges nothing can window) are gone from /metrics; the JSON endpoints keep the seed's numbers.
@@ -273,6 +273,20 @@ describe('GET /metrics', () => {
   it('requests no deployment was reached for are labelled upstream_model="none", provider="none" (not empty)', () => {
     assert.equal(total(afterTraffic, 'adapterpool_requests_total', { model: 'tiny', upstream_model: 'none', provider: 'none', status: '503' }), 1);
     assert.ok(!afterTraffic.some((s) => Object.values(s.labels).includes('')), 'no empty label value');
+  });
+
+  it('bug: label model held the upstream id on pool and deployment series and the gateway model on request series: the upstream id is upstream_model everywhere', () => {
+    const request = new Set(['adapterpool_requests_total', 'adapterpool_request_duration_seconds_bucket', 'adapterpool_request_duration_seconds_sum', 'adapterpool_request_duration_seconds_count', 'adapterpool_tokens_total']);
+    const perDeployment = afterTraffic.filter((s) => s.labels.provider !== undefined && !request.has(s.name));
+    assert.ok(perDeployment.length > 50, 'pool and deployment series found');
+    const upstreamIds = new Set(['up-chat', 'up-flaky', 'up-tiny', 'up-ill']);
+    for (const s of perDeployment) {
+      assert.equal(s.labels.model, undefined, `${s.name}${JSON.stringify(s.labels)}: "model" is the gateway model's label`);
+      assert.ok(upstreamIds.has(s.labels.upstream_model!), `${s.name}${JSON.stringify(s.labels)}: the upstream id as upstream_model`);
+    }
+    // Joinable with the request series on (upstream_model, provider).
+    assert.ok(has(afterTraffic, 'adapterpool_pool_adapters', { upstream_model: 'up-chat', provider: 'fast' }));
+    assert.ok(has(afterTraffic, 'adapterpool_requests_total', { model: 'chat', upstream_model: 'up-chat', provider: 'fast' }));
   });
 
   it('adapterpool_tokens_total{model,provider,key,type}: the tokens the upstream reported, key "anonymous" without a named key', () => {
@@ -463,7 +477,7 @@ models:
     assert.ok(!samples.some((s) => Object.values(s.labels).includes('')), 'no empty label value');
     // Counted under its model and the last deployment it tried (failover: broken twice, then broken2 twice).
     assert.equal(total(samples, 'adapterpool_requests_total', { model: 'doomed', upstream_model: 'up-doomed', provider: 'broken2', status: '502' }), 1);
-    assert.equal(total(samples, 'adapterpool_upstream_errors_total', { model: 'up-doomed', class: 'server_error' }), 4, 'every failed call, by class');
+    assert.equal(total(samples, 'adapterpool_upstream_errors_total', { upstream_model: 'up-doomed', class: 'server_error' }), 4, 'every failed call, by class');
     // The dashboard's data: the model's row and the gateway's window show the failure.
     const body = JSON.parse((await get(g.url, '/v1/pool/deployments')).text).data;
     const doomed = body.models.find((m: any) => m.name === 'doomed');

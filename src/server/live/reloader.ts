@@ -7,7 +7,7 @@ import { KeyRemovedError, type AdapterPool } from '../../pool/index.js';
 import type { PoolKey, PoolLimits } from '../../pool/types.js';
 import type { ChatAdapter } from '../../providers/types.js';
 import { PROVIDER_TYPES } from '../../providers/registry.js';
-import { checkProviders, type AdapterFactory } from '../check-providers.js';
+import { checkProviders, providerCheck, type AdapterFactory } from '../check-providers.js';
 import { buildSnapshot, type ConfigHolder, type GatewaySnapshot } from './snapshot.js';
 
 /** What the reloader needs of the pool: keys added, resized, renewed and drained while it lends. */
@@ -50,6 +50,8 @@ export class ConfigReloader {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly draining = new Map<string, Promise<void>>();
   private closed = false;
+  /** The snapshot a reload is about to swap in (while its new pools warm up). */
+  private incoming: GatewaySnapshot | undefined;
   private readonly listeners: Array<(next: GatewaySnapshot, prev: GatewaySnapshot) => void> = [];
 
   constructor(opts: ReloaderOptions) {
@@ -74,7 +76,8 @@ export class ConfigReloader {
       let candidate: GatewayConfig;
       try {
         if (this.file === undefined) throw new Error('the gateway runs on the built-in default config (no --config file): nothing to reload');
-        candidate = await loadConfigFile(this.file, { providerTypes: PROVIDER_TYPES, env: this.o.env ?? process.env });
+        // The start's checks, provider builds included, so each error carries its file:line.
+        candidate = await loadConfigFile(this.file, { providerTypes: PROVIDER_TYPES, checkProvider: providerCheck(this.o.factory), env: this.o.env ?? process.env });
       } catch (err) {
         return this.failed(trigger, err);
       }
@@ -146,10 +149,16 @@ export class ConfigReloader {
       const k = keyOf(key);
       pool.setKeyOptions(k.model, k.provider, limits.get(key)!);
     }
-    // Added keys serve at once: their minimum is warm before the first request can pick them.
-    await Promise.all(changes.pools.added.map((key) => this.addKey(keyOf(key), limits.get(key)!)));
-    this.o.beforeSwap?.(next, prev, changes);
-    holder.swap(next);
+    // Added keys serve at once: their minimum is warm before the first request can pick them. A key
+    // added back while its removal still waits for old requests stays: the drain skips `incoming`'s keys.
+    this.incoming = next;
+    try {
+      await Promise.all(changes.pools.added.map((key) => this.addKey(keyOf(key), limits.get(key)!)));
+      this.o.beforeSwap?.(next, prev, changes);
+      holder.swap(next);
+    } finally {
+      this.incoming = undefined;
+    }
     for (const fn of this.listeners) {
       try {
         fn(next, prev);
@@ -177,7 +186,7 @@ export class ConfigReloader {
     const { holder, pool } = this.o;
     const run = (async () => {
       for (;;) {
-        if (this.closed || holder.current.poolKeys.has(key)) return;
+        if (this.closed || holder.current.poolKeys.has(key) || this.incoming?.poolKeys.has(key)) return;
         const users = holder.inUse().filter((s) => s.poolKeys.has(key));
         if (users.length === 0) break;
         await holder.nextIdle();

@@ -179,7 +179,8 @@ export class GatewayMetrics {
     this.allSeries = this.history.add('all');
     const registers = [this.registry];
     const p = METRIC_PREFIX;
-    const KP = ['model', 'provider'] as const;
+    // Pool and deployment series: the upstream id is upstream_model, as on the request series (where model is the gateway model).
+    const KP = ['upstream_model', 'provider'] as const;
 
     const counter = (name: string, help: string, labelNames: readonly string[] = KP) => new CounterFamily(this.registry, p + name, help, labelNames);
     const gauge = (name: string, help: string, labelNames: readonly string[] = KP) => new Gauge({ name: p + name, help, labelNames, registers });
