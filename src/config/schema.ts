@@ -95,6 +95,12 @@ export const serverSchema = z
     maxJsonDepth: int(1, 10_000).default(128),
     /** The whole request (headers and body) must arrive within this; a client trickling its body is cut with 408. */
     bodyTimeout: duration().default('30s'),
+    /**
+     * A streaming client that takes nothing of what is written for this long (its receive window stays
+     * full) is cut like a hang-up: it would otherwise hold its adapter and the upstream request for as
+     * long as it keeps the connection. `0` = never.
+     */
+    writeTimeout: duration().default('30s'),
     /** Client connections open at once; more are refused (closed at once). `0` = no cap. */
     maxConnections: int(0).default(10_000),
     /** Reload the config when its file changes (like `serve --watch`). */

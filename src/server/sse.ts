@@ -49,8 +49,10 @@ export function cutStreams(server: object): number {
 export interface PipeResult {
   /** Every frame went out (for a chat stream: `[DONE]` written). */
   completed: boolean;
-  /** The client hung up before the end. */
+  /** The client hung up before the end (or was cut for taking nothing within `writeTimeoutMs`). */
   clientClosed: boolean;
+  /** The client was cut for taking nothing within `writeTimeoutMs`. */
+  stalled?: true;
   /** What ended the stream early (already told to the client with `errorFrame`). */
   error?: unknown;
 }
@@ -64,6 +66,8 @@ export interface PipeOptions {
   errorFrame(err: unknown): string;
   /** The request's own hang-up signal, if the route has one; without it this listens to `res` itself. */
   hangup?: AbortSignal;
+  /** `server.writeTimeout`: how long to wait for `drain` before cutting the client off (0 = forever). */
+  writeTimeoutMs?: number;
 }
 
 /**
@@ -75,7 +79,9 @@ export interface PipeOptions {
  */
 export async function pipeFrames(res: ServerResponse, frames: AsyncIterable<string | Uint8Array>, opts: PipeOptions): Promise<PipeResult> {
   const hangup = opts.hangup;
+  const writeTimeoutMs = opts.writeTimeoutMs ?? 0;
   let clientClosed = false;
+  let stalled = false;
   let wake: (() => void) | undefined;
   const onHangup = (): void => {
     if (res.writableFinished) return;
@@ -103,10 +109,20 @@ export async function pipeFrames(res: ServerResponse, frames: AsyncIterable<stri
       if (clientClosed || cutBy !== undefined) break;
       if (frame.length === 0) continue;
       if (!res.write(frame) && !clientClosed) {
+        let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           wake = resolve;
           res.once('drain', resolve);
+          // A client that reads nothing would keep its adapter for good: cut it, which is a hang-up.
+          if (writeTimeoutMs > 0) {
+            timer = setTimeout(() => {
+              stalled = true;
+              res.destroy();
+              onHangup();
+            }, writeTimeoutMs);
+          }
         });
+        clearTimeout(timer);
         res.removeListener('drain', wake!);
         wake = undefined;
       }
@@ -126,17 +142,20 @@ export async function pipeFrames(res: ServerResponse, frames: AsyncIterable<stri
     if (hangup === undefined) res.removeListener('close', onHangup);
     else hangup.removeEventListener('abort', onHangup);
   }
-  return error === undefined ? { completed, clientClosed } : { completed, clientClosed, error };
+  const result: PipeResult = error === undefined ? { completed, clientClosed } : { completed, clientClosed, error };
+  if (stalled) result.stalled = true;
+  return result;
 }
 
 /**
  * A chat completion stream through `pipeFrames`: its SSE frames as the provider yields them; an
  * error mid-stream becomes `data: {"error":...}` followed by `data: [DONE]`.
  */
-export function pipeSse(res: ServerResponse, stream: ChatCompletionStream, headers: Record<string, string>, hangup?: AbortSignal): Promise<PipeResult> {
+export function pipeSse(res: ServerResponse, stream: ChatCompletionStream, headers: Record<string, string>, hangup?: AbortSignal, writeTimeoutMs?: number): Promise<PipeResult> {
   return pipeFrames(res, stream.sse(), {
     headers,
     hangup,
+    writeTimeoutMs,
     cancel: () => stream.cancel(),
     errorFrame: (err) => sseErrorFrame(toErrorReply(err).body) + DONE,
   });

@@ -45,6 +45,7 @@ describe('config: defaults', () => {
       keepAliveTimeout: 72_000,
       maxJsonDepth: 128,
       bodyTimeout: 30_000,
+      writeTimeout: 30_000,
       maxConnections: 10_000,
       watchConfig: false,
       reloadDebounce: 300,

@@ -81,12 +81,12 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: result.stream.usage, ttftMs, upstreamTtftMs: result.latencyMs });
         return reply.hijack();
       }
-      const outcome = await streamReply(reply, result, { [REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers }, hangup);
+      const outcome = await streamReply(reply, result, { [REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers }, hangup, live.config.server.writeTimeout);
       const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, upstreamTtftMs: result.latencyMs };
       let status = 200;
       if (outcome.clientClosed) {
         status = 499;
-        end.error = 'client_closed';
+        end.error = outcome.stalled ? 'write_timeout' : 'client_closed';
       } else if (outcome.error !== undefined) {
         const r = toErrorReply(outcome.error);
         status = r.status;
@@ -98,8 +98,8 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
   );
 }
 
-async function streamReply(reply: FastifyReply, result: StreamResult, headers: Record<string, string>, hangup: HangupSignal): Promise<PipeResult> {
+async function streamReply(reply: FastifyReply, result: StreamResult, headers: Record<string, string>, hangup: HangupSignal, writeTimeoutMs: number): Promise<PipeResult> {
   reply.hijack();
   // A broken stream is logged once, by the request's own line (life.finish), with the detail.
-  return pipeSse(reply.raw, result.stream, headers, hangup.signal);
+  return pipeSse(reply.raw, result.stream, headers, hangup.signal, writeTimeoutMs);
 }

@@ -143,6 +143,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       const outcome = await pipeFrames(reply.raw, native ? upstream.sse() : translate(upstream, writer), {
         headers: { [REQUEST_ID_HEADER]: request.id, [ANTHROPIC_REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers },
         hangup: hangup.signal,
+        writeTimeoutMs: live.config.server.writeTimeout,
         cancel: () => upstream.cancel(),
         errorFrame: (err) => writer.error(toAnthropicErrorReply(err).body),
       });
@@ -150,7 +151,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       let error: string | number | null | undefined;
       if (outcome.clientClosed) {
         status = 499;
-        error = 'client_closed';
+        error = outcome.stalled ? 'write_timeout' : 'client_closed';
       } else if (outcome.error !== undefined) {
         const r = toErrorReply(outcome.error);
         status = r.status;
