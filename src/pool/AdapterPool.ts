@@ -12,7 +12,7 @@ import { limitsFor, pickLimits, resolvePoolOptions, validateLimits, type Resolve
 import { keyDetails, keyView, poolStats, poolStatus } from './reports.js';
 import { PoolEmitter, type PoolListener } from './events.js';
 import { cleanupPass, healthCheckPass, type HousekeepingHost } from './housekeeping.js';
-import { leastRecentlyUsedIdle, liveCount, newEntry, newKeyPool, type Entry, type KeyPool, type Waiter } from './state.js';
+import { leastRecentlyUsedIdle, lifetimeEnd, liveCount, newEntry, newKeyPool, type Entry, type KeyPool, type Waiter } from './state.js';
 import { armCreateRetry, armLeakTimer, checkAdapter, createWithTimeout } from './timers.js';
 import { armDeadline, disarmDeadline, removeWaiter, settleWaiter, takeExpired } from './waiters.js';
 import type {
@@ -268,7 +268,8 @@ export class AdapterPool<A extends PooledAdapter> {
   /**
    * Replaces one key's own limits (the pool-wide defaults fill the rest), live. A smaller
    * maxPoolSize closes idle (then unhealthy) adapters at once and lent ones as they come back,
-   * never one in use; a larger minPoolSize creates the difference.
+   * never one in use; a larger minPoolSize creates the difference; a new maxLifetime is measured
+   * from each adapter's creation, the existing ones included.
    */
   setKeyOptions(model: string, provider: string, limits: Partial<PoolLimits>): void {
     const key = poolKey(model, provider);
@@ -277,6 +278,8 @@ export class AdapterPool<A extends PooledAdapter> {
     this._opt.keyOptions.set(key, own);
     const kp = this._byModel.get(model)?.get(provider);
     if (kp === undefined || kp.drain !== null) return;
+    // A new lifetime counts for the adapters already there too (cleanup retires the ones now past it).
+    if (next.maxLifetimeMs !== kp.limits.maxLifetimeMs) for (const e of kp.entries) e.expiresAt = lifetimeEnd(e.createdAt, next.maxLifetimeMs);
     kp.limits = next;
     kp.view.maxPoolSize = next.maxPoolSize;
     while (liveCount(kp) > next.maxPoolSize && kp.idle.length > 0) this._destroy(kp.idle[0]!, 'resized');

@@ -12,7 +12,8 @@ export interface Entry<A> {
   readonly createdAt: number;
   /** Last acquire or release, ms since epoch; 0 = never used. */
   lastUsedAt: number;
-  readonly expiresAt: number;
+  /** End of its `maxLifetime`; recomputed when its key's lifetime changes (`setKeyOptions`). */
+  expiresAt: number;
   /** Marked to be retired when its holder releases it (soft eviction). */
   retire: DestroyReason | null;
   failedChecks: number;
@@ -94,6 +95,11 @@ export function newKeyPool<A>(key: string, keyObj: PoolKey, limits: PoolLimits):
 /** HikariCP subtracts up to 2.5 % of the lifetime so adapters created together don't expire together. */
 const LIFETIME_JITTER = 0.025;
 
+/** When an adapter made at `createdAt` reaches `lifetime` (jittered). */
+export function lifetimeEnd(createdAt: number, lifetime: number): number {
+  return lifetime === Infinity ? Infinity : createdAt + lifetime - Math.random() * lifetime * LIFETIME_JITTER;
+}
+
 /** A new idle adapter of `kp`. */
 export function newEntry<A>(kp: KeyPool<A>, adapter: A, id: number, now: number): Entry<A> {
   const lifetime = kp.limits.maxLifetimeMs;
@@ -105,7 +111,7 @@ export function newEntry<A>(kp: KeyPool<A>, adapter: A, id: number, now: number)
     useCount: 0,
     createdAt: now,
     lastUsedAt: 0,
-    expiresAt: lifetime === Infinity ? Infinity : now + lifetime - Math.random() * lifetime * LIFETIME_JITTER,
+    expiresAt: lifetimeEnd(now, lifetime),
     retire: null,
     failedChecks: 0,
     leakTimer: null,

@@ -99,6 +99,28 @@ describe('keys added, removed and resized while running', () => {
     await pool.close();
   });
 
+  test('a shortened maxLifetime applied only to adapters made after it: the ones already there kept the old one', async () => {
+    const { pool } = newPool({ minPoolSize: 0, maxPoolSize: 2, maxLifetimeMs: 3_600_000 });
+    const idle = await pool.getAdapter('m', 'p');
+    const lent = await pool.getAdapter('m', 'p');
+    await pool.releaseAdapter(idle, 'm', 'p');
+    await sleep(20);
+    pool.setKeyOptions('m', 'p', { minPoolSize: 0, maxPoolSize: 2, maxLifetimeMs: 10 });
+    await pool.cleanup();
+    assert.ok(idle.closed, 'idle and past the new lifetime: closed by the next cleanup');
+    assert.ok(!lent.closed, 'never one in use');
+    await pool.releaseAdapter(lent, 'm', 'p');
+    assert.ok(lent.closed, 'past the new lifetime: retired when it came back');
+    // A longer lifetime keeps adapters longer.
+    const fresh = await pool.getAdapter('m', 'p');
+    await pool.releaseAdapter(fresh, 'm', 'p');
+    pool.setKeyOptions('m', 'p', { minPoolSize: 0, maxPoolSize: 2, maxLifetimeMs: 3_600_000 });
+    await sleep(20);
+    await pool.cleanup();
+    assert.ok(!fresh.closed, 'made under the 10 ms lifetime, kept under the new hour');
+    await pool.close();
+  });
+
   test('setKeyOptions shrinking maxPoolSize closes idle adapters first and never one in use', async () => {
     const { pool } = newPool({ minPoolSize: 4, maxPoolSize: 4 });
     await pool.start();
