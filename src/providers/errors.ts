@@ -93,6 +93,21 @@ export class ProviderError extends Error {
 }
 
 /**
+ * A request field has a shape a translation cannot read (chat -> Anthropic: `tools` not a list, a
+ * content part that is not an object...). Raised in our process before anything is sent, so not a
+ * ProviderError: no deployment is to blame and nothing is retried. The server answers 400 naming `param`.
+ */
+export class InvalidRequestError extends Error {
+  override readonly name = 'InvalidRequestError';
+  constructor(
+    message: string,
+    readonly param: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * An upstream answer over the size caps. The server answers 502 `upstream_response_too_large`
  * (its code is `upstream_<class>`).
  */

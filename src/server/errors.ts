@@ -1,6 +1,6 @@
 import { capText } from '../config/index.js';
 import type { OpenAIErrorBody } from '../providers/errors.js';
-import { ProviderError } from '../providers/errors.js';
+import { InvalidRequestError, ProviderError } from '../providers/errors.js';
 import {
   AcquireAbortedError,
   AcquireTimeoutError,
@@ -94,6 +94,7 @@ export function toErrorReply(err: unknown): ErrorReply {
     return r;
   }
   if (err instanceof ProviderError) return providerErrorReply(err);
+  if (err instanceof InvalidRequestError) return { status: 400, body: errorBody(err.message, 'invalid_request_error', 'invalid_value', err.param) };
   if (err instanceof NoDeploymentAvailableError) {
     return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'no_deployment_available'), err.retryAfterMs);
   }

@@ -144,13 +144,13 @@ export class RequestLifecycle {
   finish(deployment: Deployment | undefined, status: number, end: RequestEnd = {}): void {
     if (this.finished) return;
     this.finished = true;
-    const usage = end.usage ?? undefined;
+    const usage = saneUsage(end.usage);
     // Tokens used: what the upstream reported; none when nothing was served; unknown otherwise
     // (e.g. a stream abandoned before its usage chunk), which keeps the reservation charged.
     const used = usage !== undefined ? usage.total_tokens : end.served === true ? undefined : 0;
     this.admission?.reservation.settle(used);
     if (this.routed !== undefined) this.deps.deploymentLimits?.settle(this.routed, deployment, used);
-    this.log(deployment, status, end);
+    this.log(deployment, status, end, usage);
     const ledger = this.deps.usage;
     if (ledger !== undefined) {
       const prompt = usage?.prompt_tokens ?? null;
@@ -190,7 +190,7 @@ export class RequestLifecycle {
   }
 
   /** Metrics and the log line. */
-  private log(deployment: Deployment | undefined, status: number, end: RequestEnd): void {
+  private log(deployment: Deployment | undefined, status: number, end: RequestEnd, usage: Usage | undefined): void {
     const telemetry = this.deps.telemetry;
     if (telemetry === undefined) return;
     const stream = this.info.stream;
@@ -207,7 +207,7 @@ export class RequestLifecycle {
       streamTailMs: end.streamTailMs,
       ttftMs: end.ttftMs,
       upstreamTtftMs: end.upstreamTtftMs,
-      usage: end.usage,
+      usage,
       key: this.request.clientKey?.name,
       error: end.cause,
     });
@@ -220,7 +220,7 @@ export class RequestLifecycle {
       status,
       latency_ms: Math.round(durationMs),
       stream,
-      tokens: tokenCounts(end.usage),
+      tokens: tokenCounts(usage),
       error: end.error,
     };
     // Our own bug: the stack. Anything else (an upstream's failure, a limit): what happened, in one line.
@@ -242,4 +242,22 @@ export class RequestLifecycle {
     else if (status >= 500) log.warn(line, `${this.info.what} failed`);
     else log.info(line, this.info.what);
   }
+}
+
+/** Largest token count taken from an upstream's report: the ledger's INTEGER columns hold no more. */
+const MAX_REPORTED_TOKENS = 2_147_483_647;
+
+/**
+ * The upstream's usage report if its counts are whole numbers from 0 to MAX_REPORTED_TOKENS (a count
+ * may be missing); otherwise none, as if it had sent no report. A misbehaving upstream's `1e308` or
+ * `"x"` would otherwise stick in the token counters for good, charge a key's or a deployment's token
+ * limit with it, and make every PostgreSQL ledger batch that holds the row fail.
+ */
+export function saneUsage(usage: Usage | null | undefined): Usage | undefined {
+  if (typeof usage !== 'object' || usage === null) return undefined;
+  return count(usage.prompt_tokens) && count(usage.completion_tokens) && count(usage.total_tokens) ? usage : undefined;
+}
+
+function count(v: unknown): boolean {
+  return v === undefined || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_REPORTED_TOKENS);
 }

@@ -53,11 +53,22 @@ export const embeddingsBodySchema = {
   },
 } as const;
 
+/** Content blocks: each an object with a type. */
+const anthropicBlocks = { type: 'array', items: { type: 'object', required: ['type'], properties: { type: { type: 'string', minLength: 1 } } } } as const;
+
 const anthropicContent = {
   description: 'must be a string or an array of content blocks (objects with a type)',
   anyOf: [
     { type: 'string' },
-    { type: 'array', items: { type: 'object', required: ['type'], properties: { type: { type: 'string', minLength: 1 } } } },
+    // A block's own `content` (a tool_result's) is read by the translation and the token estimate too.
+    {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['type'],
+        properties: { type: { type: 'string', minLength: 1 }, content: { anyOf: [{ type: 'string' }, { type: 'null' }, anthropicBlocks] } },
+      },
+    },
   ],
 } as const;
 
@@ -79,6 +90,8 @@ const anthropicSystem = {
   ],
 } as const;
 
+const anthropicTools = { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 }, type: { type: 'string' } } } } as const;
+
 /** `POST /v1/messages`: Anthropic's Messages request; fields not listed pass through to an `anthropic` upstream. */
 export const messagesBodySchema = {
   type: 'object',
@@ -92,7 +105,7 @@ export const messagesBodySchema = {
     stop_sequences: { type: 'array', items: { type: 'string' } },
     temperature: { type: 'number', minimum: 0, maximum: 1 },
     top_p: { type: 'number', minimum: 0, maximum: 1 },
-    tools: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 }, type: { type: 'string' } } } },
+    tools: anthropicTools,
     tool_choice: {
       type: 'object',
       required: ['type'],
@@ -108,5 +121,5 @@ export const messagesBodySchema = {
 export const countTokensBodySchema = {
   type: 'object',
   required: ['model', 'messages'],
-  properties: { model: { type: 'string', minLength: 1 }, messages: anthropicMessages, system: anthropicSystem },
+  properties: { model: { type: 'string', minLength: 1 }, messages: anthropicMessages, system: anthropicSystem, tools: anthropicTools },
 } as const;

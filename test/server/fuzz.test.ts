@@ -3,14 +3,15 @@ import { after, before, describe, test } from 'node:test';
 import { call, chunkFrame, completion, startGateway, Upstream, type RunningGateway } from './helpers.js';
 
 /**
- * Seeded fuzzing of POST /v1/chat/completions (issue 16): a few thousand mutated bodies against a
- * loopback upstream that answers every request it gets. Whatever a client sends: never a 500,
- * every error in the API's shape, no deployment's circuit opened, and the gateway serves normally
- * afterwards. The seed is fixed so a failure replays; FUZZ_SEED picks another.
+ * Seeded fuzzing of POST /v1/chat/completions and /v1/messages (issue 16): a few thousand mutated
+ * bodies against a loopback upstream that answers every request it gets, OpenAI- or Anthropic-shaped,
+ * so both translations are reached. Whatever a client sends: never a 500, every error in the
+ * endpoint's shape, no deployment's circuit opened, and the gateway serves normally afterwards. The seed is fixed so a failure replays; FUZZ_SEED picks another.
  */
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 const CASES = 3000;
+const MESSAGES_CASES = 1500;
 const CONCURRENCY = 8;
 
 /** mulberry32: a small, fast, seedable PRNG. */
@@ -30,7 +31,43 @@ interface Case {
   contentType: string;
 }
 
-function generator(random: () => number) {
+/** What a fuzzed endpoint's bodies are made from: a valid body, and the field paths mutated. */
+interface BodySpec {
+  valid: (pick: <T>(xs: readonly T[]) => T, random: () => number) => Record<string, unknown>;
+  paths: readonly string[];
+}
+
+const CHAT: BodySpec = {
+  valid: (pick, random) => ({
+    model: pick(['up', 'up', 'up', 'stream-up', 'claude', 'nope']),
+    messages: [{ role: 'user', content: 'hello' }],
+    ...(random() < 0.3 ? { stream: true } : {}),
+  }),
+  paths: [
+    'model', 'messages', 'stream', 'stream_options', 'temperature', 'max_tokens', 'tools', 'n', 'messages.0', 'messages.0.role', 'messages.0.content',
+    'stream_options.include_usage', '__proto__', 'constructor',
+    // What the Anthropic translation reads (the `claude` model).
+    'tools.0', 'tools.0.function', 'tools.0.function.name', 'tool_choice', 'tool_choice.function', 'messages.0.content.0', 'messages.0.content.0.image_url',
+    'messages.1.role', 'messages.1.tool_calls', 'messages.1.tool_calls.0.function', 'stop', 'user', 'reasoning_effort', 'parallel_tool_calls',
+  ],
+};
+
+const MESSAGES: BodySpec = {
+  valid: (pick, random) => ({
+    model: pick(['up', 'claude']),
+    max_tokens: 16,
+    messages: [{ role: 'user', content: 'hello' }],
+    ...(random() < 0.3 ? { stream: true } : {}),
+  }),
+  paths: [
+    'model', 'max_tokens', 'messages', 'stream', 'system', 'system.0', 'system.0.text', 'tools', 'tools.0', 'tools.0.name', 'tools.0.type', 'tools.0.input_schema',
+    'tool_choice', 'tool_choice.type', 'tool_choice.name', 'messages.0', 'messages.0.role', 'messages.0.content', 'messages.0.content.0',
+    'messages.0.content.0.type', 'messages.0.content.0.content', 'messages.0.content.0.source', 'messages.0.content.0.input', 'messages.1.role',
+    'messages.1.content', 'stop_sequences', 'temperature', 'metadata', 'thinking', '__proto__',
+  ],
+};
+
+function generator(random: () => number, spec: BodySpec) {
   const int = (n: number) => Math.floor(random() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   const nest = (depth: number, open: string, close: string, inner: string) => open.repeat(depth) + inner + close.repeat(depth);
@@ -51,13 +88,16 @@ function generator(random: () => number) {
     [pick(strings)],
     { role: pick(strings) },
     { __proto__: { polluted: true } },
+    // Shapes a translation reads: content blocks and parts, tool definitions.
+    { type: 'text', text: pick(strings) },
+    { type: 'tool_result', tool_use_id: 'toolu_1', content: pick([[{}], 5, [null], 'ok']) },
+    { type: 'image_url', image_url: pick([null, 'data:image/png;base64,AA==', { url: 5 }]) },
+    { type: 'image', source: pick([null, { type: 'zzz' }, { type: 'url', url: 'http://x/y.png' }]) },
+    { function: pick([{}, { name: 'f' }, null]) },
+    [{ type: pick(strings) }],
   ];
-  const valid = (): Record<string, unknown> => ({
-    model: pick(['up', 'up', 'up', 'stream-up', 'nope']),
-    messages: [{ role: 'user', content: 'hello' }],
-    ...(random() < 0.3 ? { stream: true } : {}),
-  });
-  const paths = ['model', 'messages', 'stream', 'stream_options', 'temperature', 'max_tokens', 'tools', 'n', 'messages.0', 'messages.0.role', 'messages.0.content', 'stream_options.include_usage', '__proto__', 'constructor'];
+  const valid = (): Record<string, unknown> => spec.valid(pick, random);
+  const paths = spec.paths;
 
   const mutateObject = (): Record<string, unknown> => {
     const body = valid();
@@ -117,6 +157,7 @@ function generator(random: () => number) {
   };
 }
 
+/** OpenAI's error shape: `{"error":{"message","type","param","code"}}` and nothing else. */
 function assertErrorShape(json: any, context: string): void {
   assert.ok(json && typeof json === 'object' && json.error && typeof json.error === 'object', `not the error shape: ${context}`);
   assert.equal(typeof json.error.message, 'string', context);
@@ -125,13 +166,42 @@ function assertErrorShape(json: any, context: string): void {
   assert.equal(Object.keys(json).length, 1, context);
 }
 
-describe('fuzzing POST /v1/chat/completions (issue 16)', () => {
+/** Anthropic's error shape: `{"type":"error","error":{"type","message"}}`. */
+function assertAnthropicErrorShape(json: any, context: string): void {
+  assert.equal(json?.type, 'error', `not the Anthropic error shape: ${context}`);
+  assert.equal(typeof json.error?.type, 'string', context);
+  assert.equal(typeof json.error.message, 'string', context);
+}
+
+/** An Anthropic Messages answer, streamed or not. */
+function anthropicAnswer(res: import('node:http').ServerResponse, stream: boolean): void {
+  const message = { id: 'msg_fuzz', type: 'message', role: 'assistant', model: 'claude-up', content: [{ type: 'text', text: 'fuzz' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } };
+  if (!stream) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(message));
+    return;
+  }
+  const ev = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.end(
+    ev('message_start', { message: { ...message, content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 0 } } }) +
+      ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
+      ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'fuzz' } }) +
+      ev('content_block_stop', { index: 0 }) +
+      ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 1 } }) +
+      ev('message_stop', {}),
+  );
+}
+
+describe('fuzzing the chat and messages endpoints (issue 16)', () => {
   let up: Upstream;
   let g: RunningGateway;
   before(async () => {
     up = await Upstream.start();
     up.onChat = (req) => {
-      if (req.body?.stream === true) {
+      const stream = req.body?.stream === true;
+      if (req.url.endsWith('/messages')) return anthropicAnswer(req.res, stream);
+      if (stream) {
         req.res.writeHead(200, { 'content-type': 'text/event-stream' });
         req.res.end(`${chunkFrame('fuzz')}${chunkFrame(null, 'stop')}data: [DONE]\n\n`);
       } else {
@@ -144,9 +214,11 @@ routing: { maxAttempts: 2, maxAttemptsPerDeployment: 1, circuitConsecutiveFailur
 providers:
   a: { type: openai-compatible, baseUrl: "${up.url}", apiKey: "fuzz-provider-key" }
   b: { type: openai-compatible, baseUrl: "${up.url}", apiKey: "fuzz-provider-key" }
+  c: { type: anthropic, baseUrl: "${up.url}", apiKey: "fuzz-provider-key-ant" }
 models:
   up: { strategy: round_robin, providers: [{ provider: a, model: up-model }, { provider: b, model: up-model }] }
   stream-up: { strategy: failover, providers: [{ provider: b, model: up-model }, { provider: a, model: up-model }] }
+  claude: { providers: [{ provider: c, model: claude-up }] }
 `);
     // The fuzzer's thousands of lines are not what this test reads.
     g.logs.length = 0;
@@ -156,49 +228,64 @@ models:
     await up.close();
   });
 
-  test(`${CASES} seeded mutated bodies: 0 × 500, every reply in the API shape, no circuit opened, serving afterwards`, async () => {
-    const next = generator(prng(SEED));
-    const cases = Array.from({ length: CASES }, next);
+  /**
+   * Send `cases` bodies from `spec` to `paths` (picked per case): never a 5xx of ours, every error in
+   * the endpoint's shape, no provider key in a reply; then no circuit opened and every model serves.
+   */
+  async function fuzz(seed: number, cases: number, spec: BodySpec, paths: readonly string[], anthropic: boolean): Promise<Map<number, number>> {
+    const random = prng(seed);
+    const next = generator(random, spec);
+    const all = Array.from({ length: cases }, () => ({ ...next(), path: paths[Math.floor(random() * paths.length)]! }));
     const statuses = new Map<number, number>();
     let i = 0;
     const worker = async () => {
-      while (i < cases.length) {
+      while (i < all.length) {
         const n = i++;
-        const c = cases[n]!;
+        const c = all[n]!;
         const headers: Record<string, string> = c.contentType === '' ? {} : { 'content-type': c.contentType };
-        const res = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers, body: c.body });
+        const res = await fetch(`${g.url}${c.path}`, { method: 'POST', headers, body: c.body });
         const text = await res.text();
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        const context = `case ${n} (seed ${SEED}): ${res.status} for ${c.contentType} ${c.body.slice(0, 200)} -> ${text.slice(0, 300)}`;
+        const context = `case ${n} (seed ${seed}): ${res.status} for POST ${c.path} ${c.contentType} ${c.body.slice(0, 200)} -> ${text.slice(0, 300)}`;
         assert.ok(res.status < 500, context);
         assert.ok(res.headers.get('x-request-id'), context);
+        assert.ok(!text.includes('fuzz-provider-key'), context);
         if (res.status === 200) {
-          if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) assert.ok(text.endsWith('data: [DONE]\n\n'), context);
-          else assert.equal(JSON.parse(text).object, 'chat.completion', context);
+          if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) assert.ok(anthropic ? text.includes('event: message_stop') : text.endsWith('data: [DONE]\n\n'), context);
+          else assert.ok(JSON.parse(text) !== null, context);
+        } else if (anthropic) {
+          assertAnthropicErrorShape(JSON.parse(text), context);
         } else {
           assertErrorShape(JSON.parse(text), context);
-          assert.ok(!text.includes('fuzz-provider-key'), context);
         }
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     g.logs.length = 0;
-
     if (process.env.FUZZ_VERBOSE) console.log(JSON.stringify([...statuses].sort()));
-    assert.equal([...statuses.values()].reduce((a, b) => a + b, 0), CASES);
-    assert.ok((statuses.get(200) ?? 0) > CASES / 20, `too few valid requests to mean anything: ${JSON.stringify([...statuses])}`);
-    assert.ok((statuses.get(400) ?? 0) > CASES / 5, `too few rejected: ${JSON.stringify([...statuses])}`);
+    assert.equal([...statuses.values()].reduce((a, b) => a + b, 0), cases);
+    assert.ok((statuses.get(200) ?? 0) > cases / 20, `too few valid requests to mean anything: ${JSON.stringify([...statuses])}`);
+    assert.ok((statuses.get(400) ?? 0) > cases / 5, `too few rejected: ${JSON.stringify([...statuses])}`);
 
     const deployments = await call(g.url, 'GET', '/v1/pool/deployments');
     for (const d of deployments.json.data.deployments as Array<{ key: string; circuit: string; consecutive_failures: number }>) {
       assert.equal(d.circuit, 'closed', `${d.key} circuit opened by client input`);
       assert.equal(d.consecutive_failures, 0, `${d.key} counted client input as its failure`);
     }
-    for (const model of ['up', 'stream-up']) {
+    for (const model of ['up', 'stream-up', 'claude']) {
       const ok = await call(g.url, 'POST', '/v1/chat/completions', { body: { model, messages: [{ role: 'user', content: 'after the fuzz' }] } });
       assert.equal(ok.status, 200, ok.text);
       assert.equal(ok.json.choices[0].message.content, 'fuzz');
     }
     assert.equal((await call(g.url, 'GET', '/health')).status, 200);
+    return statuses;
+  }
+
+  test(`${CASES} seeded mutated bodies to /v1/chat/completions: 0 × 500, every reply in the API shape, no circuit opened, serving afterwards`, async () => {
+    await fuzz(SEED, CASES, CHAT, ['/v1/chat/completions'], false);
+  });
+
+  test(`${MESSAGES_CASES} seeded mutated bodies to /v1/messages and count_tokens: the same, in the Anthropic shape`, async () => {
+    await fuzz(SEED + 1, MESSAGES_CASES, MESSAGES, ['/v1/messages', '/v1/messages', '/v1/messages/count_tokens'], true);
   });
 });

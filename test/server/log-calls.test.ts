@@ -52,7 +52,7 @@ describe('log lines are searchable (issue 15)', () => {
         const msg = args.slice(args.indexOf(fields) + fields.length).replace(/^\s*,\s*/, '').trim();
         const hasEvent = /(^|[{,\s])event\s*[:,}]/.test(fields);
         // An English message: a string or template literal with no non-ASCII character in its fixed text.
-        const english = /^(['"`])/.test(msg) && !/[^\x00-\x7f]/.test(msg.replace(/\$\{[^}]*\}/g, ''));
+        const english = /^(['"`])/.test(msg) && !/[\u0080-\uffff]/.test(msg.replace(/\$\{[^}]*\}/g, ''));
         if (!hasEvent && !english) bad.push(`${relative(SRC, file)}:${text.slice(0, m.index).split('\n').length}: ${m[0]}… ${msg.slice(0, 80)}`);
       }
     }

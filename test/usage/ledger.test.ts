@@ -134,3 +134,48 @@ models:
     });
   }
 });
+
+describe('usage reports of a misbehaving upstream', () => {
+  let up: Upstream;
+  before(async () => {
+    up = await Upstream.start();
+  });
+  after(() => up.close());
+
+  const BAD: ReadonlyArray<Record<string, unknown>> = [
+    { prompt_tokens: 5, completion_tokens: 1e308, total_tokens: 1e308 },
+    { prompt_tokens: 'x', completion_tokens: 2, total_tokens: 'x' },
+    { prompt_tokens: -5, completion_tokens: 2.5, total_tokens: -2.5 },
+    { prompt_tokens: 3_000_000_000, completion_tokens: 1, total_tokens: 3_000_000_001 },
+  ];
+
+  test('a usage report that is not token counts (1e308, "x", -5, 2.5, 3e9) stopped the PostgreSQL ledger and poisoned the token metrics', async () => {
+    // n=0..3: one bad report each; n=4..5: a good one (prompt 3, completion 4).
+    up.onChat = (req) => {
+      const n = Number(/^n=(\d+)$/.exec(String(req.body?.messages?.[0]?.content))?.[1]);
+      const usage = BAD[n] ?? { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 };
+      req.res.writeHead(200, { 'content-type': 'application/json' });
+      req.res.end(JSON.stringify({ id: `c${n}`, object: 'chat.completion', created: 1, model: 'up-model', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], usage }));
+    };
+    const table = pgTable();
+    const g = await startKeyedGateway(MIXED_CONFIG(up.url, `{ postgres: "${PG_URL}", table: ${table}, flushInterval: 20ms }`));
+    try {
+      for (let n = 0; n < 6; n++) {
+        const r = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'chat', messages: [{ role: 'user', content: `n=${n}` }] } });
+        assert.equal(r.status, 200, r.text);
+      }
+      const ledger = g.gw.ledger!;
+      await eventually(() => ledger.written === 6, `every row written (written ${ledger.written}, pending ${ledger.pending}, healthy ${ledger.healthy})`, 10_000);
+      const rows = await ledger.store.rows(0, Date.now() + 1);
+      const tokens = rows.map((r) => [r.promptTokens, r.completionTokens, r.totalTokens]);
+      assert.equal(tokens.filter((t) => t.every((v) => v === null)).length, 4, `a report that is not token counts is recorded as none: ${JSON.stringify(tokens)}`);
+      assert.equal(tokens.filter((t) => t.join() === '3,4,7').length, 2);
+      const m = parseMetrics((await call(g.url, 'GET', '/metrics')).text);
+      assert.equal(metricValue(m, 'adapterpool_tokens_total', { type: 'completion' }), 8, 'only the good reports count');
+      assert.equal(metricValue(m, 'adapterpool_tokens_total', { type: 'prompt' }), 6);
+    } finally {
+      await g.close();
+      await dropPg(table);
+    }
+  });
+});

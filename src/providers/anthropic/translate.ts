@@ -1,3 +1,4 @@
+import { InvalidRequestError } from '../errors.js';
 import type { ChatCompletion, ChatCompletionRequest, ChatMessage, ToolCall, Usage } from '../types.js';
 import { imageBlockFromUrl, OPENAI_ROLE_TO_ANTHROPIC, TOOL_CHOICE_FROM_OPENAI, toFinishReason } from './mapping.js';
 import type { AnthropicContentBlock, AnthropicMessage, AnthropicRequest, AnthropicResponse, AnthropicUsage } from './types.js';
@@ -26,6 +27,7 @@ export interface ToAnthropicOptions {
 
 /** OpenAI chat request -> Anthropic Messages request. Fields Anthropic knows (`top_k`, `thinking`, `metadata`, ...) pass through. */
 export function toAnthropicRequest(req: ChatCompletionRequest, opts: ToAnthropicOptions): AnthropicRequest {
+  assertTranslatable(req);
   const system: string[] = [];
   const messages: AnthropicMessage[] = [];
   const push = (role: 'user' | 'assistant', blocks: AnthropicContentBlock[]) => {
@@ -73,6 +75,55 @@ export function toAnthropicRequest(req: ChatCompletionRequest, opts: ToAnthropic
   const choice = toolChoice(req);
   if (choice) out.tool_choice = choice;
   return out;
+}
+
+/**
+ * The fields the translation reads have the shapes OpenAI's API gives them (the route's schema checks
+ * only what every provider needs; an OpenAI-compatible upstream judges the rest itself). Anything else
+ * is the caller's mistake: a 400 naming the field, not a TypeError in the middle of the translation.
+ */
+function assertTranslatable(req: ChatCompletionRequest): void {
+  req.messages.forEach((m, i) => {
+    const at = `messages[${i}]`;
+    const content: unknown = m.content;
+    if (Array.isArray(content)) {
+      content.forEach((part: unknown, j) => {
+        if (!isObject(part)) invalid(`${at}.content[${j}]`, 'must be an object');
+        if (part.type === 'image_url') {
+          const ref = part.image_url;
+          if (typeof ref !== 'string' && !(isObject(ref) && typeof ref.url === 'string')) invalid(`${at}.content[${j}].image_url`, 'must be an object with a url');
+        }
+      });
+    } else if (content != null && typeof content !== 'string') {
+      invalid(`${at}.content`, 'must be a string or an array of content parts');
+    }
+    const calls: unknown = m.tool_calls;
+    if (calls == null) return;
+    if (!Array.isArray(calls)) invalid(`${at}.tool_calls`, 'must be an array');
+    calls.forEach((c: unknown, j) => {
+      if (!isObject(c) || !isObject(c.function) || typeof c.function.name !== 'string') invalid(`${at}.tool_calls[${j}].function.name`, 'must be a string');
+    });
+  });
+  const tools: unknown = req.tools;
+  if (tools != null) {
+    if (!Array.isArray(tools)) invalid('tools', 'must be an array');
+    tools.forEach((t: unknown, i) => {
+      if (!isObject(t) || !isObject(t.function) || typeof t.function.name !== 'string') {
+        invalid(`tools[${i}].function`, "must be a function tool's definition (function.name): this model's provider takes function tools only");
+      }
+    });
+  }
+  const tc: unknown = req.tool_choice;
+  if (isObject(tc) && !(isObject(tc.function) && typeof tc.function.name === 'string')) invalid('tool_choice.function.name', 'must be a string');
+  if (tc != null && typeof tc !== 'string' && !isObject(tc)) invalid('tool_choice', 'must be a string or an object');
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function invalid(param: string, what: string): never {
+  throw new InvalidRequestError(`Invalid value for '${param}': ${what}.`, param);
 }
 
 function toolChoice(req: ChatCompletionRequest): AnthropicRequest['tool_choice'] {
