@@ -114,7 +114,13 @@ function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record
   const pool = withoutBadFields(configShape.pool, obj.pool ?? {}, ['minPoolSize', 'maxPoolSize']);
   // Each key on its own, at its index (the cross-checks name keys by index).
   const rawKeys = isRecord(obj.auth) && Array.isArray(obj.auth.keys) ? (obj.auth.keys as unknown[]) : undefined;
-  const keys = rawKeys?.map((k) => withoutBadFields(clientKeySchema, k, ['name', 'key', 'keyHash', 'models'])?.data);
+  const keys = rawKeys?.map((k) => {
+    const parsed = withoutBadFields(clientKeySchema, k, ['name', 'key', 'keyHash', 'models'])?.data;
+    if (parsed !== undefined || !isRecord(k)) return parsed;
+    // A bad key or keyHash: its models are still checked (the duplicate check, which needs the secret, is not).
+    const { name, models } = k;
+    return typeof name === 'string' && Array.isArray(models) && models.every((m) => typeof m === 'string') ? { name, models: models as string[] } : undefined;
+  });
   const providers: Record<string, ProviderEntry> = {};
   const rawProviders = isRecord(obj.providers) ? obj.providers : undefined;
   const dropped = new Map<string, string[]>();

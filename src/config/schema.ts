@@ -430,9 +430,11 @@ export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | numb
     if (k === undefined) return;
     if (names.has(k.name)) add(['auth', 'keys', i, 'name'], `duplicate key name "${k.name}"`);
     names.add(k.name);
-    const secret = k.key !== undefined ? `k:${k.key}` : `h:${k.keyHash?.toLowerCase()}`;
-    if (secrets.has(secret) && k.keyHash !== k.key) add(['auth', 'keys', i], `key "${k.name}" repeats another entry's key`);
-    secrets.add(secret);
+    if (k.key !== undefined || k.keyHash !== undefined) {
+      const secret = k.key !== undefined ? `k:${k.key}` : `h:${k.keyHash?.toLowerCase()}`;
+      if (secrets.has(secret) && k.keyHash !== k.key) add(['auth', 'keys', i], `key "${k.name}" repeats another entry's key`);
+      secrets.add(secret);
+    }
     k.models?.forEach((m, j) => {
       if (!modelNames.includes(m)) add(['auth', 'keys', i, 'models', j], `unknown model "${m}" (defined: ${modelNames.join(', ') || 'none'})`);
     });

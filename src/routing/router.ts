@@ -249,6 +249,15 @@ export class Router {
     for (const s of this.states.values()) s.configure(circuit);
   }
 
+  /**
+   * Drop a removed deployment's state (circuit, latency, in-flight count): status pages and metrics stop
+   * listing it. Calls still holding it finish on it; if the key comes back, it starts afresh.
+   */
+  forget(key: string): void {
+    this.states.delete(key);
+    this.pendingHolds.delete(key);
+  }
+
   /** Per-deployment state, for status pages and metrics. */
   deploymentHealth(): DeploymentHealth[] {
     const out: DeploymentHealth[] = [];

@@ -309,6 +309,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     host,
     registry: metrics.registry,
     beforeSwap: (next) => applyToGateway(next),
+    afterDrain: (key) => router.forget(key),
   });
   registerAdminRoutes(app, { live, reloader, adminAuth });
 

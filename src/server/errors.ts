@@ -159,7 +159,7 @@ function providerErrorReply(err: ProviderError): ErrorReply {
 /** What a client is told about an upstream failure of each class: never the upstream's own message. */
 const GENERIC_FAILURE: Partial<Record<ProviderError['errorClass'], string>> = {
   server_error: 'failed with a server error',
-  network: 'could not be reached',
+  network: 'could not be reached or cut its answer off',
   bad_response: 'sent a malformed response',
   stream_error: 'reported an error inside the stream',
   response_too_large: 'sent a response over the gateway\'s size limit',

@@ -120,6 +120,7 @@ models:
         [4, 'auth.keys[0].models[0]'],
         [4, 'auth.keys[0].rpm'],
         [5, 'auth.keys[1].keyHash'],
+        [5, 'auth.keys[1].models[0]'],
         [6, 'pool.minPoolSize'],
         [6, 'pool.bogus'],
       ],
@@ -128,6 +129,29 @@ models:
     // A bad minPoolSize is not replaced by its default and compared: only its own error.
     const own = configError(`pool: { minPoolSize: -1, maxPoolSize: 1 }\nproviders:\n  m: { type: mock }\nmodels:\n  a: { providers: [{ provider: m }] }\n`);
     assert.deepEqual(own.issues.map((i) => i.path), ['pool.minPoolSize'], own.message);
+  });
+
+  test('a client key with a bad keyHash hides its unknown model until the hash is fixed: both at once, no false duplicate', () => {
+    const err = configError(`routing: { maxAttempts: many }
+auth:
+  keys:
+    - { name: k1, keyHash: "sha256:xyz", models: [nope] }
+    - { name: k2, keyHash: "sha256:abc", models: [a] }
+providers:
+  m: { type: mock }
+models:
+  a: { providers: [{ provider: m }] }
+`);
+    assert.deepEqual(
+      err.issues.map((i) => [i.line, i.path]),
+      [
+        [1, 'routing.maxAttempts'],
+        [4, 'auth.keys[0].keyHash'],
+        [4, 'auth.keys[0].models[0]'],
+        [5, 'auth.keys[1].keyHash'],
+      ],
+      err.message,
+    );
   });
 
   test('one minPoolSize > maxPoolSize prints four lines: one line', () => {

@@ -213,6 +213,36 @@ describe('a stream that lasts across a reload that removes its deployment', () =
       await u2.close();
     }
   });
+
+  it('a removed deployment kept reporting adapterpool_circuit_state and its router state after its drain', async () => {
+    const u1 = await LiveUpstream.start('one');
+    const u2 = await LiveUpstream.start('two');
+    const two = '{ provider: two, model: up-two }';
+    const g = await startFileGateway(config(u1, u2, { chat: `{ provider: one, model: up-one }, ${two}` }));
+    const circuitSeries = async () => {
+      const r = await call(g.url, 'GET', '/metrics', { key: ADMIN });
+      return r.text.split('\n').filter((l) => l.startsWith('adapterpool_circuit_state{'));
+    };
+    try {
+      // Both deployments serve, so the router holds state for both.
+      for (let i = 0; i < 4; i++) assert.equal((await chat(g.url, 'chat')).status, 200);
+      assert.deepEqual(g.gw.router.deploymentHealth().map((h) => h.key).sort(), ['up-one:one', 'up-two:two']);
+      assert.equal((await circuitSeries()).filter((l) => l.includes('provider="two"')).length, 1);
+
+      await g.write(config(u1, u2));
+      assert.equal((await reloadVia(g.url, ADMIN)).status, 200);
+      await g.gw.reloader.drained();
+
+      assert.deepEqual(g.gw.router.deploymentHealth().map((h) => h.key), ['up-one:one'], 'the router let the removed deployment go');
+      const series = await circuitSeries();
+      assert.equal(series.filter((l) => l.includes('provider="two"')).length, 0, series.join('\n'));
+      assert.equal(series.filter((l) => l.includes('provider="one"')).length, 1, 'the remaining deployment keeps its series');
+    } finally {
+      await g.close();
+      await u1.close();
+      await u2.close();
+    }
+  });
 });
 
 describe('settings read once at start', () => {

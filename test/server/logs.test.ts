@@ -115,4 +115,12 @@ models:
     assert.equal(lines[0]!.model, 'to-cut');
     assert.equal(lines[0]!.err, undefined, 'no stack: a dropped upstream connection is no bug of ours');
   });
+
+  test('a stream whose upstream drops the connection after two chunks is told "could not be reached": the client reads that it may have cut its answer off', async () => {
+    const chat = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'to-cut', stream: true, messages: MSG } });
+    assert.match(chat.text, /upstream provider \\"broken\\" could not be reached or cut its answer off/);
+    const messages = await call(g.url, 'POST', '/v1/messages', { body: { model: 'to-cut', max_tokens: 8, stream: true, messages: MSG } });
+    assert.match(messages.text, /upstream provider \\"broken\\" could not be reached or cut its answer off/);
+    for (const text of [chat.text, messages.text]) assert.ok(!/other side closed|127\.0\.0\.1|socket/i.test(text), text);
+  });
 });

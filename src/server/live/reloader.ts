@@ -34,6 +34,8 @@ export interface ReloaderOptions {
   registry?: Registry;
   /** Gateway parts outside the pool (router, metrics, logger, HTTP server) take the new config; runs just before the swap. */
   beforeSwap?: (next: GatewaySnapshot, prev: GatewaySnapshot, changes: ConfigChanges) => void;
+  /** A removed key's pool is gone (its last request finished): parts that keep per-deployment state let it go. */
+  afterDrain?: (key: string) => void;
 }
 
 /**
@@ -193,6 +195,7 @@ export class ConfigReloader {
       }
       const started = Date.now();
       await pool.removeKey(k.model, k.provider);
+      this.o.afterDrain?.(key);
       this.logger.info({ key, ms: Date.now() - started }, `deployment pool ${key} removed: in-flight requests finished, its adapters are closed`);
     })()
       .catch((err: unknown) => this.logger.error({ err, key }, `config: draining pool ${key} failed`))

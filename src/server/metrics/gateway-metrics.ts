@@ -495,6 +495,8 @@ export class GatewayMetrics {
     const g = this.gauges;
     for (const m of Object.values(g)) m.reset();
     const stats = this.pool.stats().pools;
+    const circuits = new Map(this.router.deploymentHealth().map((h) => [h.key, h.circuit]));
+    // Keys whose pool is gone (removed by a reload) have no series: a gauge of them would be stale.
     for (const t of this.keyList) {
       const s: PoolStatsEntry | undefined = stats[t.key];
       if (s === undefined) continue;
@@ -507,9 +509,8 @@ export class GatewayMetrics {
       g.maxSize.labels(...l).set(s.max_pool_size);
       g.utilization.labels(...l).set(s.utilization);
       g.health.labels(...l).set(s.health);
+      g.circuit.labels(...l).set(CIRCUIT_VALUE[circuits.get(t.key) ?? 'closed']);
     }
-    const circuits = new Map(this.router.deploymentHealth().map((h) => [h.key, h.circuit]));
-    for (const t of this.keyList) g.circuit.labels(t.model, t.provider).set(CIRCUIT_VALUE[circuits.get(t.key) ?? 'closed']);
   }
 
   /** The Prometheus text exposition, gauges refreshed first. */
