@@ -33,7 +33,16 @@ async function writeEndlessLine(res: import('node:http').ServerResponse, head: s
   res.write(head);
   const piece = Buffer.alloc(64 * 1024, 'x');
   for (let sent = 0; sent < total && !res.destroyed; sent += piece.length) {
-    if (!res.write(piece)) await new Promise((r) => res.once('drain', r).once('close', r));
+    if (!res.write(piece)) {
+      // One wait at a time: a listener left from each wait would pile up on the response.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done).off('close', done);
+          resolve();
+        };
+        res.on('drain', done).on('close', done);
+      });
+    }
   }
 }
 
