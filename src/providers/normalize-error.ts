@@ -173,7 +173,8 @@ export function redact(text: string, secrets: readonly (string | undefined)[] | 
   return out;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A plain JSON object (not null, not an array). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

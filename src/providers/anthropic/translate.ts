@@ -1,4 +1,5 @@
 import { InvalidRequestError } from '../errors.js';
+import { isRecord } from '../normalize-error.js';
 import type { ChatCompletion, ChatCompletionRequest, ChatMessage, ToolCall, Usage } from '../types.js';
 import { imageBlockFromUrl, OPENAI_ROLE_TO_ANTHROPIC, TOOL_CHOICE_FROM_OPENAI, toFinishReason } from './mapping.js';
 import type { AnthropicContentBlock, AnthropicMessage, AnthropicRequest, AnthropicResponse, AnthropicUsage } from './types.js';
@@ -88,10 +89,10 @@ function assertTranslatable(req: ChatCompletionRequest): void {
     const content: unknown = m.content;
     if (Array.isArray(content)) {
       content.forEach((part: unknown, j) => {
-        if (!isObject(part)) invalid(`${at}.content[${j}]`, 'must be an object');
+        if (!isRecord(part)) invalid(`${at}.content[${j}]`, 'must be an object');
         if (part.type === 'image_url') {
           const ref = part.image_url;
-          if (typeof ref !== 'string' && !(isObject(ref) && typeof ref.url === 'string')) invalid(`${at}.content[${j}].image_url`, 'must be an object with a url');
+          if (typeof ref !== 'string' && !(isRecord(ref) && typeof ref.url === 'string')) invalid(`${at}.content[${j}].image_url`, 'must be an object with a url');
         }
       });
     } else if (content != null && typeof content !== 'string') {
@@ -101,25 +102,21 @@ function assertTranslatable(req: ChatCompletionRequest): void {
     if (calls == null) return;
     if (!Array.isArray(calls)) invalid(`${at}.tool_calls`, 'must be an array');
     calls.forEach((c: unknown, j) => {
-      if (!isObject(c) || !isObject(c.function) || typeof c.function.name !== 'string') invalid(`${at}.tool_calls[${j}].function.name`, 'must be a string');
+      if (!isRecord(c) || !isRecord(c.function) || typeof c.function.name !== 'string') invalid(`${at}.tool_calls[${j}].function.name`, 'must be a string');
     });
   });
   const tools: unknown = req.tools;
   if (tools != null) {
     if (!Array.isArray(tools)) invalid('tools', 'must be an array');
     tools.forEach((t: unknown, i) => {
-      if (!isObject(t) || !isObject(t.function) || typeof t.function.name !== 'string') {
+      if (!isRecord(t) || !isRecord(t.function) || typeof t.function.name !== 'string') {
         invalid(`tools[${i}].function`, "must be a function tool's definition (function.name): this model's provider takes function tools only");
       }
     });
   }
   const tc: unknown = req.tool_choice;
-  if (isObject(tc) && !(isObject(tc.function) && typeof tc.function.name === 'string')) invalid('tool_choice.function.name', 'must be a string');
-  if (tc != null && typeof tc !== 'string' && !isObject(tc)) invalid('tool_choice', 'must be a string or an object');
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isRecord(tc) && !(isRecord(tc.function) && typeof tc.function.name === 'string')) invalid('tool_choice.function.name', 'must be a string');
+  if (tc != null && typeof tc !== 'string' && !isRecord(tc)) invalid('tool_choice', 'must be a string or an object');
 }
 
 function invalid(param: string, what: string): never {
