@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Cluster } from '../cluster/index.js';
+import type { Cluster } from '../cluster/index.js';
 import { capText, deploymentLimits as configDeploymentLimits, poolOptions, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
@@ -114,10 +114,11 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
   });
 
   const startedAt = Date.now();
+  // Loaded only with replicas configured: a single process never pays the Redis client's memory.
   const cluster: Cluster | undefined =
     config.cluster.redis === undefined
       ? undefined
-      : new Cluster({
+      : new (await import('../cluster/index.js')).Cluster({
           config: config.cluster,
           router,
           cooldownMs: live.current.routing.circuitCooldownMs,

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { COLUMNS, groupColumn, rowFrom, rowValues } from './columns.js';
 import { toGroup } from './sqlite.js';
 import type { UsageGroup, UsageQuery, UsageRow, UsageStore } from './types.js';
@@ -38,23 +38,35 @@ export interface PostgresUsageStoreOptions {
 }
 
 export class PostgresUsageStore implements UsageStore {
-  private readonly pool: pg.Pool;
+  /**
+   * The connection pool, made on first use: `pg` is loaded only by a gateway whose ledger is in
+   * PostgreSQL (a SQLite gateway never pays its memory).
+   */
+  private connecting: Promise<pg.Pool> | undefined;
+  private closed = false;
   private ready = false;
 
   constructor(
-    url: string,
+    private readonly url: string,
     private readonly table = 'adapterpool_usage',
-    opts: PostgresUsageStoreOptions = {},
-  ) {
-    this.pool = new pg.Pool({ connectionString: url, max: opts.max ?? 4, connectionTimeoutMillis: opts.connectionTimeoutMs ?? 5000 });
-    // An idle client losing its connection emits here; without a listener it would crash the process.
-    this.pool.on('error', () => undefined);
+    private readonly opts: PostgresUsageStoreOptions = {},
+  ) {}
+
+  private db(): Promise<pg.Pool> {
+    if (this.closed) return Promise.reject(new Error('the usage store is closed'));
+    this.connecting ??= import('pg').then(({ default: pg }) => {
+      const pool = new pg.Pool({ connectionString: this.url, max: this.opts.max ?? 4, connectionTimeoutMillis: this.opts.connectionTimeoutMs ?? 5000 });
+      // An idle client losing its connection emits here; without a listener it would crash the process.
+      pool.on('error', () => undefined);
+      return pool;
+    });
+    return this.connecting;
   }
 
   async init(): Promise<void> {
     if (this.ready) return;
     const t = this.table;
-    const c = await this.pool.connect();
+    const c = await (await this.db()).connect();
     try {
       // One gateway migrates at a time (replicas start together); the lock ends with the transaction.
       await c.query('BEGIN');
@@ -87,12 +99,12 @@ export class PostgresUsageStore implements UsageStore {
       values.push(...rowValues(r));
       tuples.push(`(${COLUMNS.map((_, j) => `$${i * n + j + 1}`).join(', ')})`);
     });
-    await this.pool.query(`INSERT INTO ${this.table} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING`, values);
+    await (await this.db()).query(`INSERT INTO ${this.table} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING`, values);
   }
 
   async prune(before: number): Promise<number> {
     await this.init();
-    const r = await this.pool.query(`DELETE FROM ${this.table} WHERE ts < $1`, [before]);
+    const r = await (await this.db()).query(`DELETE FROM ${this.table} WHERE ts < $1`, [before]);
     return r.rowCount ?? 0;
   }
 
@@ -106,7 +118,7 @@ export class PostgresUsageStore implements UsageStore {
       params.push(q.key);
       where += ' AND key_name = $3';
     }
-    const r = await this.pool.query(
+    const r = await (await this.db()).query(
       `SELECT ${col} AS grp, COUNT(*)::float8 AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END)::float8 AS errors,
         COALESCE(SUM(prompt_tokens), 0)::float8 AS prompt_tokens, COALESCE(SUM(completion_tokens), 0)::float8 AS completion_tokens,
         COALESCE(SUM(total_tokens), 0)::float8 AS total_tokens, COALESCE(SUM(cost), 0)::float8 AS cost, COUNT(cost)::float8 AS priced_requests
@@ -118,11 +130,16 @@ export class PostgresUsageStore implements UsageStore {
 
   async rows(from: number, to: number): Promise<UsageRow[]> {
     await this.init();
-    const r = await this.pool.query(`SELECT * FROM ${this.table} WHERE ts >= $1 AND ts < $2 ORDER BY ts, id`, [from, to]);
+    const r = await (await this.db()).query(`SELECT * FROM ${this.table} WHERE ts >= $1 AND ts < $2 ORDER BY ts, id`, [from, to]);
     return r.rows.map(rowFrom);
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    if (this.closed) return;
+    this.closed = true;
+    // A pool still being made is ended once it is.
+    const pool = this.connecting;
+    this.connecting = undefined;
+    if (pool !== undefined) await (await pool).end();
   }
 }
