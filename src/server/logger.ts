@@ -1,5 +1,6 @@
 import { pino, symbols, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type pinoPretty from 'pino-pretty';
 import { LineDestination } from './log-destination.js';
 import { isPlain, markPlain } from './request-line.js';
 
@@ -37,6 +38,8 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
   }
   if (usePretty(options.format ?? 'auto')) {
     // In-process and synchronous: a human reads these, and the last lines before an exit must not be lost.
+    // Required here, not imported: a gateway logging JSON (the production case) never loads pino-pretty.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;
     const stream = pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' });
     return markPlain(pino(opts, stream));
   }

@@ -19,12 +19,13 @@ describe('shared-state backends are loaded only when configured', () => {
     await up.close();
   });
 
-  test('a single gateway with a SQLite ledger serves without loading ioredis or pg (~10 MB of RSS it would never use)', async () => {
+  test('a single gateway with a SQLite ledger and JSON logs serves without loading ioredis, pg or pino-pretty (~10 MB of RSS it would never use)', async () => {
     const r = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'up', messages: [{ role: 'user', content: 'hi' }] } });
     assert.equal(r.status, 200);
     assert.equal(g.gw.ledger !== undefined, true, 'the ledger is on');
     assert.equal(loaded('better-sqlite3'), true, 'the check itself sees CommonJS packages');
     assert.equal(loaded('ioredis'), false);
     assert.equal(loaded('pg'), false);
+    assert.equal(loaded('pino-pretty'), false, 'JSON logs need no pino-pretty');
   });
 });
