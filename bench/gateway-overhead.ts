@@ -5,7 +5,7 @@
  * rounds of the paired ratio or difference. Each round also measures fastify's own floor: a
  * hello-world route against a Node `http` hello world.
  */
-import { startBareProxy, startGateway, startHello, startUpstream, type CpuUsage, type GatewayChild, type Upstream } from './lib/children.js';
+import { startBareProxy, startGateway, startHello, startJsonProxy, startUpstream, type CpuUsage, type GatewayChild, type Upstream } from './lib/children.js';
 import { CHAT_BODY, STREAM_BODY, closedLoopLoadgen, measureTtft, median, runLoad, type LoadResult, type TtftResult } from './lib/load.js';
 import { log, ms, ratio, rps, signedMs, table, type Section } from './lib/report.js';
 import { STREAM_CHUNKS } from './lib/shape.js';
@@ -63,6 +63,22 @@ async function floor(node: GatewayChild, fastify: GatewayChild, seconds: number)
   return { node: n.r, fastify: f.r, cpu: { node: n.cpu.proxy, fastify: f.cpu.proxy } };
 }
 
+/** The gateway's layers, 50 connections, non-streaming: a proxy that parses the body, and the gateway with its features off. */
+interface Layers {
+  json: LoadResult;
+  core: LoadResult;
+  cpu: { json: number; core: number };
+}
+
+/** The gateway with every optional feature off: no API key, no usage ledger, no metrics, log lines only at warn. */
+const CORE_CONFIG = { auth: { apiKeys: [] }, usage: { enabled: false }, metrics: { enabled: false }, logging: { level: 'warn' } };
+
+async function layers(up: Upstream, json: GatewayChild, core: GatewayChild, seconds: number): Promise<Layers> {
+  const j = await measured(up, json, json.chatUrl, 50, seconds, CHAT_BODY);
+  const c = await measured(up, core, core.chatUrl, 50, seconds, CHAT_BODY);
+  return { json: j.r, core: c.r, cpu: { json: j.cpu.proxy, core: c.cpu.proxy } };
+}
+
 async function trio(up: Upstream, bare: GatewayChild, gw: GatewayChild, connections: number, seconds: number, body: string): Promise<Trio> {
   const d = await measured(up, undefined, up.chatUrl, connections, seconds, body);
   const b = await measured(up, bare, bare.chatUrl, connections, seconds, body);
@@ -81,29 +97,35 @@ export async function runGatewayOverhead(o: OverheadOptions): Promise<Section> {
   let bare: GatewayChild | undefined;
   let helloNode: GatewayChild | undefined;
   let helloFastify: GatewayChild | undefined;
+  let json: GatewayChild | undefined;
+  let core: GatewayChild | undefined;
   try {
     gw = await startGateway({ upstream: up, maxPoolSize: 50 });
     bare = await startBareProxy(up);
     helloNode = await startHello('node');
     helloFastify = await startHello('fastify');
+    json = await startJsonProxy(up);
+    core = await startGateway({ upstream: up, maxPoolSize: 50, extra: CORE_CONFIG });
     log(`overhead: upstream pid ${up.pid}, bare proxy pid ${bare.pid}, gateway pid ${gw.pid}; warming up (load generator: ${closedLoopLoadgen()})`);
     for (const url of [up.chatUrl, bare.chatUrl, gw.chatUrl]) {
       await runLoad({ url, connections: 50, durationS: 2 });
       await runLoad({ url, connections: 50, durationS: 1, body: STREAM_BODY });
       await measureTtft(url, 100, 5_000);
     }
-    for (const url of [helloNode.chatUrl, helloFastify.chatUrl]) await runLoad({ url, connections: 50, durationS: 1 });
+    for (const url of [helloNode.chatUrl, helloFastify.chatUrl, json.chatUrl, core.chatUrl]) await runLoad({ url, connections: 50, durationS: 1 });
 
     const one: Trio[] = [];
     const fifty: Trio[] = [];
     const stream50: Trio[] = [];
     const floors: Floor[] = [];
+    const layered: Layers[] = [];
     const ttft: Array<Record<Side, TtftResult>> = [];
     for (let r = 0; r < o.rounds; r++) {
       log(`overhead: round ${r + 1}/${o.rounds}`);
       floors.push(await floor(helloNode, helloFastify, o.seconds));
       one.push(await trio(up, bare, gw, 1, o.seconds, CHAT_BODY));
       fifty.push(await trio(up, bare, gw, 50, o.seconds, CHAT_BODY));
+      layered.push(await layers(up, json, core, o.seconds));
       stream50.push(await trio(up, bare, gw, 50, o.seconds, STREAM_BODY));
       ttft.push({
         direct: await measureTtft(up.chatUrl, o.ttftCount, 20_000),
@@ -116,6 +138,7 @@ export async function runGatewayOverhead(o: OverheadOptions): Promise<Section> {
     const failed =
       [...one, ...fifty, ...stream50].reduce((n, t) => n + t.direct.failed + t.bare.failed + t.gateway.failed, 0) +
       floors.reduce((n, f) => n + f.node.failed + f.fastify.failed, 0) +
+      layered.reduce((n, l) => n + l.json.failed + l.core.failed, 0) +
       ttft.reduce((n, t) => n + t.direct.failed + t.bare.failed + t.gateway.failed, 0);
     const med = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
     const ratioOf = (ts: Trio[], side: Side) => med(ts, (t) => t[side].rps / t.direct.rps);
@@ -158,6 +181,7 @@ export async function runGatewayOverhead(o: OverheadOptions): Promise<Section> {
       ]),
     );
     const us = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} µs` : 'n/a');
+    const signedUs = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)} µs` : 'n/a');
     const cpuRows = (ts: Trio[], what: string) => [
       [`direct${what}`, us(med(ts, (t) => t.cpu.direct.loadgen)), '—', '—', us(med(ts, (t) => t.cpu.direct.upstream))],
       [`bare proxy${what}`, us(med(ts, (t) => t.cpu.bare.loadgen)), us(med(ts, (t) => t.cpu.bare.proxy)), '1.00', us(med(ts, (t) => t.cpu.bare.upstream))],
@@ -187,6 +211,34 @@ export async function runGatewayOverhead(o: OverheadOptions): Promise<Section> {
         ],
       ],
     );
+    // Layers: each round's JSON proxy and core gateway against the same round's bare proxy and gateway.
+    const layerRows = table(
+      ['50 connections, non-streaming, same rounds', 'req/s', '÷ bare proxy', 'CPU per request', 'CPU over the row above'],
+      [
+        ['bare proxy (bytes through)', rps(med(fifty, (t) => t.bare.rps)), '1.00', us(med(fifty, (t) => t.cpu.bare.proxy)), '—'],
+        [
+          'JSON proxy (bench/json-proxy.ts: + `JSON.parse` of the body, model replaced, `JSON.stringify`, reply read whole)',
+          rps(med(layered, (l) => l.json.rps)),
+          ratio(med(layered.map((l, i) => ({ l, t: fifty[i]! })), ({ l, t }) => l.json.rps / t.bare.rps)),
+          us(med(layered, (l) => l.cpu.json)),
+          signedUs(med(layered.map((l, i) => ({ l, t: fifty[i]! })), ({ l, t }) => l.cpu.json - t.cpu.bare.proxy)),
+        ],
+        [
+          'gateway, optional features off (no API key, no usage ledger, no metrics, log at warn)',
+          rps(med(layered, (l) => l.core.rps)),
+          ratio(med(layered.map((l, i) => ({ l, t: fifty[i]! })), ({ l, t }) => l.core.rps / t.bare.rps)),
+          us(med(layered, (l) => l.cpu.core)),
+          signedUs(med(layered, (l) => l.cpu.core - l.cpu.json)),
+        ],
+        [
+          '**gateway, every feature on** (as above)',
+          rps(med(fifty, (t) => t.gateway.rps)),
+          ratio(med(fifty, (t) => t.gateway.rps / t.bare.rps)),
+          us(med(fifty, (t) => t.cpu.gateway.proxy)),
+          signedUs(med(layered.map((l, i) => ({ l, t: fifty[i]! })), ({ l, t }) => t.cpu.gateway.proxy - l.cpu.core)),
+        ],
+      ],
+    );
     const gwCpu = med(fifty, (t) => t.cpu.gateway.proxy);
     const bareCpu = med(fifty, (t) => t.cpu.bare.proxy);
     const fastifyCpu = med(floors, (f) => f.cpu.fastify - f.cpu.node);
@@ -213,13 +265,20 @@ export async function runGatewayOverhead(o: OverheadOptions): Promise<Section> {
       floorTable,
       '',
       `So fastify itself costs ${us(fastifyCpu)} of CPU per request over Node \`http\` on this machine.`,
+      '',
+      'Where the gateway\'s CPU goes, layer by layer (two more child processes measured in the same rounds): what any proxy that routes by model pays to read the body, ' +
+        "what the gateway's core adds (fastify, validation, routing, the adapter pool, the provider adapter, the hang-up signal), and what its optional features add (the API key check, the usage ledger, metrics, the per-request log line).",
+      '',
+      layerRows,
     ].join('\n');
 
     const notes: string[] = [];
     if (vsBare50 < 0.8) {
       notes.push(
         `**Throughput at 50 connections (${ratio(vsBare50)}× the bare proxy, target 0.80×).** The gateway spends ${us(gwCpu)} of CPU per request against the bare proxy's ${us(bareCpu)}; ` +
-          `fastify alone accounts for ${us(fastifyCpu)} of that (hello-world floor above); "Hot-path profile" in bench/results.md says where the rest goes.`,
+          `fastify alone accounts for ${us(fastifyCpu)} of that (hello-world floor above). By layer (same rounds): reading the body as JSON ${signedUs(med(layered.map((l, i) => ({ l, t: fifty[i]! })), ({ l, t }) => l.cpu.json - t.cpu.bare.proxy))}, ` +
+          `the gateway's core ${signedUs(med(layered, (l) => l.cpu.core - l.cpu.json))}, its optional features ${signedUs(med(layered.map((l, i) => ({ l, t: fifty[i]! })), ({ l, t }) => t.cpu.gateway.proxy - l.cpu.core))}; ` +
+          `0.80× means at most ${us(bareCpu / 0.8)} per request. "Hot-path profile" in bench/results.md says where the rest goes.`,
       );
     }
     if (meanOver > 0.05 || p99Over > 0.3) {
@@ -267,13 +326,15 @@ export async function runGatewayOverhead(o: OverheadOptions): Promise<Section> {
           met: addTtft <= 0.5,
         },
       ],
-      data: { one, fifty, stream50, floors, ttft, vsBare50, meanOver, p99Over, streamCpu, addTtft, gwCpu, bareCpu, loadgen },
+      data: { one, fifty, stream50, floors, layered, ttft, vsBare50, meanOver, p99Over, streamCpu, addTtft, gwCpu, bareCpu, loadgen },
     };
   } finally {
     await gw?.stop();
     await bare?.stop();
     await helloNode?.stop();
     await helloFastify?.stop();
+    await json?.stop();
+    await core?.stop();
     await up.stop();
   }
 }

@@ -201,6 +201,12 @@ export async function startBareProxy(upstream: Upstream, execArgv: string[] = []
   return Object.assign(child, { url: ready.url, chatUrl: `${ready.url}/v1/chat/completions`, maxPoolSize: 64 });
 }
 
+/** bench/json-proxy.ts: the bare proxy plus JSON.parse and JSON.stringify of the body — what reading the request costs. */
+export async function startJsonProxy(upstream: Upstream, execArgv: string[] = []): Promise<GatewayChild> {
+  const { child, ready } = await start<{ url: string }>('json-proxy.js', 'json-proxy', { BENCH_UPSTREAM: upstream.baseUrl }, execArgv);
+  return Object.assign(child, { url: ready.url, chatUrl: `${ready.url}/v1/chat/completions`, maxPoolSize: 64 });
+}
+
 /** A hello-world server (bench/hello.ts): Node `http` or a fastify route, no upstream — fastify's own floor. */
 export async function startHello(kind: 'node' | 'fastify'): Promise<GatewayChild> {
   const { child, ready } = await start<{ url: string }>('hello.js', `hello-${kind}`, { BENCH_HELLO: kind }, []);

@@ -3,7 +3,8 @@ import { ProviderError } from './errors.js';
 import { RequestCounters } from './counters.js';
 import { readError, type ReadContext } from './http-util.js';
 import { scrubberFor, type SecretScrubber } from './scrub.js';
-import { HttpTransport, transportError, type TransportRequest, type TransportResponse } from './transport.js';
+import { normalizeProviderError } from './normalize-error.js';
+import { HttpTransport, transportError, type TransportRequest, type TransportResponse, type WholeResponse } from './transport.js';
 import type { UpstreamBody, UpstreamStreamContext } from './upstream-stream.js';
 import type {
   AdapterCounters,
@@ -199,7 +200,14 @@ export abstract class HttpChatAdapter implements ChatAdapter {
     return signal ? { ...this.baseReadContext, signal } : this.baseReadContext;
   }
 
-  /** Send; a non-2xx status becomes a normalized ProviderError (its body consumed). */
+  /** Send and read the response whole (up to `maxResponseSize`); a non-2xx status becomes a normalized ProviderError. */
+  protected async fetch(req: TransportRequest): Promise<WholeResponse> {
+    const res = await this.transport.fetch(req, this.provider, this.baseReadContext.maxResponseSize);
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    throw normalizeProviderError(this.provider, res.statusCode, res.text, res.headers, { scrubber: this.scrubber });
+  }
+
+  /** Send, for a body read as it comes (a stream); a non-2xx status becomes a normalized ProviderError (its body consumed). */
   protected async send(req: TransportRequest): Promise<TransportResponse> {
     const res = await this.transport.request(req, this.provider);
     if (res.statusCode >= 200 && res.statusCode < 300) return res;

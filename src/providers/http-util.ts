@@ -1,7 +1,7 @@
 import { ProviderError, tooLargeError } from './errors.js';
 import { normalizeProviderError } from './normalize-error.js';
 import type { SecretScrubber } from './scrub.js';
-import { destroyBody, transportError, type TransportResponse } from './transport.js';
+import { destroyBody, transportError, type ResponseHeaders, type TransportResponse } from './transport.js';
 import type { ProviderTimeouts } from './types.js';
 
 export interface ReadContext {
@@ -72,15 +72,15 @@ export async function readError(res: TransportResponse, ctx: ReadContext): Promi
 }
 
 /**
- * A 2xx JSON body. Some providers answer 200 with an error object instead of the payload: that is an
- * error too (classified by its code, else `bad_response`).
+ * A 2xx JSON body, already read. Some providers answer 200 with an error object instead of the
+ * payload: that is an error too (classified by its code, else `bad_response`).
  */
-export async function readJson<T>(res: TransportResponse, ctx: ReadContext, isPayload: (v: Record<string, unknown>) => boolean): Promise<T> {
-  return parsePayload<T>(await readText(res, ctx), res, ctx, isPayload);
-}
-
-/** `readJson` on a body already read. */
-export function parsePayload<T>(text: string, res: TransportResponse, ctx: ReadContext, isPayload: (v: Record<string, unknown>) => boolean): T {
+export function parsePayload<T>(
+  text: string,
+  res: { statusCode: number; headers: TransportResponse['headers'] | ResponseHeaders },
+  ctx: Pick<ReadContext, 'provider' | 'scrubber'>,
+  isPayload: (v: Record<string, unknown>) => boolean,
+): T {
   let json: unknown;
   try {
     json = JSON.parse(text);

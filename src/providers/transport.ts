@@ -1,5 +1,5 @@
 import { Client, errors, type Dispatcher } from 'undici';
-import { ProviderError } from './errors.js';
+import { ProviderError, tooLargeError } from './errors.js';
 import type { ProviderTimeouts } from './types.js';
 
 const { ClientDestroyedError } = errors;
@@ -27,6 +27,17 @@ export interface TransportRequest {
 }
 
 export type TransportResponse = Dispatcher.ResponseData;
+
+/** Response headers: lower-case names; a repeated header's values in an array. */
+export type ResponseHeaders = Record<string, string | string[]>;
+
+/** A response read whole (`HttpTransport.fetch`). */
+export interface WholeResponse {
+  statusCode: number;
+  headers: ResponseHeaders;
+  /** The body, UTF-8 decoded. */
+  text: string;
+}
 
 /**
  * One adapter's HTTP connection to its provider.
@@ -96,6 +107,35 @@ export class HttpTransport {
     }
   }
 
+  /**
+   * Send one request and read its response whole, at most `maxBytes` of body (over it: 502
+   * `upstream_response_too_large`, the socket dropped as the cap is crossed). Rejects with the
+   * ProviderError of a failed exchange; any status resolves.
+   *
+   * Why not `request()` plus reading its body: that API makes a Readable stream, an async resource
+   * and a listener set per response, which a body read whole never needs; undici's own handler
+   * interface takes the chunks directly (~3 µs and ~2 KB less per call).
+   */
+  fetch(req: TransportRequest, provider: string, maxBytes: number): Promise<WholeResponse> {
+    return new Promise<WholeResponse>((resolve, reject) => {
+      const fail = (err: unknown) => {
+        // Whatever failed (abort, timeout, reset, the cap), its socket is gone: do not let undici replace it now.
+        this.discard();
+        reject(err instanceof ProviderError ? err : transportError(provider, err, req.signal, this.timeouts));
+      };
+      if (this.closed) {
+        fail(new ClientDestroyedError());
+        return;
+      }
+      this.client ??= new Client(this.origin, this.clientOptions);
+      const tooLarge = () => tooLargeError(provider, `${provider}: the upstream response exceeds maxResponseSize (${maxBytes} bytes)`);
+      this.client.dispatch(
+        { method: req.method, path: this.resolvePath(req.path), headers: req.headers, body: req.body ?? null },
+        new WholeBodyHandler(req.signal, maxBytes, resolve, fail, tooLarge),
+      );
+    });
+  }
+
   /** Give up a response before its end: its socket is destroyed and the next request connects afresh. */
   abandon(body: TransportResponse['body']): void {
     destroyBody(body);
@@ -117,6 +157,97 @@ export class HttpTransport {
     this.client = undefined;
     return client === undefined || client.destroyed ? Promise.resolve() : client.destroy();
   }
+}
+
+/**
+ * undici's handler interface (the one its own `request()` is built on) for a body read whole: chunks
+ * kept until the end, the cap checked per chunk, the caller's signal aborting the exchange.
+ */
+class WholeBodyHandler implements Dispatcher.DispatchHandler {
+  private abort: ((err: Error) => void) | undefined;
+  private statusCode = 0;
+  private headers: ResponseHeaders = {};
+  private readonly chunks: Buffer[] = [];
+  private length = 0;
+  private done = false;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly signal: AbortSignal | undefined,
+    private readonly maxBytes: number,
+    private readonly resolve: (r: WholeResponse) => void,
+    private readonly reject: (err: unknown) => void,
+    private readonly tooLarge: () => ProviderError,
+  ) {
+    if (signal !== undefined) {
+      this.onAbort = () => this.cancel(signal.reason);
+      signal.addEventListener('abort', this.onAbort);
+    }
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    // Cancelled before undici started it (the caller's signal, already or meanwhile): stop it here.
+    if (this.done) abort(new errors.RequestAbortedError());
+    else if (this.signal?.aborted) this.cancel(this.signal.reason);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (statusCode < 200) return true; // 1xx: the response is still to come
+    this.statusCode = statusCode;
+    this.headers = parseRawHeaders(rawHeaders);
+    if (Number(this.headers['content-length']) > this.maxBytes) this.cancel(this.tooLarge());
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.done) return true;
+    this.length += chunk.length;
+    if (this.length > this.maxBytes) this.cancel(this.tooLarge());
+    else this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.done) return;
+    this.finish();
+    const c = this.chunks;
+    const text = c.length === 1 ? c[0]!.toString('utf8') : Buffer.concat(c, this.length).toString('utf8');
+    this.resolve({ statusCode: this.statusCode, headers: this.headers, text });
+  }
+
+  onError(err: Error): void {
+    if (this.done) return;
+    this.finish();
+    this.reject(err);
+  }
+
+  /** End the exchange with `err` (undici then drops the socket; `onError` follows, ignored). */
+  private cancel(err: unknown): void {
+    if (this.done) return;
+    this.finish();
+    this.reject(err ?? new errors.RequestAbortedError());
+    this.abort?.(err instanceof Error ? err : new errors.RequestAbortedError());
+  }
+
+  private finish(): void {
+    this.done = true;
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/** undici's raw header list (name, value, name, value … as bytes) as lower-case names → values. */
+function parseRawHeaders(raw: Buffer[]): ResponseHeaders {
+  const headers: ResponseHeaders = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    const seen = headers[name];
+    if (seen === undefined) headers[name] = value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else headers[name] = [seen, value];
+  }
+  return headers;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { HttpChatAdapter, type HttpAdapterOptions, type StreamSettle } from '../http-adapter.js';
-import { readJson } from '../http-util.js';
+import { parsePayload } from '../http-util.js';
 import type { CallOptions, ChatCompletion, ChatCompletionRequest, ChatCompletionStream, ModelInfo } from '../types.js';
 import { AnthropicStream } from './stream.js';
 import { fromAnthropicResponse, toAnthropicRequest } from './translate.js';
@@ -42,8 +42,8 @@ export class AnthropicAdapter extends HttpChatAdapter {
 
   protected async complete(request: ChatCompletionRequest, signal: AbortSignal | undefined): Promise<ChatCompletion> {
     const body = toAnthropicRequest(request, { model: this.model, defaultMaxTokens: this.defaultMaxTokens });
-    const res = await this.send({ method: 'POST', path: '/messages', headers: this.headers, body: JSON.stringify(body), signal });
-    const msg = await readJson<AnthropicResponse>(res, this.readContext(signal), isMessage);
+    const res = await this.fetch({ method: 'POST', path: '/messages', headers: this.headers, body: JSON.stringify(body), signal });
+    const msg = parsePayload<AnthropicResponse>(res.text, res, this.readContext(undefined), isMessage);
     return fromAnthropicResponse(msg);
   }
 
@@ -63,8 +63,8 @@ export class AnthropicAdapter extends HttpChatAdapter {
     const signal = options?.signal;
     return this.counted(signal, async () => {
       const { stream: _stream, ...rest } = body;
-      const res = await this.send({ method: 'POST', path: '/messages', headers: this.withBeta(this.headers, options?.beta), body: JSON.stringify({ ...rest, model: this.model }), signal });
-      return readJson<AnthropicResponse>(res, this.readContext(signal), isMessage);
+      const res = await this.fetch({ method: 'POST', path: '/messages', headers: this.withBeta(this.headers, options?.beta), body: JSON.stringify({ ...rest, model: this.model }), signal });
+      return parsePayload<AnthropicResponse>(res.text, res, this.readContext(undefined), isMessage);
     });
   }
 
@@ -88,8 +88,8 @@ export class AnthropicAdapter extends HttpChatAdapter {
   }
 
   async listModels(options?: CallOptions): Promise<ModelInfo[]> {
-    const res = await this.send({ method: 'GET', path: '/models', headers: this.headers, signal: options?.signal });
-    const list = await readJson<{ data: Array<{ id: string; created_at?: string }> }>(res, this.readContext(options?.signal), isModelList);
+    const res = await this.fetch({ method: 'GET', path: '/models', headers: this.headers, signal: options?.signal });
+    const list = parsePayload<{ data: Array<{ id: string; created_at?: string }> }>(res.text, res, this.readContext(undefined), isModelList);
     return list.data.map((m) => ({
       id: m.id,
       object: 'model',

@@ -1,6 +1,6 @@
 import { ProviderError } from '../errors.js';
 import { HttpChatAdapter, type HttpAdapterOptions, type StreamSettle } from '../http-adapter.js';
-import { isJsonResponse, parsePayload, readJson, readText } from '../http-util.js';
+import { isJsonResponse, parsePayload, readText } from '../http-util.js';
 import { normalizeProviderError } from '../normalize-error.js';
 import { lazyCompletion, looksLikeCompletion } from '../raw-completion.js';
 import type { CallOptions, ChatCompletion, ChatCompletionRequest, ChatCompletionStream, EmbeddingsRequest, EmbeddingsResponse, ModelInfo } from '../types.js';
@@ -61,12 +61,10 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
       const { stream: _stream, stream_options: _streamOptions, ...rest } = request;
       body = { ...rest, model: this.model };
     }
-    const res = await this.send({ method: 'POST', path: this.chatPath, headers: this.headers, body: JSON.stringify(body), signal });
-    const ctx = this.readContext(signal);
-    const text = await readText(res, ctx);
+    const res = await this.fetch({ method: 'POST', path: this.chatPath, headers: this.headers, body: JSON.stringify(body), signal });
     // The common case is kept as the upstream's text (`completionText()`), parsed only if read.
-    if (looksLikeCompletion(text)) return lazyCompletion(text, this.provider);
-    return parsePayload<ChatCompletion>(text, res, ctx, isCompletion);
+    if (looksLikeCompletion(res.text)) return lazyCompletion(res.text, this.provider);
+    return parsePayload<ChatCompletion>(res.text, res, this.readContext(undefined), isCompletion);
   }
 
   protected async openStream(request: ChatCompletionRequest, signal: AbortSignal | undefined, settle: StreamSettle): Promise<ChatCompletionStream> {
@@ -100,14 +98,14 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     const signal = options?.signal;
     return this.counted(signal, async () => {
       const body = JSON.stringify({ ...request, model: this.model });
-      const res = await this.send({ method: 'POST', path: this.embeddingsPath, headers: this.headers, body, signal });
-      return readJson<EmbeddingsResponse>(res, this.readContext(signal), isEmbeddingList);
+      const res = await this.fetch({ method: 'POST', path: this.embeddingsPath, headers: this.headers, body, signal });
+      return parsePayload<EmbeddingsResponse>(res.text, res, this.readContext(undefined), isEmbeddingList);
     });
   }
 
   async listModels(options?: CallOptions): Promise<ModelInfo[]> {
-    const res = await this.send({ method: 'GET', path: this.modelsPath, headers: this.headers, signal: options?.signal });
-    const list = await readJson<{ data: Array<Partial<ModelInfo> & { id: string }> }>(res, this.readContext(options?.signal), isModelList);
+    const res = await this.fetch({ method: 'GET', path: this.modelsPath, headers: this.headers, signal: options?.signal });
+    const list = parsePayload<{ data: Array<Partial<ModelInfo> & { id: string }> }>(res.text, res, this.readContext(undefined), isModelList);
     return list.data.map((m) => ({ id: m.id, object: 'model', created: m.created ?? 0, owned_by: m.owned_by ?? this.provider }));
   }
 }
