@@ -162,23 +162,32 @@ export class HttpTransport {
 /**
  * undici's handler interface (the one its own `request()` is built on) for a body read whole: chunks
  * kept until the end, the cap checked per chunk, the caller's signal aborting the exchange.
+ *
+ * undici keeps a finished request, and so its handler, referenced for a while after the end (until
+ * its connection's next request): the handler lets go of the body, the caller's callbacks and the
+ * signal the moment it finishes. Holding them made ~1.3 KB per request outlive two scavenges into the
+ * old generation, a mark-compact every second and a 2-3 ms longer p99 at one connection.
  */
-class WholeBodyHandler implements Dispatcher.DispatchHandler {
+export class WholeBodyHandler implements Dispatcher.DispatchHandler {
   private abort: ((err: Error) => void) | undefined;
   private statusCode = 0;
   private headers: ResponseHeaders = {};
-  private readonly chunks: Buffer[] = [];
+  private chunks: Buffer[] = [];
   private length = 0;
   private done = false;
-  private readonly onAbort: (() => void) | undefined;
+  private signal: AbortSignal | undefined;
+  private onAbort: (() => void) | undefined;
+  private resolve: (r: WholeResponse) => void;
+  private reject: (err: unknown) => void;
+  private tooLarge: (() => ProviderError) | undefined;
+  private readonly maxBytes: number;
 
-  constructor(
-    private readonly signal: AbortSignal | undefined,
-    private readonly maxBytes: number,
-    private readonly resolve: (r: WholeResponse) => void,
-    private readonly reject: (err: unknown) => void,
-    private readonly tooLarge: () => ProviderError,
-  ) {
+  constructor(signal: AbortSignal | undefined, maxBytes: number, resolve: (r: WholeResponse) => void, reject: (err: unknown) => void, tooLarge: () => ProviderError) {
+    this.signal = signal;
+    this.maxBytes = maxBytes;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.tooLarge = tooLarge;
     if (signal !== undefined) {
       this.onAbort = () => this.cancel(signal.reason);
       signal.addEventListener('abort', this.onAbort);
@@ -186,53 +195,66 @@ class WholeBodyHandler implements Dispatcher.DispatchHandler {
   }
 
   onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
     // Cancelled before undici started it (the caller's signal, already or meanwhile): stop it here.
-    if (this.done) abort(new errors.RequestAbortedError());
-    else if (this.signal?.aborted) this.cancel(this.signal.reason);
+    if (this.done) {
+      abort(new errors.RequestAbortedError());
+      return;
+    }
+    this.abort = abort;
+    if (this.signal?.aborted) this.cancel(this.signal.reason);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
-    if (statusCode < 200) return true; // 1xx: the response is still to come
+    if (this.done || statusCode < 200) return true; // 1xx: the response is still to come
     this.statusCode = statusCode;
     this.headers = parseRawHeaders(rawHeaders);
-    if (Number(this.headers['content-length']) > this.maxBytes) this.cancel(this.tooLarge());
+    if (Number(this.headers['content-length']) > this.maxBytes) this.cancel(this.tooLarge!());
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.done) return true;
     this.length += chunk.length;
-    if (this.length > this.maxBytes) this.cancel(this.tooLarge());
+    if (this.length > this.maxBytes) this.cancel(this.tooLarge!());
     else this.chunks.push(chunk);
     return true;
   }
 
   onComplete(): void {
     if (this.done) return;
+    const { chunks: c, length, resolve } = this;
+    const response = { statusCode: this.statusCode, headers: this.headers, text: c.length === 1 ? c[0]!.toString('utf8') : Buffer.concat(c, length).toString('utf8') };
     this.finish();
-    const c = this.chunks;
-    const text = c.length === 1 ? c[0]!.toString('utf8') : Buffer.concat(c, this.length).toString('utf8');
-    this.resolve({ statusCode: this.statusCode, headers: this.headers, text });
+    resolve(response);
   }
 
   onError(err: Error): void {
     if (this.done) return;
+    const reject = this.reject;
     this.finish();
-    this.reject(err);
+    reject(err);
   }
 
   /** End the exchange with `err` (undici then drops the socket; `onError` follows, ignored). */
   private cancel(err: unknown): void {
     if (this.done) return;
+    const { reject, abort } = this;
     this.finish();
-    this.reject(err ?? new errors.RequestAbortedError());
-    this.abort?.(err instanceof Error ? err : new errors.RequestAbortedError());
+    reject(err ?? new errors.RequestAbortedError());
+    abort?.(err instanceof Error ? err : new errors.RequestAbortedError());
   }
 
   private finish(): void {
     this.done = true;
     if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    this.signal = undefined;
+    this.onAbort = undefined;
+    this.abort = undefined;
+    this.chunks = [];
+    this.headers = {};
+    this.resolve = noop;
+    this.reject = noop;
+    this.tooLarge = undefined;
   }
 }
 
