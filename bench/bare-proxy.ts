@@ -4,11 +4,15 @@
  * (the "bare undici proxy" of the performance reference). Run as a child process, like the gateway, so the
  * benchmarks can measure it in the same run and show how much of the gateway's overhead is inherent.
  *
- * Env: BENCH_UPSTREAM = base URL (…/v1). IPC: { cmd: 'mem' | 'mark' | 'gc-start' | 'gc-stop' | 'close', id }.
+ * With BENCH_PARSE_JSON=1 (bench/json-proxy.ts) it is the JSON proxy instead: the body parsed, the
+ * model replaced, re-serialized for the upstream, and the reply read whole as text — what any proxy
+ * that routes by model pays to read the request, and nothing else.
+ *
+ * Env: BENCH_UPSTREAM = base URL (…/v1), BENCH_PARSE_JSON. IPC: bench/lib/child-ipc.ts.
  */
 import http from 'node:http';
 import { Pool } from 'undici';
-import { GcProbe } from './lib/gc-probe.js';
+import { serveBenchChild } from './lib/child-ipc.js';
 
 const base = process.env.BENCH_UPSTREAM;
 if (!base) throw new Error('BENCH_UPSTREAM is not set');
@@ -16,12 +20,21 @@ const url = new URL(base);
 const path = `${url.pathname.replace(/\/+$/, '')}/chat/completions`;
 const upstream = new Pool(url.origin, { connections: 64, pipelining: 1 });
 const UP_HEADERS = { 'content-type': 'application/json' };
+const parseJson = process.env.BENCH_PARSE_JSON === '1';
 
 const server = http.createServer((req, res) => {
   const parts: Buffer[] = [];
   req.on('data', (b: Buffer) => parts.push(b));
   req.on('end', () => {
-    const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    let body: Buffer | string = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    if (parseJson) {
+      try {
+        body = JSON.stringify({ ...(JSON.parse(body.toString('utf8')) as object), model: 'up-model' });
+      } catch {
+        res.writeHead(400).end();
+        return;
+      }
+    }
     upstream.request({ method: 'POST', path, headers: UP_HEADERS, body }).then(
       async (r) => {
         const ct = r.headers['content-type'];
@@ -29,6 +42,12 @@ const server = http.createServer((req, res) => {
           res.writeHead(r.statusCode, { 'content-type': ct, 'cache-control': 'no-cache' });
           for await (const chunk of r.body) res.write(chunk);
           res.end();
+          return;
+        }
+        if (parseJson) {
+          const text = await r.body.text();
+          res.writeHead(r.statusCode, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+          res.end(text);
           return;
         }
         const out = Buffer.from(await r.body.arrayBuffer());
@@ -42,27 +61,10 @@ const server = http.createServer((req, res) => {
   });
 });
 
-const probe = new GcProbe();
-
-process.on('message', (m: { cmd: string; id: number }) => {
-  const send = (r: Record<string, unknown>) => process.send?.({ id: m.id, ...r });
-  if (m.cmd === 'mem') send({ mem: process.memoryUsage(), cpu: process.cpuUsage() });
-  else if (m.cmd === 'gc-start') {
-    probe.start();
-    send({});
-  } else if (m.cmd === 'gc-stop') send({ report: probe.stop(), cpu: process.cpuUsage() });
-  else if (m.cmd === 'mark') send({ us: Number(process.hrtime.bigint() / 1000n) });
-  else if (m.cmd === 'close') {
+server.listen(0, '127.0.0.1', () =>
+  serveBenchChild(server, async () => {
     server.closeAllConnections();
     server.close();
-    void upstream.destroy().then(() => {
-      send({});
-      process.exit(0);
-    });
-  }
-});
-process.on('disconnect', () => process.exit(0));
-server.listen(0, '127.0.0.1', () => {
-  const a = server.address();
-  process.send?.({ type: 'ready', url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}` });
-});
+    await upstream.destroy();
+  }),
+);

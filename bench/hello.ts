@@ -4,11 +4,11 @@
  * as lean as fastify gets with a JSON body: no logger, no hooks, the body parsed by fastify's default
  * parser, the reply a prebuilt string.
  *
- * IPC: { cmd: 'mem' | 'gc-start' | 'gc-stop' | 'close', id }.
+ * IPC: bench/lib/child-ipc.ts.
  */
 import http from 'node:http';
 import Fastify from 'fastify';
-import { GcProbe } from './lib/gc-probe.js';
+import { serveBenchChild } from './lib/child-ipc.js';
 
 const kind = process.env.BENCH_HELLO;
 const REPLY = JSON.stringify({
@@ -51,21 +51,4 @@ if (kind === 'node') {
   throw new Error('BENCH_HELLO must be node or fastify');
 }
 
-const probe = new GcProbe();
-process.on('message', (m: { cmd: string; id: number }) => {
-  const send = (r: Record<string, unknown>) => process.send?.({ id: m.id, ...r });
-  if (m.cmd === 'mem') send({ mem: process.memoryUsage(), cpu: process.cpuUsage() });
-  else if (m.cmd === 'gc-start') {
-    probe.start();
-    send({});
-  } else if (m.cmd === 'gc-stop') send({ report: probe.stop(), cpu: process.cpuUsage() });
-  else if (m.cmd === 'close') {
-    void closeServer().then(() => {
-      send({});
-      process.exit(0);
-    });
-  }
-});
-process.on('disconnect', () => process.exit(0));
-const a = server.address();
-process.send?.({ type: 'ready', url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}` });
+serveBenchChild(server, closeServer);
