@@ -15,7 +15,7 @@ export const STRATEGIES = ['round_robin', 'weighted', 'least_connections', 'lowe
 export const ENDPOINTS = ['chat', 'embeddings'] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 /** Provider types with no embeddings endpoint: a model serving embeddings cannot be routed to them. */
-export const TYPES_WITHOUT_EMBEDDINGS: readonly string[] = ['anthropic'];
+export const TYPES_WITHOUT_EMBEDDINGS: readonly string[] = ['anthropic', 'deepseek', 'moonshot'];
 
 /** A duration (`500ms`, `60s`, `5m`, `1h`) or a number of ms; numeric strings (from `${ENV}`) accepted. */
 const duration = () =>

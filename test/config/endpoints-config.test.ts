@@ -44,6 +44,16 @@ describe('config: models.<name>.endpoints', () => {
     assert.match(err.message, /test\.yaml:9:\d+: models\.emb\.providers\[1\]\.provider/);
   });
 
+  test('deepseek and moonshot have no embeddings API either: an embeddings model on them is refused (it was accepted, and every call failed upstream with 404 / 403)', () => {
+    for (const type of ['deepseek', 'moonshot']) {
+      const err = configError(`providers:\n  p: { type: ${type}, apiKey: k }\nmodels:\n  emb:\n    endpoints: [embeddings]\n    providers:\n      - { provider: p, model: m }\n`);
+      assert.equal(err.issues.length, 1, type);
+      assert.equal(err.issues[0]!.path, 'models.emb.providers[0].provider');
+      assert.match(err.issues[0]!.message, new RegExp(`provider "p" \\(type ${type}\\) has no embeddings endpoint`));
+      parseConfig(`providers:\n  p: { type: ${type}, apiKey: k }\nmodels:\n  c: { providers: [{ provider: p, model: m }] }\n`, { env: {} });
+    }
+  });
+
   test('a chat-only model may use an anthropic provider', () => {
     parseConfig(`providers:\n  claude: { type: anthropic, apiKey: k }\nmodels:\n  c: { providers: [{ provider: claude }] }\n`, { env: {} });
   });

@@ -19,6 +19,8 @@ export interface OpenAICompatibleOptions extends Omit<HttpAdapterOptions, 'heade
    * false for upstreams that refuse `stream_options`.
    */
   streamUsage?: boolean;
+  /** False for an API without `/embeddings` (DeepSeek, Moonshot): the adapter then has no `embeddings`. Default true. */
+  embeddings?: boolean;
 }
 
 const isCompletion = (v: Record<string, unknown>) => Array.isArray(v.choices);
@@ -49,6 +51,9 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     this.embeddingsPath = opts.paths?.embeddings ?? '/embeddings';
     this.streamHeaders = { ...this.headers, accept: 'text/event-stream' };
     this.streamUsage = opts.streamUsage ?? true;
+    // An own `undefined` hides the inherited method: callers test `adapter.embeddings` for the capability
+    // (ChatAdapter's `embeddings` is optional), and the config refuses embeddings models on these types.
+    if (opts.embeddings === false) Object.defineProperty(this, 'embeddings', { value: undefined });
   }
 
   protected async complete(request: ChatCompletionRequest, signal: AbortSignal | undefined): Promise<ChatCompletion> {

@@ -11,6 +11,8 @@ export interface OpenAICompatiblePresetInit {
    * (`providers.*.streamUsage`). Default true; false where the upstream may refuse the field.
    */
   streamUsage?: boolean;
+  /** False for an API without `/embeddings` (the config's TYPES_WITHOUT_EMBEDDINGS lists the type too). Default true. */
+  embeddings?: boolean;
 }
 
 /** A provider that is the OpenAI-compatible base with a default base URL. */
@@ -22,7 +24,7 @@ export function openAICompatiblePreset(init: OpenAICompatiblePresetInit): Provid
     create(config, model, options) {
       const baseUrl = resolveBaseUrl(config, preset);
       if (preset.requiresKey) requireField(config, config.apiKey, 'apiKey');
-      return new OpenAICompatibleAdapter({ ...configAdapterOptions(config, model, baseUrl, options), streamUsage: config.streamUsage ?? init.streamUsage ?? true });
+      return new OpenAICompatibleAdapter({ ...configAdapterOptions(config, model, baseUrl, options), streamUsage: config.streamUsage ?? init.streamUsage ?? true, embeddings: init.embeddings ?? true });
     },
   };
   return preset;
