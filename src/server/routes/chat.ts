@@ -104,7 +104,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
 /**
  * A completion's text, written on the raw response with its whole head in one `writeHead` (a flat
  * header list: Node's fast path). Why not `reply.send`: its serializer check, onSend hooks and header
- * object cost ~2 µs a request, and none of them has anything to add here — the one onSend hook (a
+ * object cost a few µs a request, and none of them has anything to add here — the one onSend hook (a
  * limited key's x-ratelimit-* headers) would find them in `limitHeaders` already.
  */
 function sendText(reply: FastifyReply, text: string, head: string[], limitHeaders: Readonly<Record<string, string>> | undefined): void {
