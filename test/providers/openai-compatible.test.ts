@@ -361,3 +361,51 @@ describe('openai-compatible: keys stay secret', () => {
     }
   });
 });
+
+describe('openai: max_tokens goes as max_completion_tokens (OpenAI reasoning models refuse max_tokens)', () => {
+  let up: Upstream;
+  before(async () => {
+    up = await startUpstream((req, res) => {
+      if (req.json?.stream) {
+        sseHead(res);
+        res.write(`data: ${chunk({ role: 'assistant', content: 'a' })}\n\n`);
+        res.end('data: [DONE]\n\n');
+        return;
+      }
+      sendJson(res, 200, completion('pong'));
+    });
+  });
+  after(async () => {
+    await up.close();
+  });
+  const hi = { model: 'x', messages: [{ role: 'user' as const, content: 'hi' }] };
+
+  it('an openai deployment gets max_completion_tokens for max_tokens, streaming or not; a request that sets both is sent as it is', async () => {
+    const adapter = createProviderAdapter({ name: 'oa', type: 'openai', baseUrl: up.url, apiKey: KEY }, 'o3-mini');
+    try {
+      await adapter.chatCompletion({ ...hi, max_tokens: 7 });
+      await collect(await adapter.chatCompletionStream({ ...hi, max_tokens: 9 }));
+      await adapter.chatCompletion({ ...hi, max_tokens: 3, max_completion_tokens: 4 });
+      const sent = up.requests.slice(-3).map((r) => ({ max_tokens: r.json.max_tokens, max_completion_tokens: r.json.max_completion_tokens }));
+      assert.deepEqual(sent, [
+        { max_tokens: undefined, max_completion_tokens: 7 },
+        { max_tokens: undefined, max_completion_tokens: 9 },
+        { max_tokens: 3, max_completion_tokens: 4 },
+      ]);
+    } finally {
+      await adapter.close();
+    }
+  });
+
+  it('other OpenAI-compatible types keep max_tokens (most know only that one)', async () => {
+    const adapter = createProviderAdapter({ name: 'ds', type: 'openai-compatible', baseUrl: up.url, apiKey: KEY }, 'm');
+    try {
+      await adapter.chatCompletion({ ...hi, max_tokens: 7 });
+      const last = up.requests.at(-1)!.json;
+      assert.equal(last.max_tokens, 7);
+      assert.equal(last.max_completion_tokens, undefined);
+    } finally {
+      await adapter.close();
+    }
+  });
+});

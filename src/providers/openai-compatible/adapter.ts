@@ -21,6 +21,11 @@ export interface OpenAICompatibleOptions extends Omit<HttpAdapterOptions, 'heade
   streamUsage?: boolean;
   /** False for an API without `/embeddings` (DeepSeek, Moonshot): the adapter then has no `embeddings`. Default true. */
   embeddings?: boolean;
+  /**
+   * Send a request's `max_tokens` as `max_completion_tokens` (OpenAI's own API: `max_tokens` is deprecated
+   * there and refused by its reasoning models). Default false: most compatible APIs know only `max_tokens`.
+   */
+  maxCompletionTokens?: boolean;
 }
 
 const isCompletion = (v: Record<string, unknown>) => Array.isArray(v.choices);
@@ -38,6 +43,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
   private readonly embeddingsPath: string;
   private readonly streamHeaders: Record<string, string>;
   private readonly streamUsage: boolean;
+  private readonly maxCompletionTokens: boolean;
 
   constructor(opts: OpenAICompatibleOptions) {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
@@ -51,6 +57,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     this.embeddingsPath = opts.paths?.embeddings ?? '/embeddings';
     this.streamHeaders = { ...this.headers, accept: 'text/event-stream' };
     this.streamUsage = opts.streamUsage ?? true;
+    this.maxCompletionTokens = opts.maxCompletionTokens ?? false;
     // An own `undefined` hides the inherited method: callers test `adapter.embeddings` for the capability
     // (ChatAdapter's `embeddings` is optional), and the config refuses embeddings models on these types.
     if (opts.embeddings === false) Object.defineProperty(this, 'embeddings', { value: undefined });
@@ -66,6 +73,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
       const { stream: _stream, stream_options: _streamOptions, ...rest } = request;
       body = { ...rest, model: this.model };
     }
+    if (this.maxCompletionTokens) body = withCompletionTokens(body);
     const res = await this.fetch({ method: 'POST', path: this.chatPath, headers: this.headers, body: JSON.stringify(body), signal });
     // The common case is kept as the upstream's text (`completionText()`), parsed only if read.
     if (looksLikeCompletion(res.text)) return lazyCompletion(res.text, this.provider);
@@ -75,9 +83,10 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
   protected async openStream(request: ChatCompletionRequest, signal: AbortSignal | undefined, settle: StreamSettle): Promise<ChatCompletionStream> {
     const clientWantsUsage = request.stream_options?.include_usage === true;
     const askUsage = this.streamUsage && !clientWantsUsage;
-    const body = JSON.stringify(
-      askUsage ? { ...request, model: this.model, stream: true, stream_options: { ...request.stream_options, include_usage: true } } : { ...request, model: this.model, stream: true },
-    );
+    const out: ChatCompletionRequest = askUsage
+      ? { ...request, model: this.model, stream: true, stream_options: { ...request.stream_options, include_usage: true } }
+      : { ...request, model: this.model, stream: true };
+    const body = JSON.stringify(this.maxCompletionTokens ? withCompletionTokens(out) : out);
     const res = await this.send({ method: 'POST', path: this.chatPath, headers: this.streamHeaders, body, signal });
     if (isJsonResponse(res)) {
       // 200 with a JSON body instead of SSE: an error object (or a provider that ignored `stream`).
@@ -113,6 +122,13 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     const list = parsePayload<{ data: Array<Partial<ModelInfo> & { id: string }> }>(res.text, res, this.readContext(undefined), isModelList);
     return list.data.map((m) => ({ id: m.id, object: 'model', created: m.created ?? 0, owned_by: m.owned_by ?? this.provider }));
   }
+}
+
+/** `max_tokens` as `max_completion_tokens`, unless the request set the latter itself. */
+function withCompletionTokens(body: ChatCompletionRequest): ChatCompletionRequest {
+  if (body.max_tokens === undefined || body.max_tokens === null || (body.max_completion_tokens !== undefined && body.max_completion_tokens !== null)) return body;
+  const { max_tokens: max, ...rest } = body;
+  return { ...rest, max_completion_tokens: max };
 }
 
 function lowerKeys(h: Record<string, string> | undefined): Record<string, string> {

@@ -13,6 +13,8 @@ export interface OpenAICompatiblePresetInit {
   streamUsage?: boolean;
   /** False for an API without `/embeddings` (the config's TYPES_WITHOUT_EMBEDDINGS lists the type too). Default true. */
   embeddings?: boolean;
+  /** Send `max_tokens` as `max_completion_tokens` (OpenAI's own API). Default false. */
+  maxCompletionTokens?: boolean;
 }
 
 /** A provider that is the OpenAI-compatible base with a default base URL. */
@@ -24,7 +26,7 @@ export function openAICompatiblePreset(init: OpenAICompatiblePresetInit): Provid
     create(config, model, options) {
       const baseUrl = resolveBaseUrl(config, preset);
       if (preset.requiresKey) requireField(config, config.apiKey, 'apiKey');
-      return new OpenAICompatibleAdapter({ ...configAdapterOptions(config, model, baseUrl, options), streamUsage: config.streamUsage ?? init.streamUsage ?? true, embeddings: init.embeddings ?? true });
+      return new OpenAICompatibleAdapter({ ...configAdapterOptions(config, model, baseUrl, options), streamUsage: config.streamUsage ?? init.streamUsage ?? true, embeddings: init.embeddings ?? true, maxCompletionTokens: init.maxCompletionTokens ?? false });
     },
   };
   return preset;
