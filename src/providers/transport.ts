@@ -91,9 +91,7 @@ export class HttpTransport {
    */
   async request(req: TransportRequest, provider: string): Promise<TransportResponse> {
     try {
-      if (this.closed) throw new ClientDestroyedError();
-      this.client ??= new Client(this.origin, this.clientOptions);
-      return await this.client.request({
+      return await this.connection().request({
         method: req.method,
         path: this.resolvePath(req.path),
         headers: req.headers,
@@ -123,17 +121,25 @@ export class HttpTransport {
         this.discard();
         reject(err instanceof ProviderError ? err : transportError(provider, err, req.signal, this.timeouts));
       };
-      if (this.closed) {
-        fail(new ClientDestroyedError());
+      let client: Client;
+      try {
+        client = this.connection();
+      } catch (err) {
+        fail(err);
         return;
       }
-      this.client ??= new Client(this.origin, this.clientOptions);
       const tooLarge = () => tooLargeError(provider, `${provider}: the upstream response exceeds maxResponseSize (${maxBytes} bytes)`);
-      this.client.dispatch(
+      client.dispatch(
         { method: req.method, path: this.resolvePath(req.path), headers: req.headers, body: req.body ?? null },
         new WholeBodyHandler(req.signal, maxBytes, resolve, fail, tooLarge),
       );
     });
+  }
+
+  /** The current connection, made on first use (and after a `discard()`); throws once closed. */
+  private connection(): Client {
+    if (this.closed) throw new ClientDestroyedError();
+    return (this.client ??= new Client(this.origin, this.clientOptions));
   }
 
   /** Give up a response before its end: its socket is destroyed and the next request connects afresh. */
