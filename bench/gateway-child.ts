@@ -17,7 +17,7 @@ import { HeapSampler } from './lib/heap-sampler.js';
 const text = process.env.BENCH_GATEWAY_CONFIG;
 if (!text) throw new Error('BENCH_GATEWAY_CONFIG is not set');
 const config = parseConfig(text, { source: 'BENCH_GATEWAY_CONFIG', env: {}, providerTypes: PROVIDER_TYPES });
-const gateway = await buildGateway(config, { logger: createLogger(config.logging.level) });
+const gateway = await buildGateway(config, { logger: createLogger(config.logging.level, undefined, { format: config.logging.format, flushIntervalMs: config.logging.flushInterval }) });
 const url = await gateway.listen({ host: '127.0.0.1', port: 0 });
 
 type Command = { cmd: 'mem' | 'gc' | 'pool' | 'mark' | 'gc-start' | 'gc-stop' | 'heap-start' | 'heap-stop' | 'close'; id: number };

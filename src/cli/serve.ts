@@ -20,7 +20,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   const config: GatewayConfig | undefined = file === undefined ? defaultConfig() : await loadConfigForCli(file);
   if (config === undefined) return EXIT.failure;
 
-  const logger = createLogger(config.logging.level, undefined, { format: format ?? config.logging.format });
+  const logger = createLogger(config.logging.level, undefined, { format: format ?? config.logging.format, flushIntervalMs: config.logging.flushInterval });
   const models = Object.keys(config.models);
   if (file === undefined) {
     logger.info({ event: 'config_loaded', models }, 'no config file given: using the built-in default config (mock provider, demo models)');

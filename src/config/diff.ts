@@ -48,6 +48,7 @@ export const RESTART_REQUIRED: readonly string[] = [
   'metrics.historyStep',
   // The log destination (JSON or pretty) is opened once.
   'logging.format',
+  'logging.flushInterval',
   // The usage ledger's store and the Redis link are opened once.
   'usage',
   'cluster',

@@ -328,6 +328,8 @@ export const loggingSchema = z
     logPrompts: bool().default(false),
     /** `json` (pino lines), `pretty` (readable lines), `auto` = pretty when stdout is a terminal, else JSON. */
     format: z.enum(LOG_FORMATS).default('auto'),
+    /** How long a JSON line may wait for others to share its `write` to stdout (0 = one write per line). */
+    flushInterval: duration().default('10ms'),
   })
   .strict();
 

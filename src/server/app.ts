@@ -79,7 +79,7 @@ export interface Gateway {
 
 /** Build the gateway: pools started, routes registered, not yet listening. */
 export async function buildGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
-  const logger = options.logger ?? createLogger(config.logging.level, undefined, { format: config.logging.format });
+  const logger = options.logger ?? createLogger(config.logging.level, undefined, { format: config.logging.format, flushIntervalMs: config.logging.flushInterval });
   const factory = options.createAdapter ?? createProviderAdapter;
   checkProviders(config, factory, logger);
   const host = config.server.host;

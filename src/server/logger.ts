@@ -21,11 +21,13 @@ export type LogFormat = 'auto' | 'json' | 'pretty';
 export interface LoggerOptions {
   /** Default `auto`. Ignored when a destination is given (tests and embedders read JSON). */
   format?: LogFormat;
+  /** JSON to stdout only: how long a line may wait for others to share its write (LineDestination). Default 0. */
+  flushIntervalMs?: number;
 }
 
 /**
  * The gateway's logger. Without a destination it writes to stdout: JSON asynchronously (lines are
- * queued and written in batches instead of one `write` system call per line, see LineDestination;
+ * queued for up to `flushIntervalMs` and written in batches, not one `write` per line, see LineDestination;
  * what is queued is written when the process exits, and the gateway's close() flushes too), or
  * readable lines (pino-pretty) when the format says so or stdout is a terminal.
  */
@@ -43,7 +45,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
     const stream = pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' });
     return markPlain(pino(opts, stream));
   }
-  return markPlain(pino(opts, new LineDestination(1)));
+  return markPlain(pino(opts, new LineDestination(1, { flushIntervalMs: options.flushIntervalMs ?? 0 })));
 }
 // Loggers made here are marked plain (pino's default line format, no formatters, hooks or mixins):
 // request-line.ts may serialize their per-request line itself.

@@ -42,6 +42,45 @@ describe('LineDestination (the gateway stdout for JSON lines)', () => {
     assert.equal(lines.at(-1), '{"i":4999}');
   });
 
+  test('with a flush interval, lines wait for it and flush() writes them at once', async () => {
+    const file = join(dir, 'interval.log');
+    const fd = openSync(file, 'w');
+    const d = new LineDestination(fd, { flushIntervalMs: 60_000 });
+    for (let i = 0; i < 3; i++) d.write(`{"i":${i}}\n`);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(readFileSync(file, 'utf8'), '', 'nothing written before the interval is up');
+    await new Promise<void>((resolve) => d.flush(() => resolve()));
+    assert.equal(readFileSync(file, 'utf8'), '{"i":0}\n{"i":1}\n{"i":2}\n');
+    closeSync(fd);
+  });
+
+  test('with a flush interval, lines go out when it is up, and at once past 64 KiB queued', async () => {
+    const file = join(dir, 'interval-up.log');
+    const fd = openSync(file, 'w');
+    const d = new LineDestination(fd, { flushIntervalMs: 20 });
+    d.write('{"a":1}\n');
+    await waitFor(() => readFileSync(file, 'utf8') === '{"a":1}\n');
+    const big = new LineDestination(fd, { flushIntervalMs: 60_000 });
+    const line = `{"pad":"${'x'.repeat(1000)}"}\n`;
+    for (let i = 0; i < 70; i++) big.write(line);
+    await waitFor(() => readFileSync(file, 'utf8').length >= 8 + 65 * line.length);
+    closeSync(fd);
+  });
+
+  test('a pending flush interval does not keep the process alive, and its lines are written at exit', () => {
+    const file = join(dir, 'interval-exit.log');
+    const mod = pathToFileURL(join(import.meta.dirname, '../../src/server/log-destination.js')).href;
+    const script = `
+      import { openSync } from 'node:fs';
+      const { LineDestination } = await import(${JSON.stringify(mod)});
+      const d = new LineDestination(openSync(${JSON.stringify(file)}, 'w'), { flushIntervalMs: 600000 });
+      for (let i = 0; i < 10; i++) d.write('{"i":' + i + '}\\n');`;
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 });
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    assert.equal(lines.length, 10);
+    assert.equal(lines.at(-1), '{"i":9}');
+  });
+
   test('a destination that cannot be written drops lines instead of throwing', async () => {
     const file = join(dir, 'read-only.log');
     closeSync(openSync(file, 'w'));
@@ -55,3 +94,11 @@ describe('LineDestination (the gateway stdout for JSON lines)', () => {
     assert.equal(readFileSync(file, 'utf8'), '');
   });
 });
+
+async function waitFor(ok: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
