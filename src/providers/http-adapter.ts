@@ -1,11 +1,11 @@
 import type { PoolLogger } from '../pool/types.js';
 import { ProviderError } from './errors.js';
 import { RequestCounters } from './counters.js';
-import type { ReadContext } from './http-util.js';
+import { readError, type ReadContext } from './http-util.js';
 import { scrubberFor, type SecretScrubber } from './scrub.js';
 import { normalizeProviderError } from './normalize-error.js';
-import { HttpTransport, transportError, type ResponseBody, type TransportRequest, type WholeResponse } from './transport.js';
-import type { UpstreamStreamContext } from './upstream-stream.js';
+import { HttpTransport, transportError, type TransportRequest, type TransportResponse, type WholeResponse } from './transport.js';
+import type { UpstreamBody, UpstreamStreamContext } from './upstream-stream.js';
 import type {
   AdapterCounters,
   CallOptions,
@@ -83,6 +83,7 @@ export abstract class HttpChatAdapter implements ChatAdapter {
       timeouts: this.transport.timeouts,
       scrubber: this.scrubber,
       maxResponseSize: opts.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE,
+      abandon: (body) => this.transport.abandon(body),
     };
   }
 
@@ -163,7 +164,7 @@ export abstract class HttpChatAdapter implements ChatAdapter {
   }
 
   /** What a stream of this adapter needs to read its body. */
-  protected streamContext(body: ResponseBody, signal: AbortSignal | undefined, settle: StreamSettle): UpstreamStreamContext {
+  protected streamContext(body: UpstreamBody, signal: AbortSignal | undefined, settle: StreamSettle): UpstreamStreamContext {
     return {
       provider: this.provider,
       body,
@@ -171,7 +172,7 @@ export abstract class HttpChatAdapter implements ChatAdapter {
       timeouts: this.transport.timeouts,
       scrubber: this.scrubber,
       maxEventSize: this.maxEventSize,
-      abandon: this.abandon,
+      abandon: this.baseReadContext.abandon,
       onSettle: settle,
     };
   }
@@ -206,29 +207,12 @@ export abstract class HttpChatAdapter implements ChatAdapter {
     throw normalizeProviderError(this.provider, res.statusCode, res.text, res.headers, { scrubber: this.scrubber });
   }
 
-  /**
-   * Send a streaming request: resolves with the body once the upstream answered 2xx with something
-   * other than JSON. An error status becomes its normalized ProviderError; a 2xx JSON answer (an error
-   * object, or a provider that ignored `stream`) a 502 of the class its body shows.
-   */
-  protected async openSse(req: TransportRequest): Promise<ResponseBody> {
-    const res = await this.transport.stream(req, this.provider, this.baseReadContext.maxResponseSize);
-    if (res.kind === 'stream') return res.body;
-    const err = normalizeProviderError(this.provider, res.statusCode, res.text, res.headers, { scrubber: this.scrubber });
-    if (res.statusCode < 200 || res.statusCode >= 300) throw err;
-    throw new ProviderError({
-      provider: this.provider,
-      status: 502,
-      errorClass: err.errorClass === 'bad_response' ? 'bad_response' : err.errorClass,
-      message: err.body.error.message,
-      code: err.body.error.code,
-      type: err.body.error.type,
-      param: err.body.error.param,
-    });
+  /** Send, for a body read as it comes (a stream); a non-2xx status becomes a normalized ProviderError (its body consumed). */
+  protected async send(req: TransportRequest): Promise<TransportResponse> {
+    const res = await this.transport.request(req, this.provider);
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    throw await readError(res, this.readContext(req.signal));
   }
-
-  private readonly abandon = (body: ResponseBody): void => this.transport.abandon(body);
-
 
   private failed(started: number, err: unknown, signal: AbortSignal | undefined): ProviderError {
     const pe = this.scrubber.error(err instanceof ProviderError ? err : transportError(this.provider, err, signal, this.transport.timeouts));

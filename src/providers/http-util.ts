@@ -1,7 +1,7 @@
-import { ProviderError } from './errors.js';
+import { ProviderError, tooLargeError } from './errors.js';
 import { normalizeProviderError } from './normalize-error.js';
 import type { SecretScrubber } from './scrub.js';
-import type { ResponseHeaders } from './transport.js';
+import { destroyBody, transportError, type ResponseHeaders, type TransportResponse } from './transport.js';
 import type { ProviderTimeouts } from './types.js';
 
 export interface ReadContext {
@@ -11,6 +11,64 @@ export interface ReadContext {
   scrubber: SecretScrubber;
   /** Bytes a whole (non-streamed) body may take (`providers.*.maxResponseSize`). */
   maxResponseSize: number;
+  /** Give up a body before its end (the transport then reconnects lazily). Default: destroy it. */
+  abandon?: (body: TransportResponse['body']) => void;
+}
+
+/**
+ * Read the whole body as text (consuming it, so the socket goes back to keep-alive). A body over
+ * `maxResponseSize` is dropped as soon as it crosses the cap (socket destroyed): 502 `response_too_large`.
+ */
+export function readText(res: TransportResponse, ctx: ReadContext): Promise<string> {
+  const body = res.body;
+  const max = ctx.maxResponseSize;
+  const declared = Number(res.headers['content-length']);
+  const abandon = ctx.abandon ?? destroyBody;
+  if (declared > max) {
+    abandon(body);
+    return Promise.reject(tooLarge(ctx));
+  }
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const onData = (chunk: Buffer) => {
+      length += chunk.length;
+      if (length > max) {
+        cleanup();
+        abandon(body);
+        reject(tooLarge(ctx));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, length).toString('utf8'));
+    };
+    const onError = (err: unknown) => {
+      cleanup();
+      abandon(body);
+      reject(transportError(ctx.provider, err, ctx.signal, ctx.timeouts));
+    };
+    const cleanup = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+  });
+}
+
+function tooLarge(ctx: ReadContext): ProviderError {
+  return tooLargeError(ctx.provider, `${ctx.provider}: the upstream response exceeds maxResponseSize (${ctx.maxResponseSize} bytes)`);
+}
+
+/** A non-2xx response -> normalized ProviderError (body consumed, secrets scrubbed). */
+export async function readError(res: TransportResponse, ctx: ReadContext): Promise<ProviderError> {
+  const text = await readText(res, ctx);
+  return normalizeProviderError(ctx.provider, res.statusCode, text, res.headers, { scrubber: ctx.scrubber });
 }
 
 /**
@@ -19,7 +77,7 @@ export interface ReadContext {
  */
 export function parsePayload<T>(
   text: string,
-  res: { statusCode: number; headers: ResponseHeaders },
+  res: { statusCode: number; headers: TransportResponse['headers'] | ResponseHeaders },
   ctx: Pick<ReadContext, 'provider' | 'scrubber'>,
   isPayload: (v: Record<string, unknown>) => boolean,
 ): T {
@@ -66,4 +124,10 @@ function statusFor(err: ProviderError): number {
     default:
       return 502;
   }
+}
+
+/** Does the response carry a JSON body (rather than the SSE we asked for)? */
+export function isJsonResponse(res: TransportResponse): boolean {
+  const ct = res.headers['content-type'];
+  return typeof ct === 'string' && ct.includes('json');
 }

@@ -1,10 +1,6 @@
 import { Client, errors, type Dispatcher } from 'undici';
 import { ProviderError, tooLargeError } from './errors.js';
-import { StreamedBodyHandler, WholeBodyHandler, type ResponseBody, type StreamedResponse, type WholeResponse } from './response-handlers.js';
 import type { ProviderTimeouts } from './types.js';
-
-export { StreamedBodyHandler, WholeBodyHandler };
-export type { ResponseBody, ResponseHeaders, StreamedResponse, WholeResponse } from './response-handlers.js';
 
 const { ClientDestroyedError } = errors;
 
@@ -28,6 +24,19 @@ export interface TransportRequest {
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+}
+
+export type TransportResponse = Dispatcher.ResponseData;
+
+/** Response headers: lower-case names; a repeated header's values in an array. */
+export type ResponseHeaders = Record<string, string | string[]>;
+
+/** A response read whole (`HttpTransport.fetch`). */
+export interface WholeResponse {
+  statusCode: number;
+  headers: ResponseHeaders;
+  /** The body, UTF-8 decoded. */
+  text: string;
 }
 
 /**
@@ -76,34 +85,37 @@ export class HttpTransport {
   }
 
   /**
+   * Send one request. No AbortController, no pipeline: the caller's signal goes straight to undici,
+   * which aborts the request (and destroys the socket) the moment it fires.
+   * The caller must consume the returned body, or `abandon()` it.
+   */
+  async request(req: TransportRequest, provider: string): Promise<TransportResponse> {
+    try {
+      return await this.connection().request({
+        method: req.method,
+        path: this.resolvePath(req.path),
+        headers: req.headers,
+        body: req.body,
+        signal: req.signal,
+      });
+    } catch (err) {
+      // Whatever failed (abort, timeout, reset), its socket is gone: do not let undici replace it now.
+      this.discard();
+      throw transportError(provider, err, req.signal, this.timeouts);
+    }
+  }
+
+  /**
    * Send one request and read its response whole, at most `maxBytes` of body (over it: 502
    * `upstream_response_too_large`, the socket dropped as the cap is crossed). Rejects with the
    * ProviderError of a failed exchange; any status resolves.
+   *
+   * Why not `request()` plus reading its body: that API makes a Readable stream, an async resource
+   * and a listener set per response, which a body read whole never needs; undici's own handler
+   * interface takes the chunks directly (~3 KB less allocated per call).
    */
   fetch(req: TransportRequest, provider: string, maxBytes: number): Promise<WholeResponse> {
-    return this.dispatch(req, provider, maxBytes, WholeBodyHandler);
-  }
-
-  /**
-   * Send one request whose answer is read as it comes (a stream): resolves at the headers with the body
-   * to pull, or with the body read whole (up to `maxBytes`) for an error status or a JSON answer.
-   * The caller must read the body to its end, or `abandon()` it.
-   */
-  stream(req: TransportRequest, provider: string, maxBytes: number): Promise<StreamedResponse> {
-    return this.dispatch(req, provider, maxBytes, StreamedBodyHandler);
-  }
-
-  /**
-   * No AbortController, no pipeline: the caller's signal goes straight to the handler, which aborts
-   * the exchange (and undici destroys the socket) the moment it fires.
-   */
-  private dispatch<R>(
-    req: TransportRequest,
-    provider: string,
-    maxBytes: number,
-    Handler: new (signal: AbortSignal | undefined, maxBytes: number, resolve: (r: R) => void, reject: (err: unknown) => void, tooLarge: () => ProviderError) => Dispatcher.DispatchHandler,
-  ): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
+    return new Promise<WholeResponse>((resolve, reject) => {
       const fail = (err: unknown) => {
         // Whatever failed (abort, timeout, reset, the cap), its socket is gone: do not let undici replace it now.
         this.discard();
@@ -119,7 +131,7 @@ export class HttpTransport {
       const tooLarge = () => tooLargeError(provider, `${provider}: the upstream response exceeds maxResponseSize (${maxBytes} bytes)`);
       client.dispatch(
         { method: req.method, path: this.resolvePath(req.path), headers: req.headers, body: req.body ?? null },
-        new Handler(req.signal, maxBytes, resolve, fail, tooLarge),
+        new WholeBodyHandler(req.signal, maxBytes, resolve, fail, tooLarge),
       );
     });
   }
@@ -130,9 +142,9 @@ export class HttpTransport {
     return (this.client ??= new Client(this.origin, this.clientOptions));
   }
 
-  /** Give up a streamed body before its end: its socket is destroyed and the next request connects afresh. */
-  abandon(body: ResponseBody): void {
-    body.cancel();
+  /** Give up a response before its end: its socket is destroyed and the next request connects afresh. */
+  abandon(body: TransportResponse['body']): void {
+    destroyBody(body);
     this.discard();
   }
 
@@ -151,6 +163,129 @@ export class HttpTransport {
     this.client = undefined;
     return client === undefined || client.destroyed ? Promise.resolve() : client.destroy();
   }
+}
+
+/**
+ * undici's handler interface (the one its own `request()` is built on) for a body read whole: chunks
+ * kept until the end, the cap checked per chunk, the caller's signal aborting the exchange.
+ *
+ * A finished handler stays referenced for a while after the end (undici's finished request points
+ * to it), so it lets go of the body, the caller's callbacks and the signal the moment it finishes.
+ * Holding them made ~1.3 KB per request outlive two scavenges into the old generation: a mark-compact
+ * every second and a 2-3 ms longer p99 at one connection.
+ */
+export class WholeBodyHandler implements Dispatcher.DispatchHandler {
+  private abort: ((err: Error) => void) | undefined;
+  private statusCode = 0;
+  private headers: ResponseHeaders = {};
+  private chunks: Buffer[] = [];
+  private length = 0;
+  private done = false;
+  private signal: AbortSignal | undefined;
+  private onAbort: (() => void) | undefined;
+  private resolve: (r: WholeResponse) => void;
+  private reject: (err: unknown) => void;
+  private tooLarge: (() => ProviderError) | undefined;
+  private readonly maxBytes: number;
+
+  constructor(signal: AbortSignal | undefined, maxBytes: number, resolve: (r: WholeResponse) => void, reject: (err: unknown) => void, tooLarge: () => ProviderError) {
+    this.signal = signal;
+    this.maxBytes = maxBytes;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.tooLarge = tooLarge;
+    if (signal !== undefined) {
+      this.onAbort = () => this.cancel(signal.reason);
+      signal.addEventListener('abort', this.onAbort);
+    }
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    // Cancelled before undici started it (the caller's signal, already or meanwhile): stop it here.
+    if (this.done) {
+      abort(new errors.RequestAbortedError());
+      return;
+    }
+    this.abort = abort;
+    if (this.signal?.aborted) this.cancel(this.signal.reason);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (this.done || statusCode < 200) return true; // 1xx: the response is still to come
+    this.statusCode = statusCode;
+    this.headers = parseRawHeaders(rawHeaders);
+    if (Number(this.headers['content-length']) > this.maxBytes) this.cancel(this.tooLarge!());
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.done) return true;
+    this.length += chunk.length;
+    if (this.length > this.maxBytes) this.cancel(this.tooLarge!());
+    else this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.done) return;
+    const { chunks: c, length, resolve } = this;
+    const response = { statusCode: this.statusCode, headers: this.headers, text: c.length === 1 ? c[0]!.toString('utf8') : Buffer.concat(c, length).toString('utf8') };
+    this.finish();
+    resolve(response);
+  }
+
+  onError(err: Error): void {
+    if (this.done) return;
+    const reject = this.reject;
+    this.finish();
+    reject(err);
+  }
+
+  /** End the exchange with `err` (undici then drops the socket; `onError` follows, ignored). */
+  private cancel(err: unknown): void {
+    if (this.done) return;
+    const { reject, abort } = this;
+    this.finish();
+    reject(err ?? new errors.RequestAbortedError());
+    abort?.(err instanceof Error ? err : new errors.RequestAbortedError());
+  }
+
+  private finish(): void {
+    this.done = true;
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    this.signal = undefined;
+    this.onAbort = undefined;
+    this.abort = undefined;
+    this.chunks = [];
+    this.headers = {};
+    this.resolve = noop;
+    this.reject = noop;
+    this.tooLarge = undefined;
+  }
+}
+
+/** undici's raw header list (name, value, name, value … as bytes) as lower-case names → values. */
+function parseRawHeaders(raw: Buffer[]): ResponseHeaders {
+  const headers: ResponseHeaders = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    const seen = headers[name];
+    if (seen === undefined) headers[name] = value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else headers[name] = [seen, value];
+  }
+  return headers;
+}
+
+/**
+ * Let go of a response body we will not read: undici then aborts the request and drops the socket.
+ * A destroyed body emits 'error' (RequestAbortedError); with nobody listening that would crash the process.
+ */
+export function destroyBody(body: TransportResponse['body']): void {
+  if (body.destroyed) return;
+  body.on('error', noop);
+  body.destroy();
 }
 
 function noop(): void {}

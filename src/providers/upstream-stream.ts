@@ -1,22 +1,25 @@
+import type { Dispatcher } from 'undici';
+import { BodyChunks } from './body-chunks.js';
 import { ProviderError, tooLargeError } from './errors.js';
-import type { ResponseBody } from './response-handlers.js';
 import type { SecretScrubber } from './scrub.js';
 import { SseByteScanner, type RawSseEvent } from './sse-bytes.js';
 import { SseEventTooLargeError } from './sse.js';
-import { transportError } from './transport.js';
+import { destroyBody, transportError } from './transport.js';
 import type { ChatCompletionChunk, ChatCompletionStream, ProviderTimeouts, Usage } from './types.js';
+
+export type UpstreamBody = Dispatcher.ResponseData['body'];
 
 export interface UpstreamStreamContext {
   provider: string;
-  body: ResponseBody;
+  body: UpstreamBody;
   signal: AbortSignal | undefined;
   timeouts: Readonly<ProviderTimeouts>;
   /** Scrubs the provider's secrets from errors found in the stream. */
   scrubber: SecretScrubber;
   /** Bytes one SSE event may take (`providers.*.maxEventSize`). */
   maxEventSize: number;
-  /** Give up the body before its end (the transport then reconnects lazily). Default: cancel it. */
-  abandon?: (body: ResponseBody) => void;
+  /** Give up the body before its end (destroys it; the transport reconnects lazily). Default: destroy it. */
+  abandon?: (body: UpstreamBody) => void;
   /** Called exactly once: without an error when the stream completed, with one otherwise. */
   onSettle: (err?: ProviderError) => void;
 }
@@ -131,7 +134,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
    * `return()` (a consumer stopping early) waits for a read in flight, then lets go of the body.
    */
   private read(): AsyncIterator<RawBatch, void> {
-    const body = this.ctx.body;
+    let chunks: BodyChunks | undefined; // made on the first read, as the generator's body ran then
     const scanner = new SseByteScanner(this.ctx.maxEventSize);
     const DONE: IteratorReturnResult<void> = { value: undefined, done: true };
     // reading → (body ended, last events returned) ending → finished
@@ -141,8 +144,9 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
     const step = async (): Promise<IteratorResult<RawBatch, void>> => {
       try {
         if (phase === 'reading') {
+          chunks ??= new BodyChunks(this.ctx.body);
           for (;;) {
-            const r = await body.next();
+            const r = await chunks.next();
             if (r.done) break;
             // After the terminator keep reading to the end of the body: a drained body leaves the socket reusable.
             if (this.done) continue;
@@ -150,7 +154,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
             try {
               scanner.push(r.value, out);
             } catch (err) {
-              this.release(); // let go of the body
+              void chunks.return(); // as leaving a for-await on a throw: let go of the body
               throw err;
             }
             if (out.length > 0) return { value: out, done: false };
@@ -199,8 +203,8 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
     };
     const stop = (): IteratorReturnResult<void> => {
       if (phase !== 'finished') {
-        // Stopped inside the body's loop: let go of the body.
-        if (phase === 'reading') this.release();
+        // Stopped inside the body's loop: leave it as a for-await would (the body is destroyed).
+        if (phase === 'reading') void chunks?.return();
         phase = 'finished';
         if (!this.settled) {
           this.release();
@@ -228,7 +232,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
   /** Let go of the upstream request before its end. */
   private release(): void {
     if (this.ctx.abandon) this.ctx.abandon(this.ctx.body);
-    else this.ctx.body.cancel();
+    else destroyBody(this.ctx.body);
   }
 
   private unexpected(err: unknown): ProviderError {
@@ -248,6 +252,8 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
     return new ProviderError({ provider: this.ctx.provider, status: 499, errorClass: 'aborted', message: 'stream cancelled by the caller' });
   }
 }
+
+export { destroyBody };
 
 /** Error inside a 200 stream: keep what the provider said, classify it as `stream_error`. */
 export function streamErrorFrom(err: ProviderError): ProviderError {

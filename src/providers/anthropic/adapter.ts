@@ -49,8 +49,8 @@ export class AnthropicAdapter extends HttpChatAdapter {
 
   protected async openStream(request: ChatCompletionRequest, signal: AbortSignal | undefined, settle: StreamSettle): Promise<ChatCompletionStream> {
     const body = toAnthropicRequest(request, { model: this.model, defaultMaxTokens: this.defaultMaxTokens, stream: true });
-    const res = await this.openSse({ method: 'POST', path: '/messages', headers: this.streamHeaders, body: JSON.stringify(body), signal });
-    const stream = new AnthropicStream(this.streamContext(res, signal, settle), this.model, request.stream_options?.include_usage === true);
+    const res = await this.send({ method: 'POST', path: '/messages', headers: this.streamHeaders, body: JSON.stringify(body), signal });
+    const stream = new AnthropicStream(this.streamContext(res.body, signal, settle), this.model, request.stream_options?.include_usage === true);
     await stream.open();
     return stream;
   }
@@ -73,8 +73,8 @@ export class AnthropicAdapter extends HttpChatAdapter {
     const signal = options?.signal;
     return this.countedStream(signal, async (settle) => {
       const payload = JSON.stringify({ ...body, model: this.model, stream: true });
-      const res = await this.openSse({ method: 'POST', path: '/messages', headers: this.withBeta(this.streamHeaders, options?.beta), body: payload, signal });
-      const stream = new AnthropicStream(this.streamContext(res, signal, settle), this.model, true);
+      const res = await this.send({ method: 'POST', path: '/messages', headers: this.withBeta(this.streamHeaders, options?.beta), body: payload, signal });
+      const stream = new AnthropicStream(this.streamContext(res.body, signal, settle), this.model, true);
       await stream.open();
       return stream;
     });

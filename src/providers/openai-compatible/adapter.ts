@@ -1,5 +1,7 @@
+import { ProviderError } from '../errors.js';
 import { HttpChatAdapter, type HttpAdapterOptions, type StreamSettle } from '../http-adapter.js';
-import { parsePayload } from '../http-util.js';
+import { isJsonResponse, parsePayload, readText } from '../http-util.js';
+import { normalizeProviderError } from '../normalize-error.js';
 import { lazyCompletion, looksLikeCompletion } from '../raw-completion.js';
 import type { CallOptions, ChatCompletion, ChatCompletionRequest, ChatCompletionStream, EmbeddingsRequest, EmbeddingsResponse, ModelInfo } from '../types.js';
 import { OpenAISseStream } from './stream.js';
@@ -85,8 +87,22 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
       ? { ...request, model: this.model, stream: true, stream_options: { ...request.stream_options, include_usage: true } }
       : { ...request, model: this.model, stream: true };
     const body = JSON.stringify(this.maxCompletionTokens ? withCompletionTokens(out) : out);
-    const res = await this.openSse({ method: 'POST', path: this.chatPath, headers: this.streamHeaders, body, signal });
-    const stream = new OpenAISseStream(this.streamContext(res, signal, settle), { dropUsageChunk: askUsage });
+    const res = await this.send({ method: 'POST', path: this.chatPath, headers: this.streamHeaders, body, signal });
+    if (isJsonResponse(res)) {
+      // 200 with a JSON body instead of SSE: an error object (or a provider that ignored `stream`).
+      const text = await readText(res, this.readContext(signal));
+      const err = normalizeProviderError(this.provider, res.statusCode, text, res.headers, { scrubber: this.scrubber });
+      throw new ProviderError({
+        provider: this.provider,
+        status: 502,
+        errorClass: err.errorClass === 'bad_response' ? 'bad_response' : err.errorClass,
+        message: err.body.error.message,
+        code: err.body.error.code,
+        type: err.body.error.type,
+        param: err.body.error.param,
+      });
+    }
+    const stream = new OpenAISseStream(this.streamContext(res.body, signal, settle), { dropUsageChunk: askUsage });
     await stream.open();
     return stream;
   }
