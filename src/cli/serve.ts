@@ -30,8 +30,9 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
 
   let gateway: Gateway | undefined;
   try {
-    gateway = await buildGateway(config, file === undefined ? { logger } : { logger, configFile: file });
-    await gateway.listen(port === undefined ? {} : { port });
+    const overrides = { ...(port === undefined ? {} : { port }), ...(format === undefined ? {} : { logFormat: format }) };
+    gateway = await buildGateway(config, file === undefined ? { logger, overrides } : { logger, configFile: file, overrides });
+    await gateway.listen();
   } catch (err) {
     // Readable lines on stderr, no JSON and no stack: these are the operator's to fix, not bugs.
     process.stderr.write(`adapterpool: ${startFailure(err, config, port)}\n`);

@@ -9,3 +9,4 @@ export { parseDuration, parseSize, formatDuration } from './units.js';
 export { modelRoutes, poolOptions, routingConfig, toProviderConfig, clientKeys, deploymentLimits, modelPricing, type ModelRoute, type ClientKey, type DeploymentLimits } from './derive.js';
 export { ConfigWatcher, type ConfigWatcherOptions } from './watch.js';
 export { diffConfig, compactChanges, type ConfigChanges, RESTART_REQUIRED } from './diff.js';
+export { applyOverrides, type ConfigOverrides } from './overrides.js';

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Cluster } from '../cluster/index.js';
-import { capText, deploymentLimits as configDeploymentLimits, poolOptions, type GatewayConfig } from '../config/index.js';
+import { applyOverrides, capText, deploymentLimits as configDeploymentLimits, poolOptions, type ConfigOverrides, type GatewayConfig } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
@@ -46,6 +46,8 @@ export interface GatewayOptions {
   configFile?: string;
   /** Variables for `${VAR}` at reload (default `process.env`). */
   env?: NodeJS.ProcessEnv;
+  /** Command-line settings (`serve --port`, `--log-format`): applied over `config` now and over the file at each reload. */
+  overrides?: ConfigOverrides;
 }
 
 export interface Gateway {
@@ -78,7 +80,8 @@ export interface Gateway {
 }
 
 /** Build the gateway: pools started, routes registered, not yet listening. */
-export async function buildGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const config = applyOverrides(fileConfig, options.overrides);
   const logger = options.logger ?? createLogger(config.logging.level, undefined, { format: config.logging.format, flushIntervalMs: config.logging.flushInterval });
   const factory = options.createAdapter ?? createProviderAdapter;
   checkProviders(config, factory, logger);
@@ -306,6 +309,7 @@ export async function buildGateway(config: GatewayConfig, options: GatewayOption
     logger,
     file: options.configFile,
     ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
     factory,
     host,
     registry: metrics.registry,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -107,6 +108,39 @@ describe('serve: reload triggers', () => {
       assert.equal(await s.exit, 0);
     } finally {
       s.child.kill('SIGKILL');
+    }
+  });
+
+  test('serve --port and --log-format were missing from GET /v1/admin/config; now they show there, and a reload neither undoes them nor calls them restart-required', async () => {
+    const file = join(dir, 'overrides.yaml');
+    // The file's own port is taken, so the gateway can only be listening because --port won.
+    const taken = await new Promise<ReturnType<typeof createServer>>((r) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => r(srv));
+    });
+    const takenPort = (taken.address() as AddressInfo).port;
+    const withPort = (models: string[]) => yaml(models, 'logging: { format: pretty }').replace('port: 0', `port: ${takenPort}`);
+    await writeFile(file, withPort(['alpha']));
+    const s = await serve(['--config', file, '--port', '0', '--log-format', 'json']);
+    try {
+      const config = async () => ((await (await fetch(`${s.url}/v1/admin/config`)).json()) as { data: { config: { server: { port: number }; logging: { format: string } } } }).data.config;
+      let c = await config();
+      assert.equal(c.server.port, 0);
+      assert.equal(c.logging.format, 'json');
+      await writeFile(file, withPort(['alpha', 'beta']));
+      const res = await fetch(`${s.url}/v1/admin/reload`, { method: 'POST' });
+      const body = (await res.json()) as { success: boolean; data: { changed: { models?: unknown; restartRequired?: string[] } } };
+      assert.equal(body.success, true);
+      assert.deepEqual(body.data.changed.models, { added: ['beta'] });
+      assert.equal(body.data.changed.restartRequired, undefined, JSON.stringify(body.data.changed));
+      c = await config();
+      assert.equal(c.server.port, 0);
+      assert.equal(c.logging.format, 'json');
+      s.child.kill('SIGTERM');
+      assert.equal(await s.exit, 0);
+    } finally {
+      s.child.kill('SIGKILL');
+      taken.close();
     }
   });
 

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { ConfigError, formatIssue, loadConfigFile, type GatewayConfig } from '../../config/index.js';
+import { applyOverrides, ConfigError, formatIssue, loadConfigFile, type ConfigOverrides, type GatewayConfig } from '../../config/index.js';
 import { compactChanges, diffConfig, isEmptyChange, keyLimits, pinRestartSettings, type ConfigChanges } from '../../config/diff.js';
 import { KeyRemovedError, type AdapterPool } from '../../pool/index.js';
 import type { PoolKey, PoolLimits } from '../../pool/types.js';
@@ -27,6 +27,8 @@ export interface ReloaderOptions {
   file: string | undefined;
   /** Variables for `${VAR}` (default `process.env`, read at each reload). */
   env?: NodeJS.ProcessEnv;
+  /** Command-line settings that win over the file's at each reload. */
+  overrides?: ConfigOverrides;
   factory: AdapterFactory;
   /** Where the server listens (a changed `server.host` needs a restart). */
   host: string;
@@ -79,7 +81,8 @@ export class ConfigReloader {
       try {
         if (this.file === undefined) throw new Error('the gateway runs on the built-in default config (no --config file): nothing to reload');
         // The start's checks, provider builds included, so each error carries its file:line.
-        candidate = await loadConfigFile(this.file, { providerTypes: PROVIDER_TYPES, checkProvider: providerCheck(this.o.factory), env: this.o.env ?? process.env });
+        const loaded = await loadConfigFile(this.file, { providerTypes: PROVIDER_TYPES, checkProvider: providerCheck(this.o.factory), env: this.o.env ?? process.env });
+        candidate = applyOverrides(loaded, this.o.overrides);
       } catch (err) {
         return this.failed(trigger, err);
       }
