@@ -397,6 +397,25 @@ describe('openai: max_tokens goes as max_completion_tokens (OpenAI reasoning mod
     }
   });
 
+  it('azure-openai sent max_tokens, which its o-series deployments refuse: from api-version 2024-09-01 it sends max_completion_tokens, before it max_tokens', async () => {
+    const current = createProviderAdapter({ name: 'az', type: 'azure-openai', baseUrl: up.url, apiKey: KEY, deployment: 'o4-mini' }, 'o4-mini');
+    const old = createProviderAdapter({ name: 'az-old', type: 'azure-openai', baseUrl: up.url, apiKey: KEY, deployment: 'gpt-4', apiVersion: '2024-06-01' }, 'gpt-4');
+    try {
+      await current.chatCompletion({ ...hi, max_tokens: 7 });
+      await collect(await current.chatCompletionStream({ ...hi, max_tokens: 9 }));
+      await old.chatCompletion({ ...hi, max_tokens: 5 });
+      const sent = up.requests.slice(-3).map((r) => ({ max_tokens: r.json.max_tokens, max_completion_tokens: r.json.max_completion_tokens }));
+      assert.deepEqual(sent, [
+        { max_tokens: undefined, max_completion_tokens: 7 },
+        { max_tokens: undefined, max_completion_tokens: 9 },
+        { max_tokens: 5, max_completion_tokens: undefined },
+      ]);
+    } finally {
+      await current.close();
+      await old.close();
+    }
+  });
+
   it('other OpenAI-compatible types keep max_tokens (most know only that one)', async () => {
     const adapter = createProviderAdapter({ name: 'ds', type: 'openai-compatible', baseUrl: up.url, apiKey: KEY }, 'm');
     try {

@@ -3,8 +3,13 @@ import { configAdapterOptions, requireField, resolveBaseUrl, type ProviderPreset
 
 /** Latest GA data-plane version at the time of writing; set `apiVersion` to pin another. */
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
-/** Azure answers 400 "Unknown parameter: 'stream_options'" for api-versions before this one. */
-const STREAM_OPTIONS_SINCE = '2024-09-01';
+/**
+ * `stream_options` and `max_completion_tokens` arrived with this api-version (2024-09-01-preview); older
+ * ones answer 400 "Unknown parameter". From it on, a request's `max_tokens` goes as
+ * `max_completion_tokens`: Azure's o-series deployments (o1, o3-mini, o4-mini) refuse `max_tokens`, and
+ * every translated `/v1/messages` request carries it.
+ */
+const NEW_FIELDS_SINCE = '2024-09-01';
 
 /**
  * Azure OpenAI: `baseUrl` is the resource (`https://{resource}.openai.azure.com`), the deployment picks the
@@ -24,7 +29,8 @@ export const azureOpenai: ProviderPreset = {
       ...configAdapterOptions(config, model, baseUrl.replace(/\/+$/, ''), options),
       authHeader: 'api-key',
       // Versions are dates (`2024-10-21`, `2025-01-01-preview`): they compare as strings.
-      streamUsage: config.streamUsage ?? apiVersion >= STREAM_OPTIONS_SINCE,
+      streamUsage: config.streamUsage ?? apiVersion >= NEW_FIELDS_SINCE,
+      maxCompletionTokens: apiVersion >= NEW_FIELDS_SINCE,
       paths: {
         chat: `/openai/deployments/${encodeURIComponent(deployment)}/chat/completions?api-version=${version}`,
         models: `/openai/models?api-version=${version}`,
