@@ -167,8 +167,15 @@ describe('stream usage (#12): asked of the upstream, kept from a client that did
       async (adapter) => {
         const s = await adapter.chatCompletionStream(hi);
         const it = s.sse()[Symbol.asyncIterator]();
-        await it.next();
-        await it.next(); // the finish chunk (the usage chunk after it is dropped)
+        // Up to the finish chunk (the usage chunk after it is dropped). Frames follow the upstream's
+        // network reads: on a loaded machine both writes may arrive in one read, so count bytes, not frames
+        // (two next() calls then waited for a third read that never came: a 60 s hang until the idle timeout).
+        let seen = '';
+        while (!seen.includes('"finish_reason":"stop"')) {
+          const r = await it.next();
+          assert.equal(r.done, false);
+          seen += text([r.value!]);
+        }
         await usageWritten;
         let answered = false;
         const pending = it.next().finally(() => (answered = true));

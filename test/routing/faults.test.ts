@@ -160,7 +160,8 @@ describe('router against failing loopback upstreams (non-stream)', () => {
       const r1 = await complete(h);
       assert.equal(r1.deployment.provider, 'a');
       assert.equal(r1.attempts, 1);
-      h.up.a!.slowMs = 1_000; // > firstByteMs 400
+      // > firstByteMs 400, by a margin a loaded machine's late timers cannot close (1 s once lost that race).
+      h.up.a!.slowMs = 2_000;
       const r2 = await complete(h);
       assert.equal(r2.deployment.provider, 'b');
     } finally {
