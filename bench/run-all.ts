@@ -26,7 +26,6 @@ import { runMemory } from './memory.js';
 import { machineLine, poolBenchTable, type PoolBenchRow } from './pool.js';
 import { runProfile } from './profile.js';
 import { runSoak } from './soak.js';
-import { SERVE_FLAGS } from './lib/serve-flags.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..'); // dist/bench -> repo root
 const quick = process.env.BENCH_QUICK === '1';
@@ -118,7 +117,7 @@ const header = [
   `Command: \`${command}\` (${minutes} min) — machine: ${machine} — commit \`${commit || 'unknown'}\`${dirty ? ' with uncommitted changes in src/' : ''} — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
   `Machine load (1 / 5 / 15 min load average; the machine has ${cpus().length} cores): ${la(loadAtStart)} at the start, ${la(loadAtEnd)} at the end${loadAtStart[0]! > 1 || loadAtEnd[0]! > 1 ? ' — **other work shared the cores: absolute figures and pauses are noisier than on a quiet machine**' : ''}.`,
   `Load generator: ${closedLoopLoadgen() === 'wrk' ? `${wrkVersion()}, one thread, in its own process, for closed-loop runs; autocannon 9 in the benchmark process for fixed-rate and fixed-count runs` : 'autocannon 9 in the benchmark process (wrk is not installed)'}; ` +
-    `upstream (bench/upstream.ts, Node \`http\`, constant OpenAI-shaped replies), bare proxy and gateway each in a child process on 127.0.0.1, all with the Node flags \`npm start\` gives the gateway (\`${SERVE_FLAGS.join(' ')}\`). ` +
+    'upstream (bench/upstream.ts, Node `http`, constant OpenAI-shaped replies), bare proxy and gateway each in a child process on 127.0.0.1. ' +
     'Every figure is a ratio or a difference against a baseline measured in the same run.',
 ].join('\n');
 const notes = sections.flatMap((s) => s.notes ?? []);

@@ -7,7 +7,6 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVE_FLAGS } from './serve-flags.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench/lib
 export const BENCH_DIR = dirname(here); // dist/bench
@@ -45,7 +44,7 @@ async function start<R>(script: string, name: string, env: Record<string, string
   const fd = openSync(logFile, 'w');
   const proc = fork(join(BENCH_DIR, script), [], {
     env: { ...process.env, ...env },
-    execArgv: [...SERVE_FLAGS, ...execArgv],
+    execArgv,
     stdio: ['ignore', fd, fd, 'ipc'],
   });
   closeSync(fd);
