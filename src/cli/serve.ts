@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { ConfigError, ConfigWatcher, defaultConfig, LOG_FORMATS, type GatewayConfig } from '../config/index.js';
+import { applyOverrides, ConfigError, ConfigWatcher, defaultConfig, LOG_FORMATS, type ConfigOverrides, type GatewayConfig } from '../config/index.js';
 import { buildGateway, createLogger, type Gateway, type LogFormat } from '../server/index.js';
 import { loadConfigForCli } from './load.js';
 import { EXIT, UsageError } from './usage.js';
@@ -20,7 +20,9 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   const config: GatewayConfig | undefined = file === undefined ? defaultConfig() : await loadConfigForCli(file);
   if (config === undefined) return EXIT.failure;
 
-  const logger = createLogger(config.logging.level, undefined, { format: format ?? config.logging.format, flushIntervalMs: config.logging.flushInterval });
+  const overrides: ConfigOverrides = { ...(port === undefined ? {} : { port }), ...(format === undefined ? {} : { logFormat: format }) };
+  const logging = applyOverrides(config, overrides).logging;
+  const logger = createLogger(logging.level, undefined, { format: logging.format, flushIntervalMs: logging.flushInterval });
   const models = Object.keys(config.models);
   if (file === undefined) {
     logger.info({ event: 'config_loaded', models }, 'no config file given: using the built-in default config (mock provider, demo models)');
@@ -30,7 +32,6 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
 
   let gateway: Gateway | undefined;
   try {
-    const overrides = { ...(port === undefined ? {} : { port }), ...(format === undefined ? {} : { logFormat: format }) };
     gateway = await buildGateway(config, file === undefined ? { logger, overrides } : { logger, configFile: file, overrides });
     await gateway.listen();
   } catch (err) {

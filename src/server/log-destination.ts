@@ -1,7 +1,10 @@
 import { write, writeSync } from 'node:fs';
 
-/** Queued bytes that are written at once, without waiting for the flush interval (a pipe's buffer). */
-const EARLY_WRITE_BYTES = 64 * 1024;
+/**
+ * Queued characters written at once, without waiting for the flush interval (a pipe's buffer; JSON
+ * lines are mostly ASCII, so characters stand for bytes without encoding anything to count them).
+ */
+const EARLY_WRITE_CHARS = 64 * 1024;
 
 export interface LineDestinationOptions {
   /**
@@ -25,7 +28,7 @@ export interface LineDestinationOptions {
  */
 export class LineDestination {
   private queue: string[] = [];
-  private queuedBytes = 0;
+  private queuedChars = 0;
   private writing = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly flushIntervalMs: number;
@@ -48,7 +51,7 @@ export class LineDestination {
   write(line: string): boolean {
     if (this.broken) return true;
     this.queue.push(line);
-    this.queuedBytes += line.length;
+    this.queuedChars += line.length;
     if (!this.writing) this.schedule();
     return true;
   }
@@ -92,13 +95,13 @@ export class LineDestination {
   private take(): Buffer {
     const lines = this.queue;
     this.queue = [];
-    this.queuedBytes = 0;
+    this.queuedChars = 0;
     return Buffer.from(lines.length === 1 ? lines[0]! : lines.join(''));
   }
 
   /** With no write in flight: write what is queued now, or when the flush interval is up. */
   private schedule(): void {
-    if (this.flushIntervalMs === 0 || this.queuedBytes >= EARLY_WRITE_BYTES) this.next();
+    if (this.flushIntervalMs === 0 || this.queuedChars >= EARLY_WRITE_CHARS) this.next();
     else if (this.timer === undefined) {
       this.timer = setTimeout(() => this.next(), this.flushIntervalMs);
       // Lines still queued at exit are written by the exit handler.
@@ -123,7 +126,7 @@ export class LineDestination {
         this.broken = true;
         this.writing = false;
         this.queue = [];
-        this.queuedBytes = 0;
+        this.queuedChars = 0;
         this.drained();
         return;
       }
