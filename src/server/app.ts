@@ -296,7 +296,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     registerChatRoutes(chat, { router, live, ...lifecycleDeps });
   });
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
-  registerMessagesRoutes(app, { router, live, ...lifecycleDeps });
+  registerMessagesRoutes(app, { router, pool, live, ...lifecycleDeps });
   registerEmbeddingsRoutes(app, { call: (route, fn, o, estimate) => router.routeCall(route, fn, o, estimate), live, ...lifecycleDeps });
   if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth, fleet: cluster });

@@ -86,6 +86,32 @@ models:
     up.requests.length = 0;
   });
 
+  test('count_tokens was always an estimate; on an anthropic deployment the upstream now counts (our model id, the provider key, the client beta)', async () => {
+    up.onChat = (r: UpstreamRequest) => {
+      r.res.writeHead(200, { 'content-type': 'application/json' });
+      r.res.end(JSON.stringify({ input_tokens: 4242 }));
+    };
+    const params = { model: 'claude-gw', system: 'Be nice.', messages: [{ role: 'user' as const, content: 'Hi' }], tools: [TOOL] };
+    const { data, response } = await client.messages.countTokens(params, { headers: { 'anthropic-beta': 'token-counting-2024-11-01' } }).withResponse();
+    assert.equal(data.input_tokens, 4242);
+    assert.equal(response.headers.get('x-adapterpool-token-count'), 'exact');
+    const sent = up.requests[0]!;
+    assert.equal(sent.url, '/v1/messages/count_tokens');
+    assert.equal(sent.headers['x-api-key'], 'sk-ant-provider-secret-456');
+    assert.match(String(sent.headers['anthropic-beta']), /token-counting-2024-11-01/);
+    assert.deepEqual(sent.body, { ...params, model: 'claude-upstream' });
+  });
+
+  test('count_tokens: an upstream that cannot count (500) gets the estimate instead, said in a header', async () => {
+    up.onChat = (r: UpstreamRequest) => {
+      r.res.writeHead(500, { 'content-type': 'application/json' });
+      r.res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'boom' } }));
+    };
+    const { data, response } = await client.messages.countTokens({ model: 'claude-gw', messages: [{ role: 'user', content: 'x'.repeat(400) }] }).withResponse();
+    assert.equal(response.headers.get('x-adapterpool-token-count'), 'estimate');
+    assert.equal(data.input_tokens, 104); // 400 characters at 4 per token, plus 4 for the message
+  });
+
   test('messages.create: the body goes upstream as sent (model rewritten, Anthropic-only fields kept), the provider key, the client beta', async () => {
     const a: Answer = { content: [{ type: 'thinking', thinking: 'hmm', signature: 'sig-1' }, { type: 'text', text: 'Hello from Claude.' }], stop_reason: 'end_turn', usage: { input_tokens: 11, output_tokens: 5 } };
     answerWith(up, a);

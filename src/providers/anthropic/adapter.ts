@@ -21,6 +21,7 @@ export interface AnthropicAdapterOptions extends Omit<HttpAdapterOptions, 'heade
 
 const isMessage = (v: Record<string, unknown>) => v.type === 'message' && Array.isArray(v.content);
 const isModelList = (v: Record<string, unknown>) => Array.isArray(v.data);
+const isTokenCount = (v: Record<string, unknown>) => typeof v.input_tokens === 'number';
 
 /** Anthropic Messages API behind the OpenAI interface: translated both ways, streams included. */
 export class AnthropicAdapter extends HttpChatAdapter {
@@ -66,6 +67,16 @@ export class AnthropicAdapter extends HttpChatAdapter {
       const res = await this.fetch({ method: 'POST', path: '/messages', headers: this.withBeta(this.headers, options?.beta), body: JSON.stringify({ ...rest, model: this.model }), signal });
       return parsePayload<AnthropicResponse>(res.text, res, this.readContext(undefined), isMessage);
     });
+  }
+
+  /**
+   * `POST /messages/count_tokens` with a client's request (our model id): Anthropic's own count. Not in
+   * the adapter's counters: a count is no completion, and its latency would skew theirs.
+   */
+  async countTokens(body: Record<string, unknown>, options?: PassthroughOptions): Promise<number> {
+    const payload = JSON.stringify({ ...body, model: this.model });
+    const res = await this.fetch({ method: 'POST', path: '/messages/count_tokens', headers: this.withBeta(this.headers, options?.beta), body: payload, signal: options?.signal });
+    return parsePayload<{ input_tokens: number }>(res.text, res, this.readContext(undefined), isTokenCount).input_tokens;
   }
 
   /** The streaming `messages`: resolves once the first event arrived and is not an error; read it with `native()`. */

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AnthropicAdapter } from '../../providers/anthropic/adapter.js';
 import { toUsage } from '../../providers/anthropic/translate.js';
 import type { AnthropicResponse } from '../../providers/anthropic/types.js';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionStream } from '../../providers/types.js';
+import type { ChatAdapter, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionStream } from '../../providers/types.js';
 import { TokenEstimate, type Router } from '../../routing/index.js';
 import type { CallResult, StreamResult } from '../../routing/types.js';
 import { estimateInputTokens } from '../anthropic/count-tokens.js';
@@ -17,6 +17,8 @@ import { errorDetail, modelNotFound, toErrorReply, wrongEndpoint } from '../erro
 import { HangupSignal } from '../hangup-signal.js';
 import { enterHook, liveHook } from '../live/hooks.js';
 import type { ConfigHolder } from '../live/snapshot.js';
+import type { GatewayConfig, ModelRoute } from '../../config/index.js';
+import type { AdapterPool } from '../../pool/index.js';
 import type { KeyLimits } from '../rate-limits.js';
 import { lineWritten, RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { countTokensBodySchema, messagesBodySchema } from '../schemas.js';
@@ -25,6 +27,8 @@ import { pipeFrames } from '../sse.js';
 
 export interface MessagesRouteOptions {
   router: Pick<Router, 'routeCall' | 'routeStreamCall'>;
+  /** Lends an `anthropic` deployment's adapter for an exact `count_tokens` (absent: estimates only). */
+  pool?: Pick<AdapterPool<ChatAdapter>, 'withAdapter'>;
   /** The running config (routes, routing settings, client keys), captured once per request; keys are read from `x-api-key` as well as a bearer token (see `anthropicKey`). */
   live: ConfigHolder;
   telemetry?: RequestTelemetry;
@@ -164,14 +168,38 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
   app.post<{ Body: Pick<MessagesRequest, 'model' | 'messages' | 'system' | 'tools'> }>(
     '/v1/messages/count_tokens',
     { schema: { body: countTokensBodySchema }, onRequest: [anthropicRequestId, liveHook(opts.live, 'anthropicAuth')], errorHandler: anthropicErrorHandler },
-    async (request) => {
+    async (request, reply) => {
       const model = request.body.model;
-      const route = keyAllowsModel(request.clientKey, model) ? opts.live.current.routes.get(model) : undefined;
+      const live = opts.live.current;
+      const route = keyAllowsModel(request.clientKey, model) ? live.routes.get(model) : undefined;
       if (route === undefined) throw modelNotFound(model);
       if (!route.endpoints.includes('chat')) throw wrongEndpoint(model, 'POST /v1/messages/count_tokens', route.endpoints);
-      return { input_tokens: estimateInputTokens(request.body) };
+      const exact = opts.pool === undefined ? undefined : await exactCount(opts.pool, live.config, route, request);
+      reply.header(TOKEN_COUNT_HEADER, exact === undefined ? 'estimate' : 'exact');
+      return { input_tokens: exact ?? estimateInputTokens(request.body) };
     },
   );
+}
+
+/** `exact` when an `anthropic` deployment counted the tokens, `estimate` otherwise. */
+export const TOKEN_COUNT_HEADER = 'x-adapterpool-token-count';
+
+/**
+ * Anthropic's own count, from the route's first deployment on an `anthropic` provider (its adapter
+ * borrowed for the call, waiting at most `routing.fullPoolWait`); undefined when the route has none or
+ * the count failed (logged): the caller estimates then. Not routed: a count is no request to the
+ * deployment's limits or circuit.
+ */
+async function exactCount(pool: NonNullable<MessagesRouteOptions['pool']>, config: GatewayConfig, route: ModelRoute, request: FastifyRequest): Promise<number | undefined> {
+  const d = route.deployments.find((x) => config.providers[x.provider]?.type === 'anthropic');
+  if (d === undefined) return undefined;
+  const beta = headerValue(request.headers['anthropic-beta']);
+  try {
+    return await pool.withAdapter(d.model, d.provider, (a) => (a instanceof AnthropicAdapter ? a.countTokens(request.body as Record<string, unknown>, { beta }) : undefined), { timeoutMs: config.routing.fullPoolWait });
+  } catch (err) {
+    request.log.warn({ err, deployment: d.key }, 'count_tokens: the upstream did not count; answered with the estimate');
+    return undefined;
+  }
 }
 
 /** The upstream's OpenAI chunks as Anthropic frames, closed by `message_delta` and `message_stop`. */
