@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfig } from '../../src/config/index.js';
 import { PROVIDER_TYPES } from '../../src/providers/registry.js';
@@ -171,4 +172,21 @@ models:
   up2: { providers: [{ provider: loop2, model: up-model }] }
   demo: { providers: [{ provider: m, model: mock-chat }] }
 ${extra}`;
+}
+
+/**
+ * For a describe block: a loopback upstream and a gateway in front of it (`upstreamConfig`), started
+ * before its tests and closed after them. Read `up` and `g` inside the tests.
+ */
+export function upstreamGateway(): { readonly up: Upstream; readonly g: RunningGateway } {
+  const s = {} as { up: Upstream; g: RunningGateway };
+  before(async () => {
+    s.up = await Upstream.start();
+    s.g = await startGateway(upstreamConfig(s.up.url));
+  });
+  after(async () => {
+    await s.g.close();
+    await s.up.close();
+  });
+  return s;
 }

@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { after, before, describe, test } from 'node:test';
-import { call, startGateway, Upstream, upstreamConfig, type RunningGateway } from './helpers.js';
+import { describe, test } from 'node:test';
+import { call, upstreamGateway } from './helpers.js';
 
 // Each test file runs in its own process (node --test), so what this one loaded is this gateway's doing.
 const loaded = (pkg: string) => Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes(`/node_modules/${pkg}/`));
 
 describe('shared-state backends are loaded only when configured', () => {
-  let up: Upstream;
-  let g: RunningGateway;
-  before(async () => {
-    up = await Upstream.start();
-    // helpers' gateway keeps the SQLite ledger on and has no cluster section.
-    g = await startGateway(upstreamConfig(up.url));
-  });
-  after(async () => {
-    await g.close();
-    await up.close();
-  });
+  // helpers' gateway keeps the SQLite ledger on and has no cluster section.
+  const ctx = upstreamGateway();
 
   test('a single gateway with a SQLite ledger and JSON logs serves without loading ioredis, pg or pino-pretty (~10 MB of RSS it would never use)', async () => {
-    const r = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'up', messages: [{ role: 'user', content: 'hi' }] } });
+    const r = await call(ctx.g.url, 'POST', '/v1/chat/completions', { body: { model: 'up', messages: [{ role: 'user', content: 'hi' }] } });
     assert.equal(r.status, 200);
-    assert.equal(g.gw.ledger !== undefined, true, 'the ledger is on');
+    assert.equal(ctx.g.gw.ledger !== undefined, true, 'the ledger is on');
     assert.equal(loaded('better-sqlite3'), true, 'the check itself sees CommonJS packages');
     assert.equal(loaded('ioredis'), false);
     assert.equal(loaded('pg'), false);

@@ -1,42 +1,33 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { call, startGateway, Upstream, upstreamConfig, type RunningGateway } from './helpers.js';
+import { describe, test } from 'node:test';
+import { call, upstreamGateway } from './helpers.js';
 
 describe('the chat route passes bytes through', () => {
-  let up: Upstream;
-  let g: RunningGateway;
-  before(async () => {
-    up = await Upstream.start();
-    g = await startGateway(upstreamConfig(up.url));
-  });
-  after(async () => {
-    await g.close();
-    await up.close();
-  });
+  const ctx = upstreamGateway();
 
   test('a non-streaming reply is the upstream body byte for byte (spacing, key order, unknown fields), as application/json', async () => {
     const body = `{"object":"chat.completion",  "id":"chatcmpl-raw","created":1,"model":"up-model","x_vendor":{"a":[1,2]},
  "choices":[{"index":0,"message":{"role":"assistant","content":"caf\\u00e9 \\"usage\\""},"finish_reason":"stop"}],"usage":{"prompt_tokens":4,"completion_tokens":2,"total_tokens":6}}`;
-    up.onChat = (req) => {
+    ctx.up.onChat = (req) => {
       req.res.writeHead(200, { 'content-type': 'application/json' });
       req.res.end(body);
     };
-    const r = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'up', messages: [{ role: 'user', content: 'hi' }] } });
+    const r = await call(ctx.g.url, 'POST', '/v1/chat/completions', { body: { model: 'up', messages: [{ role: 'user', content: 'hi' }] } });
     assert.equal(r.status, 200);
     assert.equal(r.text, body);
     assert.equal(r.headers.get('content-type'), 'application/json; charset=utf-8');
     assert.equal(r.headers.get('x-adapterpool-deployment'), 'up-model:loop');
-    const line = g.logs.map((l) => JSON.parse(l) as Record<string, any>).find((l) => l.msg === 'chat completion' && l.model === 'up');
+    const line = ctx.g.logs.map((l) => JSON.parse(l) as Record<string, any>).find((l) => l.msg === 'chat completion' && l.model === 'up');
     assert.deepEqual(line?.tokens, { prompt: 4, completion: 2, total: 6 });
   });
 
   test('a "__proto__" key in the chat body goes to the upstream as data and pollutes nothing (the chat route skips the proto scan)', async () => {
-    up.onChat = (req) => {
+    ctx.up.onChat = (req) => {
       req.res.writeHead(200, { 'content-type': 'application/json' });
       req.res.end(JSON.stringify({ id: 'c', object: 'chat.completion', created: 1, model: 'up-model', choices: [], seen: Object.keys(req.body) }));
     };
     const raw = '{"model":"up","messages":[{"role":"user","content":"hi"}],"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}';
-    const r = await call(g.url, 'POST', '/v1/chat/completions', { rawBody: raw });
+    const r = await call(ctx.g.url, 'POST', '/v1/chat/completions', { rawBody: raw });
     assert.equal(r.status, 200);
     assert.ok(r.json.seen.includes('__proto__'), 'forwarded as an own field');
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
