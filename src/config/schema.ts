@@ -101,6 +101,12 @@ export const serverSchema = z
      * long as it keeps the connection. `0` = never.
      */
     writeTimeout: duration().default('30s'),
+    /**
+     * A stream still waiting for its first event after this long (failover, a model thinking) gets its
+     * head (200) and an SSE comment, then one per interval: proxies between client and gateway cut
+     * silent connections. `0` = never; the wait is then silent up to the provider's `firstByteTimeout`.
+     */
+    streamKeepAlive: duration().default('15s'),
     /** Client connections open at once; more are refused (closed at once). `0` = no cap. */
     maxConnections: int(0).default(10_000),
     /** Reload the config when its file changes (like `serve --watch`). */

@@ -178,6 +178,12 @@ export class RequestLifecycle {
 
   /** End the request with `err` (its status and code from the error table) and throw it. */
   fail(err: unknown, deployment?: Deployment): never {
+    this.failed(err, deployment);
+    throw err;
+  }
+
+  /** End the request with `err`, for a route that tells the client itself (a stream whose head is sent). */
+  failed(err: unknown, deployment?: Deployment): void {
     const r = toErrorReply(err);
     // The attempts a routed request made come with its error (the route's trace).
     const trace = routeTrace(err);
@@ -186,7 +192,6 @@ export class RequestLifecycle {
     // A request that failed on every deployment: its log line names the one it tried last.
     if (deployment === undefined && trace?.deployment !== undefined) end.tried = trace.deployment;
     this.finish(deployment, r.status, end);
-    throw err;
   }
 
   /** Metrics and the log line. */

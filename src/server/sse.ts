@@ -13,6 +13,9 @@ export const SSE_HEADERS = {
 
 const DONE = 'data: [DONE]\n\n';
 
+/** An SSE comment: every SSE parser skips it (the OpenAI and Anthropic SDKs included), proxies see bytes. */
+export const KEEP_ALIVE_FRAME = ': keep-alive\n\n';
+
 export function sseErrorFrame(body: OpenAIErrorBody): string {
   return `data: ${JSON.stringify(body)}\n\n`;
 }
@@ -44,6 +47,59 @@ export function cutStreams(server: object): number {
   set.clear();
   for (const cut of cuts) cut(err);
   return cuts.length;
+}
+
+/**
+ * Keeps a streaming response alive while it waits for its first event. Until then the gateway holds
+ * the head back, so that a failure can still answer with its own status and a retry can still go to
+ * another deployment. But a reasoning model may think for minutes (`firstByteTimeout`: 5 min), and a
+ * proxy or load balancer between client and gateway cuts a connection that stays silent for its idle
+ * timeout (nginx: 60 s). So after `intervalMs` of waiting this sends the head (200, SSE) and a
+ * comment, then one comment per interval, until `stop()`. Once `committed`, the status is sent: a
+ * failure is told as the API's error event in the stream, and the response's later headers
+ * (deployment, attempts) are not sent. Failover goes on as before: only comments have gone out.
+ */
+export class FirstEventWait {
+  /** The head and at least one comment are written. */
+  committed = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  /** `onCommit` runs once, just before the head is written (a route hands the response over to itself then). */
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly headers: Record<string, string>,
+    intervalMs: number,
+    private readonly onCommit: () => void,
+  ) {
+    if (intervalMs > 0) {
+      this.timer = setInterval(() => this.ping(), intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  private ping(): void {
+    const res = this.res;
+    if (res.destroyed || res.writableEnded) return this.stop();
+    if (!this.committed) {
+      this.committed = true;
+      this.onCommit();
+      res.writeHead(200, { ...SSE_HEADERS, ...this.headers });
+    }
+    res.write(KEEP_ALIVE_FRAME);
+  }
+
+  /** The first event came, or the wait failed: no more comments. Idempotent. */
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** A committed wait that failed: `frame` (the API's error event) ends the response unless the client already left. */
+  endWith(frame: string): void {
+    this.stop();
+    const res = this.res;
+    if (!res.destroyed && !res.writableEnded) res.end(frame);
+  }
 }
 
 export interface PipeResult {
@@ -93,8 +149,9 @@ export async function pipeFrames(res: ServerResponse, frames: AsyncIterable<stri
   else if (hangup.aborted) clientClosed = true;
   else hangup.addEventListener('abort', onHangup);
   // No flushHeaders(): the first frame is already here (the router waited for it), so the head goes
-  // out with it in one write instead of a system call of its own per stream.
-  res.writeHead(200, { ...SSE_HEADERS, ...opts.headers });
+  // out with it in one write instead of a system call of its own per stream. A long wait for that
+  // frame may have sent the head already (FirstEventWait).
+  if (!res.headersSent) res.writeHead(200, { ...SSE_HEADERS, ...opts.headers });
   let cutBy: Error | undefined;
   const untrack = trackStream(res, (err) => {
     cutBy = err;
@@ -147,6 +204,11 @@ export async function pipeFrames(res: ServerResponse, frames: AsyncIterable<stri
   return result;
 }
 
+/** A chat stream's error event and the `[DONE]` that closes it. */
+export function chatErrorFrame(err: unknown): string {
+  return sseErrorFrame(toErrorReply(err).body) + DONE;
+}
+
 /**
  * A chat completion stream through `pipeFrames`: its SSE frames as the provider yields them; an
  * error mid-stream becomes `data: {"error":...}` followed by `data: [DONE]`.
@@ -157,6 +219,6 @@ export function pipeSse(res: ServerResponse, stream: ChatCompletionStream, heade
     hangup,
     writeTimeoutMs,
     cancel: () => stream.cancel(),
-    errorFrame: (err) => sseErrorFrame(toErrorReply(err).body) + DONE,
+    errorFrame: chatErrorFrame,
   });
 }

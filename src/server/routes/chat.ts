@@ -11,7 +11,7 @@ import type { ConfigHolder } from '../live/snapshot.js';
 import type { KeyLimits } from '../rate-limits.js';
 import { RequestLifecycle, type RequestEnd, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { chatCompletionBodySchema } from '../schemas.js';
-import { pipeSse, type PipeResult } from '../sse.js';
+import { chatErrorFrame, FirstEventWait, pipeSse, type PipeResult } from '../sse.js';
 
 export const DEPLOYMENT_HEADER = 'x-adapterpool-deployment';
 export const ATTEMPTS_HEADER = 'x-adapterpool-attempts';
@@ -57,12 +57,21 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         if (!res.writableEnded) hangup.abort();
       });
 
+      // A stream whose first event is slow in coming gets keep-alive comments (server.streamKeepAlive).
+      const keepAliveMs = live.config.server.streamKeepAlive;
+      const wait = body.stream === true && keepAliveMs > 0 ? new FirstEventWait(res, { [REQUEST_ID_HEADER]: request.id, ...limitHeaders }, keepAliveMs, () => reply.hijack()) : undefined;
       let result: RouteResult;
       try {
         result = await router.route(body, route, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
-        return life.fail(err);
+        if (wait?.committed !== true) {
+          wait?.stop();
+          return life.fail(err);
+        }
+        life.failed(err);
+        return wait.endWith(chatErrorFrame(err));
       }
+      wait?.stop();
 
       if (result.kind === 'completion') {
         life.finish(result.deployment, 200, { attempts: result.attempts, usage: result.completion.usage, served: true });

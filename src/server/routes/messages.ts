@@ -23,7 +23,7 @@ import type { KeyLimits } from '../rate-limits.js';
 import { lineWritten, RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { countTokensBodySchema, messagesBodySchema } from '../schemas.js';
 import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from './chat.js';
-import { pipeFrames } from '../sse.js';
+import { FirstEventWait, pipeFrames } from '../sse.js';
 
 export interface MessagesRouteOptions {
   router: Pick<Router, 'routeCall' | 'routeStreamCall'>;
@@ -119,6 +119,10 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
 
       // Which kind of stream the serving attempt opened (each attempt sets it; the last one served).
       let native = false;
+      const writer = new MessagesStreamWriter(body.model, body.stop_sequences);
+      // A first event slow in coming: keep-alive comments (server.streamKeepAlive).
+      const keepAliveMs = live.config.server.streamKeepAlive;
+      const wait = keepAliveMs > 0 ? new FirstEventWait(res, { [REQUEST_ID_HEADER]: request.id, [ANTHROPIC_REQUEST_ID_HEADER]: request.id, ...limitHeaders }, keepAliveMs, () => reply.hijack()) : undefined;
       let result: StreamResult;
       try {
         result = await router.routeStreamCall(
@@ -131,8 +135,14 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
           estimate,
         );
       } catch (err) {
-        return life.fail(err);
+        if (wait?.committed !== true) {
+          wait?.stop();
+          return life.fail(err);
+        }
+        life.failed(err);
+        return wait.endWith(writer.error(toAnthropicErrorReply(err).body));
       }
+      wait?.stop();
       const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       const upstream = result.stream;
       const firstChunkAt = performance.now();
@@ -143,7 +153,6 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         return reply.hijack();
       }
       reply.hijack();
-      const writer = new MessagesStreamWriter(body.model, body.stop_sequences);
       const outcome = await pipeFrames(reply.raw, native ? upstream.sse() : translate(upstream, writer), {
         headers: { [REQUEST_ID_HEADER]: request.id, [ANTHROPIC_REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers },
         hangup: hangup.signal,
