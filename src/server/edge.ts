@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { capText } from '../config/index.js';
 import { errorBody, GatewayHttpError } from './errors.js';
 
 /**
@@ -61,10 +62,19 @@ type JsonParser = (request: FastifyRequest, body: string, done: (err: Error | nu
 export function depthChecked(parse: JsonParser, max: () => number): JsonParser {
   return (request, body, done) => {
     const limit = max();
-    if (jsonDepthExceeds(body, limit)) done(tooDeep(limit), undefined);
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') done(unsupportedEncoding(encoding), undefined);
+    else if (jsonDepthExceeds(body, limit)) done(tooDeep(limit), undefined);
     else parse(request, body, done);
   };
 }
+
+/**
+ * A compressed body (`content-encoding: gzip`, …) was read as text and would fail as "invalid JSON";
+ * the gateway takes bodies as they are (RFC 7694: 415 for a content coding it does not take).
+ */
+const unsupportedEncoding = (encoding: string): GatewayHttpError =>
+  new GatewayHttpError(415, `Request bodies with content-encoding ${JSON.stringify(capText(encoding, 40))} are not accepted: send the JSON body uncompressed.`, 'invalid_request_error', 'unsupported_content_encoding');
 
 export const tooDeep = (max: number): GatewayHttpError =>
   new GatewayHttpError(400, `The JSON body is nested more than ${max} levels deep (server.maxJsonDepth).`, 'invalid_request_error', 'invalid_value');
@@ -95,6 +105,10 @@ export function clientErrorReply(err: NodeJS.ErrnoException, socket: Socket, onT
     status = 408;
     reason = 'Request Timeout';
     body = JSON.stringify(errorBody('The request was not received in time (server.bodyTimeout).', 'invalid_request_error', 'request_timeout'));
+  } else if (err.code === 'HPE_HEADER_OVERFLOW' && requestLineTooLong(err)) {
+    status = 414;
+    reason = 'URI Too Long';
+    body = JSON.stringify(errorBody('The request URL is too long.', 'invalid_request_error', 'url_too_long'));
   } else if (err.code === 'HPE_HEADER_OVERFLOW') {
     status = 431;
     reason = 'Request Header Fields Too Large';
@@ -116,6 +130,20 @@ export function clientErrorReply(err: NodeJS.ErrnoException, socket: Socket, onT
     return;
   }
   socket.destroy();
+}
+
+/** A request line this long is the URL's fault, not the headers' (Node's limit covers both: 16 KB). */
+const LONG_REQUEST_LINE = 8 * 1024;
+
+/**
+ * The header-size overflow was the request line: the bytes Node read (`rawPacket`) start a request
+ * (`METHOD /…`) whose first line does not end within `LONG_REQUEST_LINE` bytes.
+ */
+function requestLineTooLong(err: Error): boolean {
+  const raw = (err as Error & { rawPacket?: Buffer }).rawPacket;
+  if (raw === undefined || !/^[A-Z]{3,7} \//.test(raw.subarray(0, 9).toString('latin1'))) return false;
+  const eol = raw.indexOf('\r\n');
+  return eol === -1 || eol > LONG_REQUEST_LINE;
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
 import { jsonDepthExceeds } from '../../src/server/edge.js';
 import { call, completion, eventually, startGateway, Upstream, upstreamConfig, type RunningGateway } from './helpers.js';
 
@@ -112,6 +113,17 @@ describe('the HTTP edge (issue 16 items 1, 4, 5, 7; issue 15 request ids)', () =
     assertOpenAIError(r.json, 'unsupported_media_type');
   });
 
+  test('a gzip body was read as text and answered 400 invalid JSON: 415 unsupported_content_encoding', async () => {
+    const body = gzipSync(JSON.stringify({ model: 'up', messages: MSG }));
+    const res = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body });
+    const json = await res.json();
+    assert.equal(res.status, 415);
+    assertOpenAIError(json, 'unsupported_content_encoding');
+    assert.match((json as { error: { message: string } }).error.message, /uncompressed/);
+    const plain = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'up', messages: MSG }, headers: { 'content-encoding': 'identity' } });
+    assert.equal(plain.status, 200, 'identity is no encoding');
+  });
+
   test('/v1/models/%ff answers fastify\'s FST_ERR_BAD_URL body: 400 in the API shape', async () => {
     const r = await call(g.url, 'GET', '/v1/models/%ff');
     assert.equal(r.status, 400);
@@ -130,6 +142,13 @@ describe('the HTTP edge (issue 16 items 1, 4, 5, 7; issue 15 request ids)', () =
     const r = parseRaw(text);
     assert.equal(r.status, 431);
     assertOpenAIError(r.json, 'request_header_too_large');
+  });
+
+  test('a 20 KB URL answered 431 (headers too large): 414 url_too_long, as a long path parameter is', async () => {
+    const text = await rawExchange(g.url, `GET /v1/models?q=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const r = parseRaw(text);
+    assert.equal(r.status, 414);
+    assertOpenAIError(r.json, 'url_too_long');
   });
 
   test('an unparsable request answers "Client Error": 400 in the API shape', async () => {
