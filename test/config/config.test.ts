@@ -46,6 +46,7 @@ describe('config: defaults', () => {
       maxJsonDepth: 128,
       bodyTimeout: 30_000,
       writeTimeout: 30_000,
+      streamKeepAlive: 15_000,
       maxConnections: 10_000,
       watchConfig: false,
       reloadDebounce: 300,
