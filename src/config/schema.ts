@@ -102,9 +102,9 @@ export const serverSchema = z
      */
     writeTimeout: duration().default('30s'),
     /**
-     * A stream still waiting for its first event after this long (failover, a model thinking) gets its
-     * head (200) and an SSE comment, then one per interval: proxies between client and gateway cut
-     * silent connections. `0` = never; the wait is then silent up to the provider's `firstByteTimeout`.
+     * A stream silent this long gets an SSE comment: proxies between client and gateway cut silent
+     * connections. Before its first event the head (200) goes out with the first comment; between
+     * events a comment follows within one more interval. `0` = never.
      */
     streamKeepAlive: duration().default('15s'),
     /** Client connections open at once; more are refused (closed at once). `0` = no cap. */

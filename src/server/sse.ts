@@ -124,6 +124,8 @@ export interface PipeOptions {
   hangup?: AbortSignal;
   /** `server.writeTimeout`: how long to wait for `drain` before cutting the client off (0 = forever). */
   writeTimeoutMs?: number;
+  /** `server.streamKeepAlive`: a comment after a silence this long between frames (0 = never). */
+  keepAliveMs?: number;
 }
 
 /**
@@ -159,12 +161,22 @@ export async function pipeFrames(res: ServerResponse, frames: AsyncIterable<stri
     wake?.();
   });
 
+  // A silence between frames (a model reasoning after its first event) gets comments too: a frame
+  // written since the last tick skips the comment, so a steady stream pays one timer and no writes.
+  let wrote = true;
+  const keepAlive = (opts.keepAliveMs ?? 0) > 0 ? setInterval(() => {
+    if (!wrote && !res.writableNeedDrain && !res.writableEnded && !res.destroyed) res.write(KEEP_ALIVE_FRAME);
+    wrote = false;
+  }, opts.keepAliveMs) : undefined;
+  keepAlive?.unref();
+
   let completed = false;
   let error: unknown;
   try {
     for await (const frame of frames) {
       if (clientClosed || cutBy !== undefined) break;
       if (frame.length === 0) continue;
+      wrote = true;
       if (!res.write(frame) && !clientClosed) {
         let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
@@ -193,6 +205,7 @@ export async function pipeFrames(res: ServerResponse, frames: AsyncIterable<stri
       res.write(opts.errorFrame(error));
     }
   } finally {
+    clearInterval(keepAlive);
     untrack();
     if (!completed) opts.cancel();
     if (!clientClosed) res.end();
@@ -213,11 +226,12 @@ export function chatErrorFrame(err: unknown): string {
  * A chat completion stream through `pipeFrames`: its SSE frames as the provider yields them; an
  * error mid-stream becomes `data: {"error":...}` followed by `data: [DONE]`.
  */
-export function pipeSse(res: ServerResponse, stream: ChatCompletionStream, headers: Record<string, string>, hangup?: AbortSignal, writeTimeoutMs?: number): Promise<PipeResult> {
+export function pipeSse(res: ServerResponse, stream: ChatCompletionStream, headers: Record<string, string>, hangup?: AbortSignal, writeTimeoutMs?: number, keepAliveMs?: number): Promise<PipeResult> {
   return pipeFrames(res, stream.sse(), {
     headers,
     hangup,
     writeTimeoutMs,
+    keepAliveMs,
     cancel: () => stream.cancel(),
     errorFrame: chatErrorFrame,
   });

@@ -66,6 +66,45 @@ server: { streamKeepAlive: 100ms }`,
     assert.equal(text, 'thinking');
   });
 
+  test('a silence after the first event (a model reasoning) gets comments between events, never inside one', async () => {
+    up.onChat = (r) => {
+      r.res.writeHead(200, { 'content-type': 'text/event-stream' });
+      r.res.write(chunkFrame('before'));
+      setTimeout(() => {
+        if (r.res.destroyed) return;
+        r.res.end(chunkFrame('after') + chunkFrame(null, 'stop') + 'data: [DONE]\n\n');
+      }, 450);
+    };
+    const r = await post(g.url, chatBody());
+    assert.equal(r.status, 200);
+    const events = r.text.split('\n\n').filter(Boolean);
+    const before = events.findIndex((e) => e.includes('"before"'));
+    const after = events.findIndex((e) => e.includes('"after"'));
+    assert.ok(before >= 0 && after > before);
+    const between = events.slice(before + 1, after);
+    assert.ok(between.length >= 2 && between.every((e) => e === ': keep-alive'), `between the events: ${JSON.stringify(between)}`);
+    assert.ok(events.every((e) => e === ': keep-alive' || e.startsWith('data: ')), 'every event is whole');
+    assert.equal(events.at(-1), 'data: [DONE]');
+  });
+
+  test('a steady stream gets no comment', async () => {
+    up.onChat = (r) => {
+      r.res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let i = 0;
+      const t = setInterval(() => {
+        if (r.res.destroyed) return clearInterval(t);
+        if (++i <= 8) r.res.write(chunkFrame(`p${i}`));
+        else {
+          clearInterval(t);
+          r.res.end(chunkFrame(null, 'stop') + 'data: [DONE]\n\n');
+        }
+      }, 30);
+    };
+    const r = await post(g.url, chatBody());
+    assert.ok(r.text.includes('"p8"'));
+    assert.ok(!r.text.includes(': keep-alive'), r.text);
+  });
+
   test('a fast first event gets no comment and the usual headers (deployment, attempts)', async () => {
     up.onChat = slowFirstEvent(0, ['quick']);
     const r = await post(g.url, chatBody());

@@ -93,7 +93,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: result.stream.usage, ttftMs, upstreamTtftMs: result.latencyMs });
         return reply.hijack();
       }
-      const outcome = await streamReply(reply, result, { [REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers }, hangup, live.config.server.writeTimeout);
+      const outcome = await streamReply(reply, result, { [REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers }, hangup, live.config.server);
       const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, upstreamTtftMs: result.latencyMs };
       let status = 200;
       if (outcome.clientClosed) {
@@ -123,8 +123,8 @@ function sendText(reply: FastifyReply, text: string, head: string[], limitHeader
   reply.raw.writeHead(200, head).end(text);
 }
 
-async function streamReply(reply: FastifyReply, result: StreamResult, headers: Record<string, string>, hangup: HangupSignal, writeTimeoutMs: number): Promise<PipeResult> {
+async function streamReply(reply: FastifyReply, result: StreamResult, headers: Record<string, string>, hangup: HangupSignal, server: { writeTimeout: number; streamKeepAlive: number }): Promise<PipeResult> {
   reply.hijack();
   // A broken stream is logged once, by the request's own line (life.finish), with the detail.
-  return pipeSse(reply.raw, result.stream, headers, hangup.signal, writeTimeoutMs);
+  return pipeSse(reply.raw, result.stream, headers, hangup.signal, server.writeTimeout, server.streamKeepAlive);
 }

@@ -157,6 +157,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         headers: { [REQUEST_ID_HEADER]: request.id, [ANTHROPIC_REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers },
         hangup: hangup.signal,
         writeTimeoutMs: live.config.server.writeTimeout,
+        keepAliveMs,
         cancel: () => upstream.cancel(),
         errorFrame: (err) => writer.error(toAnthropicErrorReply(err).body),
       });
