@@ -50,6 +50,19 @@ export const ECHO_LIMIT = 256;
 export const modelNotFound = (model: string): GatewayHttpError =>
   new GatewayHttpError(404, `The model \`${capText(model, ECHO_LIMIT)}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model');
 
+/**
+ * A valid client key on an admin endpoint: the caller is known but may not do this, so 403 with
+ * OpenAI's type for it (`permission_error`), not the 401 of a wrong key (SDKs take a 401 as "this
+ * key is bad", though it works everywhere else). Names the setting, never the key.
+ */
+export const adminKeyRequired = (): GatewayHttpError =>
+  new GatewayHttpError(
+    403,
+    'This endpoint requires the admin key (auth.adminKey): client API keys are not accepted on admin endpoints.',
+    'permission_error',
+    'admin_key_required',
+  );
+
 /** Where each endpoint kind is served, for the message of `wrongEndpoint`. */
 const ENDPOINT_PATHS: Readonly<Record<string, string>> = { chat: 'POST /v1/chat/completions (or POST /v1/messages)', embeddings: 'POST /v1/embeddings' };
 
@@ -144,7 +157,7 @@ function providerErrorReply(err: ProviderError): ErrorReply {
     case 'timeout':
       return { status: 504, body: errorBody(`${upstream} timed out.`, 'timeout_error', 'upstream_timeout') };
     case 'aborted':
-      return { status: CLIENT_CLOSED, body: err.body };
+      return clientClosed('The client closed the request before the answer came.');
     case 'temporarily_unavailable':
       return withRetry(503, errorBody(`${upstream} is temporarily unavailable.`, 'service_unavailable_error', 'upstream_unavailable'), err.retryAfterMs);
     default:
@@ -170,9 +183,17 @@ function poolErrorReply(err: PoolError): ErrorReply {
     return withRetry(503, errorBody(err.message, 'service_unavailable_error', err instanceof AcquireTimeoutError ? 'pool_exhausted' : 'pool_busy'), 1000);
   }
   if (err instanceof PoolClosedError) return withRetry(503, errorBody('The gateway is shutting down.', 'service_unavailable_error', 'shutting_down'), 1000);
-  if (err instanceof AcquireAbortedError) return { status: CLIENT_CLOSED, body: errorBody(err.message, 'invalid_request_error', 'client_closed_request') };
+  if (err instanceof AcquireAbortedError) return clientClosed(err.message);
   if (err instanceof CreateFailedError) return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'adapter_unavailable'), 1000);
   return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'pool_error'), 1000);
+}
+
+/**
+ * A hang-up, whenever it came (waiting for an adapter, for the upstream, or during a stream): one
+ * code, `client_closed`, in the log line, the metrics and the ledger. Nobody reads the body.
+ */
+function clientClosed(message: string): ErrorReply {
+  return { status: CLIENT_CLOSED, body: errorBody(message, 'invalid_request_error', 'client_closed') };
 }
 
 function withRetry(status: number, body: OpenAIErrorBody, retryAfterMs: number | undefined): ErrorReply {
