@@ -298,7 +298,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
   // Anthropic's SDK sends its key as x-api-key: the same gateway keys, read from there too.
   registerMessagesRoutes(app, { router, pool, live, ...lifecycleDeps });
   registerEmbeddingsRoutes(app, { call: (route, fn, o, estimate) => router.routeCall(route, fn, o, estimate), live, ...lifecycleDeps });
-  if (ledger !== undefined) registerUsageRoutes(app, { ledger, auth: readAuth });
+  registerUsageRoutes(app, { ledger, auth: readAuth });
   registerPoolRoutes(app, { pool, readAuth, adminAuth, fleet: cluster });
   registerMetricsRoutes(app, { metrics, readAuth, enabled: () => live.current.config.metrics.enabled });
   registerDashboardRoutes(app, { metrics, router, routes: () => live.current.routes, readAuth });

@@ -91,3 +91,46 @@ models:
     assert.equal((await call(g.url, 'GET', '/v1/usage')).status, 401);
   });
 });
+
+describe('GET /v1/usage: who may ask', () => {
+  test('unnamed apiKeys keys saw each other\'s rows (all key null): 403 naming the fix; a named key and the admin key still see theirs', async () => {
+    const g = await startKeyedGateway(`auth:
+  adminKey: "${ADMIN}"
+  apiKeys: ["sk-plain-one", "sk-plain-two"]
+  keys: [{ name: team-a, key: "${A}" }]
+usage: { flushInterval: 50ms }
+providers: { m: { type: mock } }
+models: { chat: { providers: [{ provider: m, model: mock-chat }] } }
+`);
+    try {
+      assert.equal((await call(g.url, 'POST', '/v1/chat/completions', { key: 'sk-plain-one', body: { model: 'chat', messages: [{ role: 'user', content: 'x' }] } })).status, 200);
+      const other = await call(g.url, 'GET', '/v1/usage', { key: 'sk-plain-two' });
+      assert.equal(other.status, 403);
+      assert.equal(other.json.success, false);
+      assert.equal(other.json.data, null);
+      assert.match(other.json.message, /auth\.keys/);
+      assert.ok(!other.text.includes('sk-plain'), 'no key echoed');
+      assert.equal((await call(g.url, 'GET', '/v1/usage', { key: A })).status, 200);
+      const admin = await call(g.url, 'GET', '/v1/usage', { key: ADMIN });
+      assert.equal(admin.status, 200);
+      assert.equal(admin.json.data.total.requests, 1);
+    } finally {
+      await g.close();
+    }
+  });
+
+  test('with the ledger off, /v1/usage was an unknown URL: 404 in the envelope saying the ledger is off', async () => {
+    const g = await startKeyedGateway(`usage: { enabled: false }
+providers: { m: { type: mock } }
+models: { chat: { providers: [{ provider: m, model: mock-chat }] } }
+`);
+    try {
+      const r = await call(g.url, 'GET', '/v1/usage');
+      assert.equal(r.status, 404);
+      assert.equal(r.json.success, false);
+      assert.match(r.json.message, /^用量账本未启用: .*usage\.enabled: false/);
+    } finally {
+      await g.close();
+    }
+  });
+});

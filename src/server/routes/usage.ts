@@ -2,7 +2,13 @@ import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import { GROUP_BY, type UsageGroup, type UsageGroupBy, type UsageLedger, type UsageQuery } from '../../usage/index.js';
 import type { PoolEnvelope } from '../types.js';
 
-export const USAGE_MESSAGES = { ok: '获取用量统计成功', failed: '获取用量统计失败', badRequest: '用量查询参数无效' } as const;
+export const USAGE_MESSAGES = {
+  ok: '获取用量统计成功',
+  failed: '获取用量统计失败',
+  badRequest: '用量查询参数无效',
+  off: '用量账本未启用',
+  unnamedKey: '无法按此密钥查询用量',
+} as const;
 
 const DAY_MS = 86_400_000;
 
@@ -18,11 +24,23 @@ export interface UsageReport {
 
 /**
  * `GET /v1/usage?from=&to=&group_by=key|model|deployment|day`: totals from the ledger, in the seed's
- * envelope. The admin key (or an open gateway) sees every key; a client key sees its own rows.
+ * envelope. The admin key (or an open gateway) sees every key; a named client key sees its own rows.
  * `from` / `to`: ISO 8601 or Unix seconds; default the last 24 hours.
  */
-export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageLedger; auth: onRequestAsyncHookHandler | undefined }): void {
+export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageLedger | undefined; auth: onRequestAsyncHookHandler | undefined }): void {
+  const { ledger } = opts;
   app.get<{ Querystring: Record<string, string | undefined> }>('/v1/usage', { onRequest: opts.auth ? [opts.auth] : [] }, async (request, reply): Promise<PoolEnvelope<UsageReport>> => {
+    // Without a ledger there is nothing to sum: 404 (the dashboard's usage panel reads it as "off"), saying why.
+    if (ledger === undefined) {
+      reply.code(404);
+      return { success: false, data: null, message: `${USAGE_MESSAGES.off}: the usage ledger is off on this gateway (usage.enabled: false)` };
+    }
+    // Keys of `auth.apiKeys` have no name: their rows all carry key null, so "its own rows" would be
+    // every unnamed key's. Only a named key (or the admin key) may ask.
+    if (request.clientKey !== undefined && !request.isAdmin && request.clientKey.name === undefined) {
+      reply.code(403);
+      return { success: false, data: null, message: `${USAGE_MESSAGES.unnamedKey}: this key has no name (auth.apiKeys), so its rows cannot be told from other unnamed keys'; use a named key (auth.keys) or the admin key` };
+    }
     const q = request.query;
     const now = Date.now();
     // Default: up to and including the current millisecond (`to` is exclusive).
@@ -41,10 +59,10 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
     const query: UsageQuery = { from: from!, to: to!, groupBy };
     // A client key sees its own rows; the admin key, or anyone on an open gateway, sees all.
     const own = request.clientKey !== undefined && !request.isAdmin;
-    if (own) query.key = request.clientKey!.name ?? null;
+    if (own) query.key = request.clientKey!.name!;
     try {
-      await opts.ledger.flush(); // include what is still buffered
-      const groups = await opts.ledger.store.summary(query);
+      await ledger.flush(); // include what is still buffered
+      const groups = await ledger.store.summary(query);
       const total = { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost: 0, priced_requests: 0 };
       for (const g of groups) {
         total.requests += g.requests;
