@@ -36,6 +36,8 @@ import type {
 
 /** Promises are immutable: every release can hand back the same settled one. */
 const RESOLVED: Promise<void> = Promise.resolve();
+/** A streak of failed creates with one message is logged at its start, then at most this often. */
+const CREATE_ERROR_LOG_EVERY_MS = 60_000;
 
 /**
  * A keyed pool of adapters: one sub-pool per `model:provider`, bounded per key and in total.
@@ -549,7 +551,10 @@ export class AdapterPool<A extends PooledAdapter> {
 
   private _created(kp: KeyPool<A>, adapter: A, generation: number): void {
     kp.creating--;
-    kp.createFailures = 0;
+    if (kp.createFailures > 0) {
+      this._log.info?.({ event: 'adapter_create_recovered', key: kp.key, failures: kp.createFailures }, `✅ 适配器创建恢复: ${kp.key}（此前连续失败 ${kp.createFailures} 次）`);
+      kp.createFailures = 0;
+    }
     if (this._closed || kp.drain !== null) {
       this._count--;
       void adapter.close().catch(() => {});
@@ -580,11 +585,18 @@ export class AdapterPool<A extends PooledAdapter> {
       this._drained(kp);
       return;
     }
+    const previous = kp.createFailures > 0 ? kp.lastCreateError : undefined;
     kp.createFailures++;
     kp.lastCreateError = error;
-    kp.lastCreateErrorAt = Date.now();
+    const now = (kp.lastCreateErrorAt = Date.now());
     const err = error instanceof Error ? error : new Error(String(error));
-    this._log.error?.({ event: 'adapter_create_failed', key: kp.key, err: { message: err.message } }, `❌ 创建适配器失败: ${kp.key}: ${err.message}`);
+    // A dead upstream fails every retry (backoff up to createRetryMaxMs): the first failure of a
+    // streak, a new message, and then one line a minute, each with the count so far.
+    const sameAsBefore = previous instanceof Error ? previous.message === err.message : previous !== undefined && String(previous) === err.message;
+    if (!sameAsBefore || now - kp.createErrorLoggedAt >= CREATE_ERROR_LOG_EVERY_MS) {
+      kp.createErrorLoggedAt = now;
+      this._log.error?.({ event: 'adapter_create_failed', key: kp.key, failures: kp.createFailures, err: { message: err.message } }, `❌ 创建适配器失败: ${kp.key}: ${err.message}`);
+    }
     this._emit('createFailed', { key: kp.key, error: err });
     if (this._opt.propagateCreateError && kp.waiters.length > kp.creating) {
       const w = kp.waiters.shift()!;

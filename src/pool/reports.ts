@@ -28,8 +28,10 @@ export function keyStats<A>(kp: KeyPool<A>, now: number): PoolStatsEntry {
     creating: kp.creating,
     closing: kp.closing,
     waiting: kp.waiters.length,
+    create_failures: kp.createFailures,
     utilization: ratio(kp.inUse, total, 0),
-    health: ratio(total - unhealthy, total, 1),
+    // An empty pool is healthy unless it is empty because its creates fail.
+    health: ratio(total - unhealthy, total, kp.createFailures > 0 ? 0 : 1),
   };
 }
 
@@ -52,7 +54,9 @@ export function statusOf(entries: readonly PoolStatsEntry[]): Omit<PoolStatus, '
   let inUse = 0;
   let unhealthy = 0;
   let waiting = 0;
+  let failing = false;
   for (const s of entries) {
+    if (s.create_failures > 0) failing = true;
     total += s.total;
     available += s.available;
     inUse += s.in_use;
@@ -66,7 +70,7 @@ export function statusOf(entries: readonly PoolStatsEntry[]): Omit<PoolStatus, '
     in_use_adapters: inUse,
     unhealthy_adapters: unhealthy,
     utilization: ratio(inUse, total, 0),
-    health: ratio(total - unhealthy, total, 1),
+    health: ratio(total - unhealthy, total, failing ? 0 : 1),
     waiting,
   };
 }

@@ -51,6 +51,8 @@ export interface KeyPool<A> {
   createFailures: number;
   lastCreateError: unknown;
   lastCreateErrorAt: number;
+  /** When a failed create was last logged (repeats of a streak are logged at most once a minute). */
+  createErrorLoggedAt: number;
   retryTimer: NodeJS.Timeout | null;
   /**
    * One timer per key for the earliest waiter deadline instead of one per waiter: arming and
@@ -82,6 +84,7 @@ export function newKeyPool<A>(key: string, keyObj: PoolKey, limits: PoolLimits):
     createFailures: 0,
     lastCreateError: undefined,
     lastCreateErrorAt: 0,
+    createErrorLoggedAt: 0,
     retryTimer: null,
     deadlineTimer: null,
     deadlineAt: Infinity,

@@ -89,9 +89,11 @@ export interface PoolStatsEntry {
   /** Being closed: no longer in total, still counted against the limits until their close ends. */
   closing: number;
   waiting: number;
+  /** Failed creates in a row (0 once one succeeds): an upstream the pool cannot reach. */
+  create_failures: number;
   /** in_use / total, 0 when empty. */
   utilization: number;
-  /** (total - unhealthy) / total, 1 when empty. */
+  /** (total - unhealthy) / total; when empty, 1, or 0 while its creates fail. */
   health: number;
 }
 
@@ -109,7 +111,7 @@ export interface PoolStatus {
   unhealthy_adapters: number;
   /** 0..1, 0 when empty. */
   utilization: number;
-  /** 0..1, 1 when empty. */
+  /** 0..1; when there is no adapter, 1, or 0 while a pool's creates fail. */
   health: number;
   waiting: number;
   max_total: number | null;

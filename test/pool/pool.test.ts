@@ -510,6 +510,47 @@ describe('createAdapter failing', () => {
     await pool.close();
   });
 
+  test('a dead upstream logged an error at every create retry and its empty pool showed 100 % health: one line per streak, health 0, create_failures counted', async () => {
+    const lines: Array<{ event?: string; failures?: number }> = [];
+    const log = (o: object) => lines.push(o as { event?: string; failures?: number });
+    let dead = true;
+    const pool = new AdapterPool<FakeAdapter>({
+      minPoolSize: 1,
+      createRetryInitialMs: 2,
+      createRetryMaxMs: 4,
+      keys: [{ model: 'm', provider: 'p' }],
+      logger: { info: log, warn: log, error: log, debug: log },
+      createAdapter: (key) => (dead ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1')) : Promise.resolve(new FakeAdapter(key))),
+    });
+    await pool.start().catch(() => {});
+    await sleep(80); // many retries at 2..4 ms
+    const entry = pool.stats().pools['m:p']!;
+    assert.ok(entry.create_failures >= 5, `retried (${entry.create_failures} failures)`);
+    assert.equal(entry.total, 0);
+    assert.equal(entry.health, 0, 'an empty pool that cannot create is not healthy');
+    assert.equal(pool.status().health, 0);
+    const failed = lines.filter((l) => l.event === 'adapter_create_failed');
+    assert.equal(failed.length, 1, 'one line for the streak, not one per retry');
+    assert.equal(failed[0]!.failures, 1);
+    dead = false;
+    await sleep(20);
+    const after = pool.stats().pools['m:p']!;
+    assert.equal(after.create_failures, 0);
+    assert.equal(after.total, 1);
+    assert.equal(after.health, 1);
+    const recovered = lines.find((l) => l.event === 'adapter_create_recovered');
+    assert.ok(recovered !== undefined && (recovered.failures ?? 0) >= 5, 'the recovery is logged with the count');
+    await pool.close();
+  });
+
+  test('an empty pool that is not failing stays at health 1', async () => {
+    const { pool } = newPool({ minPoolSize: 0, keys: [{ model: 'm', provider: 'p' }] });
+    await pool.start();
+    assert.equal(pool.stats().pools['m:p']!.health, 1);
+    assert.equal(pool.stats().pools['m:p']!.create_failures, 0);
+    await pool.close();
+  });
+
   test('a create that finishes after its waiter gave up is pooled, not leaked', async () => {
     const f = factory({ delayMs: 40 });
     const { pool } = newPool({ minPoolSize: 0 }, f);

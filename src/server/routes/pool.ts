@@ -126,6 +126,7 @@ function seedStatsEntry(e: PoolStatsEntry): SeedStatsEntry {
     creating: e.creating,
     closing: e.closing,
     waiting: e.waiting,
+    create_failures: e.create_failures,
     utilization_rate: percent(e.utilization),
     health_rate: percent(e.health),
   };
