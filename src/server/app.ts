@@ -23,7 +23,7 @@ import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
-import { registerMessagesRoutes } from './routes/messages.js';
+import { ANTHROPIC_REQUEST_ID_HEADER, anthropicErrorHandler, isAnthropicPath, registerMessagesRoutes } from './routes/messages.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerPoolRoutes } from './routes/pool.js';
 import { registerUsageRoutes } from './routes/usage.js';
@@ -197,6 +197,8 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     done();
   });
   app.setErrorHandler((err, request, reply) => {
+    // An unknown URL of Anthropic's API whose body failed before its 404 (bad JSON, too large): its shape, like the 404.
+    if (request.is404 && isAnthropicPath(request.url.split('?')[0]!)) return anthropicErrorHandler(err, request, reply);
     const r = toErrorReply(err);
     // One line per request: routed requests wrote theirs already; a stack only for our own bugs.
     if (r.status >= 500 && !lineWritten(request)) {
@@ -210,8 +212,12 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
     const message = `Unknown request URL: ${request.method} ${capText(path, 200)}.`;
-    // The rest of Anthropic's Messages API (batches, ...) is not served: tell its SDK in its own shape.
-    if (path.startsWith('/v1/messages/')) return reply.code(404).send({ type: 'error', error: { type: 'not_found_error', message } });
+    // The rest of Anthropic's Messages API (batches, ...) is not served: tell its SDK in its own shape,
+    // with the id where it reads it (`error.requestID`), as on the served Anthropic routes.
+    if (isAnthropicPath(path)) {
+      reply.header(ANTHROPIC_REQUEST_ID_HEADER, request.id);
+      return reply.code(404).send({ type: 'error', error: { type: 'not_found_error', message } });
+    }
     return reply.code(404).send(errorBody(message, 'invalid_request_error', 'unknown_url'));
   });
   if (logger.isLevelEnabled('debug')) {

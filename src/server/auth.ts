@@ -1,7 +1,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ClientKey } from '../config/index.js';
-import { GatewayHttpError } from './errors.js';
+import { adminKeyRequired, GatewayHttpError } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -93,8 +93,13 @@ export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-const missingKey = () =>
-  new GatewayHttpError(401, 'You didn\'t provide an API key. Send it as "Authorization: Bearer <key>".', 'invalid_request_error', 'missing_api_key');
+/** How a client sends its key, for the 401 of a missing key (the OpenAI-shaped routes). */
+const BEARER_KEY_HINT = '"Authorization: Bearer <key>"';
+/** The same for the Anthropic-shaped routes, whose clients send `x-api-key` (see `anthropicKey`). */
+export const ANTHROPIC_KEY_HINT = '"x-api-key: <key>" (or "Authorization: Bearer <key>")';
+
+const missingKey = (sendAs = BEARER_KEY_HINT) =>
+  new GatewayHttpError(401, `You didn't provide an API key. Send it as ${sendAs}.`, 'invalid_request_error', 'missing_api_key');
 const invalidKey = () => new GatewayHttpError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
 
 /**
@@ -112,6 +117,8 @@ export interface RequireKeyOptions {
   admin?: boolean;
   /** Where the key is read from (default: `Authorization: Bearer`). */
   token?: (request: FastifyRequest) => string | undefined;
+  /** How the 401 of a missing key tells the client to send it (default: `"Authorization: Bearer <key>"`). */
+  sendAs?: string;
 }
 
 /**
@@ -122,9 +129,10 @@ export function requireKey(ring: KeyRing, options: RequireKeyOptions = {}): Auth
   if (ring.keys.length === 0) return undefined;
   const admin = options.admin === true;
   const tokenOf = options.token ?? bearerToken;
+  const sendAs = options.sendAs ?? BEARER_KEY_HINT;
   return (request) => {
     const token = tokenOf(request);
-    if (token === undefined) throw missingKey();
+    if (token === undefined) throw missingKey(sendAs);
     const key = ring.find(token);
     if (key !== undefined) {
       request.clientKey = key;
@@ -144,17 +152,21 @@ export function keyAllowsModel(key: ClientKey | undefined, model: string): boole
 }
 
 /**
- * The admin rule for the POST pool endpoints: with `adminKey` set, that key is required (API keys
- * are not enough); without it, they are allowed only when the server is bound to loopback, so
- * only local callers can reach them; otherwise they are refused with 403.
+ * The admin rule for the POST pool endpoints and the admin endpoints: with `adminKey` set, that key
+ * is required (API keys are not enough: a client key of `ring` is refused with 403
+ * `admin_key_required`, any other key with 401); without it, they are allowed only when the server
+ * is bound to loopback, so only local callers can reach them; otherwise they are refused with 403.
  */
-export function requireAdmin(adminKey: string | undefined, host: string): AuthCheck {
+export function requireAdmin(adminKey: string | undefined, host: string, ring: KeyRing): AuthCheck {
   if (adminKey !== undefined) {
     const matches = keyMatcher([adminKey]);
     return (request) => {
       const token = bearerToken(request);
       if (token === undefined) throw missingKey();
-      if (!matches(token)) throw invalidKey();
+      if (matches(token)) return;
+      // A key that works elsewhere: the caller is known but lacks the right (403), the key is not wrong (401).
+      if (ring.find(token) !== undefined) throw adminKeyRequired();
+      throw invalidKey();
     };
   }
   const open = isLoopbackHost(host);

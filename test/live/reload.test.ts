@@ -54,8 +54,8 @@ describe('POST /v1/admin/reload and GET /v1/admin/config', () => {
 
   it('the admin rule guards both endpoints', async () => {
     assert.equal((await reloadVia(g.url)).status, 401);
-    assert.equal((await reloadVia(g.url, KEY_A)).status, 401, 'an API key is not the admin key');
-    assert.equal((await call(g.url, 'GET', '/v1/admin/config', { key: KEY_A })).status, 401);
+    assert.equal((await reloadVia(g.url, KEY_A)).status, 403, 'an API key is not the admin key (a valid key, so 403, not 401)');
+    assert.equal((await call(g.url, 'GET', '/v1/admin/config', { key: KEY_A })).status, 403);
   });
 
   it('GET /v1/admin/config: the running config with version, load time and secrets masked', async () => {

@@ -325,6 +325,75 @@ models:
     assert.equal(other.json.error.code, 'unknown_url');
   });
 
+  test('regression: GET and POST /v1/messages/batches answered 404 without request-id, so the Anthropic SDK\'s error.requestID was undefined', async () => {
+    const batch = { requests: [{ custom_id: 'a', params: { model: 'claude-via-openai', max_tokens: 4, messages: [{ role: 'user' as const, content: 'x' }] } }] };
+    for (const [what, attempt] of [
+      ['GET', () => client.messages.batches.list()],
+      ['POST', () => client.messages.batches.create(batch)],
+    ] as const) {
+      await assert.rejects(attempt(), (err: unknown) => {
+        assert.ok(err instanceof Anthropic.NotFoundError, `${what}: ${String(err)}`);
+        assert.equal(typeof err.requestID, 'string', what);
+        assert.ok(err.requestID!.length > 0, what);
+        assert.equal(err.requestID, err.headers?.get('x-request-id'), what);
+        assert.equal((err.error as { error: { type: string } }).error.type, 'not_found_error');
+        return true;
+      });
+    }
+    // Raw, with and without a key, a GET of /v1/messages itself, and a body that fails before the 404: Anthropic's shape, request-id = x-request-id.
+    for (const [method, path, options] of [
+      ['GET', '/v1/messages/batches', {}],
+      ['POST', '/v1/messages/batches', { key: 'gw-key-1', body: batch }],
+      ['GET', '/v1/messages/batches/msgbatch_01?limit=1', { key: 'gw-key-1' }],
+      ['GET', '/v1/messages', { headers: { 'x-api-key': 'gw-key-1' } }],
+    ] as const) {
+      const r = await call(g.url, method, path, options);
+      assert.equal(r.status, 404, `${method} ${path}`);
+      assert.equal(r.json.type, 'error');
+      assert.equal(r.json.error.type, 'not_found_error');
+      assert.ok(r.headers.get('request-id'), `${method} ${path}`);
+      assert.equal(r.headers.get('request-id'), r.headers.get('x-request-id'));
+    }
+    const badBody = await call(g.url, 'POST', '/v1/messages/batches', { key: 'gw-key-1', rawBody: '{"requests":' });
+    assert.equal(badBody.status, 400);
+    assert.equal(badBody.json.type, 'error');
+    assert.equal(badBody.json.error.type, 'invalid_request_error');
+    assert.equal(badBody.headers.get('request-id'), badBody.headers.get('x-request-id'));
+    // Every other unknown URL keeps OpenAI's shape and only x-request-id.
+    for (const path of ['/v1/nothing-here', '/v1/messagesx', '/v1/chat/completions/x']) {
+      const other = await call(g.url, 'GET', path, { key: 'gw-key-1' });
+      assert.equal(other.status, 404, path);
+      assert.equal(other.json.error.code, 'unknown_url');
+      assert.equal(other.headers.get('request-id'), null);
+      assert.ok(other.headers.get('x-request-id'));
+    }
+    const otherBadBody = await call(g.url, 'POST', '/v1/nothing-here', { key: 'gw-key-1', rawBody: '{"a":' });
+    assert.equal(otherBadBody.status, 400);
+    assert.equal(otherBadBody.json.error.code, 'invalid_json');
+    assert.equal(otherBadBody.headers.get('request-id'), null);
+  });
+
+  test('regression: a request with no key on /v1/messages was told to send "Authorization: Bearer <key>"; Anthropic clients send x-api-key', async () => {
+    const body = { model: 'claude-via-openai', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] };
+    for (const path of ['/v1/messages', '/v1/messages/count_tokens']) {
+      const none = await call(g.url, 'POST', path, { body });
+      assert.equal(none.status, 401, path);
+      assert.deepEqual(none.json, {
+        type: 'error',
+        error: { type: 'authentication_error', message: 'You didn\'t provide an API key. Send it as "x-api-key: <key>" (or "Authorization: Bearer <key>").' },
+      });
+    }
+    // The OpenAI routes keep theirs.
+    const chat = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'claude-via-openai', messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(chat.status, 401);
+    assert.equal(chat.json.error.code, 'missing_api_key');
+    assert.equal(chat.json.error.message, 'You didn\'t provide an API key. Send it as "Authorization: Bearer <key>".');
+    // A wrong key is still just wrong, on both.
+    const wrong = await call(g.url, 'POST', '/v1/messages', { headers: { 'x-api-key': 'not-a-key' }, body });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.json.error.message, 'Incorrect API key provided.');
+  });
+
   test('regression: tool_choice {type:"tool"} without a name went upstream as a call to a function named ""', async () => {
     const r = await call(g.url, 'POST', '/v1/messages', {
       headers: { 'x-api-key': 'gw-key-1' },

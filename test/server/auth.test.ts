@@ -24,6 +24,7 @@ describe('auth with api keys and an admin key', () => {
       const none = await call(g.url, method, path, { body });
       assert.equal(none.status, 401);
       assert.equal(none.json.error.code, 'missing_api_key');
+      assert.equal(none.json.error.message, 'You didn\'t provide an API key. Send it as "Authorization: Bearer <key>".');
       const wrong = await call(g.url, method, path, { body, key: 'key-on' });
       assert.equal(wrong.status, 401);
       assert.equal(wrong.json.error.code, 'invalid_api_key');
@@ -40,10 +41,13 @@ describe('auth with api keys and an admin key', () => {
     assert.equal(c.object, 'chat.completion');
   });
 
-  test('the POST pool endpoints need the admin key; API keys are not enough', async () => {
+  test('the POST pool endpoints need the admin key; API keys are not enough (403: a valid key without the right, not a wrong one)', async () => {
     for (const path of ['/v1/pool/cleanup', '/v1/pool/health-check']) {
       assert.equal((await call(g.url, 'POST', path)).status, 401);
-      assert.equal((await call(g.url, 'POST', path, { key: 'key-one' })).status, 401);
+      assert.equal((await call(g.url, 'POST', path, { key: 'key-on' })).status, 401);
+      const client = await call(g.url, 'POST', path, { key: 'key-one' });
+      assert.equal(client.status, 403);
+      assert.equal(client.json.error.code, 'admin_key_required');
       const ok = await call(g.url, 'POST', path, { key: 'admin-key' });
       assert.equal(ok.status, 200);
       assert.equal(ok.json.success, true);

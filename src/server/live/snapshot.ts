@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { clientKeys, modelPricing, modelRoutes, routingConfig, toProviderConfig, type GatewayConfig, type ModelRoute, type Pricing } from '../../config/index.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import type { RoutingConfig } from '../../routing/types.js';
-import { anthropicKey, digest, KeyRing, requireAdmin, requireKey, type AuthCheck } from '../auth.js';
+import { ANTHROPIC_KEY_HINT, anthropicKey, digest, KeyRing, requireAdmin, requireKey, type AuthCheck } from '../auth.js';
 
 /**
  * Everything a request reads of the config, derived once per load. Routes read the holder's current
@@ -72,10 +72,10 @@ export function buildSnapshot(config: GatewayConfig, version: number, host: stri
     rateLimitedKeys: ring.keys.some((k) => k.rpm !== undefined || k.tpm !== undefined),
     pricing: modelPricing(config),
     apiAuth: requireKey(ring),
-    anthropicAuth: requireKey(ring, { token: anthropicKey }),
+    anthropicAuth: requireKey(ring, { token: anthropicKey, sendAs: ANTHROPIC_KEY_HINT }),
     readAuth: requireKey(ring, { admin: true }),
     // The admin rule reads the host the server really listens on (a changed host needs a restart).
-    adminAuth: requireAdmin(auth.adminKey, host),
+    adminAuth: requireAdmin(auth.adminKey, host, ring),
     modelList: { body: JSON.stringify({ object: 'list', data }), byId: new Map(data.map((m) => [m.id, JSON.stringify(m)])) },
     active: 0,
     onIdle: undefined,

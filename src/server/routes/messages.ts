@@ -39,6 +39,12 @@ export interface MessagesRouteOptions {
 /** Where the Anthropic SDK reads a request's id (`message._request_id`, `error.requestID`): the same id as `x-request-id`. */
 export const ANTHROPIC_REQUEST_ID_HEADER = 'request-id';
 
+/**
+ * A path of Anthropic's Messages API: the served routes and the rest of it (`/v1/messages/batches`, a
+ * GET of `/v1/messages`), whose 404 is Anthropic-shaped too. Read on the not-found path only.
+ */
+export const isAnthropicPath = (path: string): boolean => path === '/v1/messages' || path.startsWith('/v1/messages/');
+
 /** Before the auth hook, so that refused requests carry it too. */
 function anthropicRequestId(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
   reply.header(ANTHROPIC_REQUEST_ID_HEADER, request.id);
@@ -48,8 +54,13 @@ function anthropicRequestId(request: FastifyRequest, reply: FastifyReply, done: 
 /** A non-streaming answer: the Anthropic upstream's own message, or an OpenAI completion to translate. */
 type Answer = { native: AnthropicResponse } | { completion: ChatCompletion };
 
-/** Every failure on these routes, hooks and body validation included, in Anthropic's error shape. */
-function anthropicErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/**
+ * Every failure on these routes, hooks and body validation included, in Anthropic's error shape; also
+ * the failures of an unknown Anthropic URL (`isAnthropicPath`) before its 404. Sets `request-id` itself:
+ * a failure before `anthropicRequestId` ran (a global hook's, the not-found route's) carries it too.
+ */
+export function anthropicErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  reply.header(ANTHROPIC_REQUEST_ID_HEADER, request.id);
   const r = toAnthropicErrorReply(err);
   // One line per request: a routed request wrote its own (with the detail); a stack only for our own bugs.
   if (r.status >= 500 && !lineWritten(request)) {
