@@ -41,7 +41,7 @@ export class KeyLimits {
       a.reason === 'requests'
         ? `requests per minute (RPM): limit ${key.rpm}`
         : a.reason === 'tokens'
-          ? `tokens per minute (TPM): limit ${key.tpm}, requested ${tokens}`
+          ? `tokens per minute (TPM): limit ${key.tpm}, requested ${tokens}${tokens > key.tpm! ? ' (more than the whole limit: counted as the limit, so it is admitted only while the minute\'s tokens are unused; lower max_tokens)' : ''}`
           : `concurrent requests: limit ${key.maxConcurrent}`;
     throw rateLimited(`Rate limit reached for key ${key.name ?? '(unnamed)'} on ${what}. Please try again in ${seconds}s.`, a.reason === 'tokens' ? 'tokens' : 'requests', a.retryAfterMs, rateLimitHeaders(a.status));
   }

@@ -169,6 +169,10 @@ models:
       const r = await call(g2.url, 'POST', '/v1/chat/completions', { key: KEY, body: chatBody() });
       assert.equal(r.status, 200);
       assert.equal(r.headers.get('x-ratelimit-limit-tokens'), '100');
+      // The 429 that follows named only the uncapped figure ("requested 100005"), not why.
+      const again = await call(g2.url, 'POST', '/v1/chat/completions', { key: KEY, body: chatBody() });
+      assert.equal(again.status, 429);
+      assert.match(again.json.error.message, /requested \d+ \(more than the whole limit: counted as the limit.*lower max_tokens\)/);
     } finally {
       await g2.close();
     }
