@@ -37,6 +37,8 @@ export interface GatewaySnapshot {
   readonly adminAuth: AuthCheck;
   /** `GET /v1/models` answers, serialized once. */
   readonly modelList: { readonly body: string; readonly byId: ReadonlyMap<string, string> };
+  /** Each model's `created` (Unix seconds): when it first appeared, kept across reloads. */
+  readonly modelCreated: ReadonlyMap<string, number>;
   /** Chat requests that started on this snapshot and have not finished (the reloader drains on it). */
   active: number;
   /** Called when `active` drops to 0 after the snapshot was superseded. */
@@ -58,8 +60,10 @@ export function buildSnapshot(config: GatewayConfig, version: number, host: stri
   for (const r of routes.values()) for (const d of r.deployments) poolKeys.add(d.key);
   const auth = config.auth;
   const ring = new KeyRing(clientKeys(config, digest), auth.adminKey);
-  const created = Math.floor(Date.now() / 1000);
-  const data = [...routes.keys()].map((id) => ({ id, object: 'model', created, owned_by: 'adapterpool' }));
+  const now = Math.floor(Date.now() / 1000);
+  const modelCreated = new Map<string, number>();
+  for (const id of routes.keys()) modelCreated.set(id, previous?.modelCreated.get(id) ?? now);
+  const data = [...routes.keys()].map((id) => ({ id, object: 'model', created: modelCreated.get(id)!, owned_by: 'adapterpool' }));
   return {
     version,
     loadedAt: Date.now(),
@@ -77,6 +81,7 @@ export function buildSnapshot(config: GatewayConfig, version: number, host: stri
     // The admin rule reads the host the server really listens on (a changed host needs a restart).
     adminAuth: requireAdmin(auth.adminKey, host, ring),
     modelList: { body: JSON.stringify({ object: 'list', data }), byId: new Map(data.map((m) => [m.id, JSON.stringify(m)])) },
+    modelCreated,
     active: 0,
     onIdle: undefined,
   };
