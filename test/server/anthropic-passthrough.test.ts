@@ -184,6 +184,23 @@ models:
     assert.ok(!g.logs.join('').includes('sk-ant-provider-secret-456'));
   });
 
+  test('the 529 went out with the status line "529 unknown": "529 Overloaded"', async () => {
+    up.onChat = (r) => {
+      r.res.writeHead(529, { 'content-type': 'application/json' });
+      r.res.end(JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }));
+    };
+    const { request } = await import('node:http');
+    const statusLine = await new Promise<string>((resolve, reject) => {
+      const req = request(`${g.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'gw-key-2' } }, (res) => {
+        res.resume();
+        resolve(`${res.statusCode} ${res.statusMessage}`);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'claude-gw', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }));
+    });
+    assert.equal(statusLine, '529 Overloaded');
+  });
+
   test('an error event after the first byte reaches the client as an Anthropic error event', async () => {
     up.onChat = (r) => {
       r.res.writeHead(200, { 'content-type': 'text/event-stream' });

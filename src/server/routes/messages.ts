@@ -70,6 +70,8 @@ export function anthropicErrorHandler(err: unknown, request: FastifyRequest, rep
   } else request.log.debug({ err, status: r.status }, 'request rejected');
   if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
   if (r.headers !== undefined) reply.headers(r.headers);
+  // Node knows no reason phrase for Anthropic's 529 and would send "529 unknown".
+  if (r.status === 529) reply.raw.statusMessage = 'Overloaded';
   return reply.code(r.status).send(r.body);
 }
 
