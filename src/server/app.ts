@@ -8,7 +8,7 @@ import type { ChatAdapter } from '../providers/types.js';
 import { DeploymentLimiter, FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { isLoopbackHost } from './auth.js';
-import { clientErrorReply, closeSilentConnections, depthChecked, frameworkErrorReply, REQUEST_ID_HEADER, requestId } from './edge.js';
+import { clientErrorReply, closeSilentConnections, depthChecked, frameworkErrorReply, MAX_PARAM_LENGTH, REQUEST_ID_HEADER, requestId } from './edge.js';
 import { errorBody, errorDetail, GatewayHttpError, toErrorReply } from './errors.js';
 import { lineWritten } from './request-lifecycle.js';
 import { cutStreams } from './sse.js';
@@ -142,6 +142,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     // Per-request lines cost on the hot path; `logging.level: debug` adds one line per response instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: server.bodyLimit,
+    maxParamLength: MAX_PARAM_LENGTH,
     keepAliveTimeout: server.keepAliveTimeout,
     // Headers and body must arrive within bodyTimeout (Node answers through clientErrorHandler: 408).
     requestTimeout: server.bodyTimeout,

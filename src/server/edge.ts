@@ -3,7 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { capText } from '../config/index.js';
-import { errorBody, GatewayHttpError } from './errors.js';
+import { errorBody, GatewayHttpError, toErrorReply } from './errors.js';
 
 /**
  * The HTTP edge: what happens to a request before any route sees it (request ids, JSON depth)
@@ -79,11 +79,16 @@ const unsupportedEncoding = (encoding: string): GatewayHttpError =>
 export const tooDeep = (max: number): GatewayHttpError =>
   new GatewayHttpError(400, `The JSON body is nested more than ${max} levels deep (server.maxJsonDepth).`, 'invalid_request_error', 'invalid_value');
 
+/** fastify's `maxParamLength` (its default): a longer path parameter answers 414. */
+export const MAX_PARAM_LENGTH = 100;
+
+export const urlTooLong = (): GatewayHttpError => new GatewayHttpError(414, 'The request URL is too long.', 'invalid_request_error', 'url_too_long');
+
 /** fastify `frameworkErrors`: a URL it cannot decode (`/v1/models/%ff`) or a path parameter too long. */
 export function frameworkErrorReply(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   reply.header(REQUEST_ID_HEADER, request.id);
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    void reply.code(414).send(errorBody('The request URL is too long.', 'invalid_request_error', 'url_too_long'));
+    void reply.code(414).send(toErrorReply(urlTooLong()).body);
     return;
   }
   void reply.code(400).send(errorBody('The request URL is not valid (bad percent-encoding).', 'invalid_request_error', 'invalid_url'));

@@ -1,6 +1,7 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { ClientKey } from '../../config/index.js';
 import { keyAllowsModel } from '../auth.js';
+import { MAX_PARAM_LENGTH, urlTooLong } from '../edge.js';
 import { modelNotFound } from '../errors.js';
 import type { ConfigHolder, GatewaySnapshot } from '../live/snapshot.js';
 
@@ -23,9 +24,17 @@ export function registerModelRoutes(app: FastifyInstance, live: ConfigHolder, au
   };
   const onRequest = auth ? [auth] : [];
   app.get('/v1/models', { onRequest }, async (request, reply) => reply.type('application/json').send(listFor(live.current, request.clientKey)));
-  app.get<{ Params: { model: string } }>('/v1/models/:model', { onRequest }, async (request, reply) => {
-    const one = keyAllowsModel(request.clientKey, request.params.model) ? live.current.modelList.byId.get(request.params.model) : undefined;
-    if (one === undefined) throw modelNotFound(request.params.model);
-    return reply.type('application/json').send(one);
+  const retrieve = (model: string, key: ClientKey | undefined): string => {
+    const one = keyAllowsModel(key, model) ? live.current.modelList.byId.get(model) : undefined;
+    if (one === undefined) throw modelNotFound(model);
+    return one;
+  };
+  app.get<{ Params: { model: string } }>('/v1/models/:model', { onRequest }, async (request, reply) => reply.type('application/json').send(retrieve(request.params.model, request.clientKey)));
+  // Model names with a slash (`deepseek-ai/DeepSeek-V3`), as curl sends them: unencoded (the SDKs send
+  // %2F). The router falls back here from `:model` for an overlong one too: the same 414 as there.
+  app.get<{ Params: { '*': string } }>('/v1/models/*', { onRequest }, async (request, reply) => {
+    const model = request.params['*'];
+    if (model.length > MAX_PARAM_LENGTH) throw urlTooLong();
+    return reply.type('application/json').send(retrieve(model, request.clientKey));
   });
 }
