@@ -47,20 +47,6 @@ describe('a client that hangs up', () => {
     await eventually(() => g.gw.pool.status().in_use_adapters === 0, 'the adapter returned to the pool');
   });
 
-  test('a hang-up before the first byte was logged as api_error (after it: client_closed): client_closed either way', async () => {
-    up.onChat = () => {}; // never answers
-    const before = up.requests.length;
-    const { req } = post(g.url, { model: 'up', messages: [{ role: 'user', content: 'x' }] });
-    req.on('error', () => {});
-    await eventually(() => up.requests.length > before, 'the upstream got the request');
-    const logged = g.logs.length;
-    req.destroy();
-    const line499 = () => g.logs.slice(logged).join('').split('\n').find((l) => l.includes('"status":499'));
-    await eventually(() => line499() !== undefined, 'the request line');
-    const line = JSON.parse(line499()!) as { error?: string };
-    assert.equal(line.error, 'client_closed');
-  });
-
   test('before the first byte: the upstream call is aborted and the adapter released', async () => {
     up.onChat = () => {}; // never answers
     const before = up.requests.length;
