@@ -35,9 +35,11 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
     gateway = await buildGateway(config, file === undefined ? { logger, overrides } : { logger, configFile: file, overrides });
     await gateway.listen();
   } catch (err) {
+    await gateway?.close(0).catch(() => {});
+    // The start-up log lines first (they wait in the log's queue), then the reason, last on screen.
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     // Readable lines on stderr, no JSON and no stack: these are the operator's to fix, not bugs.
     process.stderr.write(`adapterpool: ${startFailure(err, config, port)}\n`);
-    await gateway?.close(0).catch(() => {});
     return EXIT.failure;
   }
 

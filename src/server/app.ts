@@ -142,7 +142,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     // Per-request lines cost on the hot path; `logging.level: debug` adds one line per response instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: server.bodyLimit,
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     keepAliveTimeout: server.keepAliveTimeout,
     // Headers and body must arrive within bodyTimeout (Node answers through clientErrorHandler: 408).
     requestTimeout: server.bodyTimeout,

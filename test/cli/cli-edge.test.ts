@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -95,6 +96,26 @@ models:
       assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use`));
       assert.ok(!/^\s+at /m.test(r.stderr + r.stdout), 'a stack trace');
     } finally {
+      blocker.close();
+    }
+  });
+
+  test('a port already in use printed its reason before the start-up log lines: the reason comes last', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const out = join(dir, 'port-in-use.log');
+    const fd = openSync(out, 'w');
+    try {
+      // stdout and stderr into one file, as a terminal or `2>&1` shows them.
+      const child = spawn(process.execPath, [MAIN, 'serve', '--port', String(port)], { env: { PATH: process.env.PATH }, cwd: tmpdir(), stdio: ['ignore', fd, fd] });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 1);
+      const lines = (await readFile(out, 'utf8')).trim().split('\n');
+      assert.ok(lines.length > 1, 'the start-up lines are there too');
+      assert.match(lines.at(-1)!, /^adapterpool: cannot listen on .*the port is already in use/);
+    } finally {
+      closeSync(fd);
       blocker.close();
     }
   });
