@@ -9,6 +9,11 @@ import { EXIT, UsageError, USAGE, version } from './usage.js';
 /** `adapterpool serve [--config FILE] [--port N] [--log-format F]` · `check-config FILE` · `print-config` · `--help` · `--version`. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `adapterpool serve --help` and the like: the usage, not "unknown option".
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(USAGE);
+    return EXIT.ok;
+  }
   try {
     switch (command) {
       case 'serve':

@@ -99,6 +99,15 @@ describe('adapterpool command line', () => {
     assert.match(r.stdout, /adapterpool check-config FILE/);
   });
 
+  test('serve --help answered exit 2 "Unknown option \'--help\'": the usage, exit 0, for every command', async () => {
+    for (const args of [['serve', '--help'], ['check-config', '--help'], ['print-config', '-h']]) {
+      const r = await run(args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.stdout, /adapterpool serve \[--config FILE\]/);
+      assert.equal(r.stderr, '');
+    }
+  });
+
   test('bad usage: exit 2', async () => {
     assert.equal((await run([])).code, 2);
     assert.equal((await run(['frobnicate'])).code, 2);
