@@ -3,7 +3,7 @@ import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type
 import { z } from 'zod';
 import { interpolateEnv } from './env.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
-import { clientKeySchema, configSchema, configShape, crossCheck, deploymentSchema, modelSchema, providerSchema, type CrossCheckInput, type GatewayConfig, type ModelEntry, type ProviderEntry } from './schema.js';
+import { capText, clientKeySchema, configSchema, configShape, crossCheck, deploymentSchema, modelSchema, providerSchema, type CrossCheckInput, type GatewayConfig, type ModelEntry, type ProviderEntry } from './schema.js';
 
 export interface ParseConfigOptions {
   /** Name used in messages (a file path). */
@@ -54,10 +54,18 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
   };
   // A field whose variable is unset is reported once, for the variable, not again for its value.
   const unsetPaths = new Set<string>();
-  interpolate(doc, options.env ?? process.env, (path, message, node) => {
-    unsetPaths.add(formatPath(path));
-    issues.push({ path: formatPath(path), message, ...at(node.range?.[0]) });
-  });
+  // Fields whose value came from variables (`"${PORT}"`): a schema complaint about one names them.
+  const fromEnv = new Map<string, string>();
+  interpolate(
+    doc,
+    options.env ?? process.env,
+    (path, message, node) => {
+      unsetPaths.add(formatPath(path));
+      issues.push({ path: formatPath(path), message, ...at(node.range?.[0]) });
+    },
+    // Never the value itself: a variable may hold a secret.
+    (path, source, value) => fromEnv.set(formatPath(path), value === '' ? `from ${source}, which is empty` : `from ${source}`),
+  );
 
   const raw: unknown = doc.toJS() ?? {};
   const result = configSchema.safeParse(raw);
@@ -72,7 +80,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
     models = config.models;
   } else {
     for (const issue of result.error.issues.flatMap((i) => toIssues(i, doc, at))) {
-      if (!unsetPaths.has(issue.path)) issues.push(issue);
+      if (unsetPaths.has(issue.path)) continue;
+      const origin = fromEnv.get(issue.path);
+      issues.push(origin === undefined ? issue : { ...issue, message: `${issue.message} (${origin})` });
     }
     // The whole-file refinement did not run: check across the sections that are valid on their own.
     const parts = partialParse(raw);
@@ -201,15 +211,20 @@ export async function loadConfigFile(file: string, options: Omit<ParseConfigOpti
   return parseConfig(text, { ...options, source: file });
 }
 
-/** Replace `${VAR}` in every string value (not keys), in place, reporting unset variables. */
-function interpolate(doc: Document, env: NodeJS.ProcessEnv, report: (path: Path, message: string, node: Node) => void): void {
+/**
+ * Replace `${VAR}` in every string value (not keys), in place, reporting unset variables, and each
+ * field whose text held a variable (`substituted`: its source text and what it became).
+ */
+function interpolate(doc: Document, env: NodeJS.ProcessEnv, report: (path: Path, message: string, node: Node) => void, substituted: (path: Path, source: string, value: string) => void): void {
   visit(doc, {
     Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string') return;
-      const { value, missing } = interpolateEnv(node.value, env);
+      const source = node.value;
+      const { value, missing } = interpolateEnv(source, env);
       for (const name of missing) {
         report(pathOf(ancestors, node), `environment variable ${name} is not set (use \${${name}:-} to allow it to be empty)`, node);
       }
+      if (value !== source) substituted(pathOf(ancestors, node), capText(source, 60), value);
       node.value = value;
     },
   });

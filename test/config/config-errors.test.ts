@@ -79,6 +79,22 @@ models:
     assert.match(err.issues[0]!.message, /PORT_NOT_SET is not set/);
   });
 
+  test('an empty variable gave only "Expected number, received string": the message names the variable (never its value)', () => {
+    const err = configError(
+      `server: { port: "\${PORT}" }
+auth: { adminKey: "\${ADMIN_SECRET}", apiKeys: "\${KEYS}" }
+providers: { m: { type: mock } }
+models: { a: { providers: [{ provider: m }] } }
+`,
+      { PORT: '', ADMIN_SECRET: 'sk-very-secret-admin', KEYS: 'sk-also-secret' },
+    );
+    const port = err.issues.find((i) => i.path === 'server.port');
+    assert.match(port?.message ?? '', /\(from \$\{PORT\}, which is empty\)$/);
+    const keys = err.issues.find((i) => i.path === 'auth.apiKeys');
+    assert.match(keys?.message ?? '', /\(from \$\{KEYS\}\)$/);
+    assert.ok(!err.message.includes('sk-also-secret') && !err.message.includes('sk-very-secret-admin'), err.message);
+  });
+
   test('a provider with a bad field hides its provider-level errors until that field is fixed: both at once, neither twice', () => {
     const err = configError(`providers:
   oa: { type: openai, timeout: 5s }
