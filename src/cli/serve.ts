@@ -20,7 +20,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   const config: GatewayConfig | undefined = file === undefined ? defaultConfig() : await loadConfigForCli(file);
   if (config === undefined) return EXIT.failure;
 
-  const overrides: ConfigOverrides = { ...(port === undefined ? {} : { port }), ...(format === undefined ? {} : { logFormat: format }) };
+  const overrides: ConfigOverrides = { ...(port === undefined ? {} : { port }), ...(format === undefined ? {} : { logFormat: format }), ...(values.watch === true ? { watch: true as const } : {}) };
   const logging = applyOverrides(config, overrides).logging;
   const logger = createLogger(logging.level, undefined, { format: logging.format, flushIntervalMs: logging.flushInterval });
   const models = Object.keys(config.models);

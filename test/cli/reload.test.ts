@@ -144,6 +144,20 @@ describe('serve: reload triggers', () => {
     }
   });
 
+  test('serve --watch showed server.watchConfig: false in GET /v1/admin/config: it shows true', async () => {
+    const file = join(dir, 'watch-shown.yaml');
+    await writeFile(file, yaml(['alpha']));
+    const s = await serve(['--config', file, '--watch']);
+    try {
+      const body = (await (await fetch(`${s.url}/v1/admin/config`)).json()) as { data: { config: { server: { watchConfig: boolean } } } };
+      assert.equal(body.data.config.server.watchConfig, true);
+      s.child.kill('SIGTERM');
+      assert.equal(await s.exit, 0);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  });
+
   test('--watch: a changed file reloads, a replaced file (editor, ConfigMap) reloads, a touch does not', async () => {
     const file = join(dir, 'watch.yaml');
     await writeFile(file, yaml(['alpha']));
