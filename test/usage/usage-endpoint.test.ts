@@ -67,6 +67,8 @@ models:
     assert.equal(other.cost, 0, 'no pricing, no cost');
     assert.equal(other.priced_requests, 0, 'and nothing says it was free');
     assert.equal(model.json.data.total.priced_requests, 4);
+    // Costs came out with float noise (0.00014000000000000001): at most 12 decimals.
+    for (const c of [chat.cost, model.json.data.total.cost]) assert.equal(c, Math.round(c * 1e12) / 1e12);
     const dep = await call(g.url, 'GET', '/v1/usage?group_by=deployment', { key: ADMIN });
     assert.deepEqual(dep.json.data.groups.map((x: any) => [x.group, x.requests]), [[null, 1], ['mock-chat:m', 4], ['mock-chat:n', 1]]);
     const day = await call(g.url, 'GET', '/v1/usage?group_by=day', { key: ADMIN });

@@ -65,6 +65,7 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
       const groups = await ledger.store.summary(query);
       const total = { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost: 0, priced_requests: 0 };
       for (const g of groups) {
+        g.cost = roundCost(g.cost);
         total.requests += g.requests;
         total.errors += g.errors;
         total.prompt_tokens += g.prompt_tokens;
@@ -73,6 +74,7 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
         total.cost += g.cost;
         total.priced_requests += g.priced_requests;
       }
+      total.cost = roundCost(total.cost);
       const data: UsageReport = { from: new Date(query.from).toISOString(), to: new Date(query.to).toISOString(), group_by: groupBy, groups, total };
       if (own) data.key = query.key ?? null;
       return { success: true, data, message: USAGE_MESSAGES.ok };
@@ -83,6 +85,9 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
     }
   });
 }
+
+/** Sums of binary fractions (`0.00014000000000000001`) shown to 12 decimals: far below any price's precision. */
+const roundCost = (cost: number): number => Math.round(cost * 1e12) / 1e12;
 
 /** ISO 8601 (`2026-11-29`, `2026-11-29T10:00:00Z`) or Unix seconds. */
 function parseTime(v: string): number | undefined {
