@@ -127,8 +127,9 @@ export class SharedCircuits {
       }
       // Not the leader: another replica opened it first and sends the one probe; wait for its word.
       else this.hold(key, remaining);
-    } catch {
+    } catch (err) {
       // Redis away or slow: the local breaker already protects this replica.
+      link.failed(err);
     }
   }
 
@@ -138,8 +139,9 @@ export class SharedCircuits {
     try {
       const cleared = (await (link.client as unknown as ScriptClient).apCircuitClose(this.redisKey(key), replicaId)) as number;
       if (cleared === 1) await link.client.publish(this.channel, JSON.stringify({ t: 'close', key, by: replicaId } satisfies CircuitMessage));
-    } catch {
+    } catch (err) {
       // Redis away: the entry expires by its TTL.
+      link.failed(err);
     }
   }
 
@@ -203,8 +205,9 @@ export class SharedCircuits {
           this.release(k);
         }
       });
-    } catch {
+    } catch (err) {
       // Redis away: local breakers only.
+      link.failed(err);
     } finally {
       this.polling = false;
     }

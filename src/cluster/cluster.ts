@@ -86,13 +86,18 @@ export class Cluster {
   }
 
   /** Live replicas; throws when Redis cannot be read. */
-  replicas(): Promise<ReplicaView[]> {
-    return this.fleet.replicas();
+  async replicas(): Promise<ReplicaView[]> {
+    try {
+      return await this.fleet.replicas();
+    } catch (err) {
+      this.link.failed(err);
+      throw err;
+    }
   }
 
   /** Fleet stats and status (ratios 0..1) with the replicas that make them. */
   async view(): Promise<{ replicas: ReplicaView[]; stats: ReturnType<typeof sumStats>; status: ReturnType<typeof sumStatus> }> {
-    const replicas = await this.fleet.replicas();
+    const replicas = await this.replicas();
     return { replicas, stats: sumStats(replicas), status: sumStatus(replicas) };
   }
 
@@ -118,7 +123,8 @@ export class Cluster {
     try {
       const ttl = Math.max(1, Math.floor(intervalMs * 0.9));
       return (await this.link.client.set(this.link.key('lock', 'health-check'), this.replicaId, 'PX', ttl, 'NX')) === 'OK';
-    } catch {
+    } catch (err) {
+      this.link.failed(err);
       return true;
     }
   }

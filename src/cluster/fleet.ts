@@ -80,8 +80,9 @@ export class Fleet {
         this.count = n;
         this.opts.onReplicaCount?.(n);
       }
-    } catch {
+    } catch (err) {
       // Redis away: the fleet view shows this replica again once it is back.
+      link.failed(err);
     }
   }
 

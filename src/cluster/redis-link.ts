@@ -20,7 +20,13 @@ export type RedisLinkState = 'up' | 'down';
  * slow or away costs a request at most `commandTimeoutMs` and never a queue: no offline queue, no
  * resending of unanswered commands (a resent INCR double-counts), at most one try per command.
  * Auto-pipelining batches the counters that one event-loop tick issues into one round trip.
- * Logs once per change of state (never per failed command).
+ * Logs once per change of state (never per failed command), and once at start when Redis cannot be
+ * reached then.
+ *
+ * A Redis that keeps the connection but stops answering (hung, paused, overloaded) is down too:
+ * callers report their failed commands (`failed`); a command timeout sends one PING, and when that
+ * times out as well the link goes down (requests stop paying the timeout) until a PING, sent every
+ * `PROBE_INTERVAL_MS` while down, is answered again. The normal path pays nothing for this.
  */
 export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channel: string, message: string] }> {
   readonly client: Redis;
@@ -28,12 +34,22 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
   readonly prefix: string;
   private _state: RedisLinkState = 'down';
   private closed = false;
+  /** The state was logged at least once (a replica that starts without Redis says so). */
+  private announced = false;
+  /** Redis was reachable at least once since start. */
+  private reached = false;
+  /** A PING is on its way (after a timeout, or while down). */
+  private probing = false;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
   private readonly logger: PoolLogger | undefined;
+  private readonly connectTimeoutMs: number;
 
   constructor(opts: RedisLinkOptions) {
     super();
     this.prefix = opts.prefix;
     this.logger = opts.logger;
+    this.connectTimeoutMs = opts.connectTimeoutMs;
     const base: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -66,8 +82,34 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
 
   /** Start connecting; resolves at once (the gateway starts without Redis and joins when it is there). */
   connect(): void {
-    this.client.connect().catch(() => {});
+    // A first attempt that fails says so at once; one that hangs says so after the connect timeout.
+    this.client.connect().catch(() => this.setState('down'));
     this.subscriber.connect().catch(() => {});
+    this.startTimer = setTimeout(() => {
+      this.startTimer = undefined;
+      if (!this.up) this.setState('down');
+    }, this.connectTimeoutMs + 100);
+    this.startTimer.unref();
+    this.probeWhileDown();
+  }
+
+  /**
+   * A command failed (callers report it from their error paths; nothing is paid on success). A
+   * timeout means Redis may hang with the connection open, which no connection event reveals: one
+   * PING decides, and if it times out too the link is down until Redis answers again.
+   */
+  failed(err: unknown): void {
+    if (this._state !== 'up' || this.probing || !isTimeout(err)) return;
+    this.probing = true;
+    this.client.ping().then(
+      () => {
+        this.probing = false;
+      },
+      (e: unknown) => {
+        this.probing = false;
+        if (isTimeout(e) && this.client.status === 'ready') this.setState('down');
+      },
+    );
   }
 
   key(...parts: string[]): string {
@@ -81,16 +123,67 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+    if (this.startTimer !== undefined) clearTimeout(this.startTimer);
+    this.probeTimer = this.startTimer = undefined;
     this.client.disconnect();
     this.subscriber.disconnect();
     this.removeAllListeners();
   }
 
-  private setState(to: RedisLinkState): void {
-    if (this._state === to || this.closed) return;
-    this._state = to;
-    if (to === 'up') this.logger?.info?.({ event: 'cluster_redis_up' }, 'cluster: Redis is reachable, sharing state with the other replicas');
-    else this.logger?.warn?.({ event: 'cluster_redis_down' }, 'cluster: Redis is unreachable, serving on local state until it is back');
-    this.emit(to);
+  /**
+   * While down with the connection open (Redis stopped answering), a PING every `PROBE_INTERVAL_MS`
+   * brings the link back up once one is answered. A closed connection comes back through ioredis's
+   * reconnection ('ready') instead.
+   */
+  private probeWhileDown(): void {
+    if (this.probeTimer !== undefined || this.closed || this._state === 'up') return;
+    this.probeTimer = setInterval(() => {
+      if (this._state === 'up' || this.closed) {
+        clearInterval(this.probeTimer);
+        this.probeTimer = undefined;
+        return;
+      }
+      if (this.probing || this.client.status !== 'ready') return;
+      this.probing = true;
+      this.client.ping().then(
+        () => {
+          this.probing = false;
+          if (this.client.status === 'ready') this.setState('up');
+        },
+        () => {
+          this.probing = false;
+        },
+      );
+    }, PROBE_INTERVAL_MS);
+    this.probeTimer.unref();
   }
+
+  private setState(to: RedisLinkState): void {
+    if (this.closed || (this._state === to && this.announced)) return;
+    const changed = this._state !== to;
+    this._state = to;
+    this.announced = true;
+    if (to === 'up') {
+      this.reached = true;
+      this.logger?.info?.({ event: 'cluster_redis_up' }, 'cluster: Redis is reachable, sharing state with the other replicas');
+    } else if (this.reached) {
+      this.logger?.warn?.({ event: 'cluster_redis_down' }, 'cluster: Redis is unreachable, serving on local state until it is back');
+    } else {
+      this.logger?.warn?.(
+        { event: 'cluster_redis_down', since_start: true },
+        'cluster: Redis is unreachable since start, serving on local state until it is reached (limits: this replica counts itself alone until it sees the fleet)',
+      );
+    }
+    if (to === 'down') this.probeWhileDown();
+    if (changed) this.emit(to);
+  }
+}
+
+/** How often a link that is down with its connection open tries a PING. */
+const PROBE_INTERVAL_MS = 500;
+
+/** ioredis rejects a command that outlives `commandTimeout` with this message. */
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
 }

@@ -17,14 +17,16 @@ export interface SharedLimiterOptions {
 }
 
 /**
- * Take up to `want` points of a window counter, never past `limit`; the window is the key's TTL,
- * set by the first grant (Redis's clock: replicas' clocks never meet). Answers {granted, used, ttl}.
+ * Take up to `want` points of a window counter, never past `limit`, and nothing unless at least
+ * `least` are there (points this replica cannot use would sit idle in its lease while another
+ * replica could use them). The window is the key's TTL, set by the first grant (Redis's clock:
+ * replicas' clocks never meet). Answers {granted, used, ttl}.
  */
 const BORROW_SCRIPT = `
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local ttl = redis.call('PTTL', KEYS[1])
 local grant = math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - used)
-if grant < 0 then grant = 0 end
+if grant < tonumber(ARGV[4]) then grant = 0 end
 if grant > 0 then
   used = redis.call('INCRBY', KEYS[1], grant)
   if ttl < 0 then
@@ -34,6 +36,19 @@ if grant > 0 then
 end
 if ttl < 0 then ttl = 0 end
 return {grant, used, ttl}`;
+
+/**
+ * Give `n` points back to a window counter, only to the window they were borrowed from: a key whose
+ * TTL is longer than the borrower's window has left (`ARGV[2]` ms) is a newer window. Answers the
+ * points given back.
+ */
+const RETURN_SCRIPT = `
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 or ttl > tonumber(ARGV[2]) then return 0 end
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local back = math.min(tonumber(ARGV[1]), used)
+if back > 0 then redis.call('DECRBY', KEYS[1], back) end
+return back`;
 
 /** Points this replica borrowed from one shared window counter (a subject's rpm or tpm). */
 interface Lease {
@@ -47,6 +62,8 @@ interface Lease {
   until: number;
   /** Points wanted by admits waiting on this lease (a borrow asks for all of them at once). */
   demand: number;
+  /** The smallest of those admits' needs: a borrow that cannot cover it takes nothing. */
+  least: number;
   /** A borrow on its way: concurrent admits wait for it instead of sending their own. */
   pending: Promise<void> | undefined;
 }
@@ -55,9 +72,11 @@ interface Lease {
  * Key and deployment limits held across the fleet with no Redis round trip on most requests. Each
  * replica borrows points from a shared window counter in Redis in small leases (one Lua script,
  * EVALSHA, reloaded by itself after a Redis restart) and admits requests from its lease locally;
- * it goes back to Redis only when the lease runs out. Redis never grants more than the limit, so
- * the fleet never admits more than the limit in a window; points still in a lease when the window
- * ends are simply not used (the tolerance is under-admission, at most one lease per replica).
+ * it goes back to Redis only when the lease runs out, for what the lease lacks. Redis never grants
+ * more than the limit, so the fleet never admits more than the limit in a window; points still in a
+ * lease when the window ends are simply not used (the tolerance is under-admission, about one lease
+ * per replica): near the window's end, tokens that requests did not use go back to Redis beyond one
+ * lease, so any replica can use them.
  *
  * Redis away, or slower than the command timeout: admission falls back to this process's own
  * `FlexibleLimiter` with `limit ÷ live replicas` (so the fleet stays near the limit), and returns to
@@ -84,6 +103,7 @@ export class SharedLimiter implements Limiter {
     this.concurrency = new FleetShareConcurrency(() => this.replicas);
     this.local = this.localLimiter();
     opts.link.client.defineCommand('apLimitBorrow', { numberOfKeys: 1, lua: BORROW_SCRIPT });
+    opts.link.client.defineCommand('apLimitReturn', { numberOfKeys: 1, lua: RETURN_SCRIPT });
   }
 
   /** The replica count the local shares divide by. */
@@ -158,8 +178,10 @@ export class SharedLimiter implements Limiter {
         // Within the window the difference goes back to (or is taken from) the lease; a negative
         // lease is paid at its next borrow. After the window only tokens beyond the reservation count.
         const diff = Math.ceil(used) - reserved;
-        if (Date.now() < windowEnd) tokenLease.left -= diff;
-        else if (diff > 0) tokenLease.left -= diff;
+        if (Date.now() < windowEnd) {
+          tokenLease.left -= diff;
+          if (diff < 0) this.giveBack(tk!, tokenLease, tpm!, reserved);
+        } else if (diff > 0) tokenLease.left -= diff;
       },
     };
     return { ok: true, reservation };
@@ -187,15 +209,40 @@ export class SharedLimiter implements Limiter {
     return l !== undefined && l.drained && Date.now() < l.until;
   }
 
+  /** Points a replica borrows at a time (at least): a tenth of its share of the limit by default. */
+  private chunk(limit: number): number {
+    return Math.max(1, Math.ceil((limit / this.replicas) * this.fraction));
+  }
+
+  /**
+   * Tokens a request did not use went back to its lease. Far from the limit they stay there for this
+   * replica's next requests (no round trip). Once the fleet's count (at this lease's last borrow) is
+   * within one request's reservation per replica of the limit, whatever the lease holds beyond one
+   * chunk goes back to Redis, so that the window's last points are usable by whichever replica gets
+   * the next request instead of sitting in this one's lease (one command, not awaited).
+   */
+  private giveBack(key: string, lease: Lease, limit: number, reserved: number): void {
+    const chunk = this.chunk(limit);
+    const excess = lease.left - chunk;
+    if (excess <= 0 || limit - lease.used >= this.replicas * Math.max(chunk, reserved) || !this.link.up) return;
+    const windowLeft = lease.until - Date.now();
+    if (windowLeft <= 0) return;
+    lease.left -= excess;
+    lease.used -= excess;
+    // Our deadline is at or after Redis's (it was taken when the answer arrived): a little slack for timer rounding.
+    (this.link.client as unknown as LimitClient).apLimitReturn(this.link.key('rl', `{${key}}`), excess, windowLeft + 100).catch((err: unknown) => this.link.failed(err));
+  }
+
   /** One borrow per lease at a time; admits that arrive meanwhile share it. */
   private borrow(key: string, limit: number, need: number): Promise<void> {
     let l = this.leases.get(key);
     if (l === undefined) {
-      l = { left: 0, used: 0, drained: false, until: 0, demand: 0, pending: undefined };
+      l = { left: 0, used: 0, drained: false, until: 0, demand: 0, least: Infinity, pending: undefined };
       this.leases.set(key, l);
     }
     const lease = l;
     lease.demand += need;
+    lease.least = Math.min(lease.least, need);
     lease.pending ??= (async () => {
       // Let the admits of this tick add their demand first: one borrow for all of them.
       await Promise.resolve();
@@ -205,13 +252,18 @@ export class SharedLimiter implements Limiter {
           lease.used = 0;
           lease.drained = false;
         }
-        const chunk = Math.max(1, Math.ceil((limit / this.replicas) * this.fraction));
-        const want = Math.max(lease.demand, chunk) - Math.min(0, lease.left);
-        const [granted, used, ttl] = (await (this.link.client as unknown as BorrowClient).apLimitBorrow(this.link.key('rl', `{${key}}`), want, limit, this.windowMs)) as [number, number, number];
+        // Borrow only what the lease lacks (points it holds count, debts are paid), at least a chunk.
+        const want = Math.max(lease.demand - lease.left, this.chunk(limit));
+        const least = Math.max(1, lease.least - lease.left);
+        lease.least = Infinity;
+        const [granted, used, ttl] = (await (this.link.client as unknown as LimitClient).apLimitBorrow(this.link.key('rl', `{${key}}`), want, limit, this.windowMs, least)) as [number, number, number];
         lease.left += granted;
         lease.used = used;
         lease.drained = granted < want;
         lease.until = Date.now() + ttl;
+      } catch (err) {
+        this.link.failed(err);
+        throw err;
       } finally {
         lease.pending = undefined;
       }
@@ -248,8 +300,9 @@ export class SharedLimiter implements Limiter {
   }
 }
 
-interface BorrowClient {
-  apLimitBorrow(key: string, want: number, limit: number, windowMs: number): Promise<unknown>;
+interface LimitClient {
+  apLimitBorrow(key: string, want: number, limit: number, windowMs: number, least: number): Promise<unknown>;
+  apLimitReturn(key: string, points: number, windowLeftMs: number): Promise<unknown>;
 }
 
 /** `maxConcurrent` split over the fleet: this replica holds its share of the slots. */

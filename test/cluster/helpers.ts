@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,3 +132,67 @@ export async function chat(url: string, model: string, key?: string): Promise<{ 
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A TCP relay of the test's own between the gateway and a Redis: `pause()` stops forwarding bytes
+ * both ways (connections stay open, nothing is answered: a hung Redis), `resume()` delivers what
+ * was held back and forwards again. Never touches the Redis behind it.
+ */
+export class PausableRelay {
+  private readonly server = createServer((client) => this.accept(client));
+  private readonly sockets = new Set<Socket>();
+  private readonly held: Array<{ to: Socket; data: Buffer }> = [];
+  private paused = false;
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  static async start(redisUrl: string): Promise<PausableRelay> {
+    const u = new URL(redisUrl);
+    const relay = new PausableRelay({ host: u.hostname, port: Number(u.port || 6379) });
+    await new Promise<void>((r) => relay.server.listen(0, '127.0.0.1', r));
+    relay.port = (relay.server.address() as { port: number }).port;
+    return relay;
+  }
+
+  /** The same Redis URL (db included) through the relay. */
+  url(redisUrl: string): string {
+    const u = new URL(redisUrl);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const { to, data } of this.held.splice(0)) if (!to.destroyed) to.write(data);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private accept(client: Socket): void {
+    const upstream = connect(this.target.port, this.target.host);
+    this.sockets.add(client);
+    this.sockets.add(upstream);
+    const pipe = (from: Socket, to: Socket) => {
+      from.on('data', (data: Buffer) => {
+        if (this.paused) this.held.push({ to, data });
+        else to.write(data);
+      });
+      from.on('close', () => {
+        this.sockets.delete(from);
+        to.destroy();
+      });
+      from.on('error', () => {});
+    };
+    pipe(client, upstream);
+    pipe(upstream, client);
+  }
+}
