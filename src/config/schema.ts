@@ -300,6 +300,11 @@ export const limitsSchema = z
   })
   .strict();
 
+/** Longest `usage.table`: `<table>_migrations`, the longest name derived from it, must fit PostgreSQL's 63-byte names. */
+const USAGE_TABLE_MAX = 63 - '_migrations'.length;
+/** Node's timers hold at most 2^31-1 ms (a longer one fires after 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** The usage ledger: one row per chat request. */
 export const usageSchema = z
   .object({
@@ -312,8 +317,17 @@ export const usageSchema = z
       .string()
       .optional()
       .transform((u) => (u === '' ? undefined : u)),
-    /** Table name (letters, digits, _), in both stores. */
-    table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'table names use letters, digits and _').default('adapterpool_usage'),
+    /**
+     * Table name (letters, digits, _), in both stores; quoted in SQL, so a reserved word (`user`,
+     * `order`) works. At most 52 characters: the ledger also creates `<table>_migrations` and indexes
+     * such as `<table>_key_ts`, and PostgreSQL cuts names at 63 bytes (two of them would collide).
+     */
+    table: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'table names use letters, digits and _')
+      .max(USAGE_TABLE_MAX, `at most ${USAGE_TABLE_MAX} characters: the ledger also creates <table>_migrations, and PostgreSQL cuts names at 63 bytes`)
+      .refine((t) => !/^sqlite_/i.test(t), 'names starting with sqlite_ are reserved by SQLite')
+      .default('adapterpool_usage'),
     /** Rows older than this many days are deleted; 0 = keep forever. */
     retentionDays: int(0).default(90),
     /** How often old rows are pruned. */
@@ -324,6 +338,15 @@ export const usageSchema = z
     flushInterval: duration().default('1s'),
     /** Rows held in memory while the store is slow or down; past it, new rows are dropped and counted. */
     maxBuffer: int(1).default(100_000),
+    /**
+     * The longest the ledger waits on its store: connecting to PostgreSQL, each query (a write,
+     * `GET /v1/usage`, pruning), and the last write at shutdown. A store that does not answer in time
+     * counts as down (writes are retried, `GET /v1/usage` answers 503, rows unwritten at shutdown are
+     * dropped and counted). At most 2^31-1 ms (Node's timer limit).
+     */
+    queryTimeout: duration()
+      .refine((ms) => ms >= 1 && ms <= MAX_TIMER_MS, `use 1ms to ${MAX_TIMER_MS}ms (about 24 days)`)
+      .default('10s'),
   })
   .strict();
 

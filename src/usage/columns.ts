@@ -73,3 +73,11 @@ export function groupColumn(groupBy: UsageGroupBy, dayExpr: string): string {
       return dayExpr;
   }
 }
+
+/**
+ * An identifier quoted for SQL, in either store: `usage.table` may be a reserved word (`user`,
+ * `order`) that would be a syntax error bare.
+ */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -5,5 +5,6 @@ import type { UsageStore } from './types.js';
 
 /** The store the config names: PostgreSQL when `usage.postgres` is set, else the SQLite file. */
 export function createUsageStore(config: UsageConfig): UsageStore {
-  return config.postgres !== undefined ? new PostgresUsageStore(config.postgres, config.table) : new SqliteUsageStore(config.path, config.table);
+  const opts = { timeoutMs: config.queryTimeout };
+  return config.postgres !== undefined ? new PostgresUsageStore(config.postgres, config.table, opts) : new SqliteUsageStore(config.path, config.table, opts);
 }

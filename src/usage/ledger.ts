@@ -1,10 +1,12 @@
-import type { UsageRow, UsageStore } from './types.js';
+import { DEFAULT_STORE_TIMEOUT_MS, type UsageRow, type UsageStore } from './types.js';
 
 /**
  * Buffers ledger rows and writes them in batches on a timer, off the request path: `record` only
  * pushes to an array. The buffer is bounded; while the store is down the rows wait and are
- * retried every `flushIntervalMs`; a row that does not fit (or is still unwritten at close) is
- * dropped and counted — never silently.
+ * retried every `flushIntervalMs`; a row that does not fit (or is still unwritten when close()
+ * gives up) is dropped and counted — never silently. The store's calls are bounded by its own
+ * timeout (`usage.queryTimeout`), so a store that hangs counts as down, and close() waits at most
+ * `closeTimeoutMs` in all.
  */
 
 export interface LedgerLogger {
@@ -19,6 +21,11 @@ export interface UsageLedgerOptions {
   /** 0 = keep forever. */
   retentionDays: number;
   pruneIntervalMs: number;
+  /**
+   * The longest close() takes: its last write, then closing the store. Rows not written by then
+   * are dropped and counted. Default: the store's `timeoutMs` (`usage.queryTimeout`).
+   */
+  closeTimeoutMs?: number;
   logger?: LedgerLogger;
   now?: () => number;
 }
@@ -27,12 +34,15 @@ const DAY_MS = 86_400_000;
 
 export class UsageLedger {
   private buffer: UsageRow[] = [];
-  private flushing: Promise<void> | undefined;
+  /** The write under way; resolves true when it wrote everything, false when the store failed. */
+  private flushing: Promise<boolean> | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Immediate | undefined;
   private up: boolean | undefined;
   private closed = false;
+  /** close() gave up on the last write: its late outcome counts for nothing (its rows were counted dropped). */
+  private abandoned = false;
   private droppedRows = 0;
   private writtenRows = 0;
   private readonly now: () => number;
@@ -92,30 +102,50 @@ export class UsageLedger {
     }
   }
 
-  /** Write everything buffered now (one flush at a time; a call during one waits for it, then writes the rest). */
+  /**
+   * Write everything buffered now. One write at a time: a call during one waits for it, then writes
+   * the rest — unless the store is down. Then the write under way is the attempt (a call during a
+   * retry returns at once; one during a write that fails returns when it does), so a caller such as
+   * `GET /v1/usage` waits for at most one write (each bounded by the store's timeout), not a queue.
+   */
   async flush(): Promise<void> {
-    while (this.flushing !== undefined) await this.flushing;
-    if (this.buffer.length === 0) return;
+    await this.drain(false);
+  }
+
+  /**
+   * Write what is buffered; true when all of it was written. A write under way that fails ends it
+   * (that was the attempt); `waitWhileDown` false: a retry under way to a store that is down is not
+   * waited for either.
+   */
+  private async drain(waitWhileDown: boolean): Promise<boolean> {
+    while (this.flushing !== undefined) {
+      if (!waitWhileDown && this.up === false) return false;
+      if (!(await this.flushing)) return false;
+    }
+    if (this.buffer.length === 0) return true;
+    if (this.abandoned) return false;
     this.flushing = this.writeAll().finally(() => {
       this.flushing = undefined;
     });
     return this.flushing;
   }
 
-  private async writeAll(): Promise<void> {
-    while (this.buffer.length > 0) {
+  private async writeAll(): Promise<boolean> {
+    while (this.buffer.length > 0 && !this.abandoned) {
       const batch = this.buffer.slice(0, this.opts.batchSize);
       try {
         await this.store.insert(batch);
       } catch (err) {
-        this.setUp(false, err);
-        return; // rows stay buffered; the timer retries
+        if (!this.abandoned) this.setUp(false, err);
+        return false; // rows stay buffered; the timer retries
       }
+      if (this.abandoned) return false;
       // Rows recorded meanwhile were appended behind the batch.
       this.buffer.splice(0, batch.length);
       this.writtenRows += batch.length;
       this.setUp(true, undefined);
     }
+    return true;
   }
 
   /** Delete rows past `retentionDays`. */
@@ -131,20 +161,35 @@ export class UsageLedger {
     }
   }
 
-  /** Stop the timers, write what is buffered (one try), count the rest as dropped, close the store. */
+  /**
+   * Stop the timers, write what is buffered (one try: a write under way that fails is it), count the
+   * rest as dropped, close the store — all within `closeTimeoutMs`, so a store that hangs cannot hold
+   * the shutdown. A write still under way then is abandoned: its rows count as dropped even if it
+   * lands later (PostgreSQL skips them if they are sent again).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.flushTimer);
     clearInterval(this.pruneTimer);
     if (this.soon !== undefined) clearImmediate(this.soon);
-    await this.flush();
+    const limitMs = this.opts.closeTimeoutMs ?? this.store.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+    const deadline = Date.now() + limitMs;
+    const inTime = await within(this.drain(true), limitMs);
+    // From here on a write that is still under way counts for nothing.
+    this.abandoned = true;
     if (this.buffer.length > 0) {
       this.droppedRows += this.buffer.length;
-      this.opts.logger?.warn({ rows: this.buffer.length }, 'usage ledger: rows not written at shutdown were dropped');
+      this.opts.logger?.warn(
+        { rows: this.buffer.length, ...(inTime ? {} : { timeoutMs: limitMs }) },
+        inTime ? 'usage ledger: rows not written at shutdown were dropped' : 'usage ledger: the store did not answer in time at shutdown; rows not written were dropped',
+      );
       this.buffer = [];
     }
-    await this.store.close().catch(() => undefined);
+    await within(
+      this.store.close().catch(() => undefined),
+      Math.max(0, deadline - Date.now()),
+    );
   }
 
   /** Log once per change of state, not once per failed retry. */
@@ -154,5 +199,18 @@ export class UsageLedger {
     this.up = up;
     if (!up) this.opts.logger?.warn({ err, pending: this.buffer.length }, 'usage ledger: the store cannot be written; rows are buffered and retried');
     else if (was === false) this.opts.logger?.info({ pending: this.buffer.length }, 'usage ledger: the store is writable again');
+  }
+}
+
+/** Wait for `p` at most `ms`: true when it settled in time (its outcome is the caller's to handle). */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

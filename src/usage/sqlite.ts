@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { COLUMNS, groupColumn, rowFrom, rowValues } from './columns.js';
-import type { UsageGroup, UsageQuery, UsageRow, UsageStore } from './types.js';
+import { COLUMNS, groupColumn, quoteIdent, rowFrom, rowValues } from './columns.js';
+import { DEFAULT_STORE_TIMEOUT_MS, type UsageGroup, type UsageQuery, type UsageRow, type UsageStore } from './types.js';
 
 /**
  * The ledger in an embedded SQLite file (better-sqlite3: synchronous, so a batch is one short
@@ -10,8 +10,10 @@ import type { UsageGroup, UsageQuery, UsageRow, UsageStore } from './types.js';
  */
 
 /** Schema versions, applied in order; the applied ones are listed in `<table>_migrations`. */
-const migrations = (t: string): string[] => [
-  `CREATE TABLE IF NOT EXISTS ${t} (
+const migrations = (table: string): string[] => {
+  const t = quoteIdent(table);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${t} (
     id TEXT PRIMARY KEY,
     ts INTEGER NOT NULL,
     request_id TEXT NOT NULL,
@@ -28,9 +30,10 @@ const migrations = (t: string): string[] => [
     stream INTEGER NOT NULL,
     cost REAL
   );
-  CREATE INDEX IF NOT EXISTS ${t}_ts ON ${t} (ts);
-  CREATE INDEX IF NOT EXISTS ${t}_key_ts ON ${t} (key_name, ts);`,
-];
+  CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_ts`)} ON ${t} (ts);
+  CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_key_ts`)} ON ${t} (key_name, ts);`,
+  ];
+};
 
 /**
  * Rows per multi-row INSERT: one statement step and one call into the driver for many rows
@@ -39,16 +42,31 @@ const migrations = (t: string): string[] => [
  */
 const INSERT_CHUNK = 50;
 
+export interface SqliteUsageStoreOptions {
+  /**
+   * `usage.queryTimeout`. SQLite calls are synchronous and never wait (`busy_timeout = 0`), so here it
+   * only bounds how long the ledger's close() waits for its last write.
+   */
+  timeoutMs?: number;
+}
+
 export class SqliteUsageStore implements UsageStore {
   private db: Database.Database | undefined;
   private insertStmt: Database.Statement | undefined;
   /** `INSERT_CHUNK` rows in one statement. */
   private insertChunkStmt: Database.Statement | undefined;
+  /** The table's name quoted for SQL. */
+  private readonly t: string;
+  readonly timeoutMs: number;
 
   constructor(
     private readonly path: string,
     private readonly table = 'adapterpool_usage',
-  ) {}
+    opts: SqliteUsageStoreOptions = {},
+  ) {
+    this.t = quoteIdent(table);
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+  }
 
   async init(): Promise<void> {
     this.open();
@@ -67,15 +85,16 @@ export class SqliteUsageStore implements UsageStore {
       // No waiting: better-sqlite3 would wait synchronously, with the event loop stopped. A file
       // another process is writing fails the batch at once; it stays buffered and is retried.
       db.pragma('busy_timeout = 0');
-      const t = this.table;
-      db.exec(`CREATE TABLE IF NOT EXISTS ${t}_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
-      const applied = new Set((db.prepare(`SELECT version FROM ${t}_migrations`).all() as Array<{ version: number }>).map((r) => r.version));
-      migrations(t).forEach((sql, i) => {
+      const t = this.t;
+      const m = quoteIdent(`${this.table}_migrations`);
+      db.exec(`CREATE TABLE IF NOT EXISTS ${m} (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
+      const applied = new Set((db.prepare(`SELECT version FROM ${m}`).all() as Array<{ version: number }>).map((r) => r.version));
+      migrations(this.table).forEach((sql, i) => {
         const version = i + 1;
         if (applied.has(version)) return;
         db.transaction(() => {
           db.exec(sql);
-          db.prepare(`INSERT INTO ${t}_migrations (version, applied_at) VALUES (?, ?)`).run(version, Date.now());
+          db.prepare(`INSERT INTO ${m} (version, applied_at) VALUES (?, ?)`).run(version, Date.now());
         })();
       });
       const values = `(${COLUMNS.map(() => '?').join(', ')})`;
@@ -105,7 +124,7 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async prune(before: number): Promise<number> {
-    return this.open().prepare(`DELETE FROM ${this.table} WHERE ts < ?`).run(before).changes;
+    return this.open().prepare(`DELETE FROM ${this.t} WHERE ts < ?`).run(before).changes;
   }
 
   async summary(q: UsageQuery): Promise<UsageGroup[]> {
@@ -122,14 +141,14 @@ export class SqliteUsageStore implements UsageStore {
         `SELECT ${col} AS grp, COUNT(*) AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
           COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
           COALESCE(SUM(total_tokens), 0) AS total_tokens, COALESCE(SUM(cost), 0) AS cost, COUNT(cost) AS priced_requests
-        FROM ${this.table} WHERE ${where} GROUP BY grp ORDER BY grp`,
+        FROM ${this.t} WHERE ${where} GROUP BY grp ORDER BY grp`,
       )
       .all(...params) as Array<Record<string, unknown>>;
     return rows.map(toGroup);
   }
 
   async rows(from: number, to: number): Promise<UsageRow[]> {
-    const rows = this.open().prepare(`SELECT * FROM ${this.table} WHERE ts >= ? AND ts < ? ORDER BY ts, id`).all(from, to) as Array<Record<string, unknown>>;
+    const rows = this.open().prepare(`SELECT * FROM ${this.t} WHERE ts >= ? AND ts < ? ORDER BY ts, id`).all(from, to) as Array<Record<string, unknown>>;
     return rows.map(rowFrom);
   }
 

@@ -55,7 +55,16 @@ export interface UsageGroup {
   priced_requests: number;
 }
 
+/** `usage.queryTimeout`'s default (the config schema says `10s`): a store's calls give up after it. */
+export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
+
 export interface UsageStore {
+  /**
+   * `usage.queryTimeout`: the longest a call waits on the store before it rejects (PostgreSQL:
+   * connecting, and each query). The ledger's close() waits no longer for its last write.
+   * Absent: `DEFAULT_STORE_TIMEOUT_MS`.
+   */
+  readonly timeoutMs?: number;
   /** Open and create / migrate the schema. Idempotent; throws while the store is unreachable. */
   init(): Promise<void>;
   /** Write rows atomically (all or none); rows whose id is already stored are skipped. */

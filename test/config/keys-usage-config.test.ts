@@ -62,6 +62,7 @@ ${BASE}`,
       batchSize: 500,
       flushInterval: 1000,
       maxBuffer: 100_000,
+      queryTimeout: 10_000,
     });
     assert.equal(c.limits.defaultMaxTokens, 4096);
     assert.equal(c.auth.keys, undefined);

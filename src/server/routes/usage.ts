@@ -61,7 +61,9 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
     const own = request.clientKey !== undefined && !request.isAdmin;
     if (own) query.key = request.clientKey!.name!;
     try {
-      await ledger.flush(); // include what is still buffered
+      // Include what is still buffered, unless the store just failed a write: then the query alone
+      // decides, within usage.queryTimeout, instead of a write and a query one after the other.
+      if (ledger.healthy !== false) await ledger.flush();
       const groups = await ledger.store.summary(query);
       const total = { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost: 0, priced_requests: 0 };
       for (const g of groups) {
