@@ -181,7 +181,7 @@ export class UsageLedger {
     if (this.buffer.length > 0) {
       this.droppedRows += this.buffer.length;
       this.opts.logger?.warn(
-        { rows: this.buffer.length, ...(inTime ? {} : { timeoutMs: limitMs }) },
+        { event: 'usage_dropped_at_shutdown', rows: this.buffer.length, ...(inTime ? {} : { timeoutMs: limitMs }) },
         inTime ? 'usage ledger: rows not written at shutdown were dropped' : 'usage ledger: the store did not answer in time at shutdown; rows not written were dropped',
       );
       this.buffer = [];
