@@ -93,7 +93,8 @@ export function errorDetail(err: unknown): string {
   let e: unknown = err;
   for (let depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
     const m = e instanceof Error ? e.message : String(e);
-    if (m !== '' && !parts.includes(m)) parts.push(m);
+    // A cause its wrapper already quotes ("every deployment ... is busy: <cause>") is not said twice.
+    if (m !== '' && !parts.some((p) => p.includes(m))) parts.push(m);
     e = e instanceof Error ? e.cause : undefined;
   }
   const text = parts.join(': caused by: ');

@@ -150,3 +150,15 @@ describe('pool exhausted: 503 with Retry-After', () => {
     assert.equal((await first).status, 200);
   });
 });
+
+describe('errorDetail (the log line\'s detail)', () => {
+  test('a busy pool\'s detail said its cause twice ("…within 1000 ms: caused by: …within 1000 ms"): once', async () => {
+    const { errorDetail } = await import('../../src/server/errors.js');
+    const cause = new Error('no adapter for m:pa became available within 1000 ms');
+    const wrapped = new Error(`every deployment of pl is busy: ${cause.message}`, { cause });
+    assert.equal(errorDetail(wrapped), 'every deployment of pl is busy: no adapter for m:pa became available within 1000 ms');
+    // A cause that adds something is still said.
+    const other = new Error('upstream failed', { cause: new Error('ECONNRESET') });
+    assert.equal(errorDetail(other), 'upstream failed: caused by: ECONNRESET');
+  });
+});
