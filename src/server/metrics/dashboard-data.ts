@@ -1,4 +1,5 @@
 import type { ModelRoute } from '../../config/index.js';
+import { poolKey } from '../../pool/key.js';
 import type { DeploymentHealth } from '../../routing/index.js';
 import type { GatewayMetrics, RequestCounts } from './gateway-metrics.js';
 import type { SeriesView, WindowTotals } from './history.js';
@@ -11,8 +12,9 @@ import type { SeriesView, WindowTotals } from './history.js';
  * row says which other models share it.
  */
 
-/** A pool's current adapters taken together (the seed's per-adapter numbers). */
+/** A pool's adapters taken together (the seed's per-adapter numbers), closed ones' calls included. */
 export interface AdapterAggregate {
+  /** Current adapters. */
   adapters: number;
   requests: number;
   finished: number;
@@ -198,8 +200,10 @@ export function historyData(metrics: GatewayMetrics, routes: ReadonlyMap<string,
 
 /** Mean latency and success rate of a pool over its current adapters (the seed's per-adapter numbers, weighted). */
 export function adapterAggregate(metrics: GatewayMetrics, model: string, provider: string): AdapterAggregate {
-  const agg: AdapterAggregate = { adapters: 0, requests: 0, finished: 0, successes: 0, mean_latency_ms: 0, success_rate: 1 };
-  let latency = 0;
+  // The closed adapters' calls first, then the live ones': totals that only grow.
+  const r = metrics.retiredCalls(poolKey(model, provider));
+  const agg: AdapterAggregate = { adapters: 0, requests: r?.requests ?? 0, finished: r?.finished ?? 0, successes: r?.successes ?? 0, mean_latency_ms: 0, success_rate: 1 };
+  let latency = r?.latencySumMs ?? 0;
   for (const row of metrics.poolView.details(model, provider)) {
     const c = row.adapter.counters();
     const finished = c.successes + c.failures;

@@ -88,6 +88,16 @@ interface KeyTelemetry {
   readonly ttft: H;
   /** The deployment's chart. */
   readonly series: Series;
+  /** Calls of the key's adapters that are gone (retired, replaced, removed): the totals never go back. */
+  readonly retired: RetiredCalls;
+}
+
+/** What closed adapters of a key had counted (`AdapterCounters`, summed; latency as a sum of ms). */
+export interface RetiredCalls {
+  requests: number;
+  finished: number;
+  successes: number;
+  latencySumMs: number;
 }
 
 /** Request children of one (gateway model, deployment): created at start, statuses and keys on first use. */
@@ -268,6 +278,7 @@ export class GatewayMetrics {
         latencyStream: upstream.child(...l, 'true'),
         ttft: ttft.child(...l),
         series: this.history.add(key),
+        retired: { requests: 0, finished: 0, successes: 0, latencySumMs: 0 },
       };
     };
     this.makeTelemetry = make;
@@ -359,7 +370,19 @@ export class GatewayMetrics {
     on('timeout', (e: { key: string }) => this.tel(e.key)?.acquireTimeouts.inc());
     on('created', (e: { key: string }) => this.tel(e.key)?.creates.inc());
     on('createFailed', (e: { key: string }) => this.tel(e.key)?.createFailures.inc());
-    on('destroyed', (e: { key: string; reason: DestroyReason }) => this.tel(e.key)?.destroys[e.reason]?.inc());
+    on('destroyed', (e: { key: string; reason: DestroyReason; adapter?: Partial<Pick<ChatAdapter, 'counters'>> }) => {
+      const t = this.tel(e.key);
+      if (t === undefined) return;
+      t.destroys[e.reason]?.inc();
+      // An adapter that goes would take its calls out of the deployment's totals: keep them.
+      const c = e.adapter?.counters?.();
+      if (c === undefined) return;
+      const finished = c.successes + c.failures;
+      t.retired.requests += c.requests;
+      t.retired.finished += finished;
+      t.retired.successes += c.successes;
+      t.retired.latencySumMs += c.mean_latency_ms * finished;
+    });
     on('recovered', (e: { key: string }) => this.tel(e.key)?.recoveries.inc());
     on('leak', (e: { key: string }) => this.tel(e.key)?.leaks.inc());
     // Health checks by result: the pool emits each run's result once (periodic or on demand).
@@ -483,6 +506,11 @@ export class GatewayMetrics {
     if ('all' in subject) return this.allSeries;
     if ('model' in subject) return this.modelSeries.get(subject.model);
     return this.byKey.get(subject.deployment)?.series;
+  }
+
+  /** What the closed adapters of `poolKey(model, provider)` had counted (undefined for a key never configured). */
+  retiredCalls(key: string): Readonly<RetiredCalls> | undefined {
+    return this.byKey.get(key)?.retired;
   }
 
   /** The pool the metrics read (for the dashboard's per-adapter numbers). */
