@@ -18,7 +18,7 @@ import { LimitMetrics } from './limit-metrics.js';
 import { createLogger, unredactedChild } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { KeyLimits } from './rate-limits.js';
-import { registerChatRoutes } from './routes/chat.js';
+import { registerChatRoutes, traceHeaders } from './routes/chat.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
@@ -208,6 +208,8 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     } else request.log.debug({ err, status: r.status }, 'request rejected');
     if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
     if (r.headers !== undefined) reply.headers(r.headers);
+    const trace = traceHeaders(err);
+    if (trace !== undefined) reply.headers(trace);
     return reply.code(r.status).send(r.body);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -22,6 +22,22 @@ describe('error replies are OpenAI-shaped with the right status', () => {
     await up.close();
   });
 
+  test('a routed request that failed carried no x-adapterpool-attempts / -deployment (only the log line had them): its error reply does, on both APIs', async () => {
+    up.onChat = (r) => errorReply(r.res, 500, 'boom');
+    const chat = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'up', messages: MSG } });
+    assert.equal(chat.status, 502);
+    assert.equal(chat.headers.get('x-adapterpool-attempts'), '1');
+    assert.equal(chat.headers.get('x-adapterpool-deployment'), 'up-model:loop');
+    const messages = await call(g.url, 'POST', '/v1/messages', { body: { model: 'up', max_tokens: 5, messages: MSG } });
+    assert.equal(messages.status, 500);
+    assert.equal(messages.headers.get('x-adapterpool-attempts'), '1');
+    assert.equal(messages.headers.get('x-adapterpool-deployment'), 'up-model:loop');
+    // An error that reached no deployment says nothing of the kind.
+    const unknown = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'nope', messages: MSG } });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.headers.get('x-adapterpool-attempts'), null);
+  });
+
   test('malformed JSON: 400', async () => {
     const r = await call(g.url, 'POST', '/v1/chat/completions', { rawBody: '{"model": "demo", "messages": [' });
     assert.equal(r.status, 400);

@@ -22,7 +22,7 @@ import type { AdapterPool } from '../../pool/index.js';
 import type { KeyLimits } from '../rate-limits.js';
 import { lineWritten, RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { countTokensBodySchema, messagesBodySchema } from '../schemas.js';
-import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from './chat.js';
+import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER, traceHeaders } from './chat.js';
 import { FirstEventWait, pipeFrames } from '../sse.js';
 
 export interface MessagesRouteOptions {
@@ -70,6 +70,8 @@ export function anthropicErrorHandler(err: unknown, request: FastifyRequest, rep
   } else request.log.debug({ err, status: r.status }, 'request rejected');
   if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
   if (r.headers !== undefined) reply.headers(r.headers);
+  const trace = traceHeaders(err);
+  if (trace !== undefined) reply.headers(trace);
   // Node knows no reason phrase for Anthropic's 529 and would send "529 unknown".
   if (r.status === 529) reply.raw.statusMessage = 'Overloaded';
   return reply.code(r.status).send(r.body);
