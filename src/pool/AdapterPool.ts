@@ -39,6 +39,8 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** A streak of failed creates with one message is logged at its start, then at most this often. */
 const CREATE_ERROR_LOG_EVERY_MS = 60_000;
 
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
 /**
  * A keyed pool of adapters: one sub-pool per `model:provider`, bounded per key and in total.
  *
@@ -585,14 +587,13 @@ export class AdapterPool<A extends PooledAdapter> {
       this._drained(kp);
       return;
     }
-    const previous = kp.createFailures > 0 ? kp.lastCreateError : undefined;
+    const err = error instanceof Error ? error : new Error(String(error));
+    const sameAsBefore = kp.createFailures > 0 && messageOf(kp.lastCreateError) === err.message;
     kp.createFailures++;
     kp.lastCreateError = error;
     const now = (kp.lastCreateErrorAt = Date.now());
-    const err = error instanceof Error ? error : new Error(String(error));
     // A dead upstream fails every retry (backoff up to createRetryMaxMs): the first failure of a
     // streak, a new message, and then one line a minute, each with the count so far.
-    const sameAsBefore = previous instanceof Error ? previous.message === err.message : previous !== undefined && String(previous) === err.message;
     if (!sameAsBefore || now - kp.createErrorLoggedAt >= CREATE_ERROR_LOG_EVERY_MS) {
       kp.createErrorLoggedAt = now;
       this._log.error?.({ event: 'adapter_create_failed', key: kp.key, failures: kp.createFailures, err: { message: err.message } }, `❌ 创建适配器失败: ${kp.key}: ${err.message}`);

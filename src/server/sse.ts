@@ -94,11 +94,17 @@ export class FirstEventWait {
     this.timer = undefined;
   }
 
-  /** A committed wait that failed: `frame` (the API's error event) ends the response unless the client already left. */
-  endWith(frame: string): void {
+  /**
+   * The wait failed with `err`: no more comments. False while the head is still held (the route
+   * answers with the error's own status); true once it was out, and then `frame(err)` (the API's error
+   * event) ends the response, unless the client already left.
+   */
+  fail(err: unknown, frame: (err: unknown) => string): boolean {
     this.stop();
+    if (!this.committed) return false;
     const res = this.res;
-    if (!res.destroyed && !res.writableEnded) res.end(frame);
+    if (!res.destroyed && !res.writableEnded) res.end(frame(err));
+    return true;
   }
 }
 

@@ -76,12 +76,8 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       try {
         result = await router.route(body, route, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
-        if (wait?.committed !== true) {
-          wait?.stop();
-          return life.fail(err);
-        }
-        life.failed(err);
-        return wait.endWith(chatErrorFrame(err));
+        if (wait?.fail(err, chatErrorFrame) === true) return life.failed(err);
+        return life.fail(err);
       }
       wait?.stop();
 

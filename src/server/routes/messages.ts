@@ -150,12 +150,8 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
           estimate,
         );
       } catch (err) {
-        if (wait?.committed !== true) {
-          wait?.stop();
-          return life.fail(err);
-        }
-        life.failed(err);
-        return wait.endWith(writer.error(toAnthropicErrorReply(err).body));
+        if (wait?.fail(err, (e) => writer.error(toAnthropicErrorReply(e).body)) === true) return life.failed(err);
+        return life.fail(err);
       }
       wait?.stop();
       const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
