@@ -289,6 +289,50 @@ describe('OpenAI chunks -> Anthropic stream events', () => {
     assert.throws(() => w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: '1' } }] })), (err: unknown) => err instanceof ProviderError && err.errorClass === 'bad_response');
   });
 
+  test('tool calls streamed without an index are separate blocks, not one block of two JSON texts', () => {
+    const w = new MessagesStreamWriter('gw', undefined);
+    let out = w.push(chunk({ tool_calls: [{ id: 'call_p', type: 'function', function: { name: 'weather', arguments: '{"city":' } }] as never }));
+    out += w.push(chunk({ tool_calls: [{ function: { arguments: '"Paris"}' } }] as never }));
+    out += w.push(chunk({ tool_calls: [{ id: 'call_r', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } }] as never }));
+    out += w.push(chunk({}, 'tool_calls'));
+    const ev = events(out + w.end());
+    assert.deepEqual(
+      ev.filter((e) => e.event === 'content_block_start').map((e) => [e.data.index, e.data.content_block.id]),
+      [[0, 'call_p'], [1, 'call_r']],
+    );
+    const json = (i: number) => ev.filter((e) => e.event === 'content_block_delta' && e.data.index === i).map((e) => e.data.delta.partial_json).join('');
+    assert.deepEqual([JSON.parse(json(0)), JSON.parse(json(1))], [{ city: 'Paris' }, { city: 'Rome' }]);
+  });
+
+  test('a stream that called tools but finished with "stop" ends with stop_reason tool_use, not end_turn', () => {
+    const w = new MessagesStreamWriter('gw', undefined);
+    const out = w.push(chunk({ tool_calls: [{ index: 0, id: 'c', function: { name: 'f', arguments: '{}' } }] })) + w.push(chunk({}, 'stop'));
+    assert.equal(events(out + w.end()).find((e) => e.event === 'message_delta')!.data.delta.stop_reason, 'tool_use');
+  });
+
+  test('a completion that called tools but finished with "stop" has stop_reason tool_use', () => {
+    const m = toMessagesResponse(
+      { id: 'x', object: 'chat.completion', created: 0, model: 'up', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] } }] } as never,
+      'gw',
+      undefined,
+    );
+    assert.equal(m.stop_reason, 'tool_use');
+  });
+
+  test('message_start carries the input estimate instead of 0 (older SDKs read input_tokens only there)', () => {
+    const w = new MessagesStreamWriter('gw', undefined, { inputTokens: 42 });
+    const ev = events(w.push(chunk({ content: 'hi' })) + w.push(chunk({}, 'stop')) + w.end(undefined, { prompt_tokens: 40, completion_tokens: 1, total_tokens: 41 }));
+    assert.equal(ev[0]!.data.message.usage.input_tokens, 42);
+    assert.equal(ev.find((e) => e.event === 'message_delta')!.data.usage.input_tokens, 40);
+  });
+
+  test('interleaved tool-call arguments name the serving provider, not "gateway"', () => {
+    const w = new MessagesStreamWriter('gw', undefined, { provider: 'deepseek' });
+    w.push(chunk({ tool_calls: [{ index: 0, id: 'a', function: { name: 'f', arguments: '' } }] }));
+    w.push(chunk({ tool_calls: [{ index: 1, id: 'b', function: { name: 'g', arguments: '' } }] }));
+    assert.throws(() => w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: '{}' } }] })), (err: unknown) => err instanceof ProviderError && err.provider === 'deepseek');
+  });
+
   test('an empty answer still opens and closes the message', () => {
     const w = new MessagesStreamWriter('gw', undefined);
     const ev = events(w.push(chunk({ role: 'assistant', content: '' })) + w.push(chunk({}, 'stop')) + w.end());

@@ -13,7 +13,7 @@ export function toMessagesResponse(c: ChatCompletion, requestModel: string, stop
   const text = textOf(choice?.message.content);
   if (text !== '') content.push({ type: 'text', text });
   for (const call of choice?.message.tool_calls ?? []) content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseInput(call.function.arguments) });
-  const stop = stopOf(choice as Record<string, unknown> | undefined, stopSequences);
+  const stop = stopOf(choice as Record<string, unknown> | undefined, stopSequences, content.some((b) => b.type === 'tool_use'));
   return {
     id: messageId(c.id),
     type: 'message',
@@ -45,8 +45,10 @@ export function toAnthropicUsage(u: Usage | null | undefined): AnthropicOutUsage
  * finish_reason -> stop_reason. OpenAI does not say which stop sequence ended the text; vLLM
  * (`stop_reason`) and SGLang (`matched_stop`) do, and then the answer is `stop_sequence`.
  */
-export function stopOf(choice: Record<string, unknown> | undefined, stopSequences: readonly string[] | undefined): { reason: string | null; sequence: string | null } {
+export function stopOf(choice: Record<string, unknown> | undefined, stopSequences: readonly string[] | undefined, calledTools: boolean): { reason: string | null; sequence: string | null } {
   const finish = (choice?.finish_reason as string | null | undefined) ?? null;
+  // Some servers end a turn that called tools with `stop`; Anthropic pairs tool_use blocks with `tool_use`, which agents loop on.
+  if (calledTools && (finish === 'stop' || finish === 'tool_calls' || finish === 'function_call')) return { reason: 'tool_use', sequence: null };
   if (finish === 'stop' && stopSequences !== undefined && stopSequences.length > 0) {
     const matched = [choice?.stop_reason, choice?.matched_stop].find((m): m is string => typeof m === 'string' && stopSequences.includes(m));
     if (matched !== undefined) return { reason: 'stop_sequence', sequence: matched };

@@ -9,7 +9,7 @@ import { estimateInputTokens } from '../anthropic/count-tokens.js';
 import { toAnthropicErrorReply } from '../anthropic/errors.js';
 import { toChatRequest } from '../anthropic/request.js';
 import { toMessagesResponse } from '../anthropic/response.js';
-import { MessagesStreamWriter } from '../anthropic/stream.js';
+import { errorEvent, MessagesStreamWriter } from '../anthropic/stream.js';
 import type { MessagesRequest } from '../anthropic/types.js';
 import { keyAllowsModel } from '../auth.js';
 import { REQUEST_ID_HEADER } from '../edge.js';
@@ -97,7 +97,8 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       const life = new RequestLifecycle(opts, request, { what: 'messages', model: body.model, stream, prompt: { field: 'messages', value: body.messages } });
       const route = life.resolve(live.routes, 'chat', 'POST /v1/messages');
       // One estimate for the key's and the deployments' token limits, corrected from usage at the end.
-      const estimate = new TokenEstimate(estimateInputTokens(body) + body.max_tokens);
+      const inputEstimate = estimateInputTokens(body);
+      const estimate = new TokenEstimate(inputEstimate + body.max_tokens);
       const limitHeaders = await life.admit(estimate);
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
@@ -134,7 +135,6 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
 
       // Which kind of stream the serving attempt opened (each attempt sets it; the last one served).
       let native = false;
-      const writer = new MessagesStreamWriter(body.model, body.stop_sequences);
       // A first event slow in coming: keep-alive comments (server.streamKeepAlive).
       const keepAliveMs = live.config.server.streamKeepAlive;
       const wait = keepAliveMs > 0 ? new FirstEventWait(res, { [REQUEST_ID_HEADER]: request.id, [ANTHROPIC_REQUEST_ID_HEADER]: request.id, ...limitHeaders }, keepAliveMs, () => reply.hijack()) : undefined;
@@ -150,12 +150,13 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
           estimate,
         );
       } catch (err) {
-        if (wait?.fail(err, (e) => writer.error(toAnthropicErrorReply(e).body)) === true) return life.failed(err);
+        if (wait?.fail(err, (e) => errorEvent(toAnthropicErrorReply(e).body)) === true) return life.failed(err);
         return life.fail(err);
       }
       wait?.stop();
       const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       const upstream = result.stream;
+      const writer = new MessagesStreamWriter(body.model, body.stop_sequences, { inputTokens: inputEstimate, provider: result.deployment.provider });
       const firstChunkAt = performance.now();
       const ttftMs = firstChunkAt - life.startedMs;
       if (hangup.aborted) {
@@ -170,7 +171,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         writeTimeoutMs: live.config.server.writeTimeout,
         keepAliveMs,
         cancel: () => upstream.cancel(),
-        errorFrame: (err) => writer.error(toAnthropicErrorReply(err).body),
+        errorFrame: (err) => errorEvent(toAnthropicErrorReply(err).body),
       });
       let status = 200;
       let error: string | number | null | undefined;
