@@ -535,9 +535,11 @@ export class AdapterPool<A extends PooledAdapter> {
     const done = createWithTimeout(() => this._opt.createAdapter(kp.keyObj), this._opt.createTimeoutMs, onLate)
       .then(async (adapter) => {
         // A key whose adapter failed a check gets new adapters checked before they are lent.
-        if (check && !this._closed && !(await checkAdapter(adapter, this._opt.healthCheckTimeoutMs))) {
+        const failure = check && !this._closed ? await checkAdapter(adapter, this._opt.healthCheckTimeoutMs) : undefined;
+        if (failure !== undefined) {
           void adapter.close().catch(() => {});
-          throw new Error('new adapter failed its health check');
+          // The check's reason goes with it: after the first failed request it is all an operator sees.
+          throw new Error(`new adapter failed its health check: ${failure.message}`, { cause: failure });
         }
         return adapter;
       })
@@ -712,7 +714,9 @@ export class AdapterPool<A extends PooledAdapter> {
     e.state = 'unhealthy';
     kp.suspect = true;
     if (!quiet) {
-      this._log.warn?.({ event: 'adapter_unhealthy', key: kp.key, adapter: e.id }, `💔 适配器不健康: ${kp.key}`);
+      const fields: Record<string, unknown> = { event: 'adapter_unhealthy', key: kp.key, adapter: e.id };
+      if (error !== undefined) fields.reason = messageOf(error);
+      this._log.warn?.(fields, `💔 适配器不健康: ${kp.key}`);
       this._emit('unhealthy', { key: kp.key, adapter: e.adapter, error });
     }
   }

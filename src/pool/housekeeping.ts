@@ -84,13 +84,13 @@ export async function healthCheckPass<A extends PooledAdapter>(host: Housekeepin
       row.checked++;
       result.checked++;
       jobs.push(
-        checkAdapter(e.adapter, host.healthCheckTimeoutMs).then((healthy) => {
+        checkAdapter(e.adapter, host.healthCheckTimeoutMs).then((failure) => {
           if (e.state !== 'checking') return; // closed meanwhile
           if (kp.drain !== null) {
             host.destroy(e, 'removed');
             return;
           }
-          if (healthy) {
+          if (failure === undefined) {
             row.healthy++;
             result.healthy++;
             if (wasUnhealthy) {
@@ -107,7 +107,7 @@ export async function healthCheckPass<A extends PooledAdapter>(host: Housekeepin
               kp.suspect = true;
               host.destroy(e, 'unhealthy');
             } else {
-              host.markUnhealthy(e, undefined, wasUnhealthy);
+              host.markUnhealthy(e, failure, wasUnhealthy);
             }
           }
           host.dispatch(kp);

@@ -30,9 +30,17 @@ export function keyStats<A>(kp: KeyPool<A>, now: number): PoolStatsEntry {
     waiting: kp.waiters.length,
     create_failures: kp.createFailures,
     utilization: ratio(kp.inUse, total, 0),
-    // An empty pool is healthy unless it is empty because its creates fail.
-    health: ratio(total - unhealthy, total, kp.createFailures > 0 ? 0 : 1),
+    health: ratio(total - unhealthy, total + lacking(total, kp.limits.minPoolSize, kp.createFailures), 1),
   };
+}
+
+/**
+ * Adapters a pool whose creates fail lacks to its minimum (at least one): they count as unhealthy in
+ * its health and the gateway's, so a dead deployment lowers `health_rate` beside healthy ones (an
+ * empty pool is healthy otherwise).
+ */
+function lacking(total: number, minPoolSize: number, createFailures: number): number {
+  return createFailures > 0 ? Math.max(0, Math.max(1, minPoolSize) - total) : 0;
 }
 
 export function poolStats<A>(pools: readonly KeyPool<A>[]): PoolStats {
@@ -54,9 +62,9 @@ export function statusOf(entries: readonly PoolStatsEntry[]): Omit<PoolStatus, '
   let inUse = 0;
   let unhealthy = 0;
   let waiting = 0;
-  let failing = false;
+  let lack = 0;
   for (const s of entries) {
-    if (s.create_failures > 0) failing = true;
+    lack += lacking(s.total, s.min_pool_size, s.create_failures);
     total += s.total;
     available += s.available;
     inUse += s.in_use;
@@ -70,7 +78,7 @@ export function statusOf(entries: readonly PoolStatsEntry[]): Omit<PoolStatus, '
     in_use_adapters: inUse,
     unhealthy_adapters: unhealthy,
     utilization: ratio(inUse, total, 0),
-    health: ratio(total - unhealthy, total, failing ? 0 : 1),
+    health: ratio(total - unhealthy, total + lack, 1),
     waiting,
   };
 }

@@ -3,19 +3,23 @@ import type { PooledAdapter } from './types.js';
 
 // The pool's timers: health-check and create timeouts, create retries, leak detection (waiter deadlines: waiters.ts).
 
-/** true = healthy. A false result, a rejection or a check slower than `timeoutMs` = unhealthy. */
-export async function checkAdapter(adapter: PooledAdapter, timeoutMs: number): Promise<boolean> {
+/**
+ * undefined = healthy; otherwise why not: the check's own error (a provider's says what to fix, e.g. a
+ * refused key), a `false` result, or a check slower than `timeoutMs`.
+ */
+export async function checkAdapter(adapter: PooledAdapter, timeoutMs: number): Promise<Error | undefined> {
   let timer: NodeJS.Timeout | null = null;
   try {
     const outcome = await Promise.race([
       Promise.resolve().then(() => adapter.healthCheck()),
-      new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
+      new Promise<Error>((resolve) => {
+        timer = setTimeout(() => resolve(new Error(`the health check did not answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
-    return outcome !== false;
-  } catch {
-    return false;
+    if (outcome instanceof Error) return outcome;
+    return outcome === false ? new Error('the health check answered unhealthy') : undefined;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
   } finally {
     if (timer !== null) clearTimeout(timer);
   }

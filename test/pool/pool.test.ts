@@ -543,6 +543,76 @@ describe('createAdapter failing', () => {
     await pool.close();
   });
 
+  test('a dead deployment beside a healthy one left the gateway-wide health at 100 %: the adapters it lacks count as unhealthy', async () => {
+    const pool = new AdapterPool<FakeAdapter>({
+      minPoolSize: 2,
+      createRetryInitialMs: 5,
+      createRetryMaxMs: 10,
+      keys: [
+        { model: 'm', provider: 'ok' },
+        { model: 'm', provider: 'dead' },
+      ],
+      createAdapter: (key) => (key.provider === 'dead' ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1')) : Promise.resolve(new FakeAdapter(key))),
+    });
+    await pool.start().catch(() => {});
+    const st = pool.status();
+    assert.equal(st.total_adapters, 2);
+    assert.equal(st.unhealthy_adapters, 0, 'no adapter is unhealthy: the dead pool has none');
+    assert.equal(st.health, 0.5, '2 healthy of the 4 the two pools want');
+    assert.equal(pool.stats().pools['m:dead']!.health, 0);
+    assert.equal(pool.stats().pools['m:ok']!.health, 1);
+    await pool.close();
+  });
+
+  test('a key refused by the provider showed as "new adapter failed its health check" without the reason: the check\'s error is kept in the create error and the unhealthy line', async () => {
+    const lines: Array<{ event?: string; reason?: string; err?: { message: string } }> = [];
+    const log = (o: object) => lines.push(o as never);
+    const made: FakeAdapter[] = [];
+    let refuse = false;
+    const pool = new AdapterPool<FakeAdapter>({
+      minPoolSize: 1,
+      maxFailedHealthChecks: 1,
+      createRetryInitialMs: 5,
+      createRetryMaxMs: 10,
+      keys: [{ model: 'm', provider: 'p' }],
+      logger: { info: log, warn: log, error: log, debug: log },
+      createAdapter: async (key) => {
+        const a = new FakeAdapter(key);
+        a.healthCheck = async () => {
+          if (refuse) throw new Error('p: HTTP 401: Incorrect API key provided: Bearer ***');
+          return true;
+        };
+        made.push(a);
+        return a;
+      },
+    });
+    await pool.start();
+    refuse = true;
+    await pool.healthCheck();
+    await sleep(40); // the replacement is checked (the key is suspect now) and fails
+    const failed = lines.find((l) => l.event === 'adapter_create_failed');
+    assert.ok(failed !== undefined, 'the replacement failed its check');
+    assert.match(failed.err!.message, /failed its health check: p: HTTP 401: Incorrect API key provided/);
+    await pool.close();
+
+    const timedOut = new AdapterPool<FakeAdapter>({
+      minPoolSize: 1,
+      healthCheckTimeoutMs: 10,
+      keys: [{ model: 'm', provider: 'p' }],
+      logger: { info: log, warn: log, error: log, debug: log },
+      createAdapter: async (key) => {
+        const a = new FakeAdapter(key);
+        a.healthCheck = () => new Promise<boolean>(() => {});
+        return a;
+      },
+    });
+    await timedOut.start();
+    await timedOut.healthCheck();
+    const unhealthy = lines.find((l) => l.event === 'adapter_unhealthy');
+    assert.match(unhealthy?.reason ?? '', /did not answer within 10 ms/);
+    await timedOut.close();
+  });
+
   test('an empty pool that is not failing stays at health 1', async () => {
     const { pool } = newPool({ minPoolSize: 0, keys: [{ model: 'm', provider: 'p' }] });
     await pool.start();
