@@ -185,7 +185,8 @@ function poolErrorReply(err: PoolError): ErrorReply {
   }
   if (err instanceof PoolClosedError) return withRetry(503, errorBody('The gateway is shutting down.', 'service_unavailable_error', 'shutting_down'), 1000);
   if (err instanceof AcquireAbortedError) return clientClosed(err.message);
-  if (err instanceof CreateFailedError) return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'adapter_unavailable'), 1000);
+  // The create's own error (an address, the provider's words) goes to the log line, not to the client.
+  if (err instanceof CreateFailedError) return withRetry(503, errorBody(`Could not connect to deployment ${err.key}; its reason is in the gateway's log.`, 'service_unavailable_error', 'adapter_unavailable'), 1000);
   return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'pool_error'), 1000);
 }
 

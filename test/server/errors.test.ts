@@ -178,3 +178,17 @@ describe('errorDetail (the log line\'s detail)', () => {
     assert.equal(errorDetail(other), 'upstream failed: caused by: ECONNRESET');
   });
 });
+
+describe('a failed adapter create', () => {
+  test('told the client the create\'s own error (an upstream address, the provider\'s words): 503 adapter_unavailable names the deployment only; the log line keeps the reason', async () => {
+    const { errorDetail, toErrorReply } = await import('../../src/server/errors.js');
+    const { CreateFailedError } = await import('../../src/pool/errors.js');
+    const err = new CreateFailedError('m:p', new Error('new adapter failed its health check: p: connect ECONNREFUSED 10.1.2.3:443'));
+    const r = toErrorReply(err);
+    assert.equal(r.status, 503);
+    assert.equal(r.body.error.code, 'adapter_unavailable');
+    assert.match(r.body.error.message, /deployment m:p/);
+    assert.doesNotMatch(r.body.error.message, /10\.1\.2\.3|ECONNREFUSED/);
+    assert.match(errorDetail(err), /ECONNREFUSED 10\.1\.2\.3:443/);
+  });
+});
