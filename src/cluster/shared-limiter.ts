@@ -52,6 +52,8 @@ return back`;
 
 /** Points this replica borrowed from one shared window counter (a subject's rpm or tpm). */
 interface Lease {
+  /** The limit the points were borrowed under (a reload may change it). */
+  limit: number;
   /** Borrowed and not yet used (negative: used beyond what was borrowed, owed at the next borrow). */
   left: number;
   /** The fleet's count at the last borrow (our unused points included). */
@@ -131,8 +133,11 @@ export class SharedLimiter implements Limiter {
       if (maxConcurrent !== undefined) this.concurrency.release(subject);
     };
     const reserved = tpm === undefined ? 0 : Math.max(0, Math.min(Math.ceil(tokens), tpm));
-    const rk = rpm === undefined ? undefined : `${subject}:rpm${rpm}`;
-    const tk = tpm === undefined ? undefined : `${subject}:tpm${tpm}`;
+    // One window per subject and kind, whatever the limit: a reloaded limit applies to the window under way.
+    const rk = rpm === undefined ? undefined : `${subject}:rpm`;
+    const tk = tpm === undefined ? undefined : `${subject}:tpm`;
+    if (rk !== undefined) this.retarget(rk, rpm!);
+    if (tk !== undefined) this.retarget(tk, tpm!);
     // Borrow what the leases lack; both borrows leave in the same tick (one round trip, auto-pipelined).
     // Admits sharing a borrow may find it taken by the others: borrow again while the fleet has points.
     let refusal: 'requests' | 'tokens' | undefined;
@@ -227,17 +232,38 @@ export class SharedLimiter implements Limiter {
     if (excess <= 0 || limit - lease.used >= this.replicas * Math.max(chunk, reserved) || !this.link.up) return;
     const windowLeft = lease.until - Date.now();
     if (windowLeft <= 0) return;
-    lease.left -= excess;
-    lease.used -= excess;
+    this.giveBackPoints(key, lease, excess, windowLeft);
+  }
+
+  /**
+   * A limit changed by a reload: the lease's unused points were borrowed under the old one, so they
+   * go back to Redis and the next admit borrows under the new one (the window's count is kept).
+   */
+  private retarget(key: string, limit: number): void {
+    const lease = this.leases.get(key);
+    if (lease === undefined || lease.limit === limit) return;
+    lease.limit = limit;
+    lease.drained = false;
+    const windowLeft = lease.until - Date.now();
+    if (lease.left <= 0 || windowLeft <= 0 || !this.link.up) {
+      lease.left = Math.min(0, lease.left);
+      return;
+    }
+    this.giveBackPoints(key, lease, lease.left, windowLeft);
+  }
+
+  private giveBackPoints(key: string, lease: Lease, n: number, windowLeftMs: number): void {
+    lease.left -= n;
+    lease.used -= n;
     // Our deadline is at or after Redis's (it was taken when the answer arrived): a little slack for timer rounding.
-    (this.link.client as unknown as LimitClient).apLimitReturn(this.link.key('rl', `{${key}}`), excess, windowLeft + 100).catch((err: unknown) => this.link.failed(err));
+    (this.link.client as unknown as LimitClient).apLimitReturn(this.link.key('rl', `{${key}}`), n, windowLeftMs + 100).catch((err: unknown) => this.link.failed(err));
   }
 
   /** One borrow per lease at a time; admits that arrive meanwhile share it. */
   private borrow(key: string, limit: number, need: number): Promise<void> {
     let l = this.leases.get(key);
     if (l === undefined) {
-      l = { left: 0, used: 0, drained: false, until: 0, demand: 0, least: Infinity, pending: undefined };
+      l = { limit, left: 0, used: 0, drained: false, until: 0, demand: 0, least: Infinity, pending: undefined };
       this.leases.set(key, l);
     }
     const lease = l;
@@ -276,8 +302,8 @@ export class SharedLimiter implements Limiter {
   /** The fleet's state as this replica knows it, for `x-ratelimit-*` headers. */
   private status(subject: string, limits: RateLimits): LimitStatus {
     const out: { requests?: LimitWindow; tokens?: LimitWindow } = {};
-    if (limits.rpm !== undefined) out.requests = this.window(`${subject}:rpm${limits.rpm}`, limits.rpm);
-    if (limits.tpm !== undefined) out.tokens = this.window(`${subject}:tpm${limits.tpm}`, limits.tpm);
+    if (limits.rpm !== undefined) out.requests = this.window(`${subject}:rpm`, limits.rpm);
+    if (limits.tpm !== undefined) out.tokens = this.window(`${subject}:tpm`, limits.tpm);
     return out;
   }
 

@@ -1,10 +1,12 @@
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { Admission, LimitReason, LimitStatus, LimitWindow, Limiter, RateLimits, Reservation } from './types.js';
 
 /**
- * `Limiter` over rate-limiter-flexible: one fixed window per subject and limit, starting with the
- * subject's first request in it (the library's algorithm). Requests and tokens are two counters;
- * `maxConcurrent` is a plain in-flight count.
+ * `Limiter` over rate-limiter-flexible: one fixed window per subject, starting with the subject's
+ * first request in it (the library's algorithm). Requests and tokens are two counters;
+ * `maxConcurrent` is a plain in-flight count. A counter only counts (its own `points` is never
+ * reached): the limit is compared here, at each request, so a limit changed by a reload applies to
+ * the window under way instead of starting a fresh one.
  *
  * The store is pluggable through `createCounter`: the default is `RateLimiterMemory` (this process
  * only); a shared limiter can pass e.g. `(o) => new RateLimiterRedis({ storeClient, ...o })`, which
@@ -84,36 +86,35 @@ export class FlexibleLimiter implements Limiter {
     const release = () => {
       if (maxConcurrent !== undefined) this.concurrency.release(subject);
     };
-    const rpmCounter = rpm === undefined ? undefined : this.counter('rpm', rpm);
-    const tpmCounter = tpm === undefined ? undefined : this.counter('tpm', tpm);
+    const rpmCounter = rpm === undefined ? undefined : this.counter('rpm');
+    const tpmCounter = tpm === undefined ? undefined : this.counter('tpm');
     // More than the whole window's budget could never pass: reserve the budget (the window still
     // admits it once, and the usage correction charges what it really used).
     const reserved = tpm === undefined ? 0 : Math.max(0, Math.min(Math.ceil(tokens), tpm));
     // Both counters at once: against a shared store (Redis, auto-pipelined) that is one round trip, not two.
     const [r, t] = await Promise.allSettled([rpmCounter?.consume(subject, 1), tpmCounter?.consume(subject, reserved)]);
-    const rpmRefused = r.status === 'rejected';
-    const tpmRefused = t.status === 'rejected';
+    // A counter whose store failed: give back what the other took, and fail the request.
+    if (r.status === 'rejected' || t.status === 'rejected') {
+      release();
+      if (rpmCounter !== undefined && r.status === 'fulfilled') void rpmCounter.reward(subject, 1).catch(() => undefined);
+      if (tpmCounter !== undefined && t.status === 'fulfilled') void tpmCounter.reward(subject, reserved).catch(() => undefined);
+      throw r.status === 'rejected' ? r.reason : (t as PromiseRejectedResult).reason;
+    }
+    const rpmRefused = r.value !== undefined && r.value.consumedPoints > rpm!;
+    const tpmRefused = t.value !== undefined && t.value.consumedPoints > tpm!;
     if (rpmRefused || tpmRefused) {
       release();
-      // A refused request is not counted: give back what each counter took (a refused consume counts too).
-      if (rpmCounter !== undefined && (!rpmRefused || r.reason instanceof RateLimiterRes)) void rpmCounter.reward(subject, 1).catch(() => undefined);
-      if (tpmCounter !== undefined && (!tpmRefused || t.reason instanceof RateLimiterRes)) void tpmCounter.reward(subject, reserved).catch(() => undefined);
-      const err = rpmRefused ? r.reason : (t as PromiseRejectedResult).reason;
-      if (!(err instanceof RateLimiterRes)) throw err;
+      // A refused request is not counted: give back what each counter took.
+      if (rpmCounter !== undefined) void rpmCounter.reward(subject, 1).catch(() => undefined);
+      if (tpmCounter !== undefined) void tpmCounter.reward(subject, reserved).catch(() => undefined);
       const status: { requests?: LimitWindow; tokens?: LimitWindow } = {};
-      if (rpm !== undefined) {
-        status.requests = rpmRefused
-          ? { limit: rpm, remaining: 0, resetMs: (r.reason as RateLimiterRes).msBeforeNext }
-          : { ...window(rpm, r.value!), remaining: clamp(r.value!.remainingPoints + 1, rpm) };
-      }
-      if (tpm !== undefined) {
-        const res = tpmRefused ? (t.reason as RateLimiterRes) : t.value!;
-        status.tokens = { limit: tpm, remaining: clamp(tpm - (res.consumedPoints - reserved), tpm), resetMs: Math.max(0, res.msBeforeNext) };
-      }
-      return rpmRefused ? refused('requests', err.msBeforeNext, status) : refused('tokens', err.msBeforeNext, status);
+      if (r.value !== undefined) status.requests = window(rpm!, r.value, 1);
+      if (t.value !== undefined) status.tokens = window(tpm!, t.value, reserved);
+      const res = rpmRefused ? r.value! : t.value!;
+      return refused(rpmRefused ? 'requests' : 'tokens', res.msBeforeNext, status);
     }
-    const requests = r.value === undefined ? undefined : window(rpm!, r.value);
-    const tokensWindow = t.value === undefined ? undefined : window(tpm!, t.value);
+    const requests = r.value === undefined ? undefined : window(rpm!, r.value, 0);
+    const tokensWindow = t.value === undefined ? undefined : window(tpm!, t.value, 0);
     const windowEnd = t.value === undefined ? 0 : Date.now() + t.value.msBeforeNext;
     const status: LimitStatus = requests === undefined ? (tokensWindow === undefined ? {} : { tokens: tokensWindow }) : tokensWindow === undefined ? { requests } : { requests, tokens: tokensWindow };
     let settled = false;
@@ -137,8 +138,8 @@ export class FlexibleLimiter implements Limiter {
 
   async peek(subject: string, limits: RateLimits): Promise<LimitStatus> {
     const out: { requests?: LimitWindow; tokens?: LimitWindow } = {};
-    if (limits.rpm !== undefined) out.requests = await this.peekOne(this.counter('rpm', limits.rpm), limits.rpm, subject);
-    if (limits.tpm !== undefined) out.tokens = await this.peekOne(this.counter('tpm', limits.tpm), limits.tpm, subject);
+    if (limits.rpm !== undefined) out.requests = await this.peekOne(this.counter('rpm'), limits.rpm, subject);
+    if (limits.tpm !== undefined) out.tokens = await this.peekOne(this.counter('tpm'), limits.tpm, subject);
     return out;
   }
 
@@ -152,19 +153,23 @@ export class FlexibleLimiter implements Limiter {
     return { limit, remaining: clamp(limit - res.consumedPoints, limit), resetMs: res.msBeforeNext };
   }
 
-  private counter(kind: 'rpm' | 'tpm', points: number): RateLimiterAbstract {
-    const id = `${kind}${points}`;
-    let c = this.counters.get(id);
+  /** One counter per kind, whatever the limits: a subject keeps its count when its limit changes. */
+  private counter(kind: 'rpm' | 'tpm'): RateLimiterAbstract {
+    let c = this.counters.get(kind);
     if (c === undefined) {
-      c = this.createCounter({ points, duration: this.windowMs / 1000, keyPrefix: `ap-${id}` });
-      this.counters.set(id, c);
+      c = this.createCounter({ points: COUNT_ONLY, duration: this.windowMs / 1000, keyPrefix: `ap-${kind}` });
+      this.counters.set(kind, c);
     }
     return c;
   }
 }
 
-function window(limit: number, res: RateLimiterRes): LimitWindow {
-  return { limit, remaining: clamp(res.remainingPoints, limit), resetMs: Math.max(0, res.msBeforeNext) };
+/** A counter's own limit, never reached: `admit` compares the count with the subject's limit itself. */
+const COUNT_ONLY = Number.MAX_SAFE_INTEGER;
+
+/** The window after a consume; `givenBack`: points of that consume returned (a refused request). */
+function window(limit: number, res: RateLimiterRes, givenBack: number): LimitWindow {
+  return { limit, remaining: clamp(limit - (res.consumedPoints - givenBack), limit), resetMs: Math.max(0, res.msBeforeNext) };
 }
 
 function clamp(n: number, limit: number): number {
