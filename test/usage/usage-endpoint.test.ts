@@ -83,6 +83,24 @@ models:
     assert.equal(iso.json.data.total.requests, 6);
   });
 
+  test('a mistyped or unknown filter (?key_name=, ?model=, ?groupby=) was ignored and reported every key\'s totals: 400 naming it; the admin key may ask for one key', async () => {
+    for (const q of ['groupby=model', 'model=chat', 'key_name=team-a', 'group_by=key&user=x']) {
+      const r = await call(g.url, 'GET', `/v1/usage?${q}`, { key: ADMIN });
+      assert.equal(r.status, 400, q);
+      assert.match(r.json.message, /unknown parameter .*use from, to, group_by, key/, q);
+    }
+    const one = await call(g.url, 'GET', '/v1/usage?group_by=model&key=team-a', { key: ADMIN });
+    assert.equal(one.status, 200);
+    assert.equal(one.json.data.key, 'team-a');
+    assert.equal(one.json.data.total.requests, 4);
+    const own = await call(g.url, 'GET', '/v1/usage?key=team-b', { key: B });
+    assert.equal(own.status, 200, 'a client key may name itself');
+    assert.equal(own.json.data.total.requests, 2);
+    const other = await call(g.url, 'GET', '/v1/usage?key=team-a', { key: B });
+    assert.equal(other.status, 403, 'not another key\'s rows');
+    assert.match(other.json.message, /its own usage only/);
+  });
+
   test('bad parameters answer 400 naming them; no key answers 401', async () => {
     for (const q of ['group_by=user', 'from=yesterday', 'to=2026-13-45x', 'from=200&to=100']) {
       const r = await call(g.url, 'GET', `/v1/usage?${q}`, { key: ADMIN });

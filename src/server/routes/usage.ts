@@ -8,24 +8,28 @@ export const USAGE_MESSAGES = {
   badRequest: '用量查询参数无效',
   off: '用量账本未启用',
   unnamedKey: '无法按此密钥查询用量',
+  otherKey: '无权查询其他密钥的用量',
 } as const;
 
 const DAY_MS = 86_400_000;
+/** What the query string may hold: anything else is a 400, not a filter silently ignored. */
+const PARAMS = ['from', 'to', 'group_by', 'key'] as const;
 
 export interface UsageReport {
   from: string;
   to: string;
   group_by: UsageGroupBy;
-  /** Present when the caller is a client key: the rows are its own. */
+  /** Present when the rows are one key's: the caller's own (a client key) or the `key` asked for. */
   key?: string | null;
   groups: UsageGroup[];
   total: Omit<UsageGroup, 'group'>;
 }
 
 /**
- * `GET /v1/usage?from=&to=&group_by=key|model|deployment|day`: totals from the ledger, in the seed's
- * envelope. The admin key (or an open gateway) sees every key; a named client key sees its own rows.
- * `from` / `to`: ISO 8601 or Unix seconds; default the last 24 hours.
+ * `GET /v1/usage?from=&to=&group_by=key|model|deployment|day&key=`: totals from the ledger, in the
+ * seed's envelope. The admin key (or an open gateway) sees every key, or one with `key=<name>`; a
+ * named client key sees its own rows. `from` / `to`: ISO 8601 or Unix seconds; default the last 24
+ * hours. An unknown parameter is refused: a mistyped filter would otherwise report everyone's totals.
  */
 export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageLedger | undefined; auth: onRequestAsyncHookHandler | undefined }): void {
   const { ledger } = opts;
@@ -47,19 +51,27 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
     const to = q.to === undefined ? now + 1 : parseTime(q.to);
     const from = q.from === undefined ? (to ?? now) - DAY_MS : parseTime(q.from);
     const groupBy = (q.group_by ?? 'key') as UsageGroupBy;
+    const own = request.clientKey !== undefined && !request.isAdmin;
     let problem: string | undefined;
-    if (to === undefined) problem = `invalid to=${JSON.stringify(q.to)}: use ISO 8601 or Unix seconds`;
+    const unknown = Object.keys(q).filter((k) => !(PARAMS as readonly string[]).includes(k));
+    if (unknown.length > 0) problem = `unknown parameter ${unknown.map((k) => JSON.stringify(k)).join(', ')}: use ${PARAMS.join(', ')}`;
+    else if (q.key !== undefined && (q.key === '' || Array.isArray(q.key))) problem = `invalid key=${JSON.stringify(q.key)}: one key name`;
+    else if (to === undefined) problem = `invalid to=${JSON.stringify(q.to)}: use ISO 8601 or Unix seconds`;
     else if (from === undefined) problem = `invalid from=${JSON.stringify(q.from)}: use ISO 8601 or Unix seconds`;
     else if (from >= to) problem = 'from must be before to';
     else if (!(GROUP_BY as readonly string[]).includes(groupBy)) problem = `invalid group_by=${JSON.stringify(q.group_by)}: use ${GROUP_BY.join(', ')}`;
+    if (problem === undefined && own && q.key !== undefined && q.key !== request.clientKey!.name) {
+      reply.code(403);
+      return { success: false, data: null, message: `${USAGE_MESSAGES.otherKey}: a client key sees its own usage only; leave out key, or use the admin key` };
+    }
     if (problem !== undefined) {
       reply.code(400);
       return { success: false, data: null, message: `${USAGE_MESSAGES.badRequest}: ${problem}` };
     }
     const query: UsageQuery = { from: from!, to: to!, groupBy };
-    // A client key sees its own rows; the admin key, or anyone on an open gateway, sees all.
-    const own = request.clientKey !== undefined && !request.isAdmin;
+    // A client key sees its own rows; the admin key, or anyone on an open gateway, sees all or one key's.
     if (own) query.key = request.clientKey!.name!;
+    else if (q.key !== undefined) query.key = q.key;
     try {
       // Include what is still buffered, unless the store just failed a write: then the query alone
       // decides, within usage.queryTimeout, instead of a write and a query one after the other.
@@ -78,7 +90,7 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
       }
       total.cost = roundCost(total.cost);
       const data: UsageReport = { from: new Date(query.from).toISOString(), to: new Date(query.to).toISOString(), group_by: groupBy, groups, total };
-      if (own) data.key = query.key ?? null;
+      if (query.key !== undefined) data.key = query.key;
       return { success: true, data, message: USAGE_MESSAGES.ok };
     } catch (err) {
       request.log.error({ event: 'usage_query_failed', err }, USAGE_MESSAGES.failed);
