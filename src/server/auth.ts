@@ -1,7 +1,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ClientKey } from '../config/index.js';
-import { adminKeyRequired, GatewayHttpError } from './errors.js';
+import { adminKeyRequired, clientKeyRequired, GatewayHttpError } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -138,9 +138,13 @@ export function requireKey(ring: KeyRing, options: RequireKeyOptions = {}): Auth
       request.clientKey = key;
       return;
     }
-    if (admin && ring.isAdmin(token)) {
-      request.isAdmin = true;
-      return;
+    if (ring.isAdmin(token)) {
+      if (admin) {
+        request.isAdmin = true;
+        return;
+      }
+      // The admin key is known but not a client key: 403, not the 401 of a wrong key (the mirror of admin_key_required).
+      throw clientKeyRequired();
     }
     throw invalidKey();
   };

@@ -63,6 +63,13 @@ export const adminKeyRequired = (): GatewayHttpError =>
     'admin_key_required',
   );
 
+/**
+ * The admin key on a model endpoint (chat, embeddings, messages, models): it is known, but it is no
+ * client key (no limits, no usage rows of its own), so 403 like `adminKeyRequired`, naming the settings.
+ */
+export const clientKeyRequired = (): GatewayHttpError =>
+  new GatewayHttpError(403, 'This is the admin key (auth.adminKey): model endpoints take a client API key (auth.keys or auth.apiKeys).', 'permission_error', 'client_key_required');
+
 /** Where each endpoint kind is served, for the message of `wrongEndpoint`. */
 const ENDPOINT_PATHS: Readonly<Record<string, string>> = { chat: 'POST /v1/chat/completions (or POST /v1/messages)', embeddings: 'POST /v1/embeddings' };
 

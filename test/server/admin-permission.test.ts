@@ -90,6 +90,31 @@ describe('regression: a valid client key on an admin endpoint answered 401 inval
   });
 });
 
+describe('regression: the admin key on a model endpoint answered 401 "Incorrect API key provided." (a valid key, not a client key)', () => {
+  let g: RunningGateway;
+  before(async () => {
+    g = await startGateway(CONFIG, { LIST_KEY, NAMED_KEY, ADMIN });
+  });
+  after(() => g.close());
+
+  test('403 permission_error client_key_required on the OpenAI routes; the SDK raises PermissionDeniedError; Anthropic\'s shape on /v1/messages', async () => {
+    const client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: ADMIN, maxRetries: 0 });
+    for (const call_ of [() => client.models.list(), () => client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] })]) {
+      await assert.rejects(call_(), (err: unknown) => {
+        assert.ok(err instanceof OpenAI.PermissionDeniedError, String(err));
+        assert.equal(err.code, 'client_key_required');
+        assert.match(err.message, /admin key \(auth\.adminKey\).*client API key/);
+        return true;
+      });
+    }
+    const m = await call(g.url, 'POST', '/v1/messages', { key: ADMIN, body: { model: 'chat', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] } });
+    assert.equal(m.status, 403);
+    assert.equal(m.json.type, 'error');
+    assert.equal(m.json.error.type, 'permission_error');
+    assert.ok(!g.logs.join('').includes(ADMIN), 'the admin key leaked into the logs');
+  });
+});
+
 describe('an admin key with no client keys (open API)', () => {
   test('any key but the admin key is simply wrong: 401 invalid_api_key', async () => {
     const g = await startGateway(`auth: { adminKey: "\${ADMIN}" }\nproviders:\n  m: { type: mock }\nmodels:\n  chat: { providers: [{ provider: m }] }\n`, { ADMIN });
