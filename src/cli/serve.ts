@@ -47,7 +47,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   // Reload triggers. The reloader logs each outcome (once, with file and line on failure).
   const reload = (trigger: 'sighup' | 'watch') => void running.reload(trigger);
   const onHangup = () => {
-    logger.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the config');
+    logger.info({ event: 'config_reload_requested', signal: 'SIGHUP' }, 'SIGHUP: reloading the config');
     reload('sighup');
   };
   process.on('SIGHUP', onHangup);
@@ -55,13 +55,13 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   const rewatch = (c: GatewayConfig) => {
     const want = file !== undefined && (values.watch === true || c.server.watchConfig);
     if (!want) {
-      if (watcher !== undefined) logger.info({ config: file }, 'no longer watching the config file');
+      if (watcher !== undefined) logger.info({ event: 'config_watch_stopped', config: file }, 'no longer watching the config file');
       watcher?.close();
       watcher = undefined;
       return;
     }
     if (watcher !== undefined) {
-      if (watcher.debounceMs !== c.server.reloadDebounce) logger.info({ config: file, debounceMs: c.server.reloadDebounce }, 'config file watch: new debounce');
+      if (watcher.debounceMs !== c.server.reloadDebounce) logger.info({ event: 'config_watch_debounce', config: file, debounceMs: c.server.reloadDebounce }, 'config file watch: new debounce');
       watcher.debounceMs = c.server.reloadDebounce;
       return;
     }
@@ -69,15 +69,15 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
       file: file!,
       debounceMs: c.server.reloadDebounce,
       onChange: () => {
-        logger.info({ config: file }, 'config file changed: reloading');
+        logger.info({ event: 'config_reload_requested', config: file }, 'config file changed: reloading');
         reload('watch');
       },
-      onError: (err) => logger.warn({ err, config: file }, 'watching the config file failed'),
+      onError: (err) => logger.warn({ event: 'config_watch_failed', err, config: file }, 'watching the config file failed'),
     });
     watcher = w;
     w.start().then(
-      () => logger.info({ config: file, debounceMs: c.server.reloadDebounce }, `watching ${file} for changes`),
-      (err: unknown) => logger.warn({ err, config: file }, 'could not watch the config file'),
+      () => logger.info({ event: 'config_watch_started', config: file, debounceMs: c.server.reloadDebounce }, `watching ${file} for changes`),
+      (err: unknown) => logger.warn({ event: 'config_watch_failed', err, config: file }, 'could not watch the config file'),
     );
   };
   rewatch(config);

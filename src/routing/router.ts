@@ -637,13 +637,13 @@ export class Router {
     const deployment = s.deployment;
     if (to === 'open') {
       const retryAfterMs = s.breaker.retryAfterMs();
-      this.logger?.warn?.({ key: deployment.key, from, retryAfterMs }, 'router: circuit open');
+      this.logger?.warn?.({ event: 'circuit_open', deployment: deployment.key, from, retryAfterMs }, 'router: circuit open');
       this.emit('circuit_open', { deployment, retryAfterMs });
     } else if (to === 'half_open') {
-      this.logger?.info?.({ key: deployment.key }, 'router: circuit half-open, probing');
+      this.logger?.info?.({ event: 'circuit_half_open', deployment: deployment.key }, 'router: circuit half-open, probing');
       this.emit('circuit_half_open', { deployment });
     } else {
-      this.logger?.info?.({ key: deployment.key }, 'router: circuit closed');
+      this.logger?.info?.({ event: 'circuit_closed', deployment: deployment.key }, 'router: circuit closed');
       this.emit('circuit_close', { deployment });
     }
   };

@@ -153,7 +153,7 @@ export class UsageLedger {
     if (this.opts.retentionDays <= 0) return 0;
     try {
       const n = await this.store.prune(this.now() - this.opts.retentionDays * DAY_MS);
-      if (n > 0) this.opts.logger?.info({ rows: n, retentionDays: this.opts.retentionDays }, 'usage ledger: pruned old rows');
+      if (n > 0) this.opts.logger?.info({ event: 'usage_pruned', rows: n, retentionDays: this.opts.retentionDays }, 'usage ledger: pruned old rows');
       return n;
     } catch (err) {
       this.setUp(false, err);
@@ -197,8 +197,8 @@ export class UsageLedger {
     if (this.up === up) return;
     const was = this.up;
     this.up = up;
-    if (!up) this.opts.logger?.warn({ err, pending: this.buffer.length }, 'usage ledger: the store cannot be written; rows are buffered and retried');
-    else if (was === false) this.opts.logger?.info({ pending: this.buffer.length }, 'usage ledger: the store is writable again');
+    if (!up) this.opts.logger?.warn({ event: 'usage_store_down', err, pending: this.buffer.length }, 'usage ledger: the store cannot be written; rows are buffered and retried');
+    else if (was === false) this.opts.logger?.info({ event: 'usage_store_up', pending: this.buffer.length }, 'usage ledger: the store is writable again');
   }
 }
 

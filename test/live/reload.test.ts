@@ -97,6 +97,9 @@ describe('POST /v1/admin/reload and GET /v1/admin/config', () => {
     assert.deepEqual(models.json.data.map((m: { id: string }) => m.id), ['chat', 'solo']);
     const cfg = await call(g.url, 'GET', '/v1/admin/config', { key: ADMIN });
     assert.equal(cfg.json.data.version, 2);
+    // The reload's line had no event field to query by (only its English message).
+    const reloaded = g.lines().find((l) => l.event === 'config_reloaded' && l.version === 2);
+    assert.ok(reloaded !== undefined, 'config_reloaded, with the version');
   });
 
   it('an invalid file changes nothing: 400 with file:line, logged once, counted', async () => {

@@ -130,11 +130,11 @@ export class ConfigReloader {
       return this.failed(trigger, err);
     }
     if (changes.restartRequired.length > 0) {
-      this.logger.warn({ settings: changes.restartRequired, trigger }, `config: ${changes.restartRequired.join(', ')} need a restart; the running values are kept`);
+      this.logger.warn({ event: 'config_restart_required', settings: changes.restartRequired, trigger }, `config: ${changes.restartRequired.join(', ')} need a restart; the running values are kept`);
     }
     if (isEmptyChange(changes) || isDeepStrictEqual(running, prev.config)) {
       this.counter?.labels('success').inc();
-      this.logger.info({ version: prev.version, trigger, changed: compactChanges(changes) }, 'config reloaded: nothing to apply');
+      this.logger.info({ event: 'config_reloaded', version: prev.version, trigger, changed: compactChanges(changes) }, 'config reloaded: nothing to apply');
       return { ok: true, version: prev.version, changed: changes, unchanged: true };
     }
 
@@ -168,13 +168,13 @@ export class ConfigReloader {
       try {
         fn(next, prev);
       } catch (err) {
-        this.logger.error({ err }, 'config: a reload listener threw');
+        this.logger.error({ event: 'config_listener_failed', err }, 'config: a reload listener threw');
       }
     }
     for (const key of changes.pools.removed) this.drainKey(key, prev);
 
     this.counter?.labels('success').inc();
-    this.logger.info({ version: next.version, trigger, changed: compactChanges(changes) }, `config reloaded (version ${next.version})`);
+    this.logger.info({ event: 'config_reloaded', version: next.version, trigger, changed: compactChanges(changes) }, `config reloaded (version ${next.version})`);
     return { ok: true, version: next.version, changed: changes, unchanged: false };
   }
 
@@ -199,9 +199,9 @@ export class ConfigReloader {
       const started = Date.now();
       await pool.removeKey(k.model, k.provider);
       this.o.afterDrain?.(key);
-      this.logger.info({ key, ms: Date.now() - started }, `deployment pool ${key} removed: in-flight requests finished, its adapters are closed`);
+      this.logger.info({ event: 'deployment_pool_removed', key, ms: Date.now() - started }, `deployment pool ${key} removed: in-flight requests finished, its adapters are closed`);
     })()
-      .catch((err: unknown) => this.logger.error({ err, key }, `config: draining pool ${key} failed`))
+      .catch((err: unknown) => this.logger.error({ event: 'deployment_pool_drain_failed', err, key }, `config: draining pool ${key} failed`))
       .finally(() => this.draining.delete(key));
     this.draining.set(key, run);
   }
@@ -219,7 +219,7 @@ export class ConfigReloader {
       }
       await warm(pool, key, limits.minPoolSize);
     } catch (err) {
-      this.logger.warn({ err, key: `${key.model}:${key.provider}` }, 'config: warming a new pool failed; it fills on demand');
+      this.logger.warn({ event: 'deployment_pool_warm_failed', err, key: `${key.model}:${key.provider}` }, 'config: warming a new pool failed; it fills on demand');
     }
   }
 
@@ -227,7 +227,7 @@ export class ConfigReloader {
     const reason = reasonOf(err);
     this.counter?.labels('failure').inc();
     // Logged once here, with file and line; the caller only relays it.
-    this.logger.error({ trigger, file: this.file }, `config reload failed, the running config stays: ${reason}`);
+    this.logger.error({ event: 'config_reload_failed', trigger, file: this.file }, `config reload failed, the running config stays: ${reason}`);
     return { ok: false, reason, error: err };
   }
 }
