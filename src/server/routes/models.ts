@@ -1,13 +1,35 @@
-import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { ClientKey } from '../../config/index.js';
 import { keyAllowsModel } from '../auth.js';
 import { MAX_PARAM_LENGTH, urlTooLong } from '../edge.js';
 import { modelNotFound } from '../errors.js';
 import type { ConfigHolder, GatewaySnapshot } from '../live/snapshot.js';
+import { ANTHROPIC_REQUEST_ID_HEADER, anthropicErrorHandler } from './messages.js';
+
+/** Anthropic's SDK sends `anthropic-version` on every call: such a request gets Anthropic's shapes. */
+const isAnthropic = (request: FastifyRequest): boolean => request.headers['anthropic-version'] !== undefined;
+
+interface OpenAIModel {
+  id: string;
+  created: number;
+}
+
+/** An OpenAI model object as Anthropic's (`type`, `display_name`, `created_at`). */
+function anthropicModel(m: OpenAIModel): Record<string, unknown> {
+  return { type: 'model', id: m.id, display_name: m.id, created_at: new Date(m.created * 1000).toISOString() };
+}
+
+/** Anthropic's list: one page holding every model. */
+function anthropicList(openAiList: string): string {
+  const data = (JSON.parse(openAiList) as { data: OpenAIModel[] }).data.map(anthropicModel);
+  return JSON.stringify({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+}
 
 /**
  * `GET /v1/models`: the running config's gateway model names, in OpenAI's list shape (serialized
  * once per config). A key limited to some models sees only those (each key's list is built once).
+ * A request from Anthropic's SDK (`anthropic-version`) may send its key as `x-api-key` and gets
+ * Anthropic's list and model shapes and errors.
  */
 export function registerModelRoutes(app: FastifyInstance, live: ConfigHolder, auth: onRequestAsyncHookHandler | undefined): void {
   // Keyed by the key object: a reload makes new ones, so a list never outlives its config.
@@ -22,19 +44,46 @@ export function registerModelRoutes(app: FastifyInstance, live: ConfigHolder, au
     }
     return b;
   };
-  const onRequest = auth ? [auth] : [];
-  app.get('/v1/models', { onRequest }, async (request, reply) => reply.type('application/json').send(listFor(live.current, request.clientKey)));
-  const retrieve = (model: string, key: ClientKey | undefined): string => {
-    const one = keyAllowsModel(key, model) ? live.current.modelList.byId.get(model) : undefined;
-    if (one === undefined) throw modelNotFound(model);
-    return one;
+  const anthropicAuth = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+    if (!isAnthropic(request)) {
+      done();
+      return;
+    }
+    reply.header(ANTHROPIC_REQUEST_ID_HEADER, request.id);
+    try {
+      live.current.anthropicAuth?.(request);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
   };
-  app.get<{ Params: { model: string } }>('/v1/models/:model', { onRequest }, async (request, reply) => reply.type('application/json').send(retrieve(request.params.model, request.clientKey)));
+  // The OpenAI client's key check, unless the request is Anthropic's (checked above, x-api-key or Bearer).
+  const openAiAuth: onRequestAsyncHookHandler | undefined = auth && (async function (this: FastifyInstance, request, reply) {
+    if (!isAnthropic(request)) await auth.call(this, request, reply);
+  });
+  const onRequest = openAiAuth ? [anthropicAuth, openAiAuth] : [anthropicAuth];
+  // Errors of an Anthropic request in its shape; others go on to the gateway's handler.
+  const errorHandler = (err: Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    if (!isAnthropic(request)) throw err;
+    return anthropicErrorHandler(err, request, reply);
+  };
+  const opts = { onRequest, errorHandler };
+  app.get('/v1/models', opts, async (request, reply) => {
+    const list = listFor(live.current, request.clientKey);
+    return reply.type('application/json').send(isAnthropic(request) ? anthropicList(list) : list);
+  });
+  const retrieve = (request: FastifyRequest, model: string): string => {
+    const one = keyAllowsModel(request.clientKey, model) ? live.current.modelList.byId.get(model) : undefined;
+    if (one === undefined) throw modelNotFound(model);
+    return isAnthropic(request) ? JSON.stringify(anthropicModel(JSON.parse(one) as OpenAIModel)) : one;
+  };
+  app.get<{ Params: { model: string } }>('/v1/models/:model', opts, async (request, reply) => reply.type('application/json').send(retrieve(request, request.params.model)));
   // Model names with a slash (`deepseek-ai/DeepSeek-V3`), as curl sends them: unencoded (the SDKs send
   // %2F). The router falls back here from `:model` for an overlong one too: the same 414 as there.
-  app.get<{ Params: { '*': string } }>('/v1/models/*', { onRequest }, async (request, reply) => {
+  app.get<{ Params: { '*': string } }>('/v1/models/*', opts, async (request, reply) => {
     const model = request.params['*'];
     if (model.length > MAX_PARAM_LENGTH) throw urlTooLong();
-    return reply.type('application/json').send(retrieve(model, request.clientKey));
+    return reply.type('application/json').send(retrieve(request, model));
   });
 }
