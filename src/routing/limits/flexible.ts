@@ -15,7 +15,7 @@ import type { Admission, LimitReason, LimitStatus, LimitWindow, Limiter, RateLim
 
 /** What `createCounter` gets: the library's own option names. */
 export interface CounterOptions {
-  /** Points per window (rpm or tpm). */
+  /** The counter's own limit: `FlexibleLimiter` passes one never reached and compares the count with the subject's rpm or tpm itself. */
   points: number;
   /** Window length in seconds (fractions allowed). */
   duration: number;
