@@ -234,7 +234,6 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
   app.decorateRequest('liveConfig', null);
   app.decorateRequest('lineWritten', false);
   // Auth follows the running config: each hook reads the current snapshot's rule.
-  const apiAuth = liveHook(live, 'apiAuth');
   const readAuth = liveHook(live, 'readAuth');
   const adminAuth = liveHook(live, 'adminAuth');
   const routes = live.current.routes;
@@ -251,7 +250,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
       })
     : undefined;
   registerHealthRoutes(app, lifecycle);
-  registerModelRoutes(app, live, apiAuth);
+  registerModelRoutes(app, live);
   const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics, historyWindowMs: config.metrics.history, historyStepMs: config.metrics.historyStep });
   if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
   const limitMetrics = new LimitMetrics(metrics.registry, live.current.ring.keys, ledger);

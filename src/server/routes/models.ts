@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ClientKey } from '../../config/index.js';
 import { keyAllowsModel } from '../auth.js';
 import { MAX_PARAM_LENGTH, urlTooLong } from '../edge.js';
@@ -31,7 +31,7 @@ function anthropicList(openAiList: string): string {
  * A request from Anthropic's SDK (`anthropic-version`) may send its key as `x-api-key` and gets
  * Anthropic's list and model shapes and errors.
  */
-export function registerModelRoutes(app: FastifyInstance, live: ConfigHolder, auth: onRequestAsyncHookHandler | undefined): void {
+export function registerModelRoutes(app: FastifyInstance, live: ConfigHolder): void {
   // Keyed by the key object: a reload makes new ones, so a list never outlives its config.
   const byKey = new WeakMap<ClientKey, string>();
   const listFor = (s: GatewaySnapshot, key: ClientKey | undefined): string => {
@@ -44,31 +44,25 @@ export function registerModelRoutes(app: FastifyInstance, live: ConfigHolder, au
     }
     return b;
   };
-  const anthropicAuth = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
-    if (!isAnthropic(request)) {
-      done();
-      return;
-    }
-    reply.header(ANTHROPIC_REQUEST_ID_HEADER, request.id);
+  // The running config's key check: Anthropic's (x-api-key or Bearer, with `request-id`) or OpenAI's (Bearer).
+  const keyCheck = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+    const anthropic = isAnthropic(request);
+    if (anthropic) reply.header(ANTHROPIC_REQUEST_ID_HEADER, request.id);
+    const s = live.current;
     try {
-      live.current.anthropicAuth?.(request);
+      (anthropic ? s.anthropicAuth : s.apiAuth)?.(request);
     } catch (err) {
       done(err as Error);
       return;
     }
     done();
   };
-  // The OpenAI client's key check, unless the request is Anthropic's (checked above, x-api-key or Bearer).
-  const openAiAuth: onRequestAsyncHookHandler | undefined = auth && (async function (this: FastifyInstance, request, reply) {
-    if (!isAnthropic(request)) await auth.call(this, request, reply);
-  });
-  const onRequest = openAiAuth ? [anthropicAuth, openAiAuth] : [anthropicAuth];
   // Errors of an Anthropic request in its shape; others go on to the gateway's handler.
   const errorHandler = (err: Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     if (!isAnthropic(request)) throw err;
     return anthropicErrorHandler(err, request, reply);
   };
-  const opts = { onRequest, errorHandler };
+  const opts = { onRequest: keyCheck, errorHandler };
   app.get('/v1/models', opts, async (request, reply) => {
     const list = listFor(live.current, request.clientKey);
     return reply.type('application/json').send(isAnthropic(request) ? anthropicList(list) : list);
