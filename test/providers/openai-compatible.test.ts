@@ -183,6 +183,34 @@ describe('openai-compatible: streaming', () => {
   });
 });
 
+describe('openai-compatible: a usage chunk the upstream sends unasked', () => {
+  it('reached a client that did not ask for usage (a provider with streamUsage off, e.g. zhipu): it is kept from the client, its usage still read', async () => {
+    const usage = { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 };
+    const up = await startUpstream(async (_req, res) => {
+      sseHead(res);
+      res.write(`data: ${chunk({ role: 'assistant', content: 'hi' })}\n\n`);
+      res.write(`data: ${chunk({}, 'stop')}\n\n`);
+      res.write(`data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    });
+    const adapter = createProviderAdapter({ name: 'glm', type: 'zhipu', baseUrl: `${up.url}/v4`, apiKey: KEY }, 'glm-4-flash');
+    try {
+      const unasked = await adapter.chatCompletionStream({ model: 'x', messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(up.requests.at(-1)!.json.stream_options, undefined, 'zhipu is not asked for usage');
+      const text = Buffer.concat((await collect(unasked.sse())).map((f) => Buffer.from(f))).toString('utf8');
+      assert.ok(!text.includes('"choices":[]'), text);
+      assert.ok(text.endsWith('data: [DONE]\n\n'));
+      assert.deepEqual(unasked.usage, usage);
+      const asked = await adapter.chatCompletionStream({ model: 'x', messages: [{ role: 'user', content: 'hi' }], stream_options: { include_usage: true } });
+      const askedText = Buffer.concat((await collect(asked.sse())).map((f) => Buffer.from(f))).toString('utf8');
+      assert.ok(askedText.includes('"choices":[]'), 'a client that asked gets it');
+    } finally {
+      await adapter.close();
+      await up.close();
+    }
+  });
+});
+
 describe('openai-compatible: failures inside a stream', () => {
   let up: Upstream;
   let adapter: ChatAdapter;

@@ -102,7 +102,8 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
         param: err.body.error.param,
       });
     }
-    const stream = new OpenAISseStream(this.streamContext(res.body, signal, settle), { dropUsageChunk: askUsage });
+    // A usage-only chunk reaches only a client that asked for one: whether we asked, or the upstream sent it unasked.
+    const stream = new OpenAISseStream(this.streamContext(res.body, signal, settle), { dropUsageChunk: !clientWantsUsage });
     await stream.open();
     return stream;
   }

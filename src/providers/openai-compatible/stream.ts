@@ -12,14 +12,14 @@ const CLOSE_BRACE = 0x7d;
 /** What to do with one event. */
 const enum Verdict {
   Pass,
-  /** The usage-only chunk we asked for and the client did not: not sent, its usage kept. */
+  /** A usage-only chunk the client did not ask for: not sent, its usage kept. */
   Drop,
   /** `[DONE]`: pass it, then nothing more. */
   Done,
 }
 
 export interface OpenAISseStreamOptions {
-  /** We added `stream_options.include_usage` for ourselves: keep the usage-only chunk from the client. */
+  /** The client did not ask for usage (`stream_options.include_usage`): keep the usage-only chunk from it (its usage is still read). */
   dropUsageChunk?: boolean;
 }
 
