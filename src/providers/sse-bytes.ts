@@ -155,11 +155,17 @@ export function isDonePayload(raw: RawSseEvent): boolean {
 export const ERROR_KEY = 1;
 /** `"usage"` used as a key with an object value. */
 export const USAGE_KEY = 2;
+/** `"finish_reason"` used as a key with a string value (not `null`): the answer is complete. */
+export const FINISH_KEY = 4;
+
+/** `inish_reason"`: the bytes after the opening quote and the `f`. */
+const INISH_REASON = Buffer.from('inish_reason"');
 
 /**
- * Which of the keys `"error"` (any value) and `"usage"` (an object value) appear in `b[from, to)`, as
- * `ERROR_KEY | USAGE_KEY` bits. Inside JSON strings quotes are escaped, so a raw `"error"` followed by
- * `:` can only be a key. One plain pass that stops only at quotes.
+ * Which of the keys `"error"` (any value), `"usage"` (an object value) and `"finish_reason"` (a string
+ * value) appear in `b[from, to)`, as `ERROR_KEY | USAGE_KEY | FINISH_KEY` bits. Inside JSON strings
+ * quotes are escaped, so a raw `"error"` followed by `:` can only be a key. One plain pass that stops
+ * only at quotes.
  */
 export function scanJsonKeys(b: Buffer, from: number, to: number): number {
   let found = 0;
@@ -173,9 +179,18 @@ export function scanJsonKeys(b: Buffer, from: number, to: number): number {
     } else if (c === 0x75 && b[i + 2] === 0x73 && b[i + 3] === 0x61 && b[i + 4] === 0x67 && b[i + 5] === 0x65 && b[i + 6] === QUOTE) {
       value = valueAfterKey(b, i + 7, to);
       if (value !== -1 && b[value] === OPEN_BRACE) found |= USAGE_KEY;
+    } else if (c === 0x66 && i + 15 < to && bytesAt(b, i + 2, INISH_REASON)) {
+      value = valueAfterKey(b, i + 15, to);
+      if (value !== -1 && b[value] === QUOTE) found |= FINISH_KEY;
     }
   }
   return found;
+}
+
+/** `b` holds `bytes` at `at` (a plain loop: no call into the runtime for a dozen bytes). */
+function bytesAt(b: Buffer, at: number, bytes: Buffer): boolean {
+  for (let k = 0; k < bytes.length; k++) if (b[at + k] !== bytes[k]) return false;
+  return true;
 }
 
 /** After a quoted name: the index of the value if a `:` follows (spaces skipped), else -1. */

@@ -59,6 +59,11 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
    */
   protected abstract checkFirst(ev: RawSseEvent): boolean;
 
+  /** A body that ends before the terminator is an error, unless the subclass knows the answer is whole. */
+  protected endedWell(): boolean {
+    return false;
+  }
+
   get usage(): Usage | undefined {
     return this.lastUsage;
   }
@@ -168,7 +173,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
         }
         phase = 'finished';
         if (this.settled) return DONE;
-        if (!this.done) {
+        if (!this.done && !this.endedWell()) {
           throw new ProviderError({
             provider: this.ctx.provider,
             status: 502,

@@ -282,6 +282,44 @@ describe('openai-compatible: failures inside a stream', () => {
   });
 });
 
+describe('openai-compatible: a finished stream that ends without [DONE]', () => {
+  it('(Azure\'s DeepSeek after a content filter, some self-hosted servers) was turned into an error after the whole answer: after a finish_reason it ends well, and the client still gets [DONE]', async () => {
+    const usage = { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 };
+    const up = await startUpstream(async (req, res) => {
+      sseHead(res);
+      res.write(`data: ${chunk({ role: 'assistant', content: 'whole' })}\n\n`);
+      if (req.json?.messages?.[0]?.content === 'cut-before-finish') {
+        res.end();
+        return;
+      }
+      // Python-style separators: the scan must see the key with spaces too.
+      res.write(`data: ${JSON.stringify(JSON.parse(chunk({}, 'content_filter')), null, 0).replace('"finish_reason":', '"finish_reason": ')}\n\n`);
+      res.write(`data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage })}\n\n`);
+      res.end(); // no [DONE]
+    });
+    const adapter = adapterFor(up);
+    const open = (content: string, include_usage = true) => adapter.chatCompletionStream({ model: 'x', messages: [{ role: 'user', content }], stream_options: { include_usage } });
+    try {
+      const s = await open('finished');
+      const text = Buffer.concat((await collect(s.sse())).map((f) => Buffer.from(f))).toString('utf8');
+      assert.match(text, /"whole"/);
+      assert.ok(text.endsWith('data: [DONE]\n\n'), 'the client gets [DONE]');
+      assert.equal(text.match(/\[DONE\]/g)!.length, 1);
+      assert.deepEqual(s.usage, usage);
+      const chunks = await collect(await open('finished'));
+      assert.equal(chunks.at(-1)!.choices.length, 0, 'the iterator ends well too, with the usage chunk');
+      // Before any finish_reason, the end of the body is still a cut stream.
+      await assert.rejects(collect((await open('cut-before-finish')).sse()), (e: ProviderError) => e.errorClass === 'stream_error' && e.body.error.code === 'stream_incomplete');
+      const c = adapter.counters();
+      assert.equal(c.successes, 2);
+      assert.equal(c.failures, 1);
+    } finally {
+      await adapter.close();
+      await up.close();
+    }
+  });
+});
+
 describe('openai-compatible: the caller hangs up', () => {
   it('aborting mid-stream closes the upstream request at once', async () => {
     const up = await startUpstream(async (_req, res) => {

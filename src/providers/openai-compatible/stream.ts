@@ -1,6 +1,6 @@
 import { ProviderError } from '../errors.js';
 import { normalizeProviderError } from '../normalize-error.js';
-import { decodeSseEvent, isDonePayload, scanJsonKeys, type RawSseEvent } from '../sse-bytes.js';
+import { decodeSseEvent, FINISH_KEY, isDonePayload, scanJsonKeys, type RawSseEvent } from '../sse-bytes.js';
 import { isComment, type SseComment, type SseEvent } from '../sse.js';
 import { UpstreamSseStream, type RawBatch, type UpstreamStreamContext } from '../upstream-stream.js';
 import { streamErrorFrom } from '../upstream-stream.js';
@@ -33,6 +33,8 @@ export interface OpenAISseStreamOptions {
  */
 export class OpenAISseStream extends UpstreamSseStream {
   private readonly dropUsageChunk: boolean;
+  /** A chunk carried a `finish_reason`: the answer is whole even if the body ends without `[DONE]`. */
+  private answered = false;
 
   constructor(ctx: UpstreamStreamContext, options: OpenAISseStreamOptions = {}) {
     super(ctx);
@@ -88,6 +90,11 @@ export class OpenAISseStream extends UpstreamSseStream {
         (r) => {
           if (r.done === true) {
             finished = true;
+            // Ended well without `[DONE]` (see endedWell): the client still gets one.
+            if (!this.done) {
+              this.done = true;
+              return { value: DONE_FRAME, done: false };
+            }
             return DONE;
           }
           failure = this.frames(r.value, ready);
@@ -147,6 +154,15 @@ export class OpenAISseStream extends UpstreamSseStream {
     return undefined;
   }
 
+  /**
+   * Some servers close a finished stream without `[DONE]` (Azure's DeepSeek after a content filter,
+   * some self-hosted ones): a body that ends after a `finish_reason` is a whole answer, one that ends
+   * before it is cut.
+   */
+  protected override endedWell(): boolean {
+    return this.answered;
+  }
+
   /** The first data event must be a chunk (or `[DONE]`); an error frame or garbage rejects the open. */
   protected checkFirst(raw: RawSseEvent): boolean {
     if (raw.kind === 'data') {
@@ -173,7 +189,11 @@ export class OpenAISseStream extends UpstreamSseStream {
     const start = raw.payloadStart;
     const end = raw.payloadEnd;
     if (isDonePayload(raw)) return Verdict.Done;
-    if (b[start] === OPEN_BRACE && b[end - 1] === CLOSE_BRACE && scanJsonKeys(b, start, end) === 0) return Verdict.Pass;
+    if (b[start] === OPEN_BRACE && b[end - 1] === CLOSE_BRACE) {
+      const keys = scanJsonKeys(b, start, end);
+      if (keys & FINISH_KEY) this.answered = true;
+      if ((keys & ~FINISH_KEY) === 0) return Verdict.Pass;
+    }
     return this.parse(b.toString('utf8', start, end)) === undefined ? Verdict.Drop : Verdict.Pass;
   }
 
@@ -207,6 +227,7 @@ export class OpenAISseStream extends UpstreamSseStream {
       throw this.fail(streamErrorFrom(normalizeProviderError(this.ctx.provider, 200, data, undefined, { scrubber: this.ctx.scrubber })));
     }
     const chunk = json as ChatCompletionChunk;
+    if (!this.answered && Array.isArray(chunk.choices) && chunk.choices.some((c) => typeof c?.finish_reason === 'string')) this.answered = true;
     if (chunk.usage) {
       this.lastUsage = chunk.usage;
       if (this.dropUsageChunk && Array.isArray(chunk.choices) && chunk.choices.length === 0) return undefined;
@@ -225,6 +246,8 @@ export class OpenAISseStream extends UpstreamSseStream {
     });
   }
 }
+
+const DONE_FRAME = Buffer.from('data: [DONE]\n\n');
 
 function slice(buf: Buffer, start: number, end: number): Buffer {
   return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
