@@ -5,6 +5,14 @@ import { chunk, collect, completion, sendJson, sseHead, startUpstream, tick, typ
 
 const KEY = 'sk-test-SECRET-0123456789abcdef';
 
+/** What `sse()` hands the client, as text. */
+async function sseText(stream: { sse(): AsyncIterable<string | Uint8Array> }): Promise<string> {
+  return Buffer.concat((await collect(stream.sse())).map((f) => Buffer.from(f))).toString('utf8');
+}
+
+/** The usage-only chunk (`choices: []`) an upstream sends at a stream's end. */
+const usageChunk = (usage: Record<string, number>): string => JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage });
+
 function adapterFor(up: Upstream, extra: Record<string, unknown> = {}): ChatAdapter {
   return createProviderAdapter({ name: 'ark', type: 'volcengine', baseUrl: `${up.url}/api/v3`, apiKey: KEY, ...extra }, 'doubao-seed-1-6-flash-250715');
 }
@@ -166,7 +174,7 @@ describe('openai-compatible: streaming', () => {
     // Since #10 the upstream's bytes go out exactly as they came (its CRLF framing included), and the
     // usage chunk reaches a client that asked for it (one that did not: see the test below).
     const stream = await adapter.chatCompletionStream({ model: 'x', messages: [{ role: 'user', content: 'hi' }], stream_options: { include_usage: true } });
-    const text = Buffer.concat((await collect(stream.sse())).map((f) => Buffer.from(f))).toString('utf8');
+    const text = await sseText(stream);
     const expected =
       ': keep-alive\r\n\r\n' +
       `data: ${frames[0]}\r\n\r\ndata: ${frames[1]}\n\n` +
@@ -190,19 +198,19 @@ describe('openai-compatible: a usage chunk the upstream sends unasked', () => {
       sseHead(res);
       res.write(`data: ${chunk({ role: 'assistant', content: 'hi' })}\n\n`);
       res.write(`data: ${chunk({}, 'stop')}\n\n`);
-      res.write(`data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage })}\n\n`);
+      res.write(`data: ${usageChunk(usage)}\n\n`);
       res.end('data: [DONE]\n\n');
     });
     const adapter = createProviderAdapter({ name: 'glm', type: 'zhipu', baseUrl: `${up.url}/v4`, apiKey: KEY }, 'glm-4-flash');
     try {
       const unasked = await adapter.chatCompletionStream({ model: 'x', messages: [{ role: 'user', content: 'hi' }] });
       assert.equal(up.requests.at(-1)!.json.stream_options, undefined, 'zhipu is not asked for usage');
-      const text = Buffer.concat((await collect(unasked.sse())).map((f) => Buffer.from(f))).toString('utf8');
+      const text = await sseText(unasked);
       assert.ok(!text.includes('"choices":[]'), text);
       assert.ok(text.endsWith('data: [DONE]\n\n'));
       assert.deepEqual(unasked.usage, usage);
       const asked = await adapter.chatCompletionStream({ model: 'x', messages: [{ role: 'user', content: 'hi' }], stream_options: { include_usage: true } });
-      const askedText = Buffer.concat((await collect(asked.sse())).map((f) => Buffer.from(f))).toString('utf8');
+      const askedText = await sseText(asked);
       assert.ok(askedText.includes('"choices":[]'), 'a client that asked gets it');
     } finally {
       await adapter.close();
@@ -294,14 +302,14 @@ describe('openai-compatible: a finished stream that ends without [DONE]', () => 
       }
       // Python-style separators: the scan must see the key with spaces too.
       res.write(`data: ${JSON.stringify(JSON.parse(chunk({}, 'content_filter')), null, 0).replace('"finish_reason":', '"finish_reason": ')}\n\n`);
-      res.write(`data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage })}\n\n`);
+      res.write(`data: ${usageChunk(usage)}\n\n`);
       res.end(); // no [DONE]
     });
     const adapter = adapterFor(up);
     const open = (content: string, include_usage = true) => adapter.chatCompletionStream({ model: 'x', messages: [{ role: 'user', content }], stream_options: { include_usage } });
     try {
       const s = await open('finished');
-      const text = Buffer.concat((await collect(s.sse())).map((f) => Buffer.from(f))).toString('utf8');
+      const text = await sseText(s);
       assert.match(text, /"whole"/);
       assert.ok(text.endsWith('data: [DONE]\n\n'), 'the client gets [DONE]');
       assert.equal(text.match(/\[DONE\]/g)!.length, 1);

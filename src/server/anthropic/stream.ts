@@ -39,7 +39,8 @@ export class MessagesStreamWriter {
   /** OpenAI tool_calls index -> Anthropic block index (calls without an index get negative keys). */
   private readonly toolBlocks = new Map<number, number>();
   /** The key and id of the tool call seen last, for pieces that come without an index. */
-  private lastTool: { key: number; id: string | undefined } | undefined;
+  private lastToolKey: number | undefined;
+  private lastToolId: string | undefined;
   private finish: Record<string, unknown> | undefined;
   private usage: Usage | undefined;
 
@@ -61,7 +62,8 @@ export class MessagesStreamWriter {
     }
     for (const tc of delta.tool_calls ?? []) {
       const n = this.toolKey(tc.index, tc.id);
-      this.lastTool = { key: n, id: tc.id ?? this.lastTool?.id };
+      this.lastToolKey = n;
+      if (tc.id !== undefined) this.lastToolId = tc.id;
       let block = this.toolBlocks.get(n);
       if (block === undefined) {
         out += this.startBlock({ type: 'tool_use', id: tc.id ?? `toolu_${this.index + 1}`, name: tc.function?.name ?? '', input: {} }, 'tool_use');
@@ -124,8 +126,7 @@ export class MessagesStreamWriter {
    */
   private toolKey(index: number | undefined, id: string | undefined): number {
     if (index !== undefined) return index;
-    const last = this.lastTool;
-    if (last !== undefined && (id === undefined || id === last.id)) return last.key;
+    if (this.lastToolKey !== undefined && (id === undefined || id === this.lastToolId)) return this.lastToolKey;
     let key = -1;
     while (this.toolBlocks.has(key)) key--;
     return key;
