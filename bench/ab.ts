@@ -8,6 +8,8 @@
  * A_DIST / B_DIST: a build's `dist` directory (e.g. a `git worktree` of the base commit, built with
  * `npx tsc -p tsconfig.json`, beside a `node_modules` link). Default: 50 connections, CPU µs and bytes
  * allocated per request, req/s and p99; `one`: 1 connection, mean and p99 latency (what a stall shows in).
+ * `AB_A_EXTRA` / `AB_B_EXTRA`: JSON config sections merged over that side's (e.g. the same build twice,
+ * `AB_B_EXTRA='{"usage":{"enabled":false}}'`, to see what one feature costs).
  */
 import { resolve } from 'node:path';
 import type { GatewayChild, Upstream } from './lib/children.js';
@@ -44,8 +46,9 @@ async function one(g: GatewayChild): Promise<Round> {
 }
 
 const up: Upstream = await ca.startUpstream();
-const ga = await ca.startGateway({ upstream: up, maxPoolSize: 50 });
-const gb = await cb.startGateway({ upstream: up, maxPoolSize: 50 });
+const extra = (name: string) => (process.env[name] ? (JSON.parse(process.env[name]) as Record<string, unknown>) : undefined);
+const ga = await ca.startGateway({ upstream: up, maxPoolSize: 50, extra: extra('AB_A_EXTRA') });
+const gb = await cb.startGateway({ upstream: up, maxPoolSize: 50, extra: extra('AB_B_EXTRA') });
 try {
   for (const g of [ga, gb]) await runLoad({ url: g.chatUrl, connections, durationS: 2, body });
   const ra: Round[] = [];

@@ -1,4 +1,4 @@
-import type { UsageGroupBy, UsageRow } from './types.js';
+import type { UsageGroup, UsageGroupBy, UsageRow } from './types.js';
 
 /** Column names and order shared by both stores. */
 export const COLUMNS = [
@@ -19,24 +19,14 @@ export const COLUMNS = [
   'cost',
 ] as const;
 
-export function rowValues(r: UsageRow): Array<string | number | null> {
-  return [
-    r.id,
-    r.ts,
-    r.requestId,
-    r.key,
-    r.model,
-    r.deployment,
-    r.status,
-    r.errorCode,
-    r.promptTokens,
-    r.completionTokens,
-    r.totalTokens,
-    Math.round(r.latencyMs),
-    r.ttftMs === null ? null : Math.round(r.ttftMs),
-    r.stream ? 1 : 0,
-    r.cost,
-  ];
+/** Rows' values in `COLUMNS` order, one row after another in one array (one structured clone, no array per row). */
+export function flatRowValues(rows: readonly UsageRow[]): Array<string | number | null> {
+  const out: Array<string | number | null> = [];
+  for (const r of rows) {
+    out.push(r.id, r.ts, r.requestId, r.key, r.model, r.deployment, r.status, r.errorCode, r.promptTokens, r.completionTokens, r.totalTokens);
+    out.push(Math.round(r.latencyMs), r.ttftMs === null ? null : Math.round(r.ttftMs), r.stream ? 1 : 0, r.cost);
+  }
+  return out;
 }
 
 export function rowFrom(rec: Record<string, unknown>): UsageRow {
@@ -80,4 +70,18 @@ export function groupColumn(groupBy: UsageGroupBy, dayExpr: string): string {
  */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A summary group from either store's row (PostgreSQL returns its sums as strings). */
+export function toGroup(r: Record<string, unknown>): UsageGroup {
+  return {
+    group: r.grp === null || r.grp === undefined ? null : String(r.grp),
+    requests: Number(r.requests),
+    errors: Number(r.errors),
+    prompt_tokens: Number(r.prompt_tokens),
+    completion_tokens: Number(r.completion_tokens),
+    total_tokens: Number(r.total_tokens),
+    cost: Number(r.cost),
+    priced_requests: Number(r.priced_requests),
+  };
 }

@@ -93,13 +93,19 @@ export class UsageLedger {
       return;
     }
     this.buffer.push(row);
-    // A full batch goes out on the next turn of the event loop, not in the caller's.
-    if (this.buffer.length >= this.opts.batchSize && this.soon === undefined && this.up !== false) {
-      this.soon = setImmediate(() => {
-        this.soon = undefined;
-        void this.flush();
-      });
-    }
+    if (this.buffer.length >= this.opts.batchSize) this.scheduleBatch();
+  }
+
+  /**
+   * A full batch goes out on the next turn of the event loop, not in the caller's; while a write is
+   * under way, when it ends (that write goes on to the next batch only if a whole one is waiting).
+   */
+  private scheduleBatch(): void {
+    if (this.buffer.length < this.opts.batchSize || this.soon !== undefined || this.flushing !== undefined || this.up === false || this.closed) return;
+    this.soon = setImmediate(() => {
+      this.soon = undefined;
+      void this.drain(false, true);
+    });
   }
 
   /**
@@ -115,24 +121,34 @@ export class UsageLedger {
   /**
    * Write what is buffered; true when all of it was written. A write under way that fails ends it
    * (that was the attempt); `waitWhileDown` false: a retry under way to a store that is down is not
-   * waited for either.
+   * waited for either. `wholeBatches`: write only full batches (a busy gateway's batches).
    */
-  private async drain(waitWhileDown: boolean): Promise<boolean> {
+  private async drain(waitWhileDown: boolean, wholeBatches = false): Promise<boolean> {
     while (this.flushing !== undefined) {
       if (!waitWhileDown && this.up === false) return false;
       if (!(await this.flushing)) return false;
     }
     if (this.buffer.length === 0) return true;
     if (this.abandoned) return false;
-    this.flushing = this.writeAll().finally(() => {
+    this.flushing = this.writeAll(wholeBatches).finally(() => {
       this.flushing = undefined;
+      this.scheduleBatch();
     });
     return this.flushing;
   }
 
-  private async writeAll(): Promise<boolean> {
-    while (this.buffer.length > 0 && !this.abandoned) {
-      const batch = this.buffer.slice(0, this.opts.batchSize);
+  /**
+   * Write the rows buffered now (`wholeBatches`: only full batches, while there are). Rows recorded
+   * meanwhile wait for a full batch or the timer: with a store whose write takes real time (the
+   * SQLite thread, PostgreSQL), writing them too would turn a busy gateway's batches into a small
+   * one per round trip.
+   */
+  private async writeAll(wholeBatches: boolean): Promise<boolean> {
+    let due = wholeBatches ? 0 : this.buffer.length;
+    while (!this.abandoned) {
+      const size = wholeBatches ? (this.buffer.length >= this.opts.batchSize ? this.opts.batchSize : 0) : Math.min(due, this.opts.batchSize);
+      if (size === 0) break;
+      const batch = this.buffer.slice(0, size);
       try {
         await this.store.insert(batch);
       } catch (err) {
@@ -143,6 +159,7 @@ export class UsageLedger {
       // Rows recorded meanwhile were appended behind the batch.
       this.buffer.splice(0, batch.length);
       this.writtenRows += batch.length;
+      due -= batch.length;
       this.setUp(true, undefined);
     }
     return true;

@@ -1,7 +1,6 @@
 import net from 'node:net';
 import type pg from 'pg';
-import { COLUMNS, groupColumn, quoteIdent, rowFrom, rowValues } from './columns.js';
-import { toGroup } from './sqlite.js';
+import { COLUMNS, flatRowValues, groupColumn, quoteIdent, rowFrom, toGroup } from './columns.js';
 import { DEFAULT_STORE_TIMEOUT_MS, type UsageGroup, type UsageQuery, type UsageRow, type UsageStore } from './types.js';
 
 /**
@@ -131,12 +130,8 @@ export class PostgresUsageStore implements UsageStore {
     if (rows.length === 0) return;
     await this.init();
     const n = COLUMNS.length;
-    const values: Array<string | number | null> = [];
-    const tuples: string[] = [];
-    rows.forEach((r, i) => {
-      values.push(...rowValues(r));
-      tuples.push(`(${COLUMNS.map((_, j) => `$${i * n + j + 1}`).join(', ')})`);
-    });
+    const values = flatRowValues(rows);
+    const tuples = rows.map((_, i) => `(${COLUMNS.map((_, j) => `$${i * n + j + 1}`).join(', ')})`);
     await (await this.db()).query(`INSERT INTO ${this.t} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING`, values);
   }
 
