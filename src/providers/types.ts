@@ -31,6 +31,8 @@ export interface ChatCompletionRequest {
   temperature?: number | null;
   top_p?: number | null;
   stop?: string | string[] | null;
+  /** Choices to generate (passed on as given; a stream with more than one ends well only with `[DONE]`). */
+  n?: number | null;
   tools?: Array<{ type: 'function'; function: { name: string; description?: string; parameters?: Record<string, unknown> } }>;
   tool_choice?: 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } } | null;
   parallel_tool_calls?: boolean | null;

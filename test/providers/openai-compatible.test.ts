@@ -326,6 +326,31 @@ describe('openai-compatible: a finished stream that ends without [DONE]', () => 
       await up.close();
     }
   });
+
+  it('with n: 2, a body cut after the first choice\'s finish_reason but before the second\'s counted as whole: only [DONE] ends such a stream well', async () => {
+    const up = await startUpstream(async (req, res) => {
+      sseHead(res);
+      const c = (index: number, delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index, delta, finish_reason: finish }] });
+      res.write(`data: ${c(0, { role: 'assistant', content: 'first' })}\n\n`);
+      res.write(`data: ${c(1, { role: 'assistant', content: 'sec' })}\n\n`);
+      res.write(`data: ${c(0, {}, 'stop')}\n\n`);
+      if (req.json?.n === 2) {
+        res.end(); // choice 1 never finished, no [DONE]
+        return;
+      }
+      res.end(); // n absent: one choice as far as the client asked; it finished
+    });
+    const adapter = adapterFor(up);
+    try {
+      const two = await adapter.chatCompletionStream({ model: 'x', n: 2, messages: [{ role: 'user', content: 'hi' }] });
+      await assert.rejects(collect(two.sse()), (e: ProviderError) => e.errorClass === 'stream_error' && e.body.error.code === 'stream_incomplete');
+      const one = await adapter.chatCompletionStream({ model: 'x', messages: [{ role: 'user', content: 'hi' }] });
+      assert.ok((await sseText(one)).endsWith('data: [DONE]\n\n'), 'a single-choice request still ends well after its finish_reason');
+    } finally {
+      await adapter.close();
+      await up.close();
+    }
+  });
 });
 
 describe('openai-compatible: the caller hangs up', () => {

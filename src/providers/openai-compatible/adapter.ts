@@ -103,7 +103,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
       });
     }
     // A usage-only chunk reaches only a client that asked for one: whether we asked, or the upstream sent it unasked.
-    const stream = new OpenAISseStream(this.streamContext(res.body, signal, settle), { dropUsageChunk: !clientWantsUsage });
+    const stream = new OpenAISseStream(this.streamContext(res.body, signal, settle), { dropUsageChunk: !clientWantsUsage, choices: typeof request.n === 'number' ? request.n : 1 });
     await stream.open();
     return stream;
   }

@@ -21,6 +21,11 @@ const enum Verdict {
 export interface OpenAISseStreamOptions {
   /** The client did not ask for usage (`stream_options.include_usage`): keep the usage-only chunk from it (its usage is still read). */
   dropUsageChunk?: boolean;
+  /**
+   * Choices the request asked for (`n`; default 1). With more than one, a body that ends without
+   * `[DONE]` is a cut stream even after a `finish_reason`: the scan does not tell whose it was.
+   */
+  choices?: number;
 }
 
 /**
@@ -33,12 +38,15 @@ export interface OpenAISseStreamOptions {
  */
 export class OpenAISseStream extends UpstreamSseStream {
   private readonly dropUsageChunk: boolean;
+  /** One choice was asked for: then a `finish_reason` makes the answer whole without `[DONE]`. */
+  private readonly oneChoice: boolean;
   /** A chunk carried a `finish_reason`: the answer is whole even if the body ends without `[DONE]`. */
   private answered = false;
 
   constructor(ctx: UpstreamStreamContext, options: OpenAISseStreamOptions = {}) {
     super(ctx);
     this.dropUsageChunk = options.dropUsageChunk === true;
+    this.oneChoice = (options.choices ?? 1) <= 1;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<ChatCompletionChunk> {
@@ -157,10 +165,11 @@ export class OpenAISseStream extends UpstreamSseStream {
   /**
    * Some servers close a finished stream without `[DONE]` (Azure's DeepSeek after a content filter,
    * some self-hosted ones): a body that ends after a `finish_reason` is a whole answer, one that ends
-   * before it is cut.
+   * before it is cut. With `n` > 1 one choice's `finish_reason` says nothing of the others': only
+   * `[DONE]` ends such a stream well.
    */
   protected override endedWell(): boolean {
-    return this.answered;
+    return this.answered && this.oneChoice;
   }
 
   /** The first data event must be a chunk (or `[DONE]`); an error frame or garbage rejects the open. */
