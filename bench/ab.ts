@@ -34,6 +34,8 @@ const body = stream ? STREAM_BODY : CHAT_BODY;
 interface Round {
   cpu: number;
   alloc: number;
+  /** The gateway's event-loop utilization over the round (0..1). */
+  elu: number;
   r: LoadResult;
 }
 
@@ -42,7 +44,7 @@ async function one(g: GatewayChild): Promise<Round> {
   await g.call('gc-start');
   const r = await runLoad({ url: g.chatUrl, connections, durationS: 3, body });
   const { report, cpu } = await g.call<{ report: GcReport; cpu: { user: number; system: number } }>('gc-stop');
-  return { cpu: (cpu.user + cpu.system - c0.user - c0.system) / r.ok, alloc: report.allocatedBytes / r.ok, r };
+  return { cpu: (cpu.user + cpu.system - c0.user - c0.system) / r.ok, alloc: report.allocatedBytes / r.ok, elu: report.eventLoopUtilization, r };
 }
 
 const up: Upstream = await ca.startUpstream();
@@ -65,7 +67,7 @@ try {
   const line = (name: string, xs: Round[]) => {
     const m = (f: (x: Round) => number) => median(xs.map(f));
     return (
-      `${name}: CPU ${m((x) => x.cpu).toFixed(1)} µs (least ${Math.min(...xs.map((x) => x.cpu)).toFixed(1)}), ${(m((x) => x.alloc) / 1024).toFixed(1)} KB allocated per request, ` +
+      `${name}: CPU ${m((x) => x.cpu).toFixed(1)} µs (least ${Math.min(...xs.map((x) => x.cpu)).toFixed(1)}), ${(m((x) => x.alloc) / 1024).toFixed(1)} KB allocated per request, event loop busy ${(m((x) => x.elu) * 100).toFixed(0)} %, ` +
       `${m((x) => x.r.rps).toFixed(0)} req/s, mean ${m((x) => x.r.mean).toFixed(3)} ms, p99 ${m((x) => x.r.p99).toFixed(2)} ms (rounds' p99: ${xs.map((x) => x.r.p99.toFixed(2)).join(' ')})`
     );
   };

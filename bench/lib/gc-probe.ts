@@ -4,6 +4,7 @@
  * minus the used-heap after the previous one), plus the growth since the last; pauses = each
  * collection's cost. Used inside the benchmark children (IPC `gc-start` / `gc-stop`).
  */
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
 
 export interface GcReport {
@@ -18,6 +19,8 @@ export interface GcReport {
   /** Mark-compact (and incremental marking steps). */
   otherGcs: number;
   otherMaxMs: number;
+  /** Share of the window the main thread's event loop was busy (0..1): near 1, that thread is the bottleneck. */
+  eventLoopUtilization: number;
 }
 
 interface Stat {
@@ -31,12 +34,14 @@ export class GcProbe {
   private profiler: GCProfiler | undefined;
   private startUsed = 0;
   private startAt = 0;
+  private startElu: EventLoopUtilization | undefined;
 
   start(): void {
     this.profiler?.stop();
     this.profiler = new GCProfiler();
     this.startAt = performance.now();
     this.startUsed = getHeapStatistics().used_heap_size;
+    this.startElu = performance.eventLoopUtilization();
     this.profiler.start();
   }
 
@@ -55,6 +60,7 @@ export class GcProbe {
       scavengesOver1ms: 0,
       otherGcs: 0,
       otherMaxMs: 0,
+      eventLoopUtilization: performance.eventLoopUtilization(this.startElu).utilization,
     };
     let prev = this.startUsed;
     for (const s of stats) {
