@@ -95,6 +95,8 @@ export function poolOptions(config: GatewayConfig): Omit<AdapterPoolOptions<Pool
     cleanupIntervalMs: p.cleanupInterval,
     healthCheckIntervalMs: p.healthCheckInterval,
     healthCheckTimeoutMs: p.healthCheckTimeout,
+    createRetryInitialMs: p.createRetryInitial,
+    createRetryMaxMs: p.createRetryMax,
     keys,
     keyOptions,
   };

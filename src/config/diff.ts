@@ -42,6 +42,8 @@ export const RESTART_REQUIRED: readonly string[] = [
   'pool.cleanupInterval',
   'pool.healthCheckInterval',
   'pool.healthCheckTimeout',
+  'pool.createRetryInitial',
+  'pool.createRetryMax',
   'metrics.processMetrics',
   // The dashboard's history buffers are sized once.
   'metrics.history',

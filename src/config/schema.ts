@@ -185,6 +185,12 @@ export const poolSchema = z
     cleanupInterval: duration().default('60s'),
     healthCheckInterval: duration().default('5m'),
     healthCheckTimeout: duration().default('10s'),
+    /**
+     * Backoff between failed creates (a pool whose upstream refuses the key or is down): doubles from
+     * the first to the longest. Each retry is a request to the provider.
+     */
+    createRetryInitial: duration().default('100ms'),
+    createRetryMax: duration().default('5s'),
     /** Adapters across all pools; unset = no global limit. */
     maxTotal: int(1).optional(),
     /** Callers queued per pool before new ones are refused at once; unset = unlimited. */
@@ -420,7 +426,7 @@ export const configShape = {
 
 /** What the cross-field checks need; any part may be missing when its section failed its own checks. */
 export interface CrossCheckInput {
-  pool?: { minPoolSize: number; maxPoolSize: number } | undefined;
+  pool?: { minPoolSize: number; maxPoolSize: number; createRetryInitial?: number; createRetryMax?: number } | undefined;
   /** Every provider name written in the file (valid or not), so a reference to a broken provider is not "unknown". */
   providerNames?: readonly string[] | undefined;
   /** Types of the providers that are valid on their own. */
@@ -451,6 +457,10 @@ export interface CrossCheckInput {
 export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | number>, message: string) => void): void {
   if (cfg.pool && cfg.pool.minPoolSize > cfg.pool.maxPoolSize) {
     add(['pool', 'minPoolSize'], `minPoolSize (${cfg.pool.minPoolSize}) exceeds maxPoolSize (${cfg.pool.maxPoolSize})`);
+  }
+  const retry = cfg.pool;
+  if (retry?.createRetryInitial !== undefined && retry.createRetryMax !== undefined && retry.createRetryMax < retry.createRetryInitial) {
+    add(['pool', 'createRetryMax'], `createRetryMax (${formatDuration(retry.createRetryMax)}) is shorter than createRetryInitial (${formatDuration(retry.createRetryInitial)})`);
   }
   if (cfg.models === undefined) return;
   if (Object.keys(cfg.models).length === 0) add(['models'], 'at least one model is required');

@@ -114,6 +114,20 @@ models:
   });
 });
 
+describe('config: create retries', () => {
+  test('the backoff between failed creates was a library option only (a wrong key meant a request to the provider every 5 s, for good): pool.createRetryInitial / createRetryMax', () => {
+    const defaults = poolOptions(parseConfig(MINIMAL, { env: {} }));
+    assert.equal(defaults.createRetryInitialMs, 100);
+    assert.equal(defaults.createRetryMaxMs, 5_000);
+    const set = poolOptions(parseConfig(`pool:\n  createRetryInitial: 1s\n  createRetryMax: 2m\n${MINIMAL}`, { env: {} }));
+    assert.equal(set.createRetryInitialMs, 1_000);
+    assert.equal(set.createRetryMaxMs, 120_000);
+    const err = configError(`pool:\n  createRetryInitial: 10s\n  createRetryMax: 1s\n${MINIMAL}`);
+    assert.deepEqual(err.issues.map((i) => i.path), ['pool.createRetryMax']);
+    assert.match(err.message, /createRetryMax \(1s\) is shorter than createRetryInitial \(10s\)/);
+  });
+});
+
 describe('config: durations and sizes', () => {
   test('parseDuration', () => {
     assert.equal(parseDuration('500ms'), 500);
