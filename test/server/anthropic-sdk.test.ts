@@ -239,6 +239,40 @@ models:
     });
   }
 
+  test('regression: parallel tool calls whose argument pieces interleave ended the stream with an error event, and finalMessage() threw; now the same message as messages.create', async () => {
+    const calls = [
+      { id: 'call_p', name: 'get_weather', arguments: '{"city":"Paris"}' },
+      { id: 'call_r', name: 'get_weather', arguments: '{"city":"Rome"}' },
+    ];
+    up.onChat = (r: UpstreamRequest) => {
+      if (!r.body.stream) {
+        openAICompletion(r.res, { tools: calls, finish: 'tool_calls', usage: { prompt_tokens: 9, completion_tokens: 6, total_tokens: 15 } });
+        return;
+      }
+      r.res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const frame = (delta: unknown, finish: string | null = null, usage?: unknown) =>
+        r.res.write(`data: ${JSON.stringify({ id: 'chatcmpl-42', object: 'chat.completion.chunk', created: 1, model: 'up-model', choices: usage ? [] : [{ index: 0, delta, finish_reason: finish }], ...(usage ? { usage } : {}) })}\n\n`);
+      // One chunk starts both calls, then their argument pieces alternate.
+      frame({ role: 'assistant', tool_calls: calls.map((c, index) => ({ index, id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments.slice(0, 5) } })) });
+      for (let at = 5; at < 16; at += 5) for (const [index, c] of calls.entries()) frame({ tool_calls: [{ index, function: { arguments: c.arguments.slice(at, at + 5) } }] });
+      frame({}, 'tool_calls');
+      frame(undefined, null, { prompt_tokens: 9, completion_tokens: 6, total_tokens: 15 });
+      r.res.end('data: [DONE]\n\n');
+    };
+    const params = { model: 'claude-via-openai', max_tokens: 64, tools: [WEATHER_TOOL], messages: [{ role: 'user' as const, content: 'Weather in Paris and Rome?' }] };
+    const streamed = await client.messages.stream(params).finalMessage();
+    const created = await client.messages.create(params);
+    assert.deepEqual(
+      streamed.content.map((b) => (b.type === 'tool_use' ? [b.id, b.input] : b.type)),
+      [
+        ['call_p', { city: 'Paris' }],
+        ['call_r', { city: 'Rome' }],
+      ],
+    );
+    assert.equal(streamed.stop_reason, 'tool_use');
+    assert.deepEqual(streamed.content, created.content);
+  });
+
   test('stop_sequence and max_tokens stop reasons; images go out as image_url parts', async () => {
     answerWith(up, { text: 'abc', finish: 'stop', extra: { stop_reason: '###' }, usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
     const params = {

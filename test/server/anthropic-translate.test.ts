@@ -278,15 +278,50 @@ describe('OpenAI chunks -> Anthropic stream events', () => {
     });
   });
 
-  test('two tool calls in a row are two blocks; interleaved argument pieces are refused', () => {
+  test('two tool calls in a row are two blocks, in order', () => {
     const w = new MessagesStreamWriter('gw', undefined);
     let out = w.push(chunk({ tool_calls: [{ index: 0, id: 'a', function: { name: 'f', arguments: '{}' } }] }));
     out += w.push(chunk({ tool_calls: [{ index: 1, id: 'b', function: { name: 'g', arguments: '{}' } }] }));
+    out += w.push(chunk({}, 'tool_calls'));
     assert.deepEqual(
-      events(out).filter((e) => e.event === 'content_block_start').map((e) => [e.data.index, e.data.content_block.id]),
+      events(out + w.end()).filter((e) => e.event === 'content_block_start').map((e) => [e.data.index, e.data.content_block.id]),
       [[0, 'a'], [1, 'b']],
     );
-    assert.throws(() => w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: '1' } }] })), (err: unknown) => err instanceof ProviderError && err.errorClass === 'bad_response');
+  });
+
+  test('parallel tool calls whose argument pieces interleave (one chunk starts calls 0 and 1, then more of 0) ended the stream with an error: every delta lands inside its own block', () => {
+    const w = new MessagesStreamWriter('gw', undefined);
+    let out = w.push(chunk({ content: 'Checking both.' }));
+    out += w.push(chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'weather', arguments: '{"ci' } }, { index: 1, id: 'call_b', type: 'function', function: { name: 'time', arguments: '{"zo' } }] }));
+    out += w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: 'ty":"Paris"}' } }] }));
+    out += w.push(chunk({ tool_calls: [{ index: 1, function: { arguments: 'ne":"CET"}' } }] }));
+    out += w.push(chunk({ content: ' Done.' }));
+    out += w.push(chunk({}, 'tool_calls'));
+    const ev = events(out + w.end());
+    // Each block: one start, its deltas, one stop, and nothing for it after the stop.
+    const stopped = new Set<number>();
+    const started: number[] = [];
+    for (const e of ev) {
+      if (e.event === 'content_block_start') {
+        assert.equal(started.length, stopped.size, `block ${e.data.index} starts only after the one before it stopped`);
+        started.push(e.data.index);
+      }
+      if (e.event === 'content_block_delta') assert.ok(!stopped.has(e.data.index) && started.at(-1) === e.data.index, `a delta for block ${e.data.index} inside that block`);
+      if (e.event === 'content_block_stop') stopped.add(e.data.index);
+    }
+    assert.deepEqual(started, [0, 1, 2, 3]);
+    assert.equal(stopped.size, 4);
+    const blocks = ev.filter((e) => e.event === 'content_block_start').map((e) => e.data.content_block);
+    assert.deepEqual(
+      blocks.map((b) => [b.type, b.id ?? null, b.name ?? null]),
+      [['text', null, null], ['tool_use', 'call_a', 'weather'], ['tool_use', 'call_b', 'time'], ['text', null, null]],
+    );
+    const deltas = (i: number) => ev.filter((e) => e.event === 'content_block_delta' && e.data.index === i).map((e) => e.data.delta.partial_json ?? e.data.delta.text).join('');
+    assert.equal(deltas(0), 'Checking both.');
+    assert.deepEqual(JSON.parse(deltas(1)), { city: 'Paris' });
+    assert.deepEqual(JSON.parse(deltas(2)), { zone: 'CET' });
+    assert.equal(deltas(3), ' Done.');
+    assert.equal(ev.find((e) => e.event === 'message_delta')!.data.delta.stop_reason, 'tool_use');
   });
 
   test('tool calls streamed without an index are separate blocks, not one block of two JSON texts', () => {
@@ -324,13 +359,6 @@ describe('OpenAI chunks -> Anthropic stream events', () => {
     const ev = events(w.push(chunk({ content: 'hi' })) + w.push(chunk({}, 'stop')) + w.end(undefined, { prompt_tokens: 40, completion_tokens: 1, total_tokens: 41 }));
     assert.equal(ev[0]!.data.message.usage.input_tokens, 42);
     assert.equal(ev.find((e) => e.event === 'message_delta')!.data.usage.input_tokens, 40);
-  });
-
-  test('interleaved tool-call arguments name the serving provider, not "gateway"', () => {
-    const w = new MessagesStreamWriter('gw', undefined, { provider: 'deepseek' });
-    w.push(chunk({ tool_calls: [{ index: 0, id: 'a', function: { name: 'f', arguments: '' } }] }));
-    w.push(chunk({ tool_calls: [{ index: 1, id: 'b', function: { name: 'g', arguments: '' } }] }));
-    assert.throws(() => w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: '{}' } }] })), (err: unknown) => err instanceof ProviderError && err.provider === 'deepseek');
   });
 
   test('an empty answer still opens and closes the message', () => {

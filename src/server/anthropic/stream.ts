@@ -1,4 +1,3 @@
-import { ProviderError } from '../../providers/errors.js';
 import type { ChatCompletionChunk, Usage } from '../../providers/types.js';
 import { messageId, stopOf, toAnthropicUsage } from './response.js';
 import type { AnthropicErrorBody } from './errors.js';
@@ -20,24 +19,32 @@ export interface StreamWriterOptions {
    * `message_delta` carries the upstream's count (newer SDKs take that one).
    */
   inputTokens?: number;
-  /** The serving deployment's provider, named in the error of a stream that cannot be translated. */
-  provider?: string;
 }
+
+/** Content that arrived while a tool call's block was open: sent whole after it, at the end. */
+type HeldBlock = { kind: 'text'; text: string } | { kind: 'tool_use'; id: string | undefined; name: string; args: string };
 
 /**
  * OpenAI chunks -> Anthropic's stream events, as the Messages API sends them: `message_start` and a
  * `ping`, then per content block `content_block_start`, its deltas (`text_delta`, `input_json_delta`)
  * and `content_block_stop`, then `message_delta` (stop reason and usage) and `message_stop`.
- * A text run and each tool call are one block each, in the order they arrive. Feed every chunk to
- * `push`, then call `end` (or `error`); each returns the frames to write.
+ * Feed every chunk to `push`, then call `end`; each returns the frames to write.
+ *
+ * Anthropic's blocks follow one another, but OpenAI's parallel tool calls may interleave (a chunk
+ * that starts calls 0 and 1, then more arguments for 0). So text streams as it comes until the first
+ * tool call; that call's block then stays open and streams its arguments, and whatever starts after
+ * it (other calls, more text) is held and sent whole, in the order it began, when the stream ends.
  */
 export class MessagesStreamWriter {
   private started = false;
   /** Index of the last block started; -1 before any. */
   private index = -1;
   private open: 'text' | 'tool_use' | undefined;
-  /** OpenAI tool_calls index -> Anthropic block index (calls without an index get negative keys). */
-  private readonly toolBlocks = new Map<number, number>();
+  /** The tool call whose block is open and streams (its key, see toolKey); once set, it stays open to the end. */
+  private liveTool: number | undefined;
+  /** Tool calls seen (live or held), by key. */
+  private readonly tools = new Map<number, HeldBlock | undefined>();
+  private readonly held: HeldBlock[] = [];
   /** The key and id of the tool call seen last, for pieces that come without an index. */
   private lastToolKey: number | undefined;
   private lastToolId: string | undefined;
@@ -57,26 +64,35 @@ export class MessagesStreamWriter {
     if (choice === undefined) return out;
     const delta = choice.delta ?? {};
     if (typeof delta.content === 'string' && delta.content !== '') {
-      if (this.open !== 'text') out += this.startBlock({ type: 'text', text: '' }, 'text');
-      out += eventFrame('content_block_delta', { type: 'content_block_delta', index: this.index, delta: { type: 'text_delta', text: delta.content } });
+      if (this.liveTool !== undefined) this.holdText(delta.content);
+      else {
+        if (this.open !== 'text') out += this.startBlock({ type: 'text', text: '' }, 'text');
+        out += eventFrame('content_block_delta', { type: 'content_block_delta', index: this.index, delta: { type: 'text_delta', text: delta.content } });
+      }
     }
     for (const tc of delta.tool_calls ?? []) {
       const n = this.toolKey(tc.index, tc.id);
       this.lastToolKey = n;
       if (tc.id !== undefined) this.lastToolId = tc.id;
-      let block = this.toolBlocks.get(n);
-      if (block === undefined) {
-        out += this.startBlock({ type: 'tool_use', id: tc.id ?? `toolu_${this.index + 1}`, name: tc.function?.name ?? '', input: {} }, 'tool_use');
-        block = this.index;
-        this.toolBlocks.set(n, block);
+      const args = tc.function?.arguments ?? '';
+      if (n === this.liveTool) {
+        if (args !== '') out += eventFrame('content_block_delta', { type: 'content_block_delta', index: this.index, delta: { type: 'input_json_delta', partial_json: args } });
+        continue;
       }
-      const args = tc.function?.arguments;
-      if (args) {
-        if (block !== this.index || this.open !== 'tool_use') {
-          // Anthropic blocks cannot interleave: a provider that mixes the argument pieces of several calls cannot be translated.
-          throw new ProviderError({ provider: this.options.provider ?? 'upstream', status: 502, errorClass: 'bad_response', message: 'the upstream interleaved the arguments of several tool calls' });
-        }
-        out += eventFrame('content_block_delta', { type: 'content_block_delta', index: block, delta: { type: 'input_json_delta', partial_json: args } });
+      const held = this.tools.get(n);
+      if (held?.kind === 'tool_use') {
+        held.args += args;
+        held.id ??= tc.id;
+        if (held.name === '') held.name = tc.function?.name ?? '';
+      } else if (this.liveTool === undefined) {
+        out += this.startBlock({ type: 'tool_use', id: tc.id ?? `toolu_${this.index + 1}`, name: tc.function?.name ?? '', input: {} }, 'tool_use');
+        this.liveTool = n;
+        this.tools.set(n, undefined);
+        if (args !== '') out += eventFrame('content_block_delta', { type: 'content_block_delta', index: this.index, delta: { type: 'input_json_delta', partial_json: args } });
+      } else {
+        const block: HeldBlock = { kind: 'tool_use', id: tc.id, name: tc.function?.name ?? '', args };
+        this.tools.set(n, block);
+        this.held.push(block);
       }
     }
     if (choice.finish_reason != null) this.finish = choice as unknown as Record<string, unknown>;
@@ -84,14 +100,25 @@ export class MessagesStreamWriter {
   }
 
   /**
-   * The closing events, once the upstream stream ended well. `usage` is what the upstream stream read
-   * (its usage chunk, which the adapter may have kept from the chunks when it asked for it itself).
+   * The closing events, once the upstream stream ended well: the open block's stop, the held blocks
+   * whole, then the stop reason and usage. `usage` is what the upstream stream read (its usage chunk,
+   * which the adapter may have kept from the chunks when it asked for it itself).
    */
   end(fallback?: ChatCompletionChunk, usage?: Usage): string {
     let out = this.started ? '' : this.start(fallback);
+    for (const block of this.held) {
+      if (block.kind === 'text') {
+        out += this.startBlock({ type: 'text', text: '' }, 'text');
+        out += eventFrame('content_block_delta', { type: 'content_block_delta', index: this.index, delta: { type: 'text_delta', text: block.text } });
+      } else {
+        out += this.startBlock({ type: 'tool_use', id: block.id ?? `toolu_${this.index + 1}`, name: block.name, input: {} }, 'tool_use');
+        if (block.args !== '') out += eventFrame('content_block_delta', { type: 'content_block_delta', index: this.index, delta: { type: 'input_json_delta', partial_json: block.args } });
+      }
+    }
+    this.held.length = 0;
     out += this.closeBlock();
     if (usage !== undefined) this.usage = usage;
-    const stop = stopOf(this.finish, this.stopSequences, this.toolBlocks.size > 0);
+    const stop = stopOf(this.finish, this.stopSequences, this.tools.size > 0);
     out += eventFrame('message_delta', {
       type: 'message_delta',
       delta: { stop_reason: stop.reason, stop_sequence: stop.sequence, stop_details: null },
@@ -128,8 +155,14 @@ export class MessagesStreamWriter {
     if (index !== undefined) return index;
     if (this.lastToolKey !== undefined && (id === undefined || id === this.lastToolId)) return this.lastToolKey;
     let key = -1;
-    while (this.toolBlocks.has(key)) key--;
+    while (this.tools.has(key)) key--;
     return key;
+  }
+
+  private holdText(text: string): void {
+    const last = this.held.at(-1);
+    if (last?.kind === 'text') last.text += text;
+    else this.held.push({ kind: 'text', text });
   }
 
   private startBlock(block: Record<string, unknown>, kind: 'text' | 'tool_use'): string {

@@ -156,7 +156,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       wait?.stop();
       const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       const upstream = result.stream;
-      const writer = new MessagesStreamWriter(body.model, body.stop_sequences, { inputTokens: inputEstimate, provider: result.deployment.provider });
+      const writer = new MessagesStreamWriter(body.model, body.stop_sequences, { inputTokens: inputEstimate });
       const firstChunkAt = performance.now();
       const ttftMs = firstChunkAt - life.startedMs;
       if (hangup.aborted) {
