@@ -97,6 +97,23 @@ describe('Anthropic request -> OpenAI chat request', () => {
     });
   });
 
+  test('text blocks of an assistant turn or a tool result were glued into one word at the seam ("…end of file" + "Note" -> "…end of fileNote"): joined with a newline, as system blocks are', () => {
+    const out = toChatRequest(
+      {
+        model: 'm',
+        max_tokens: 5,
+        messages: [
+          { role: 'user', content: 'read it' },
+          { role: 'assistant', content: [{ type: 'text', text: 'Reading.' }, { type: 'tool_use', id: 't', name: 'read', input: {} }, { type: 'text', text: 'Done.' }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'text', text: 'end of file' }, { type: 'text', text: 'Note: truncated' }] }] },
+        ],
+      },
+      false,
+    );
+    assert.equal(out.messages[1]!.content, 'Reading.\nDone.');
+    assert.equal(out.messages[2]!.content, 'end of file\nNote: truncated');
+  });
+
   test('tool results go first as tool messages, the rest of the turn after them; url images; tool_choice tool and no parallel', () => {
     const out = toChatRequest(
       {
@@ -127,7 +144,7 @@ describe('Anthropic request -> OpenAI chat request', () => {
           { id: 'b', type: 'function', function: { name: 'g', arguments: '{"n":1}' } },
         ],
       },
-      { role: 'tool', tool_call_id: 'a', content: 'A1A2' },
+      { role: 'tool', tool_call_id: 'a', content: 'A1\nA2' },
       { role: 'tool', tool_call_id: 'b', content: '' },
       { role: 'user', content: [{ type: 'text', text: 'and also' }, { type: 'image_url', image_url: { url: 'https://x/y.png' } }] },
     ]);

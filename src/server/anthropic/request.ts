@@ -14,7 +14,7 @@ import type { InboundBlock, InboundTool, MessagesRequest } from './types.js';
 export function toChatRequest(req: MessagesRequest, stream: boolean): ChatCompletionRequest {
   const messages: ChatMessage[] = [];
   if (req.system !== undefined) {
-    const text = typeof req.system === 'string' ? req.system : req.system.map((b) => b.text).join('\n');
+    const text = typeof req.system === 'string' ? req.system : req.system.map((b) => b.text).join(BLOCK_SEPARATOR);
     if (text !== '') messages.push({ role: 'system', content: text });
   }
   req.messages.forEach((m, i) => {
@@ -53,14 +53,20 @@ function openAIUser(id: string): string {
   return id.length <= OPENAI_USER_MAX_LENGTH ? id : createHash('sha256').update(id).digest('hex');
 }
 
+/**
+ * Blocks are separate pieces of text (a file's content, then a note after it): joined with a newline,
+ * not glued into one word at the seam. As `system` blocks are.
+ */
+const BLOCK_SEPARATOR = '\n';
+
 /** Assistant turn: text blocks -> content, tool_use blocks -> tool_calls; thinking blocks are dropped. */
 function assistantMessage(blocks: InboundBlock[], i: number): ChatMessage {
-  let text = '';
+  const texts: string[] = [];
   const calls: ToolCall[] = [];
   blocks.forEach((b, j) => {
     switch (b.type) {
       case 'text':
-        text += (b as { text: string }).text;
+        texts.push((b as { text: string }).text);
         break;
       case 'tool_use': {
         const t = b as { id: string; name: string; input: unknown };
@@ -74,6 +80,7 @@ function assistantMessage(blocks: InboundBlock[], i: number): ChatMessage {
         throw unsupportedBlock(b.type, `messages[${i}].content[${j}].type`);
     }
   });
+  const text = texts.join(BLOCK_SEPARATOR);
   const msg: ChatMessage = { role: 'assistant', content: calls.length > 0 && text === '' ? null : text };
   if (calls.length > 0) msg.tool_calls = calls;
   return msg;
@@ -91,16 +98,16 @@ function userMessages(blocks: InboundBlock[], i: number): ChatMessage[] {
     const at = `messages[${i}].content[${j}]`;
     if (b.type === 'tool_result') {
       const r = b as { tool_use_id: string; content?: string | InboundBlock[]; is_error?: boolean };
-      let text = '';
-      if (typeof r.content === 'string') text = r.content;
+      const texts: string[] = [];
+      if (typeof r.content === 'string') texts.push(r.content);
       else {
         (r.content ?? []).forEach((c, k) => {
-          if (c.type === 'text') text += (c as { text: string }).text;
+          if (c.type === 'text') texts.push((c as { text: string }).text);
           else if (c.type === 'image') parts.push(imagePart(c, `${at}.content[${k}]`));
           else throw unsupportedBlock(c.type, `${at}.content[${k}].type`);
         });
       }
-      tools.push({ role: 'tool', tool_call_id: r.tool_use_id, content: text });
+      tools.push({ role: 'tool', tool_call_id: r.tool_use_id, content: texts.join(BLOCK_SEPARATOR) });
     } else if (b.type === 'text') parts.push({ type: 'text', text: (b as { text: string }).text });
     else if (b.type === 'image') parts.push(imagePart(b, at));
     else throw unsupportedBlock(b.type, `${at}.type`);
