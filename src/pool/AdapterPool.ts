@@ -631,6 +631,10 @@ export class AdapterPool<A extends PooledAdapter> {
       this._emit('destroyed', { key: kp.key, adapter: e.adapter, reason });
       this._drained(kp);
       this._onCapacityFreed();
+      // Waiters first, then this key's minimum: cleanup and health checks of a full pool ask for
+      // their replacements before the closes free any room. Not after an eviction, whose room was
+      // taken for another key's waiter.
+      if (reason !== 'evicted') this._dispatch(kp);
     };
     let closing: Promise<void>;
     try {

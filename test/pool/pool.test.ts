@@ -280,6 +280,57 @@ describe('seed test 5: cleanup', () => {
   });
 });
 
+describe('a pool at maxPoolSize', () => {
+  // Bug: cleanup (and a health check's replacement) closed adapters of a full pool and asked for
+  // replacements before the closes had freed room, so none was made: the pool stayed empty, with
+  // health 100 % and no create failure, until the next request or cleanup pass.
+  async function fullPool(opts: Partial<ConstructorParameters<typeof AdapterPool<FakeAdapter>>[0]> = {}) {
+    const made = newPool({ minPoolSize: 2, maxPoolSize: 3, ...opts });
+    const leases = await Promise.all([1, 2, 3].map(() => made.pool.getAdapter('m', 'p')));
+    for (const a of leases) await made.pool.releaseAdapter(a, 'm', 'p');
+    assert.equal(made.pool.stats().pools['m:p']!.total, 3);
+    return made;
+  }
+  async function settled(pool: Pool): Promise<void> {
+    for (let i = 0; i < 50 && (pool.stats().pools['m:p']!.closing > 0 || pool.stats().pools['m:p']!.creating > 0); i++) await sleep(2);
+  }
+
+  test('cleanup of its unhealthy adapters left it empty: it is refilled to minPoolSize once the closes finish', async () => {
+    const { pool, f } = await fullPool();
+    for (const a of f.made) a.healthy = false;
+    await pool.healthCheck();
+    const r = await pool.cleanup();
+    assert.equal(r.removed, 3);
+    await settled(pool);
+    const s = pool.stats().pools['m:p']!;
+    assert.equal(s.total, 2, 'refilled to the minimum');
+    assert.equal(s.available, 2);
+    assert.equal(f.calls, 5, 'two new creates');
+    assertCountersAddUp(pool);
+    await pool.close();
+  });
+
+  test('cleanup of its expired adapters left it empty: refilled too', async () => {
+    const { pool, f } = await fullPool({ maxLifetimeMs: 1_000 });
+    await sleep(1_050);
+    await pool.cleanup();
+    await settled(pool);
+    assert.equal(pool.stats().pools['m:p']!.total, 2);
+    assert.equal(f.made.filter((a) => !a.closed).length, 2);
+    await pool.close();
+  });
+
+  test('a health check that replaced its failing adapters left it empty: refilled too', async () => {
+    const { pool, f } = await fullPool({ maxFailedHealthChecks: 1 });
+    for (const a of f.made) a.healthy = false;
+    const r = await pool.healthCheck();
+    assert.equal(r.replaced, 3);
+    await settled(pool);
+    assert.equal(pool.stats().pools['m:p']!.total, 2);
+    await pool.close();
+  });
+});
+
 describe('limits under load', () => {
   test('randomized concurrent load never exceeds maxPoolSize per key nor maxTotal overall', async () => {
     let live = 0;
