@@ -46,7 +46,12 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   const running = gateway;
   // Reload triggers. The reloader logs each outcome (once, with file and line on failure).
   const reload = (trigger: 'sighup' | 'watch') => void running.reload(trigger);
+  let stopping = false;
   const onHangup = () => {
+    if (stopping) {
+      logger.warn({ event: 'config_reload_ignored', signal: 'SIGHUP' }, 'SIGHUP during shutdown: ignored, in-flight requests are finishing');
+      return;
+    }
     logger.info({ event: 'config_reload_requested', signal: 'SIGHUP' }, 'SIGHUP: reloading the config');
     reload('sighup');
   };
@@ -83,7 +88,6 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   rewatch(config);
   running.reloader.onApplied((next) => rewatch(next.config));
 
-  let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
       // `process.on`, not `once`: a second signal must reach this line, not Node's default (exit 143, no log).
@@ -93,7 +97,8 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
     }
     stopping = true;
     watcher?.close();
-    process.off('SIGHUP', onHangup);
+    // The SIGHUP listener stays: without one, Node's default for SIGHUP kills the process mid-drain
+    // (a reloader sidecar or `systemctl reload` during a rolling restart dropped every request in flight).
     logger.info({ event: 'shutdown_started', signal, timeoutMs: running.config.server.shutdownTimeout }, 'shutting down: finishing in-flight requests');
     running.close().then(
       () => {

@@ -21,7 +21,8 @@ export const USAGE = `Usage:
       (0 picks a free port). --log-format overrides logging.format (auto: readable lines on a
       terminal, JSON when piped). SIGTERM/SIGINT: stop accepting, finish in-flight requests up
       to server.shutdownTimeout, close the pools, exit 0; a second signal exits 1 at once.
-      SIGHUP: reload FILE without dropping a request (an invalid file changes nothing).
+      SIGHUP: reload FILE without dropping a request (an invalid file changes nothing; ignored
+      during a shutdown).
       --watch (or server.watchConfig: true): reload when FILE changes.
   adapterpool check-config FILE
       Validate FILE and print the resolved config (defaults applied, durations in ms, sizes in

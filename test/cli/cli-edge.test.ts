@@ -169,6 +169,32 @@ describe('serve: signals (issue 16 item 10)', () => {
   });
 });
 
+describe('serve: SIGHUP during shutdown', () => {
+  test('a SIGHUP while draining killed the process (Node\'s default once the reload listener was removed) and cut every request in flight: it is ignored, the drain finishes, exit 0', async () => {
+    const file = join(dir, 'hup-drain.yaml');
+    // 10 chunks 60 ms apart: the stream is still running when both signals arrive.
+    await writeFile(file, `providers:\n  m: { type: mock, mock: { chunks: 10, chunkDelay: 60ms } }\nmodels:\n  slow: { providers: [{ provider: m }] }\n`);
+    const s = await serve(['--config', file, '--port', '0']);
+    const res = await fetch(`${s.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'slow', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const body = res.text();
+    s.child.kill('SIGTERM');
+    while (!s.output().includes('shutting down')) await new Promise((r) => setTimeout(r, 10));
+    s.child.kill('SIGHUP');
+    const text = await body;
+    const r = await s.exit;
+    assert.equal(r.signal, null, 'not killed by the signal');
+    assert.equal(r.code, 0);
+    assert.ok(text.endsWith('data: [DONE]\n\n'), 'the stream in flight finished');
+    const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).event);
+    assert.ok(events.includes('config_reload_ignored'), r.stdout);
+    assert.ok(events.includes('shutdown_done'), r.stdout);
+  });
+});
+
 describe('logs (issue 15)', () => {
   test('JSON lines only, numeric levels, epoch times: --log-format pretty prints readable lines', async () => {
     const s = await serve(['--port', '0', '--log-format', 'pretty']);
