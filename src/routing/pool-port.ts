@@ -15,5 +15,8 @@ export interface RouterPool<A extends ChatAdapter = ChatAdapter> {
   releaseAdapter(adapter: A, model: string, provider: string, options?: { healthy?: boolean }): Promise<void>;
   keyState(model: string, provider: string): PoolKeyState | undefined;
   on(event: 'unhealthy' | 'recovered', fn: (e: { key: string; adapter: A }) => void): unknown;
+  /** A health-check run finished: per key, how many adapters it found healthy. */
+  on(event: 'healthCheck', fn: (e: { result: { pools: Record<string, { healthy: number }> } }) => void): unknown;
   off?(event: 'unhealthy' | 'recovered', fn: (e: { key: string; adapter: A }) => void): unknown;
+  off?(event: 'healthCheck', fn: (e: { result: { pools: Record<string, { healthy: number }> } }) => void): unknown;
 }

@@ -157,6 +157,7 @@ export class Router {
     };
     this.pool.on('unhealthy', this.onPoolUnhealthy);
     this.pool.on('recovered', this.onPoolRecovered);
+    this.pool.on('healthCheck', this.onHealthCheck);
   }
 
   on<E extends RouterEventName>(event: E, fn: (payload: RouterEvents[E]) => void): this {
@@ -310,6 +311,7 @@ export class Router {
     this.closed = true;
     this.pool.off?.('unhealthy', this.onPoolUnhealthy);
     this.pool.off?.('recovered', this.onPoolRecovered);
+    this.pool.off?.('healthCheck', this.onHealthCheck);
     this.emitter.removeAllListeners();
   }
 
@@ -659,6 +661,14 @@ export class Router {
   /** A health check passed again: let the next request probe without waiting out the cooldown. */
   private readonly onPoolRecovered = (e: { key: string }): void => {
     this.states.get(e.key)?.breaker.probeNow();
+  };
+
+  /**
+   * The same for adapters that were never unhealthy themselves: after a cleanup replaced a dead
+   * deployment's adapters, its new ones pass the next health check, but no `recovered` event comes.
+   */
+  private readonly onHealthCheck = (e: { result: { pools: Record<string, { healthy: number }> } }): void => {
+    for (const key in e.result.pools) if (e.result.pools[key]!.healthy > 0) this.states.get(key)?.breaker.probeNow();
   };
 }
 
