@@ -61,6 +61,7 @@ export function statusOf(entries: readonly PoolStatsEntry[]): Omit<PoolStatus, '
   let available = 0;
   let inUse = 0;
   let unhealthy = 0;
+  let checking = 0;
   let waiting = 0;
   let lack = 0;
   for (const s of entries) {
@@ -69,6 +70,7 @@ export function statusOf(entries: readonly PoolStatsEntry[]): Omit<PoolStatus, '
     available += s.available;
     inUse += s.in_use;
     unhealthy += s.unhealthy;
+    checking += s.checking;
     waiting += s.waiting;
   }
   return {
@@ -77,6 +79,7 @@ export function statusOf(entries: readonly PoolStatsEntry[]): Omit<PoolStatus, '
     available_adapters: available,
     in_use_adapters: inUse,
     unhealthy_adapters: unhealthy,
+    checking_adapters: checking,
     utilization: ratio(inUse, total, 0),
     health: ratio(total - unhealthy, total + lack, 1),
     waiting,

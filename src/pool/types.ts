@@ -109,6 +109,8 @@ export interface PoolStatus {
   available_adapters: number;
   in_use_adapters: number;
   unhealthy_adapters: number;
+  /** Idle adapters under a health check right now: total = available + in use + unhealthy + checking. */
+  checking_adapters: number;
   /** 0..1, 0 when empty. */
   utilization: number;
   /** 0..1; when there is no adapter, 1, or 0 while a pool's creates fail. */

@@ -34,6 +34,7 @@ function assertCountersAddUp(pool: Pool): void {
   assert.equal(status.in_use_adapters, inUse);
   assert.equal(status.available_adapters, available);
   assert.equal(status.unhealthy_adapters, unhealthy);
+  assert.equal(status.total_adapters, status.available_adapters + status.in_use_adapters + status.unhealthy_adapters + status.checking_adapters, 'status: total = available + in_use + unhealthy + checking');
 }
 
 function newPool(opts: Partial<ConstructorParameters<typeof AdapterPool<FakeAdapter>>[0]> = {}, f = factory()): { pool: Pool; f: ReturnType<typeof factory> } {
@@ -276,6 +277,23 @@ describe('seed test 5: cleanup', () => {
     const s = pool.stats().pools['m:p']!;
     assert.equal(s.unhealthy, 0);
     assert.equal(s.total, 2);
+    await pool.close();
+  });
+});
+
+describe('status during a health check', () => {
+  test('status() lost the adapters under a health check (total 6 = 4 available + 0 + 0): it counts them as checking_adapters', async () => {
+    const { pool, f } = newPool({ minPoolSize: 2, keys: [{ model: 'm', provider: 'p' }] });
+    await pool.start();
+    for (const a of f.made) a.healthCheck = async () => (await sleep(60), true);
+    const running = pool.healthCheck();
+    await sleep(15);
+    const st = pool.status();
+    assert.equal(st.checking_adapters, 2);
+    assert.equal(st.total_adapters, st.available_adapters + st.in_use_adapters + st.unhealthy_adapters + st.checking_adapters);
+    assertCountersAddUp(pool);
+    await running;
+    assert.equal(pool.status().checking_adapters, 0);
     await pool.close();
   });
 });

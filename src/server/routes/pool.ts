@@ -139,6 +139,7 @@ function seedStatus(s: PoolStatus): Record<string, number | null> {
     available_adapters: s.available_adapters,
     in_use_adapters: s.in_use_adapters,
     unhealthy_adapters: s.unhealthy_adapters,
+    checking_adapters: s.checking_adapters,
     utilization_rate: percent(s.utilization),
     health_rate: percent(s.health),
     waiting: s.waiting,
