@@ -72,6 +72,20 @@ const httpUrl = () =>
     }
   });
 
+/** Why `url` is not a Redis URL ioredis can use; undefined when it is. */
+function redisUrlProblem(url: string): string | undefined {
+  if (!/^rediss?:\/\//i.test(url)) return 'not a redis:// or rediss:// URL';
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'not a valid URL (check the host and the port)';
+  }
+  if (u.hostname === '') return 'no host';
+  if (u.pathname !== '' && u.pathname !== '/' && !/^\/\d+$/.test(u.pathname)) return 'the path must be a database number, e.g. /0';
+  return undefined;
+}
+
 /** Long input shortened for messages (a config value or a client's field is never echoed in full). */
 export function capText(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} chars)`;
@@ -393,7 +407,13 @@ export const clusterSchema = z
       .string()
       .optional()
       .transform((v) => (v === '' ? undefined : v))
-      .refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'use a redis:// or rediss:// URL'),
+      // Checked here as ioredis reads it: a URL it cannot parse made `serve` exit with a bare
+      // "Invalid URL" though check-config had passed it.
+      .superRefine((v, ctx) => {
+        if (v === undefined) return;
+        const problem = redisUrlProblem(v);
+        if (problem !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${problem} (${capText(maskUrl(v), 200)}): use redis://[:password@]host:port[/db] or rediss://…` });
+      }),
     /** Every Redis key and channel is under this prefix (each key also has a TTL). */
     prefix: z.string().default('adapterpool:'),
     /** This replica's name in the fleet view; empty = hostname:pid. */

@@ -128,6 +128,19 @@ describe('config: create retries', () => {
   });
 });
 
+describe('config: cluster.redis', () => {
+  test('check-config passed Redis URLs that ioredis cannot parse, and serve then exited with a bare "Invalid URL": the config names the field, and never the password', () => {
+    for (const url of ['redis://127.0.0.1:notaport', 'redis://127.0.0.1:99999', 'redis://[::1:19379', 'redis://:Sekret99@127.0.0.1:notaport', 'redis://h:6379/x', 'http://h:6379']) {
+      const err = configError(`cluster: { redis: "${url}" }\n${MINIMAL}`);
+      assert.deepEqual(err.issues.map((i) => i.path), ['cluster.redis'], url);
+      assert.ok(!err.message.includes('Sekret99'), err.message);
+    }
+    for (const url of ['redis://127.0.0.1:6379', 'redis://:pw@127.0.0.1:6379/2', 'rediss://cache.example:6380', 'redis://[::1]:6379', '']) {
+      parseConfig(`cluster: { redis: "${url}" }\n${MINIMAL}`, { env: {} });
+    }
+  });
+});
+
 describe('config: durations and sizes', () => {
   test('parseDuration', () => {
     assert.equal(parseDuration('500ms'), 500);
