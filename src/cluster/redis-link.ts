@@ -36,6 +36,11 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
   private closed = false;
   /** The state was logged at least once (a replica that starts without Redis says so). */
   private announced = false;
+  /**
+   * The client's last error, the reason logged with `cluster_redis_down`: a wrong password
+   * (WRONGPASS / NOAUTH) reads differently from a network outage (ECONNREFUSED, ENOTFOUND).
+   */
+  private lastError: Error | undefined;
   /** Redis was reachable at least once since start. */
   private reached = false;
   /** A PING is on its way (after a timeout, or while down). */
@@ -67,7 +72,10 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
     this.subscriber = new Redis(opts.url, { ...base, commandTimeout: undefined, enableOfflineQueue: true, connectionName: 'adapterpool-sub' });
     this.client.on('ready', () => this.setState('up'));
     this.client.on('close', () => this.setState('down'));
-    this.client.on('error', () => {}); // state changes are logged by setState; per-error lines would flood
+    // State changes are logged by setState, with the last error as the reason; per-error lines would flood.
+    this.client.on('error', (err: Error) => {
+      this.lastError = err;
+    });
     this.subscriber.on('error', () => {});
     this.subscriber.on('message', (channel: string, message: string) => this.emit('message', channel, message));
   }
@@ -83,7 +91,10 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
   /** Start connecting; resolves at once (the gateway starts without Redis and joins when it is there). */
   connect(): void {
     // A first attempt that fails says so at once; one that hangs says so after the connect timeout.
-    this.client.connect().catch(() => this.setState('down'));
+    this.client.connect().catch((err: unknown) => {
+      if (err instanceof Error) this.lastError = err;
+      this.setState('down');
+    });
     this.subscriber.connect().catch(() => {});
     this.startTimer = setTimeout(() => {
       this.startTimer = undefined;
@@ -168,15 +179,20 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
       this.reached = true;
       this.logger?.info?.({ event: 'cluster_redis_up' }, 'cluster: Redis is reachable, sharing state with the other replicas');
     } else if (this.reached) {
-      this.logger?.warn?.({ event: 'cluster_redis_down' }, 'cluster: Redis is unreachable, serving on local state until it is back');
+      this.logger?.warn?.({ event: 'cluster_redis_down', ...this.reason() }, 'cluster: Redis is unreachable, serving on local state until it is back');
     } else {
       this.logger?.warn?.(
-        { event: 'cluster_redis_down', since_start: true },
+        { event: 'cluster_redis_down', since_start: true, ...this.reason() },
         'cluster: Redis is unreachable since start, serving on local state until it is reached (limits: this replica counts itself alone until it sees the fleet)',
       );
     }
     if (to === 'down') this.probeWhileDown();
     if (changed) this.emit(to);
+  }
+
+  /** ioredis's messages name the address or the server's refusal, never the URL's password. */
+  private reason(): { reason?: string } {
+    return this.lastError === undefined ? {} : { reason: this.lastError.message };
   }
 }
 

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { startGateway } from '../server/helpers.js';
+import { freePort, OwnRedis, sleep, uniquePrefix } from './helpers.js';
+
+/**
+ * Bug: a replica with a wrong Redis password logged only "Redis is unreachable since start", the
+ * same line as a network outage, so a misconfiguration (with that replica counting itself alone
+ * against every limit) looked like a transient fault. The line now carries the client's reason.
+ */
+
+const config = (redis: string) => `
+logging: { level: info }
+usage: { enabled: false }
+cluster: { redis: "${redis}", prefix: "${uniquePrefix()}", connectTimeout: 300ms }
+providers:
+  mock: { type: mock }
+models:
+  m: { providers: [{ provider: mock }] }
+`;
+
+async function downLine(logs: string[]): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 100; i++) {
+    const line = logs.find((l) => l.includes('"event":"cluster_redis_down"'));
+    if (line !== undefined) return JSON.parse(line) as Record<string, unknown>;
+    await sleep(20);
+  }
+  throw new Error('no cluster_redis_down line');
+}
+
+describe('cluster: why Redis is down', () => {
+  let redis: OwnRedis;
+  before(async () => {
+    redis = await OwnRedis.start();
+    const admin = new Redis(redis.url);
+    await admin.config('SET', 'requirepass', 'right-pw-8761');
+    admin.disconnect();
+  });
+  after(() => redis.stop());
+
+  test('a wrong password read like a network outage: cluster_redis_down carries WRONGPASS, and never the password', async () => {
+    const g = await startGateway(config(`redis://:wrong-pw-4410@127.0.0.1:${redis.port}`));
+    try {
+      const line = await downLine(g.logs);
+      assert.equal(line.since_start, true);
+      assert.match(String(line.reason), /WRONGPASS|NOAUTH|invalid password/i);
+      assert.ok(!g.logs.join('').includes('wrong-pw-4410'), 'the password is not logged');
+    } finally {
+      await g.close();
+    }
+  });
+
+  test('a closed port says so', async () => {
+    const g = await startGateway(config(`redis://127.0.0.1:${await freePort()}`));
+    try {
+      assert.match(String((await downLine(g.logs)).reason), /ECONNREFUSED/);
+    } finally {
+      await g.close();
+    }
+  });
+});
