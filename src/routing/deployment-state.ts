@@ -13,6 +13,12 @@ export class DeploymentState {
   ewmaMs: number | undefined;
   /** Calls of this router currently on the deployment (streams count until they end). */
   inFlight = 0;
+  /**
+   * Its circuit is open because a health check found every adapter unhealthy: then a later passing
+   * health check ends the cooldown. Not one that requests opened: a health check cannot see what
+   * failed them.
+   */
+  openedByHealthCheck = false;
   private circuit: CircuitSettings;
 
   constructor(

@@ -13,6 +13,8 @@ export type { RouterPool, PoolKeyState } from './pool-port.js';
 export { CircuitBreaker, Permit, type CircuitState, type CircuitBreakerOptions } from './circuit-breaker.js';
 export { backoffDelay, retryDelay, type BackoffOptions, type JitterMode } from './backoff.js';
 export { LeasedStream, STREAM_CANCELLED } from './leased-stream.js';
+export { LightSignal } from './light-signal.js';
+export { RequestTimeoutError } from './request-budget.js';
 export { DeploymentsAtLimitError, TokenEstimate, type DeploymentAdmission, type AdmissionDenied, type AdmissionVerdict, type Estimate } from './admission.js';
 export {
   createStrategy,

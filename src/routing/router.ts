@@ -15,6 +15,7 @@ import { Permit, type CircuitState } from './circuit-breaker.js';
 import { DeploymentState } from './deployment-state.js';
 import { LeasedStream } from './leased-stream.js';
 import type { RouterPool } from './pool-port.js';
+import { RequestBudget, type RequestTimeoutError } from './request-budget.js';
 import { createStrategy, type DeploymentView, type RandomSource, type Strategy } from './strategies/index.js';
 import {
   DEFAULT_ROUTING_CONFIG,
@@ -99,6 +100,8 @@ interface Attempt<T> {
   state: DeploymentState;
   permit: Permit;
   adapter: ChatAdapter;
+  /** The request's budget, still holding the caller's signal while a stream runs. */
+  budget: RequestBudget | undefined;
 }
 
 /** Retry-After suggested when every deployment is only busy. */
@@ -210,6 +213,7 @@ export class Router {
     const { state, permit, adapter } = a;
     // From here bytes may reach the client: no more retries. The stream's end settles the call.
     const stream = new LeasedStream(a.value, (error) => {
+      a.budget?.detach();
       const broken = state.settle(permit, error);
       void this.release(adapter, state.deployment, broken);
     });
@@ -332,9 +336,12 @@ export class Router {
     const strict = picker.strictPriority;
     const signal = options?.signal;
     const requestId = options?.requestId;
-    // One options object serves both the call and a waiting acquire (both only carry the signal).
-    const callOpts: CallOptions & AcquireOptions = signal === undefined ? NO_SIGNAL : { signal };
     if (signal?.aborted) throw traced(abortError(all[0]?.provider ?? 'router', signal.reason), 0, undefined);
+    // The calls and waits get a signal that fires on the caller's hang-up or when the budget runs out.
+    const budget = cfg.requestTimeoutMs > 0 && Number.isFinite(cfg.requestTimeoutMs) ? new RequestBudget(signal, cfg.requestTimeoutMs) : undefined;
+    const callSignal = budget === undefined ? signal : budget.signal;
+    // One options object serves both the call and a waiting acquire (both only carry the signal).
+    const callOpts: CallOptions & AcquireOptions = callSignal === undefined ? NO_SIGNAL : { signal: callSignal };
 
     const deadline = this.now() + cfg.requestTimeoutMs;
     let attempts = 0;
@@ -348,172 +355,180 @@ export class Router {
     let previousDelay = 0;
     let lastError: unknown;
 
-    for (;;) {
-      // 1. Choose: the retry target; else the strategy's pick among deployments that are up (one pick
-      //    per request: a full pool spills in route order, it does not advance the strategy twice);
-      //    else wait on a busy one.
-      let d: Deployment;
-      let wait: boolean;
-      if (sticky !== undefined) {
-        d = sticky;
-        sticky = undefined;
-        // A busy pool is no reason to queue for a retry either while another deployment could serve.
-        wait = !hasAlternative(this.eligible(all, failed, busy), d, strict);
-      } else {
-        const candidates = this.eligible(all, failed, busy);
-        if (candidates.length > 0) {
-          if (first === undefined) {
-            d = picker.pick(candidates, this.view);
-            perDeployment = 0;
-            previousDelay = 0;
-            wait = !hasAlternative(candidates, d, strict);
-            if (!wait && this.isFull(d)) {
-              // Every pool full: queue where the strategy sent it, so each deployment keeps its share.
-              const spill = nextAfter(candidates, all, d, strict, (c) => !this.isFull(c));
-              if (spill === undefined) wait = true;
-              else {
-                this.emitFailover(requestId, d, attempts, undefined, 'busy');
-                first = d;
-                d = spill;
+    try {
+      for (;;) {
+        // 1. Choose: the retry target; else the strategy's pick among deployments that are up (one pick
+        //    per request: a full pool spills in route order, it does not advance the strategy twice);
+        //    else wait on a busy one.
+        let d: Deployment;
+        let wait: boolean;
+        if (sticky !== undefined) {
+          d = sticky;
+          sticky = undefined;
+          // A busy pool is no reason to queue for a retry either while another deployment could serve.
+          wait = !hasAlternative(this.eligible(all, failed, busy), d, strict);
+        } else {
+          const candidates = this.eligible(all, failed, busy);
+          if (candidates.length > 0) {
+            if (first === undefined) {
+              d = picker.pick(candidates, this.view);
+              perDeployment = 0;
+              previousDelay = 0;
+              wait = !hasAlternative(candidates, d, strict);
+              if (!wait && this.isFull(d)) {
+                // Every pool full: queue where the strategy sent it, so each deployment keeps its share.
+                const spill = nextAfter(candidates, all, d, strict, (c) => !this.isFull(c));
+                if (spill === undefined) wait = true;
+                else {
+                  this.emitFailover(requestId, d, attempts, undefined, 'busy');
+                  first = d;
+                  d = spill;
+                }
               }
+            } else {
+              d = nextAfter(candidates, all, first, strict, alwaysTrue) ?? first;
+              wait = d === first || !hasAlternative(candidates, d, strict);
             }
           } else {
-            d = nextAfter(candidates, all, first, strict, alwaysTrue) ?? first;
-            wait = d === first || !hasAlternative(candidates, d, strict);
+            const next = busy === undefined ? undefined : first !== undefined && busy.includes(first) && this.isUp(first) ? first : this.firstUp(busy);
+            if (next === undefined) {
+              if (lastError !== undefined) throw traced(lastError, attempts, last);
+              if (limitedRetryAfter !== undefined) throw traced(new DeploymentsAtLimitError(route.name, limitedRetryAfter), attempts, last);
+              throw traced(this.noDeployment(route.name, all), attempts, last);
+            }
+            busy!.splice(busy!.indexOf(next), 1);
+            d = next;
+            wait = true;
+            perDeployment = 0;
+            previousDelay = 0;
           }
-        } else {
-          const next = busy === undefined ? undefined : first !== undefined && busy.includes(first) && this.isUp(first) ? first : this.firstUp(busy);
-          if (next === undefined) {
-            if (lastError !== undefined) throw traced(lastError, attempts, last);
-            if (limitedRetryAfter !== undefined) throw traced(new DeploymentsAtLimitError(route.name, limitedRetryAfter), attempts, last);
-            throw traced(this.noDeployment(route.name, all), attempts, last);
-          }
-          busy!.splice(busy!.indexOf(next), 1);
-          d = next;
-          wait = true;
-          perDeployment = 0;
-          previousDelay = 0;
         }
-      }
-      const state = this.stateOf(d);
-      const permit = state.breaker.tryAcquire();
-      if (permit === Permit.Denied) {
-        // Opened (or its probe went out) since we looked: treat as down for this request.
-        (failed ??= new Set()).add(d.key);
-        first = undefined;
-        this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
-        continue;
-      }
-      if (this.admission !== undefined) {
-        let verdict: AdmissionVerdict | Promise<AdmissionVerdict> = this.admission.admit(d, request);
-        if (verdict !== true && 'then' in verdict) verdict = await verdict;
-        if (verdict !== true) {
-          // At its request limit: skipped like a full pool, for this request.
-          state.breaker.onNeutral(permit);
-          limitedRetryAfter = Math.min(limitedRetryAfter ?? Infinity, verdict.retryAfterMs);
+        const state = this.stateOf(d);
+        const permit = state.breaker.tryAcquire();
+        if (permit === Permit.Denied) {
+          // Opened (or its probe went out) since we looked: treat as down for this request.
           (failed ??= new Set()).add(d.key);
-          this.emitFailover(requestId, d, attempts, undefined, 'busy');
+          first = undefined;
+          this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
           continue;
         }
-      }
-
-      // 2. Borrow an adapter. Not an attempt yet: no upstream call was made.
-      let adapter: ChatAdapter;
-      try {
-        adapter = await this.pool.getAdapter(d.model, d.provider, wait ? callOpts : acquireOptions(signal, cfg.fullPoolWaitMs));
-      } catch (err) {
-        if (signal?.aborted || err instanceof AcquireAbortedError) {
-          state.breaker.onNeutral(permit);
-          throw traced(abortError(d.provider, signal?.reason ?? err), attempts, last);
-        }
-        if (err instanceof AcquireTimeoutError || err instanceof TooManyWaitersError) {
-          state.breaker.onNeutral(permit);
-          if (!wait) {
-            first ??= d;
-            (busy ??= []).push(d);
-            this.emitFailover(requestId, d, attempts, err, 'busy');
+        if (this.admission !== undefined) {
+          let verdict: AdmissionVerdict | Promise<AdmissionVerdict> = this.admission.admit(d, request);
+          if (verdict !== true && 'then' in verdict) verdict = await verdict;
+          if (verdict !== true) {
+            // At its request limit: skipped like a full pool, for this request.
+            state.breaker.onNeutral(permit);
+            limitedRetryAfter = Math.min(limitedRetryAfter ?? Infinity, verdict.retryAfterMs);
+            (failed ??= new Set()).add(d.key);
+            this.emitFailover(requestId, d, attempts, undefined, 'busy');
             continue;
           }
-          const busyErr = new NoDeploymentAvailableError(route.name, BUSY_RETRY_AFTER_MS, `every deployment of ${route.name} is busy: ${err.message}`, { cause: err });
-          throw traced(busyErr, attempts, last);
         }
-        if (err instanceof CreateFailedError) {
-          // The pool could not build a client for the deployment: its fault, like a failed call.
-          state.breaker.onFailure(permit);
+
+        // 2. Borrow an adapter. Not an attempt yet: no upstream call was made.
+        let adapter: ChatAdapter;
+        try {
+          adapter = await this.pool.getAdapter(d.model, d.provider, wait ? callOpts : acquireOptions(callSignal, cfg.fullPoolWaitMs));
+        } catch (err) {
+          if (callSignal?.aborted || err instanceof AcquireAbortedError) {
+            state.breaker.onNeutral(permit);
+            throw traced(stopped(budget, signal, d.provider, err), attempts, last);
+          }
+          if (err instanceof AcquireTimeoutError || err instanceof TooManyWaitersError) {
+            state.breaker.onNeutral(permit);
+            if (!wait) {
+              first ??= d;
+              (busy ??= []).push(d);
+              this.emitFailover(requestId, d, attempts, err, 'busy');
+              continue;
+            }
+            const busyErr = new NoDeploymentAvailableError(route.name, BUSY_RETRY_AFTER_MS, `every deployment of ${route.name} is busy: ${err.message}`, { cause: err });
+            throw traced(busyErr, attempts, last);
+          }
+          if (err instanceof CreateFailedError) {
+            // The pool could not build a client for the deployment: its fault, like a failed call.
+            state.breaker.onFailure(permit);
+            lastError = err;
+            (failed ??= new Set()).add(d.key);
+            first = undefined;
+            this.emitFailover(requestId, d, attempts, err, 'error');
+            continue;
+          }
+          state.breaker.onNeutral(permit);
+          throw traced(err, attempts, last); // pool closed, or a bug
+        }
+
+        // A permit granted while closed, then a wait in the pool queue during which the circuit opened:
+        // do not add one more call to a deployment already known to be down.
+        if (permit === Permit.Normal && state.breaker.state !== 'closed') {
+          state.breaker.onNeutral(permit);
+          void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path
+          (failed ??= new Set()).add(d.key);
+          first = undefined;
+          this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
+          continue;
+        }
+
+        // 3. Call it.
+        attempts++;
+        perDeployment++;
+        last = d;
+        if (this.emitter.listenerCount('attempt') > 0) this.emit('attempt', { requestId, deployment: d, attempt: attempts });
+        state.inFlight++;
+        const started = this.now();
+        let value: T;
+        try {
+          value = await call(adapter, callOpts);
+        } catch (err) {
+          // Auth / quota failures say the adapter (its key) is broken: the pool stops lending it until a check passes.
+          void this.release(adapter, d, state.settle(permit, err));
+
+          // 4. Decide: give up, retry here after a backoff, or fail over.
+          if (callSignal?.aborted || (err instanceof ProviderError && err.errorClass === 'aborted')) {
+            throw traced(budget?.expired === true || !(err instanceof ProviderError) ? stopped(budget, signal, d.provider, err) : err, attempts, d);
+          }
+          // Raised in our own process, not by the upstream: the same on any deployment, so no retry.
+          if (!(err instanceof ProviderError)) throw traced(err, attempts, d);
+          const action = err.action;
+          if (!action.retry && !action.failover) throw traced(err, attempts, d); // the caller's fault
           lastError = err;
+          if (attempts >= cfg.maxAttempts || this.now() >= deadline) throw traced(err, attempts, d);
+
+          if (action.retry && perDeployment < cfg.maxAttemptsPerDeployment && state.breaker.canPass()) {
+            const delay = retryDelay(perDeployment, previousDelay, err.retryAfterMs, backoffOptions(cfg), this.random);
+            if (delay !== undefined && this.now() + delay < deadline) {
+              if (this.emitter.listenerCount('retry') > 0) this.emit('retry', { requestId, deployment: d, attempt: attempts, delayMs: delay, error: err });
+              try {
+                await sleep(delay, undefined, callSignal === undefined ? undefined : { signal: callSignal });
+              } catch (sleepErr) {
+                throw traced(stopped(budget, signal, d.provider, sleepErr), attempts, d);
+              }
+              previousDelay = delay;
+              sticky = d;
+              continue;
+            }
+          }
+          if (!action.failover) throw traced(err, attempts, d);
           (failed ??= new Set()).add(d.key);
           first = undefined;
           this.emitFailover(requestId, d, attempts, err, 'error');
           continue;
         }
-        state.breaker.onNeutral(permit);
-        throw traced(err, attempts, last); // pool closed, or a bug
-      }
-
-      // A permit granted while closed, then a wait in the pool queue during which the circuit opened:
-      // do not add one more call to a deployment already known to be down.
-      if (permit === Permit.Normal && state.breaker.state !== 'closed') {
-        state.breaker.onNeutral(permit);
-        void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path
-        (failed ??= new Set()).add(d.key);
-        first = undefined;
-        this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
-        continue;
-      }
-
-      // 3. Call it.
-      attempts++;
-      perDeployment++;
-      last = d;
-      if (this.emitter.listenerCount('attempt') > 0) this.emit('attempt', { requestId, deployment: d, attempt: attempts });
-      state.inFlight++;
-      const started = this.now();
-      let value: T;
-      try {
-        value = await call(adapter, callOpts);
-      } catch (err) {
-        // Auth / quota failures say the adapter (its key) is broken: the pool stops lending it until a check passes.
-        void this.release(adapter, d, state.settle(permit, err));
-
-        // 4. Decide: give up, retry here after a backoff, or fail over.
-        if (signal?.aborted || (err instanceof ProviderError && err.errorClass === 'aborted')) {
-          throw traced(err instanceof ProviderError ? err : abortError(d.provider, signal?.reason ?? err), attempts, d);
+        const latencyMs = this.now() - started;
+        state.observeLatency(latencyMs);
+        if (!hold) {
+          state.settle(permit);
+          void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path
         }
-        // Raised in our own process, not by the upstream: the same on any deployment, so no retry.
-        if (!(err instanceof ProviderError)) throw traced(err, attempts, d);
-        const action = err.action;
-        if (!action.retry && !action.failover) throw traced(err, attempts, d); // the caller's fault
-        lastError = err;
-        if (attempts >= cfg.maxAttempts || this.now() >= deadline) throw traced(err, attempts, d);
-
-        if (action.retry && perDeployment < cfg.maxAttemptsPerDeployment && state.breaker.canPass()) {
-          const delay = retryDelay(perDeployment, previousDelay, err.retryAfterMs, backoffOptions(cfg), this.random);
-          if (delay !== undefined && this.now() + delay < deadline) {
-            if (this.emitter.listenerCount('retry') > 0) this.emit('retry', { requestId, deployment: d, attempt: attempts, delayMs: delay, error: err });
-            try {
-              await sleep(delay, undefined, signal === undefined ? undefined : { signal });
-            } catch (sleepErr) {
-              throw traced(abortError(d.provider, signal?.reason ?? sleepErr), attempts, d);
-            }
-            previousDelay = delay;
-            sticky = d;
-            continue;
-          }
-        }
-        if (!action.failover) throw traced(err, attempts, d);
-        (failed ??= new Set()).add(d.key);
-        first = undefined;
-        this.emitFailover(requestId, d, attempts, err, 'error');
-        continue;
+        if (this.emitter.listenerCount('success') > 0) this.emit('success', { requestId, deployment: d, attempts, latencyMs, stream: hold });
+        // A stream's budget ends with its first event; the caller's hang-up still reaches it until it ends.
+        if (hold) budget?.stopClock();
+        else budget?.detach();
+        return { value, deployment: d, attempts, latencyMs, state, permit, adapter, budget };
       }
-      const latencyMs = this.now() - started;
-      state.observeLatency(latencyMs);
-      if (!hold) {
-        state.settle(permit);
-        void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path
-      }
-      if (this.emitter.listenerCount('success') > 0) this.emit('success', { requestId, deployment: d, attempts, latencyMs, stream: hold });
-      return { value, deployment: d, attempts, latencyMs, state, permit, adapter };
+    } catch (err) {
+      budget?.detach();
+      throw err;
     }
   }
 
@@ -637,6 +652,8 @@ export class Router {
 
   private readonly onCircuitChange = (s: DeploymentState, to: CircuitState, from: CircuitState): void => {
     const deployment = s.deployment;
+    // Who opened it is decided anew at each opening (onPoolUnhealthy marks its own after the trip).
+    if (to !== 'half_open') s.openedByHealthCheck = false;
     if (to === 'open') {
       const retryAfterMs = s.breaker.retryAfterMs();
       this.logger?.warn?.({ event: 'circuit_open', deployment: deployment.key, from, retryAfterMs }, 'router: circuit open');
@@ -655,7 +672,10 @@ export class Router {
     const s = this.states.get(e.key);
     if (s === undefined) return;
     const ks = this.pool.keyState(s.deployment.model, s.deployment.provider);
-    if (ks !== undefined && ks.total > 0 && ks.unhealthy >= ks.total) s.breaker.trip();
+    if (ks !== undefined && ks.total > 0 && ks.unhealthy >= ks.total) {
+      s.breaker.trip();
+      s.openedByHealthCheck = true;
+    }
   };
 
   /** A health check passed again: let the next request probe without waiting out the cooldown. */
@@ -666,10 +686,21 @@ export class Router {
   /**
    * The same for adapters that were never unhealthy themselves: after a cleanup replaced a dead
    * deployment's adapters, its new ones pass the next health check, but no `recovered` event comes.
+   * Only for a circuit a health check opened (requests that failed are not disproved by one).
    */
   private readonly onHealthCheck = (e: { result: { pools: Record<string, { healthy: number }> } }): void => {
-    for (const key in e.result.pools) if (e.result.pools[key]!.healthy > 0) this.states.get(key)?.breaker.probeNow();
+    for (const key in e.result.pools) {
+      const s = this.states.get(key);
+      if (s === undefined || !s.openedByHealthCheck || e.result.pools[key]!.healthy === 0) continue;
+      s.openedByHealthCheck = false;
+      s.breaker.probeNow();
+    }
   };
+}
+
+/** Why a call or a wait was cut short: the request's budget ran out, or the caller hung up. */
+function stopped(budget: RequestBudget | undefined, signal: AbortSignal | undefined, provider: string, cause: unknown): Error {
+  return budget?.expired === true ? (budget.reason as RequestTimeoutError) : abortError(provider, signal?.reason ?? cause);
 }
 
 function hasAlternative(candidates: readonly Deployment[], d: Deployment, strictPriority: boolean): boolean {

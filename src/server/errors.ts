@@ -9,7 +9,7 @@ import {
   PoolError,
   TooManyWaitersError,
 } from '../pool/errors.js';
-import { DeploymentsAtLimitError, NoDeploymentAvailableError } from '../routing/index.js';
+import { DeploymentsAtLimitError, NoDeploymentAvailableError, RequestTimeoutError } from '../routing/index.js';
 
 /** An error the gateway itself answers with (auth, unknown model, not ready, ...). */
 export class GatewayHttpError extends Error {
@@ -118,6 +118,9 @@ export function toErrorReply(err: unknown): ErrorReply {
   if (err instanceof InvalidRequestError) return { status: 400, body: errorBody(err.message, 'invalid_request_error', 'invalid_value', err.param) };
   if (err instanceof NoDeploymentAvailableError) {
     return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'no_deployment_available'), err.retryAfterMs);
+  }
+  if (err instanceof RequestTimeoutError) {
+    return { status: 504, body: errorBody(`The request did not finish within its time budget (routing.requestTimeout, ${err.timeoutMs} ms).`, 'timeout_error', 'request_budget_exceeded') };
   }
   if (err instanceof DeploymentsAtLimitError) {
     return withRetry(429, errorBody(err.message, 'rate_limit_error', 'deployment_rate_limited'), err.retryAfterMs);

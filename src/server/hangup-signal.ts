@@ -1,52 +1,8 @@
-/**
- * The abort signal of one chat request: it fires when the client hangs up.
- *
- * A real `AbortController` with a listener costs about 3 µs per request (an EventTarget and its
- * internals), a visible share of the gateway's per-request CPU. This object carries just what its
- * consumers read — `aborted`, `reason`, `addEventListener`/`removeEventListener` (undici, the pool,
- * `timers/promises`) — and is handed to them typed as an `AbortSignal`.
- */
-export class HangupSignal {
-  aborted = false;
-  reason: unknown = undefined;
-  onabort: ((ev: { type: 'abort' }) => void) | null = null;
-  private listeners: Array<(ev: { type: 'abort' }) => void> | null = null;
+import { LightSignal } from '../routing/index.js';
 
-  addEventListener(type: string, fn: (ev: { type: 'abort' }) => void): void {
-    if (type === 'abort') (this.listeners ??= []).push(fn);
-  }
-
-  removeEventListener(type: string, fn: (ev: { type: 'abort' }) => void): void {
-    if (type !== 'abort' || this.listeners === null) return;
-    const i = this.listeners.indexOf(fn);
-    if (i >= 0) this.listeners.splice(i, 1);
-  }
-
-  throwIfAborted(): void {
-    if (this.aborted) throw this.reason;
-  }
-
-  /** Fires once; every listener runs once, each in its own try so one failure can't skip the others. */
-  abort(reason: unknown = new DOMException('The client closed the connection', 'AbortError')): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const ev = { type: 'abort' as const };
-    const listeners = this.listeners;
-    this.listeners = null;
-    try {
-      this.onabort?.(ev);
-    } catch {}
-    if (listeners !== null) {
-      for (const fn of listeners) {
-        try {
-          fn.call(this, ev);
-        } catch {}
-      }
-    }
-  }
-
-  get signal(): AbortSignal {
-    return this as unknown as AbortSignal;
+/** The abort signal of one chat request: it fires when the client hangs up. */
+export class HangupSignal extends LightSignal {
+  override abort(reason: unknown = new DOMException('The client closed the connection', 'AbortError')): void {
+    super.abort(reason);
   }
 }
