@@ -150,11 +150,12 @@ export class CircuitBreaker {
     const until = this.now() + ms;
     if (this._state === 'open' && this.reopenAt >= until) return false;
     this.probeInFlight = false;
+    // Before the transition: its listeners (the circuit_open line) read retryAfterMs().
+    this.reopenAt = until;
     if (this._state !== 'open') {
       this.openedAt = this.now();
       this.transition('open');
     }
-    this.reopenAt = until;
     return true;
   }
 

@@ -124,6 +124,13 @@ describe('CircuitBreaker', () => {
     assert.equal(b.state, 'closed');
   });
 
+  it('a circuit held open on another replica\'s word told its listeners retryAfterMs 0 (the cooldown was set after the transition): they see the hold', () => {
+    const seen: number[] = [];
+    const { b } = breaker({ onStateChange: (to: CircuitState) => void (to === 'open' && seen.push(b.retryAfterMs())) });
+    assert.equal(b.hold(21_000), true);
+    assert.deepEqual(seen, [21_000]);
+  });
+
   it('trip() opens at once; probeNow() shortens the cooldown to now', () => {
     const { b } = breaker();
     b.trip();
