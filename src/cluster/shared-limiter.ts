@@ -95,6 +95,8 @@ export class SharedLimiter implements Limiter {
   private readonly concurrency: ConcurrencyStore;
   private replicas: number;
   private local: FlexibleLimiter;
+  /** Leases whose window under way was carried into the local limiter in this outage. */
+  private readonly carried = new Set<string>();
 
   constructor(opts: SharedLimiterOptions) {
     this.link = opts.link;
@@ -104,6 +106,8 @@ export class SharedLimiter implements Limiter {
     this.replicas = Math.max(1, opts.liveReplicas());
     this.concurrency = new FleetShareConcurrency(() => this.replicas);
     this.local = this.localLimiter();
+    // Each outage carries over the window under way anew.
+    opts.link.on('up', () => this.carried.clear());
     opts.link.client.defineCommand('apLimitBorrow', { numberOfKeys: 1, lua: BORROW_SCRIPT });
     opts.link.client.defineCommand('apLimitReturn', { numberOfKeys: 1, lua: RETURN_SCRIPT });
   }
@@ -120,11 +124,12 @@ export class SharedLimiter implements Limiter {
     this.replicas = n;
     this.local.close();
     this.local = this.localLimiter();
+    this.carried.clear();
   }
 
   async admit(subject: string, limits: RateLimits, tokens: number): Promise<Admission> {
     const { rpm, tpm, maxConcurrent } = limits;
-    if (!this.link.up) return this.local.admit(subject, this.share(limits), tokens);
+    if (!this.link.up) return this.localAdmit(subject, limits, tokens);
     // Taken synchronously, before any await, so concurrent admits cannot all see a free slot.
     if (maxConcurrent !== undefined && !this.concurrency.tryAcquire(subject, maxConcurrent)) {
       return { ok: false, reason: 'concurrency', retryAfterMs: 1000, status: this.status(subject, limits) };
@@ -157,7 +162,7 @@ export class SharedLimiter implements Limiter {
       } catch {
         // Redis failed or was too slow for this request: this replica's share decides it.
         release();
-        return this.local.admit(subject, this.share(limits), tokens);
+        return this.localAdmit(subject, limits, tokens);
       }
     }
     if (refusal !== undefined) {
@@ -315,6 +320,31 @@ export class SharedLimiter implements Limiter {
   }
 
   /** This replica's share of each limit while Redis is away. */
+  /** Admission on this replica's share while Redis is away, the window under way carried over. */
+  private async localAdmit(subject: string, limits: RateLimits, tokens: number): Promise<Admission> {
+    const share = this.share(limits);
+    if (share.rpm !== undefined) await this.carryOver(`${subject}:rpm`, subject, 'rpm', share.rpm);
+    if (share.tpm !== undefined) await this.carryOver(`${subject}:tpm`, subject, 'tpm', share.tpm);
+    return this.local.admit(subject, share, tokens);
+  }
+
+  /**
+   * Once per outage and window: the local window starts with what this replica may no longer take
+   * of the fleet's window under way. Its allowance is its lease's unused points plus its share of
+   * what the fleet had not taken at its last borrow. Before, the local window started empty, and a
+   * Redis outage in mid-minute let the fleet admit up to twice the limit in that minute.
+   */
+  private async carryOver(leaseKey: string, subject: string, kind: 'rpm' | 'tpm', share: number): Promise<void> {
+    if (this.carried.has(leaseKey)) return;
+    this.carried.add(leaseKey);
+    const lease = this.leases.get(leaseKey);
+    const windowLeft = lease === undefined ? 0 : lease.until - Date.now();
+    if (lease === undefined || windowLeft <= 0) return;
+    const allowance = Math.max(0, lease.left) + Math.max(0, lease.limit - lease.used) / this.replicas;
+    const taken = Math.ceil(share - allowance);
+    if (taken > 0) await this.local.preset(subject, kind, taken, windowLeft);
+  }
+
   private share(limits: RateLimits): RateLimits {
     const n = this.replicas;
     const part = (v: number | undefined) => (v === undefined ? undefined : Math.max(1, Math.floor(v / n)));

@@ -153,6 +153,14 @@ export class FlexibleLimiter implements Limiter {
     return { limit, remaining: clamp(limit - res.consumedPoints, limit), resetMs: res.msBeforeNext };
   }
 
+  /**
+   * Start `subject`'s window of `kind` with `points` already counted, ending in `ms` (a shared limiter
+   * falling back here carries over what the fleet's window under way already took).
+   */
+  async preset(subject: string, kind: 'rpm' | 'tpm', points: number, ms: number): Promise<void> {
+    await this.counter(kind).set(subject, points, ms / 1000);
+  }
+
   /** One counter per kind, whatever the limits: a subject keeps its count when its limit changes. */
   private counter(kind: 'rpm' | 'tpm'): RateLimiterAbstract {
     let c = this.counters.get(kind);
