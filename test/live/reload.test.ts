@@ -200,6 +200,8 @@ describe('a stream that lasts across a reload that removes its deployment', () =
       assert.ok(u2.openSockets > 0, 'the in-flight stream keeps its connection');
       assert.ok(!g.lines().some((l) => /up-two:two removed/.test(l.msg ?? '')));
 
+      // The drain waits for the stream: its line's `ms` used to count only the close after it (1-2 ms).
+      await new Promise((r) => setTimeout(r, 300));
       u2.releaseHeld();
       const res = await streamDone;
       assert.equal(res.status, 200);
@@ -208,6 +210,9 @@ describe('a stream that lasts across a reload that removes its deployment', () =
       await g.gw.reloader.drained();
       await eventually(() => u2.openSockets === 0, 'upstream two sees its connections closed');
       assert.ok(g.lines().some((l) => /deployment pool up-two:two removed/.test(l.msg ?? '')), 'the drain is logged');
+      const removed = g.lines().find((l) => l.event === 'deployment_pool_removed')!;
+      assert.ok(removed.ms >= 290, `ms counts from the reload, the wait for the stream included (${removed.ms})`);
+      assert.ok(removed.closeMs <= removed.ms, 'closeMs: the close after the wait');
       assert.equal(g.gw.pool.stats().pools['up-two:two'], undefined);
       assert.equal(g.gw.pool.status().in_use_adapters, 0);
     } finally {

@@ -190,16 +190,19 @@ export class ConfigReloader {
     const k = poolKey;
     const { holder, pool } = this.o;
     const run = (async () => {
+      // `ms` on the line counts from the reload that removed it: the wait for its requests in flight included.
+      const removedAt = Date.now();
       for (;;) {
         if (this.closed || holder.current.poolKeys.has(key) || this.incoming?.poolKeys.has(key)) return;
         const users = holder.inUse().filter((s) => s.poolKeys.has(key));
         if (users.length === 0) break;
         await holder.nextIdle();
       }
-      const started = Date.now();
+      const closing = Date.now();
       await pool.removeKey(k.model, k.provider);
       this.o.afterDrain?.(key);
-      this.logger.info({ event: 'deployment_pool_removed', key, ms: Date.now() - started }, `deployment pool ${key} removed: in-flight requests finished, its adapters are closed`);
+      const now = Date.now();
+      this.logger.info({ event: 'deployment_pool_removed', key, ms: now - removedAt, closeMs: now - closing }, `deployment pool ${key} removed: in-flight requests finished, its adapters are closed`);
     })()
       .catch((err: unknown) => this.logger.error({ event: 'deployment_pool_drain_failed', err, key }, `config: draining pool ${key} failed`))
       .finally(() => this.draining.delete(key));
