@@ -41,6 +41,13 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
    * (WRONGPASS / NOAUTH) reads differently from a network outage (ECONNREFUSED, ENOTFOUND).
    */
   private lastError: Error | undefined;
+  /** The URL's database number (`/N`); 0 when it has none. */
+  private readonly db: number;
+  /**
+   * Redis refused that database (beyond its `databases`): ioredis then goes on in db 0, which would
+   * join another fleet's counters. The link stays down until Redis takes it.
+   */
+  private wrongDb = false;
   /** Redis was reachable at least once since start. */
   private reached = false;
   /** A PING is on its way (after a timeout, or while down). */
@@ -70,7 +77,8 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
     this.client = new Redis(opts.url, { ...base, connectionName: 'adapterpool' });
     // Pub/sub waits for messages, so no command timeout; it resubscribes by itself after a reconnect.
     this.subscriber = new Redis(opts.url, { ...base, commandTimeout: undefined, enableOfflineQueue: true, connectionName: 'adapterpool-sub' });
-    this.client.on('ready', () => this.setState('up'));
+    this.db = Number(new URL(opts.url).pathname.slice(1) || 0);
+    this.client.on('ready', () => this.onReady());
     this.client.on('close', () => this.setState('down'));
     // State changes are logged by setState, with the last error as the reason; per-error lines would flood.
     this.client.on('error', (err: Error) => {
@@ -160,7 +168,7 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
       this.client.ping().then(
         () => {
           this.probing = false;
-          if (this.client.status === 'ready') this.setState('up');
+          if (this.client.status === 'ready' && !this.wrongDb) this.setState('up');
         },
         () => {
           this.probing = false;
@@ -168,6 +176,25 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
       );
     }, PROBE_INTERVAL_MS);
     this.probeTimer.unref();
+  }
+
+  /** Connected: up, once the URL's database is the one in use (ioredis ignores a refused SELECT). */
+  private onReady(): void {
+    if (this.db === 0) {
+      this.setState('up');
+      return;
+    }
+    this.client.select(this.db).then(
+      () => {
+        this.wrongDb = false;
+        this.setState('up');
+      },
+      (err: unknown) => {
+        if (err instanceof Error) this.lastError = err;
+        this.wrongDb = true;
+        this.setState('down');
+      },
+    );
   }
 
   private setState(to: RedisLinkState): void {

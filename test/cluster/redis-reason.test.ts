@@ -51,6 +51,33 @@ describe('cluster: why Redis is down', () => {
     }
   });
 
+  test('a database index Redis does not have (/99) silently used db 0 and joined whatever fleet is there: the link stays down, saying why', async () => {
+    const admin = new Redis(redis.url, { password: 'right-pw-8761' });
+    const prefix = uniquePrefix();
+    try {
+      const g = await startGateway(config(`redis://:right-pw-8761@127.0.0.1:${redis.port}/99`).replace(/prefix: "[^"]+"/, `prefix: "${prefix}"`));
+      try {
+        assert.match(String((await downLine(g.logs)).reason), /DB index is out of range/);
+        await sleep(700);
+        const status = (await (await fetch(`${g.url}/v1/pool/status`)).json()) as { data: { mode: string } };
+        assert.equal(status.data.mode, 'local');
+        assert.deepEqual(await admin.keys(`${prefix}*`), [], 'nothing written to db 0');
+      } finally {
+        await g.close();
+      }
+      // A database it has (/1) works.
+      const ok = await startGateway(config(`redis://:right-pw-8761@127.0.0.1:${redis.port}/1`));
+      try {
+        for (let i = 0; i < 50 && !ok.logs.some((l) => l.includes('"event":"cluster_redis_up"')); i++) await sleep(20);
+        assert.ok(ok.logs.some((l) => l.includes('"event":"cluster_redis_up"')));
+      } finally {
+        await ok.close();
+      }
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   test('a closed port says so', async () => {
     const g = await startGateway(config(`redis://127.0.0.1:${await freePort()}`));
     try {
