@@ -18,7 +18,9 @@ export interface SqliteUsageStoreOptions {
   timeoutMs?: number;
 }
 
-type Call = WorkerCall extends infer C ? (C extends WorkerCall ? Omit<C, 'id'> : never) : never;
+/** A call as the store writes it; `call()` adds the id. (Distributive: each kind keeps its own fields.) */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+type Call = WithoutId<WorkerCall>;
 
 interface Pending {
   resolve(value: unknown): void;
@@ -96,6 +98,7 @@ export class SqliteUsageStore implements UsageStore {
   private spawn(): LedgerThread {
     const workerData: SqliteWorkerData = { path: this.path, table: this.table, busyTimeoutMs: this.timeoutMs / 2 };
     // No execArgv of ours: flags such as --cpu-prof or the test runner's are the main thread's business.
+    // A small young generation: the thread only relays batches, and each semi-space is resident memory.
     const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     const thread: LedgerThread = { worker, pending: new Map(), nextId: 1 };
     worker.unref();
