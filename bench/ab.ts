@@ -9,7 +9,8 @@
  * `npx tsc -p tsconfig.json`, beside a `node_modules` link). Default: 50 connections, CPU µs and bytes
  * allocated per request, req/s and p99; `one`: 1 connection, mean and p99 latency (what a stall shows in).
  * `AB_A_EXTRA` / `AB_B_EXTRA`: JSON config sections merged over that side's (e.g. the same build twice,
- * `AB_B_EXTRA='{"usage":{"enabled":false}}'`, to see what one feature costs).
+ * `AB_B_EXTRA='{"usage":{"enabled":false}}'`, to see what one feature costs). `AB_A_ARGV` / `AB_B_ARGV`:
+ * Node flags for that side's gateway, space-separated (e.g. `AB_B_ARGV=--max-semi-space-size=32`).
  */
 import { resolve } from 'node:path';
 import type { GatewayChild, Upstream } from './lib/children.js';
@@ -49,8 +50,9 @@ async function one(g: GatewayChild): Promise<Round> {
 
 const up: Upstream = await ca.startUpstream();
 const extra = (name: string) => (process.env[name] ? (JSON.parse(process.env[name]) as Record<string, unknown>) : undefined);
-const ga = await ca.startGateway({ upstream: up, maxPoolSize: 50, extra: extra('AB_A_EXTRA') });
-const gb = await cb.startGateway({ upstream: up, maxPoolSize: 50, extra: extra('AB_B_EXTRA') });
+const argv = (name: string) => process.env[name]?.split(' ').filter((a) => a !== '') ?? [];
+const ga = await ca.startGateway({ upstream: up, maxPoolSize: 50, extra: extra('AB_A_EXTRA'), execArgv: argv('AB_A_ARGV') });
+const gb = await cb.startGateway({ upstream: up, maxPoolSize: 50, extra: extra('AB_B_EXTRA'), execArgv: argv('AB_B_ARGV') });
 try {
   for (const g of [ga, gb]) await runLoad({ url: g.chatUrl, connections, durationS: 2, body });
   const ra: Round[] = [];
