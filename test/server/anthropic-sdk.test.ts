@@ -8,8 +8,10 @@ import { call, startGateway, Upstream, type RunningGateway, type UpstreamRequest
 interface Answer {
   text?: string;
   tools?: Array<{ id: string; name: string; arguments: string }>;
-  finish: string;
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  /** null: the upstream gives no finish reason. */
+  finish: string | null;
+  /** Absent: the upstream reports no usage (an OpenAI-compatible server not asked for it). */
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   extra?: Record<string, unknown>;
 }
 
@@ -34,7 +36,7 @@ function openAIStream(res: http.ServerResponse, a: Answer): void {
     frame([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: t.arguments.slice(half) } }] }, finish_reason: null }]);
   });
   frame([{ index: 0, delta: {}, finish_reason: a.finish, ...a.extra }]);
-  frame([], a.usage);
+  if (a.usage) frame([], a.usage);
   res.end('data: [DONE]\n\n');
 }
 
@@ -156,7 +158,7 @@ models:
     for (const a of answers) {
       answerWith(up, a);
       const p = { ...params, tools: [WEATHER_TOOL], stop_sequences: ['###'] };
-      assert.deepEqual(plain(await client.messages.stream(p).finalMessage()), plain(await client.messages.create(p)), a.finish);
+      assert.deepEqual(plain(await client.messages.stream(p).finalMessage()), plain(await client.messages.create(p)), String(a.finish));
     }
   });
 
@@ -184,6 +186,36 @@ models:
     assert.deepEqual(up.requests[1]!.body.stream_options, { include_usage: true });
     assert.equal(asked.usage.input_tokens, 4);
     assert.equal(asked.usage.output_tokens, 2);
+  });
+
+  test('regression: an upstream that reports no usage gave the stream\'s finalMessage() 0 input and 0 output tokens (message_delta overwrote the estimate); create() and the stream agree on estimates', async () => {
+    // `loop` is openai-compatible with streamUsage at its default (not asked): this upstream reports none.
+    answerWith(up, { text: 'x'.repeat(40), tools: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }], finish: 'tool_calls' });
+    const params = { model: 'claude-via-openai', max_tokens: 64, tools: [WEATHER_TOOL], messages: [{ role: 'user' as const, content: 'What is the weather in Paris? '.repeat(8) }] };
+    const { input_tokens: estimate } = await client.messages.countTokens({ model: params.model, tools: params.tools, messages: params.messages });
+    const created = await client.messages.create(params);
+    const streamed = await client.messages.stream(params).finalMessage();
+    // 40 characters of text, 11 of tool name and 16 of arguments, at 4 characters a token.
+    const outputEstimate = Math.ceil((40 + 11 + 16) / 4);
+    for (const m of [created, streamed]) {
+      assert.equal(m.usage.input_tokens, estimate);
+      assert.equal(m.usage.output_tokens, outputEstimate);
+    }
+    assert.deepEqual(plain(streamed), plain(created));
+  });
+
+  test('regression: an upstream answer without a finish_reason gave stop_reason null, which Anthropic never sends (agents switch on it)', async () => {
+    const params = { model: 'claude-via-openai', max_tokens: 16, messages: [{ role: 'user' as const, content: 'x' }] };
+    const usage = { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 };
+    answerWith(up, { text: 'done', finish: null, usage });
+    const created = await client.messages.create(params);
+    const streamed = await client.messages.stream(params).finalMessage();
+    assert.equal(created.stop_reason, 'end_turn');
+    assert.equal(streamed.stop_reason, 'end_turn');
+    // With a tool call and no reason, the turn is a tool_use one: the agent's loop runs the tool.
+    answerWith(up, { tools: [{ id: 'call_9', name: 'get_weather', arguments: '{"city":"Oslo"}' }], finish: null, usage });
+    assert.equal((await client.messages.create(params)).stop_reason, 'tool_use');
+    assert.equal((await client.messages.stream(params).finalMessage()).stop_reason, 'tool_use');
   });
 
   test('the raw stream carries a ping after message_start, each event named as its type', async () => {

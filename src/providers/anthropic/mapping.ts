@@ -73,8 +73,10 @@ export function toFinishReason(stop: string | null | undefined): string | null {
   return STOP_REASON_TO_FINISH_REASON[stop] ?? 'stop';
 }
 
-export function toStopReason(finish: string | null | undefined): string | null {
-  if (finish == null) return null;
+export function toStopReason(finish: string | null | undefined): string {
+  // A message that ended without a reason (no finish_reason, yet a well-ended answer) ended its turn:
+  // Anthropic never finishes a message with `stop_reason: null`, and agents switch on it.
+  if (finish == null) return 'end_turn';
   return FINISH_REASON_TO_STOP_REASON[finish] ?? 'end_turn';
 }
 

@@ -1,5 +1,6 @@
 import { toStopReason } from '../../providers/anthropic/mapping.js';
 import type { ChatCompletion, ChatMessage, Usage } from '../../providers/types.js';
+import { CHARS_PER_TOKEN } from './count-tokens.js';
 import type { AnthropicOutUsage, MessagesResponse, OutboundBlock } from './types.js';
 
 /**
@@ -7,13 +8,15 @@ import type { AnthropicOutUsage, MessagesResponse, OutboundBlock } from './types
  * (OpenAI's message has no order between them); `reasoning_content` is dropped (an Anthropic thinking
  * block needs a signature no other provider can make).
  */
-export function toMessagesResponse(c: ChatCompletion, requestModel: string, stopSequences: readonly string[] | undefined): MessagesResponse {
+export function toMessagesResponse(c: ChatCompletion, requestModel: string, stopSequences: readonly string[] | undefined, inputEstimate = 0): MessagesResponse {
   const choice = c.choices[0];
   const content: OutboundBlock[] = [];
   const text = textOf(choice?.message.content);
   if (text !== '') content.push({ type: 'text', text });
   for (const call of choice?.message.tool_calls ?? []) content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseInput(call.function.arguments) });
   const stop = stopOf(choice as Record<string, unknown> | undefined, stopSequences, content.some((b) => b.type === 'tool_use'));
+  let outputChars = text.length;
+  for (const call of choice?.message.tool_calls ?? []) outputChars += call.function.name.length + call.function.arguments.length;
   return {
     id: messageId(c.id),
     type: 'message',
@@ -25,8 +28,17 @@ export function toMessagesResponse(c: ChatCompletion, requestModel: string, stop
     // `stop_details` is what the SDK's stream accumulator sets from message_delta: present here too, so
     // `messages.create` and a stream's `finalMessage()` agree.
     stop_details: null,
-    usage: toAnthropicUsage(c.usage),
+    usage: c.usage ? toAnthropicUsage(c.usage) : estimatedUsage(inputEstimate, outputChars),
   } as MessagesResponse;
+}
+
+/**
+ * Usage for an answer whose upstream reported none (an OpenAI-compatible stream not asked for it):
+ * the gateway's estimates (`count_tokens`' for the input, the same characters per token for the
+ * output), not zeros that tell a client its context is empty.
+ */
+export function estimatedUsage(inputTokens: number, outputChars: number): AnthropicOutUsage {
+  return { input_tokens: inputTokens, output_tokens: Math.ceil(outputChars / CHARS_PER_TOKEN), cache_creation_input_tokens: null, cache_read_input_tokens: null };
 }
 
 /** OpenAI usage -> Anthropic's: `input_tokens` excludes cached input, which Anthropic reports apart. */
@@ -45,10 +57,10 @@ export function toAnthropicUsage(u: Usage | null | undefined): AnthropicOutUsage
  * finish_reason -> stop_reason. OpenAI does not say which stop sequence ended the text; vLLM
  * (`stop_reason`) and SGLang (`matched_stop`) do, and then the answer is `stop_sequence`.
  */
-export function stopOf(choice: Record<string, unknown> | undefined, stopSequences: readonly string[] | undefined, calledTools: boolean): { reason: string | null; sequence: string | null } {
+export function stopOf(choice: Record<string, unknown> | undefined, stopSequences: readonly string[] | undefined, calledTools: boolean): { reason: string; sequence: string | null } {
   const finish = (choice?.finish_reason as string | null | undefined) ?? null;
-  // Some servers end a turn that called tools with `stop`; Anthropic pairs tool_use blocks with `tool_use`, which agents loop on.
-  if (calledTools && (finish === 'stop' || finish === 'tool_calls' || finish === 'function_call')) return { reason: 'tool_use', sequence: null };
+  // Some servers end a turn that called tools with `stop` (or no reason); Anthropic pairs tool_use blocks with `tool_use`, which agents loop on.
+  if (calledTools && (finish === null || finish === 'stop' || finish === 'tool_calls' || finish === 'function_call')) return { reason: 'tool_use', sequence: null };
   if (finish === 'stop' && stopSequences !== undefined && stopSequences.length > 0) {
     const matched = [choice?.stop_reason, choice?.matched_stop].find((m): m is string => typeof m === 'string' && stopSequences.includes(m));
     if (matched !== undefined) return { reason: 'stop_sequence', sequence: matched };

@@ -1,5 +1,5 @@
 import type { ChatCompletionChunk, Usage } from '../../providers/types.js';
-import { messageId, stopOf, toAnthropicUsage } from './response.js';
+import { estimatedUsage, messageId, stopOf, toAnthropicUsage } from './response.js';
 import type { AnthropicErrorBody } from './errors.js';
 
 /** One Anthropic SSE event. */
@@ -16,7 +16,8 @@ export interface StreamWriterOptions {
   /**
    * `message_start`'s `input_tokens`: Anthropic sends the real count there and older SDKs read it only
    * there, but an OpenAI stream reports usage at its end — so the gateway's estimate goes first and
-   * `message_delta` carries the upstream's count (newer SDKs take that one).
+   * `message_delta` carries the upstream's count (newer SDKs take that one), or, when the upstream
+   * reported none, the estimates again (`estimatedUsage`).
    */
   inputTokens?: number;
 }
@@ -50,6 +51,8 @@ export class MessagesStreamWriter {
   private lastToolId: string | undefined;
   private finish: Record<string, unknown> | undefined;
   private usage: Usage | undefined;
+  /** Characters of text and tool calls sent: the output estimate when the upstream reports no usage. */
+  private outputChars = 0;
 
   constructor(
     private readonly requestModel: string,
@@ -64,6 +67,7 @@ export class MessagesStreamWriter {
     if (choice === undefined) return out;
     const delta = choice.delta ?? {};
     if (typeof delta.content === 'string' && delta.content !== '') {
+      this.outputChars += delta.content.length;
       if (this.liveTool !== undefined) this.holdText(delta.content);
       else {
         if (this.open !== 'text') out += this.startBlock({ type: 'text', text: '' }, 'text');
@@ -75,6 +79,7 @@ export class MessagesStreamWriter {
       this.lastToolKey = n;
       if (tc.id !== undefined) this.lastToolId = tc.id;
       const args = tc.function?.arguments ?? '';
+      this.outputChars += args.length + (tc.function?.name?.length ?? 0);
       if (n === this.liveTool) {
         if (args !== '') out += eventFrame('content_block_delta', { type: 'content_block_delta', index: this.index, delta: { type: 'input_json_delta', partial_json: args } });
         continue;
@@ -122,7 +127,7 @@ export class MessagesStreamWriter {
     out += eventFrame('message_delta', {
       type: 'message_delta',
       delta: { stop_reason: stop.reason, stop_sequence: stop.sequence, stop_details: null },
-      usage: toAnthropicUsage(this.usage),
+      usage: this.usage ? toAnthropicUsage(this.usage) : estimatedUsage(this.options.inputTokens ?? 0, this.outputChars),
     });
     return out + eventFrame('message_stop', { type: 'message_stop' });
   }
