@@ -19,6 +19,11 @@ export class DeploymentState {
    * failed them.
    */
   openedByHealthCheck = false;
+  /**
+   * The last failure that counted against the circuit (`401 auth: …`): the reason an open circuit
+   * gives in its log line, in the 503 of a model with no deployment left, and on the status pages.
+   */
+  lastFailure: string | undefined;
   private circuit: CircuitSettings;
 
   constructor(
@@ -63,7 +68,10 @@ export class DeploymentState {
       return false;
     }
     const a = error.action;
-    if ((a.retry || a.failover) && a.cooldown) b.onFailure(permit);
+    const counts = (a.retry || a.failover) && a.cooldown;
+    // Before the breaker hears of it: an opening it causes reports this failure as its reason.
+    if (counts || a.unhealthy) this.lastFailure = failureReason(error);
+    if (counts) b.onFailure(permit);
     else b.onNeutral(permit);
     if (a.unhealthy) b.trip();
     return a.unhealthy;
@@ -89,4 +97,13 @@ function sameCircuit(a: CircuitSettings, b: CircuitSettings): boolean {
       a.circuitMinRequests === b.circuitMinRequests &&
       a.circuitCooldownMs === b.circuitCooldownMs)
   );
+}
+
+/** Longest failure message a reason keeps: a reason is a line in a log and a 503, not the upstream's body. */
+const REASON_MAX = 200;
+
+/** `401 auth: <the provider error's message>` (messages are scrubbed of secrets where they are made). */
+function failureReason(error: ProviderError): string {
+  const text = `${error.status} ${error.errorClass}: ${error.message}`;
+  return text.length <= REASON_MAX ? text : `${text.slice(0, REASON_MAX - 1)}…`;
 }

@@ -72,6 +72,8 @@ export interface DeploymentHealth {
   inFlight: number;
   openedAt?: number;
   retryAfterMs?: number;
+  /** The last failure that counted against the circuit (see DeploymentState.lastFailure). */
+  lastFailure?: string;
 }
 
 /** Payloads of `Router.on(...)`, for metrics and logs. */
@@ -283,6 +285,7 @@ export class Router {
         h.openedAt = openedAt;
         h.retryAfterMs = b.retryAfterMs();
       }
+      if (s.lastFailure !== undefined) h.lastFailure = s.lastFailure;
       out.push(h);
     }
     return out;
@@ -575,7 +578,7 @@ export class Router {
     }
     if (!Number.isFinite(retryAfter)) retryAfter = cooldown;
     retryAfter = Math.max(1, retryAfter);
-    const err = new NoDeploymentAvailableError(model, retryAfter, all.length === 0 ? `no deployment is configured for ${model}` : undefined);
+    const err = new NoDeploymentAvailableError(model, retryAfter, all.length === 0 ? `no deployment is configured for ${model}` : withReasons(model, retryAfter, all, this.states));
     if (this.emitter.listenerCount('no_deployment') > 0) this.emit('no_deployment', { model, retryAfterMs: retryAfter });
     return err;
   }
@@ -656,7 +659,7 @@ export class Router {
     if (to !== 'half_open') s.openedByHealthCheck = false;
     if (to === 'open') {
       const retryAfterMs = s.breaker.retryAfterMs();
-      this.logger?.warn?.({ event: 'circuit_open', deployment: deployment.key, from, retryAfterMs }, 'router: circuit open');
+      this.logger?.warn?.({ event: 'circuit_open', deployment: deployment.key, from, retryAfterMs, reason: s.lastFailure }, 'router: circuit open');
       this.emit('circuit_open', { deployment, retryAfterMs });
     } else if (to === 'half_open') {
       this.logger?.info?.({ event: 'circuit_half_open', deployment: deployment.key }, 'router: circuit half-open, probing');
@@ -673,6 +676,8 @@ export class Router {
     if (s === undefined) return;
     const ks = this.pool.keyState(s.deployment.model, s.deployment.provider);
     if (ks !== undefined && ks.total > 0 && ks.unhealthy >= ks.total) {
+      // Unless a request's failure (a refused key) just opened it and reported the adapter broken.
+      if (s.breaker.state !== 'open') s.lastFailure = 'every adapter failed its health check';
       s.breaker.trip();
       s.openedByHealthCheck = true;
     }
@@ -696,6 +701,20 @@ export class Router {
       s.breaker.probeNow();
     }
   };
+}
+
+/**
+ * The 503's message: when and why — the open circuits' last failures (`401 auth: …`), so a client
+ * sees a bad key or a failing upstream, not only "unavailable". Busy pools and limits give none.
+ */
+function withReasons(model: string, retryAfterMs: number, all: readonly Deployment[], states: ReadonlyMap<string, DeploymentState>): string {
+  const reasons: string[] = [];
+  for (const d of all) {
+    const s = states.get(d.key);
+    if (s !== undefined && s.breaker.state !== 'closed' && s.lastFailure !== undefined) reasons.push(`${d.key}: ${s.lastFailure}`);
+  }
+  const base = `no deployment of ${model} is available; retry after ${Math.ceil(retryAfterMs / 1000)} s`;
+  return reasons.length === 0 ? base : `${base} (circuit open after ${reasons.join('; ')})`;
 }
 
 /** Why a call or a wait was cut short: the request's budget ran out, or the caller hung up. */

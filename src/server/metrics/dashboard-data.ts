@@ -54,6 +54,8 @@ export interface DeploymentRow {
   ewma_latency_ms: number | null;
   in_flight: number;
   retry_after_ms: number | null;
+  /** The last failure that counted against the circuit (`401 auth: …`); null before any. */
+  last_failure: string | null;
   /** Upstream calls finished by the pool's current adapters (retries and failed attempts included). */
   upstream_calls: number;
   /** Over those calls (the seed's per-adapter numbers, weighted); success_rate is 1 before any call. */
@@ -108,7 +110,7 @@ export function deploymentsData(metrics: GatewayMetrics, health: readonly Deploy
   const modelsOf = new Map<string, string[]>();
   for (const r of routes.values()) for (const d of r.deployments) modelsOf.set(d.key, [...(modelsOf.get(d.key) ?? []), r.name]);
   const history = metrics.history;
-  const shared = new Map<string, Pick<DeploymentRow, 'circuit' | 'consecutive_failures' | 'failure_rate' | 'ewma_latency_ms' | 'in_flight' | 'retry_after_ms' | 'upstream_calls' | 'mean_latency_ms' | 'success_rate' | 'window' | 'adapters'>>();
+  const shared = new Map<string, Pick<DeploymentRow, 'circuit' | 'consecutive_failures' | 'failure_rate' | 'ewma_latency_ms' | 'in_flight' | 'retry_after_ms' | 'last_failure' | 'upstream_calls' | 'mean_latency_ms' | 'success_rate' | 'window' | 'adapters'>>();
   const sharedOf = (key: string, model: string, provider: string) => {
     let s = shared.get(key);
     if (s !== undefined) return s;
@@ -122,6 +124,7 @@ export function deploymentsData(metrics: GatewayMetrics, health: readonly Deploy
       ewma_latency_ms: h?.ewmaLatencyMs === undefined ? null : round2(h.ewmaLatencyMs),
       in_flight: h?.inFlight ?? 0,
       retry_after_ms: h?.retryAfterMs ?? null,
+      last_failure: h?.lastFailure ?? null,
       upstream_calls: a.finished,
       mean_latency_ms: a.mean_latency_ms,
       success_rate: a.success_rate,
