@@ -9,8 +9,8 @@ export class RequestTimeoutError extends Error {
   }
 }
 
-/** How often the budgets in flight are checked: a budget ends at most this much late. */
-const SWEEP_MS = 1000;
+/** How often the budgets in flight are checked: a budget ends at most this much late (README says so). */
+const SWEEP_MS = 100;
 const running = new Set<RequestBudget>();
 let sweeper: NodeJS.Timeout | undefined;
 

@@ -80,6 +80,19 @@ models:
     assert.equal(text, 'c0 c1 c2 c3 c4 c5 c6 c7 c8 c9 ');
   });
 
+  test('regression: the budget was checked once a second, not every 100 ms as README says (a 400 ms budget answered after up to 1.4 s)', async () => {
+    // Three in a row: each lands at a different point of the sweeper's period.
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      const r = await ask('wait 3000');
+      const ms = performance.now() - t0;
+      assert.equal(r.status, 504, r.text);
+      // README: checked every 100 ms; 300 ms of slack for a loaded machine.
+      assert.ok(ms < 400 + 100 + 300, `answered within a sweep of the budget (${Math.round(ms)} ms)`);
+      await sleep(137);
+    }
+  });
+
   test('the library: executeStrategy with requestTimeoutMs rejects with RequestTimeoutError', async () => {
     const router = new Router({ pool: g.gw.pool });
     try {
