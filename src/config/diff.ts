@@ -75,6 +75,15 @@ export function keyLimits(config: GatewayConfig): Map<string, PoolLimits> {
   return out;
 }
 
+/** Why the pools' minimums cannot fit under `pool.maxTotal` (the pool refuses them); undefined when they fit. */
+export function poolTotalProblem(config: GatewayConfig): string | undefined {
+  const max = config.pool.maxTotal;
+  if (max === undefined) return undefined;
+  let sum = 0;
+  for (const l of keyLimits(config).values()) sum += l.minPoolSize;
+  return sum > max ? `the minPoolSize of the configured pools (${sum}) exceeds maxTotal (${max})` : undefined;
+}
+
 interface DeploymentInfo {
   identity: string;
   gatewayModel: string;

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import { interpolateEnv } from './env.js';
+import { poolTotalProblem } from './diff.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
+import { scrubSecrets, secretValues } from './mask.js';
 import { capText, clientKeySchema, configSchema, configShape, crossCheck, deploymentSchema, modelSchema, providerSchema, type CrossCheckInput, type GatewayConfig, type ModelEntry, type ProviderEntry } from './schema.js';
 
 export interface ParseConfigOptions {
@@ -78,6 +80,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
     config = result.data;
     providers = config.providers;
     models = config.models;
+    // The pool refuses minimums over maxTotal when it starts: said here, with the line, by check-config too.
+    const total = poolTotalProblem(config);
+    if (total !== undefined) report(['pool', 'maxTotal'], total);
   } else {
     for (const issue of result.error.issues.flatMap((i) => toIssues(i, doc, at))) {
       if (unsetPaths.has(issue.path)) continue;
@@ -113,7 +118,11 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
     }
   }
 
-  if (issues.length > 0 || config === undefined) throw new ConfigError(source, dedupe(sortIssues(issues)));
+  if (issues.length > 0 || config === undefined) {
+    const secrets = secretValues(raw);
+    const safe = secrets.length === 0 ? issues : issues.map((i) => ({ ...i, message: scrubSecrets(i.message, secrets) }));
+    throw new ConfigError(source, dedupe(sortIssues(safe)));
+  }
   return config;
 }
 
@@ -159,8 +168,13 @@ function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record
       };
     }
   }
+  const routing = withoutBadFields(configShape.routing, obj.routing ?? {}, ['retryBackoffInitial', 'retryBackoffMax']);
+  const auth = withoutBadFields(configShape.auth, obj.auth ?? {}, ['apiKeys', 'adminKey']);
   const check: CrossCheckInput = {
     pool: pool?.data,
+    routing: routing?.data,
+    apiKeys: auth?.data.apiKeys,
+    adminKey: auth?.data.adminKey,
     providerNames: rawProviders ? Object.keys(rawProviders) : undefined,
     providerTypes: Object.fromEntries(Object.entries(providers).map(([n, p]) => [n, p.type])),
     // A missing `models` section is already reported by the schema.

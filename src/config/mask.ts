@@ -29,6 +29,38 @@ export function maskConfig(config: GatewayConfig): GatewayConfig {
   return copy;
 }
 
+/** Shorter values are not looked for in messages: a toy key such as `k` would mask every letter k. */
+const MIN_SCRUBBED_LENGTH = 8;
+
+/**
+ * The secret values of a config as written (after `${VAR}` substitution, before validation): client,
+ * admin and provider keys and provider header values. A config error that quotes a field's value
+ * (an env variable put in the wrong field: `baseUrl: ${OPENAI_KEY}`) must not print one of them.
+ */
+export function secretValues(raw: unknown): string[] {
+  const out = new Set<string>();
+  const add = (v: unknown) => {
+    if (typeof v === 'string' && v.length >= MIN_SCRUBBED_LENGTH) out.add(v);
+  };
+  const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  const auth = obj(obj(raw)?.auth);
+  if (Array.isArray(auth?.apiKeys)) auth.apiKeys.forEach(add);
+  add(auth?.adminKey);
+  if (Array.isArray(auth?.keys)) for (const k of auth.keys) add(obj(k)?.key);
+  for (const p of Object.values(obj(obj(raw)?.providers) ?? {})) {
+    add(obj(p)?.apiKey);
+    for (const h of Object.values(obj(obj(p)?.headers) ?? {})) add(h);
+  }
+  return [...out];
+}
+
+/** `text` with every one of `secrets` replaced by `MASK`. */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (out.includes(secret)) out = out.replaceAll(secret, MASK);
+  return out;
+}
+
 function mask(secret: string): string {
   return secret === '' ? '' : MASK;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_ROUTING_CONFIG } from '../routing/types.js';
 import { maskUrl } from './mask.js';
@@ -83,6 +84,17 @@ function redisUrlProblem(url: string): string | undefined {
   }
   if (u.hostname === '') return 'no host';
   if (u.pathname !== '' && u.pathname !== '/' && !/^\/\d+$/.test(u.pathname)) return 'the path must be a database number, e.g. /0';
+  return undefined;
+}
+
+/** Why `url` is not a PostgreSQL URL pg can use; undefined when it is. */
+function postgresUrlProblem(url: string): string | undefined {
+  if (!/^postgres(ql)?:\/\//i.test(url)) return 'not a postgres:// or postgresql:// URL';
+  try {
+    new URL(url);
+  } catch {
+    return 'not a valid URL (check the host and the port)';
+  }
   return undefined;
 }
 
@@ -336,7 +348,14 @@ export const usageSchema = z
     postgres: z
       .string()
       .optional()
-      .transform((u) => (u === '' ? undefined : u)),
+      .transform((u) => (u === '' ? undefined : u))
+      // Checked here as pg reads it: a URL it cannot parse started the gateway with a ledger that
+      // was down from the first row (a warning, then every row dropped).
+      .superRefine((v, ctx) => {
+        if (v === undefined) return;
+        const problem = postgresUrlProblem(v);
+        if (problem !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${problem} (${capText(maskUrl(v), 200)}): use postgres://[user[:password]@]host[:port]/database` });
+      }),
     /**
      * Table name (letters, digits, _), in both stores; quoted in SQL, so a reserved word (`user`,
      * `order`) works. At most 52 characters: the ledger also creates `<table>_migrations` and indexes
@@ -451,6 +470,10 @@ export const configShape = {
 /** What the cross-field checks need; any part may be missing when its section failed its own checks. */
 export interface CrossCheckInput {
   pool?: { minPoolSize: number; maxPoolSize: number; createRetryInitial?: number; createRetryMax?: number } | undefined;
+  routing?: { retryBackoffInitial: number; retryBackoffMax: number } | undefined;
+  /** `auth.apiKeys` and `auth.adminKey`, when valid. */
+  apiKeys?: readonly string[] | undefined;
+  adminKey?: string | undefined;
   /** Every provider name written in the file (valid or not), so a reference to a broken provider is not "unknown". */
   providerNames?: readonly string[] | undefined;
   /** Types of the providers that are valid on their own. */
@@ -461,7 +484,7 @@ export interface CrossCheckInput {
         | {
             endpoints?: readonly string[] | undefined;
             providers: ReadonlyArray<
-              { provider: string; id?: string | undefined; pool?: { minPoolSize?: number | undefined; maxPoolSize?: number | undefined } | undefined } | undefined
+              { provider: string; model?: string | undefined; id?: string | undefined; pool?: { minPoolSize?: number | undefined; maxPoolSize?: number | undefined } | undefined } | undefined
             >;
           }
         | undefined
@@ -486,20 +509,19 @@ export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | numb
   if (retry?.createRetryInitial !== undefined && retry.createRetryMax !== undefined && retry.createRetryMax < retry.createRetryInitial) {
     add(['pool', 'createRetryMax'], `createRetryMax (${formatDuration(retry.createRetryMax)}) is shorter than createRetryInitial (${formatDuration(retry.createRetryInitial)})`);
   }
+  const backoff = cfg.routing;
+  if (backoff !== undefined && backoff.retryBackoffMax < backoff.retryBackoffInitial) {
+    add(['routing', 'retryBackoffMax'], `retryBackoffMax (${formatDuration(backoff.retryBackoffMax)}) is shorter than retryBackoffInitial (${formatDuration(backoff.retryBackoffInitial)})`);
+  }
+  checkKeyOverlap(cfg, add);
   if (cfg.models === undefined) return;
   if (Object.keys(cfg.models).length === 0) add(['models'], 'at least one model is required');
   const modelNames = cfg.modelNames ?? Object.keys(cfg.models);
   const names = new Set<string>();
-  const secrets = new Set<string>();
   cfg.keys?.forEach((k, i) => {
     if (k === undefined) return;
     if (names.has(k.name)) add(['auth', 'keys', i, 'name'], `duplicate key name "${k.name}"`);
     names.add(k.name);
-    if (k.key !== undefined || k.keyHash !== undefined) {
-      const secret = k.key !== undefined ? `k:${k.key}` : `h:${k.keyHash?.toLowerCase()}`;
-      if (secrets.has(secret) && k.keyHash !== k.key) add(['auth', 'keys', i], `key "${k.name}" repeats another entry's key`);
-      secrets.add(secret);
-    }
     k.models?.forEach((m, j) => {
       if (!modelNames.includes(m)) add(['auth', 'keys', i, 'models', j], `unknown model "${m}" (defined: ${modelNames.join(', ') || 'none'})`);
     });
@@ -507,8 +529,13 @@ export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | numb
   const known = cfg.providerNames;
   const ids = new Set<string>();
   for (const [name, model] of Object.entries(cfg.models)) {
+    const pools = new Set<string>();
     model?.providers.forEach((dep, i) => {
       if (dep === undefined) return;
+      // Both entries would be one pool and one circuit: their weights and limits could not both hold.
+      const pool = `${dep.model ?? name}:${dep.provider}`;
+      if (pools.has(pool)) add(['models', name, 'providers', i], `model "${name}" lists provider "${dep.provider}" with upstream model "${dep.model ?? name}" twice (one pool, one circuit): list it once, with the weight both were meant to have`);
+      pools.add(pool);
       if (dep.id !== undefined) {
         if (ids.has(dep.id)) add(['models', name, 'providers', i, 'id'], `duplicate deployment id "${dep.id}"`);
         ids.add(dep.id);
@@ -527,12 +554,45 @@ export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | numb
   }
 }
 
+/**
+ * A client key may be listed once across `adminKey`, `keys` (by `key` or `keyHash`) and `apiKeys`:
+ * the first match wins when a request is checked, so a second listing silently lost its limits,
+ * its model list or its ledger name, and a client key equal to the admin key could administer.
+ * Compared by SHA-256, so a `keyHash` meets its plain `key`; the secret is never in the message.
+ */
+function checkKeyOverlap(cfg: CrossCheckInput, add: (path: Array<string | number>, message: string) => void): void {
+  const first = new Map<string, string>();
+  const claim = (hashHex: string, path: Array<string | number>, what: string, same: (where: string) => string): void => {
+    const where = first.get(hashHex);
+    if (where !== undefined) add(path, same(where));
+    else first.set(hashHex, what);
+  };
+  const sha = (key: string) => createHash('sha256').update(key).digest('hex');
+  if (cfg.adminKey !== undefined) first.set(sha(cfg.adminKey), 'auth.adminKey');
+  const onceOnly = 'a key may be listed once (the first listing decides who the client is)';
+  cfg.keys?.forEach((k, i) => {
+    if (k === undefined || (k.key === undefined && k.keyHash === undefined)) return;
+    const hashHex = k.key !== undefined ? sha(k.key) : k.keyHash!.slice('sha256:'.length).toLowerCase();
+    claim(hashHex, ['auth', 'keys', i], `auth.keys[${i}] ("${k.name}")`, (where) =>
+      where.startsWith('auth.keys') ? `key "${k.name}" repeats another entry's key (${where})` : `key "${k.name}" is the same key as ${where}: a client key must differ from the admin key`,
+    );
+  });
+  cfg.apiKeys?.forEach((key, i) => {
+    claim(sha(key), ['auth', 'apiKeys', i], `auth.apiKeys[${i}]`, (where) =>
+      where === 'auth.adminKey' ? 'the same key as auth.adminKey: a client key must differ from the admin key' : `the same key as ${where}: ${onceOnly}; drop it here to keep that entry's models, limits and ledger name`,
+    );
+  });
+}
+
 export const configSchema = z
   .object(configShape)
   .strict()
   .superRefine((cfg, ctx) => {
     const providerTypes = Object.fromEntries(Object.entries(cfg.providers).map(([n, p]) => [n, p.type]));
-    crossCheck({ ...cfg, providerNames: Object.keys(cfg.providers), providerTypes, keys: cfg.auth.keys }, (path, message) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message }));
+    crossCheck(
+      { ...cfg, providerNames: Object.keys(cfg.providers), providerTypes, keys: cfg.auth.keys, apiKeys: cfg.auth.apiKeys, adminKey: cfg.auth.adminKey },
+      (path, message) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message }),
+    );
   });
 
 /** The config as written (before defaults). */

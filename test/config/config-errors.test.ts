@@ -60,7 +60,7 @@ providers:
   w: { type: warp-drive }
 models:
   a: { providers: [{ provider: oa, model: gpt }, { provider: nope }] }
-  b: { providers: [{ provider: m }, { provider: m, pool: { minPoolSize: 9 } }] }
+  b: { providers: [{ provider: m }, { provider: m, model: m2, pool: { minPoolSize: 9 } }] }
 `,
     );
     assert.deepEqual(

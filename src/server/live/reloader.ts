@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { applyOverrides, ConfigError, formatIssue, loadConfigFile, type ConfigOverrides, type GatewayConfig } from '../../config/index.js';
-import { compactChanges, diffConfig, isEmptyChange, keyLimits, pinRestartSettings, type ConfigChanges } from '../../config/diff.js';
+import { compactChanges, diffConfig, isEmptyChange, keyLimits, pinRestartSettings, poolTotalProblem, type ConfigChanges } from '../../config/diff.js';
 import { KeyRemovedError, type AdapterPool } from '../../pool/index.js';
 import type { PoolKey, PoolLimits } from '../../pool/types.js';
 import type { ChatAdapter } from '../../providers/types.js';
@@ -241,13 +241,13 @@ export function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** The pool refuses keys whose minimums exceed `maxTotal`; say so before anything changes. */
+/**
+ * The pool refuses keys whose minimums exceed `maxTotal`; say so before anything changes. The file's
+ * own parse checks this too, but `maxTotal` needs a restart: the running one is kept (pinned).
+ */
 function checkTotal(config: GatewayConfig): void {
-  const max = config.pool.maxTotal;
-  if (max === undefined) return;
-  let sum = 0;
-  for (const l of keyLimits(config).values()) sum += l.minPoolSize;
-  if (sum > max) throw new ConfigError('config', [{ path: 'pool.maxTotal', message: `the minPoolSize of the configured pools (${sum}) exceeds maxTotal (${max})` }]);
+  const problem = poolTotalProblem(config);
+  if (problem !== undefined) throw new ConfigError('config', [{ path: 'pool.maxTotal', message: problem }]);
 }
 
 /**

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { ConfigError, MASK, parseConfig, type ProviderCheck } from '../../src/config/index.js';
+import { PROVIDER_TYPES } from '../../src/providers/registry.js';
+import { providerCheck } from '../../src/server/index.js';
+
+/**
+ * Config mistakes an operator's audit found passing `check-config` (or printing a secret): each
+ * test is named after what went wrong.
+ */
+
+const CLI_CHECKS: { providerTypes: readonly string[]; checkProvider: ProviderCheck } = { providerTypes: PROVIDER_TYPES, checkProvider: providerCheck() };
+
+const MODELS = `providers:
+  up: { type: mock }
+models:
+  m: { providers: [{ provider: up }] }
+  other: { providers: [{ provider: up, model: o }] }
+`;
+
+function configError(text: string, env: NodeJS.ProcessEnv = {}): ConfigError {
+  try {
+    parseConfig(text, { source: 'gw.yaml', env, ...CLI_CHECKS });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+const accepted = (text: string) => parseConfig(text, { source: 'gw.yaml', env: {}, ...CLI_CHECKS });
+const sha256 = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+
+describe('config mistakes that passed check-config', () => {
+  test('regression: a key in apiKeys that is also a named key passed, and the unnamed listing won (no limits, no ledger name)', () => {
+    const err = configError(`auth:\n  apiKeys: [team-a-secret-1]\n  keys:\n    - { name: a, key: team-a-secret-1, rpm: 1 }\n${MODELS}`);
+    assert.equal(err.issues.length, 1, err.message);
+    assert.equal(err.issues[0]!.path, 'auth.apiKeys[0]');
+    assert.equal(err.issues[0]!.line, 2);
+    assert.match(err.issues[0]!.message, /same key as auth\.keys\[0\] \("a"\)/);
+    assert.ok(!err.message.includes('team-a-secret-1'), err.message);
+  });
+
+  test('regression: a named keyHash and another entry\'s plain key of the same secret passed (the first listing decided the models)', () => {
+    const err = configError(`auth:\n  keys:\n    - { name: b, keyHash: "${sha256('shared-secret-9')}" }\n    - { name: c, key: shared-secret-9, models: [m] }\n${MODELS}`);
+    assert.deepEqual(
+      err.issues.map((i) => i.path),
+      ['auth.keys[1]'],
+    );
+    assert.match(err.issues[0]!.message, /key "c" repeats another entry's key \(auth\.keys\[0\] \("b"\)\)/);
+  });
+
+  test('regression: a client key equal to the admin key passed, so a client could administer', () => {
+    for (const auth of [`  adminKey: admin-secret-7\n  apiKeys: [admin-secret-7]\n`, `  adminKey: admin-secret-7\n  keys:\n    - { name: ops, key: admin-secret-7 }\n`]) {
+      const err = configError(`auth:\n${auth}${MODELS}`);
+      assert.equal(err.issues.length, 1, err.message);
+      assert.match(err.issues[0]!.message, /same key as auth\.adminKey: a client key must differ from the admin key/);
+      assert.ok(!err.message.includes('admin-secret-7'), err.message);
+    }
+    // Distinct keys everywhere still pass.
+    assert.ok(accepted(`auth:\n  adminKey: admin-secret-7\n  apiKeys: [plain-key-1]\n  keys:\n    - { name: a, key: team-a-secret-1 }\n${MODELS}`));
+  });
+
+  test('regression: minPoolSize over pool.maxTotal passed check-config, then serve exited with a bare AdapterPool RangeError', () => {
+    const err = configError(`pool: { minPoolSize: 3, maxTotal: 2 }\n${MODELS}`);
+    assert.equal(err.issues.length, 1, err.message);
+    assert.equal(err.issues[0]!.path, 'pool.maxTotal');
+    assert.equal(err.issues[0]!.line, 1);
+    assert.match(err.issues[0]!.message, /the minPoolSize of the configured pools \(6\) exceeds maxTotal \(2\)/);
+    assert.ok(accepted(`pool: { minPoolSize: 1, maxTotal: 2 }\n${MODELS}`));
+  });
+
+  test('regression: a model listing the same deployment twice passed (one pool and one circuit; the weights meant nothing, requests showed on both rows)', () => {
+    const err = configError(`providers:\n  up: { type: mock }\nmodels:\n  m: { providers: [{ provider: up, model: x, weight: 1 }, { provider: up, model: x, weight: 9 }] }\n`);
+    assert.equal(err.issues.length, 1, err.message);
+    assert.equal(err.issues[0]!.path, 'models.m.providers[1]');
+    assert.match(err.issues[0]!.message, /lists provider "up" with upstream model "x" twice/);
+    // The same provider with two upstream models, or one deployment under two models, is fine.
+    assert.ok(accepted(`providers:\n  up: { type: mock }\nmodels:\n  m: { providers: [{ provider: up, model: x }, { provider: up, model: y }] }\n  n: { providers: [{ provider: up, model: x }] }\n`));
+  });
+
+  test('regression: retryBackoffInitial longer than retryBackoffMax passed (the createRetry pair was refused)', () => {
+    const err = configError(`routing: { retryBackoffInitial: 10s, retryBackoffMax: 1s }\n${MODELS}`);
+    assert.equal(err.issues.length, 1, err.message);
+    assert.equal(err.issues[0]!.path, 'routing.retryBackoffMax');
+    assert.match(err.issues[0]!.message, /retryBackoffMax \(1s\) is shorter than retryBackoffInitial \(10s\)/);
+    // Reported with other errors too (the whole-file parse failed on another field).
+    const both = configError(`server: { port: -1 }\nrouting: { retryBackoffInitial: 10s, retryBackoffMax: 1s }\n${MODELS}`);
+    assert.deepEqual(both.issues.map((i) => i.path).sort(), ['routing.retryBackoffMax', 'server.port']);
+  });
+
+  test('regression: usage.postgres was not checked: a mysql:// URL or a bad port started a ledger that dropped every row', () => {
+    for (const url of ['mysql://u:pw-secret-1@127.0.0.1/db', 'postgres://u:pw-secret-1@127.0.0.1:notaport/db']) {
+      const err = configError(`usage: { postgres: "${url}" }\n${MODELS}`);
+      assert.equal(err.issues.length, 1, err.message);
+      assert.equal(err.issues[0]!.path, 'usage.postgres');
+      assert.match(err.issues[0]!.message, /use postgres:\/\//);
+      assert.ok(!err.message.includes('pw-secret-1'), err.message);
+    }
+    assert.ok(accepted(`usage: { postgres: "postgresql://u:pw@127.0.0.1:5432/db" }\n${MODELS}`));
+  });
+
+  test('regression: a secret put in the wrong field (env variables swapped) was printed in clear by the config error', () => {
+    const env = { AP_KEY: 'sk-REALOPENAIKEY123', CLIENT: 'cli-K6SECRET' };
+    const err = configError(
+      `auth: { apiKeys: ["\${CLIENT}"] }
+server: { bodyLimit: "\${CLIENT}" }
+providers:
+  a: { type: openai, apiKey: "\${AP_KEY}" }
+  b: { type: openai-compatible, baseUrl: "\${AP_KEY}" }
+models:
+  m: { providers: [{ provider: a, model: gpt-4o }, { provider: b, model: x }] }
+`,
+      env,
+    );
+    assert.deepEqual(err.issues.map((i) => i.path).sort(), ['providers.b.baseUrl', 'server.bodyLimit']);
+    for (const secret of Object.values(env)) assert.ok(!err.message.includes(secret), err.message);
+    assert.ok(err.message.includes(MASK), err.message);
+  });
+});
