@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { capText, type ClientKey, type Endpoint, type ModelRoute, type Pricing } from '../config/index.js';
+import { ProviderError } from '../providers/errors.js';
 import type { ChatCompletionRequest, Usage } from '../providers/types.js';
 import { isLimited, routeTrace, TokenEstimate, type DeploymentLimiter, type Estimate } from '../routing/index.js';
 import type { Deployment } from '../routing/types.js';
@@ -80,6 +81,11 @@ export interface RequestInfo {
   stream: boolean;
   /** With `logging.logPrompts`: the log line's field for the prompt, and the prompt. */
   prompt?: { field: string; value: unknown };
+  /**
+   * The status the route answers an error with, when its API's table differs from OpenAI's
+   * (Anthropic's 500 and 529): the log line, the metrics and the ledger record what the client got.
+   */
+  statusOf?: (err: unknown) => number;
 }
 
 /**
@@ -191,7 +197,7 @@ export class RequestLifecycle {
     if (trace?.attempts !== undefined) end.attempts = trace.attempts;
     // A request that failed on every deployment: its log line names the one it tried last.
     if (deployment === undefined && trace?.deployment !== undefined) end.tried = trace.deployment;
-    this.finish(deployment, r.status, end);
+    this.finish(deployment, this.info.statusOf?.(err) ?? r.status, end);
   }
 
   /** Metrics and the log line. */
@@ -228,9 +234,10 @@ export class RequestLifecycle {
       tokens: tokenCounts(usage),
       error: end.error,
     };
-    // Our own bug: the stack. Anything else (an upstream's failure, a limit): what happened, in one line.
+    // Our own bug: the stack. Anything else (an upstream's failure, a limit): what happened, in one
+    // line — for a 4xx too when the upstream refused (its 400's or 429's words are what the operator needs).
     const internal = end.cause !== undefined && end.error === 'internal_error';
-    const detail = !internal && end.cause !== undefined && status >= 500;
+    const detail = !internal && end.cause !== undefined && (status >= 500 || end.cause instanceof ProviderError);
     const prompt = (this.request.liveConfig?.config.logging.logPrompts ?? telemetry.logPrompts) ? this.info.prompt : undefined;
     this.request.lineWritten = true;
     const log = telemetry.log;

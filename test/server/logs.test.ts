@@ -23,6 +23,8 @@ describe('upstream failures: what the client sees and what the log keeps (issue 
   before(async () => {
     up = await Upstream.start();
     up.onChat = (req) => {
+      if (req.body?.model === 'refuse') return errorReply(req.res, 400, "Invalid 'messages[0].content': string too long");
+      if (req.body?.model === 'throttle') return errorReply(req.res, 429, 'Rate limit reached for gpt-x in organization org-1 on tokens per min');
       if (req.body?.model !== 'cut') return errorReply(req.res, 500, 'internal upstream detail: db shard 7 at 10.1.2.3 is down');
       // A stream that breaks after two chunks: the upstream's connection drops mid-answer.
       req.res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -39,6 +41,8 @@ models:
   to-dead: { providers: [{ provider: dead, model: m }] }
   to-broken: { providers: [{ provider: broken, model: m }] }
   to-cut: { providers: [{ provider: broken, model: cut }] }
+  to-refuse: { providers: [{ provider: broken, model: refuse }] }
+  to-throttle: { providers: [{ provider: broken, model: throttle }] }
 `);
   });
   after(async () => {
@@ -76,6 +80,22 @@ models:
     assert.match(String(line.detail), /db shard 7/, 'the upstream detail is in the line');
     assert.equal(line.err, undefined, 'no stack: an upstream 500 is no bug of ours');
     assert.equal(line.level, 40);
+  });
+
+  test('regression: an upstream 400 or 429 was logged with its code only, not the upstream\'s words (the operator could not see why it refused)', async () => {
+    for (const [model, status, words] of [
+      ['to-refuse', 400, /string too long/],
+      ['to-throttle', 429, /tokens per min/],
+    ] as const) {
+      const id = `${model}-1`;
+      const r = await call(g.url, 'POST', '/v1/chat/completions', { body: { model, messages: MSG }, headers: { 'x-request-id': id } });
+      assert.equal(r.status, status, r.text);
+      const lines = parsed(g.logs).filter((l) => l.reqId === id && l.level >= 30);
+      assert.equal(lines.length, 1, JSON.stringify(lines));
+      assert.equal(lines[0]!.status, status);
+      assert.match(String(lines[0]!.detail), words, JSON.stringify(lines[0]));
+      assert.equal(lines[0]!.level, 30, 'a client-side status stays at info');
+    }
   });
 
   /** The lines of request `id` at info and above (the default level; this gateway also logs at debug). */

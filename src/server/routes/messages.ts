@@ -94,7 +94,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       const stream = body.stream === true;
       // The config this request arrived on (captured by the enter hook): it finishes on it.
       const live = request.liveConfig!;
-      const life = new RequestLifecycle(opts, request, { what: 'messages', model: body.model, stream, prompt: { field: 'messages', value: body.messages } });
+      const life = new RequestLifecycle(opts, request, { what: 'messages', model: body.model, stream, prompt: { field: 'messages', value: body.messages }, statusOf: anthropicStatusOf });
       const route = life.resolve(live.routes, 'chat', 'POST /v1/messages');
       // One estimate for the key's and the deployments' token limits, corrected from usage at the end.
       const inputEstimate = estimateInputTokens(body);
@@ -180,7 +180,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         error = outcome.stalled ? 'write_timeout' : 'client_closed';
       } else if (outcome.error !== undefined) {
         const r = toErrorReply(outcome.error);
-        status = r.status;
+        status = anthropicStatusOf(outcome.error);
         error = r.body.error.code ?? r.body.error.type;
       }
       life.finish(result.deployment, status, { attempts: result.attempts, usage: upstream.usage ?? writer.usageSeen, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, upstreamTtftMs: result.latencyMs, ...(error === undefined ? {} : { error, cause: outcome.error }) });
@@ -238,3 +238,6 @@ function headerValue(h: string | string[] | undefined): string | undefined {
   if (h === undefined) return undefined;
   return Array.isArray(h) ? h.join(',') : h;
 }
+
+/** What these routes answer an error with (Anthropic's table: 500 `api_error`, 529 `overloaded_error`). */
+const anthropicStatusOf = (err: unknown): number => toAnthropicErrorReply(err).status;
