@@ -551,9 +551,16 @@ export class Router {
   }
 
   private isUp(d: Deployment): boolean {
-    if (!this.stateOf(d).breaker.canPass()) return false;
+    const b = this.stateOf(d).breaker;
+    if (!b.canPass()) return false;
     const ks = this.pool.keyState(d.model, d.provider);
-    return ks === undefined || ks.total === 0 || ks.unhealthy < ks.total;
+    if (ks === undefined || ks.total === 0 || ks.unhealthy < ks.total) return true;
+    // Every adapter unhealthy (a refused key, a failed health check): down while the circuit cools
+    // down. After it, the half-open probe goes to a fresh adapter, checked as the pool makes it —
+    // else the deployment came back only when cleanup retired the unhealthy ones (a minute), and
+    // each 503 meanwhile promised it after the cooldown.
+    // (canPass() said the cooldown is over: `open` turns `half_open` when the probe is let through.)
+    return b.state !== 'closed' && ks.total + ks.creating < ks.maxPoolSize;
   }
 
   /** The pool would turn a caller that does not wait away: nothing idle and no room to create. */

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { call, startGateway, type RunningGateway } from './helpers.js';
+
+/**
+ * Bug: one upstream 401 marks the adapter unhealthy and opens the circuit. After the cooldown the
+ * router still saw "every adapter unhealthy" and never let the half-open probe ask the pool for a
+ * fresh adapter: the deployment stayed down until cleanup retired the unhealthy one (a minute by
+ * default), while each 503 said `Retry-After: <cooldown>`, a promise it did not keep.
+ */
+
+let refuse = true;
+let chatCalls = 0;
+const upstream = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    if (req.url?.endsWith('/chat/completions')) chatCalls++;
+    if (refuse) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (req.method === 'GET') res.end(JSON.stringify({ object: 'list', data: [{ id: 'up-model', object: 'model', created: 0, owned_by: 'up' }] }));
+    else res.end(JSON.stringify({ id: 'c', object: 'chat.completion', created: 0, model: 'up-model', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+  });
+});
+
+describe('a deployment whose adapters are all unhealthy comes back after the cooldown', () => {
+  let g: RunningGateway;
+  before(async () => {
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+    g = await startGateway(`routing: { maxAttempts: 1, circuitCooldown: 300ms }
+pool: { minPoolSize: 1, maxPoolSize: 4, cleanupInterval: 1h, healthCheckInterval: 1h, acquireTimeout: 2s }
+usage: { enabled: false }
+providers:
+  up: { type: openai-compatible, baseUrl: "${url}", apiKey: k }
+models:
+  m: { providers: [{ provider: up, model: up-model }] }
+`);
+  });
+  after(async () => {
+    await g.close();
+    upstream.closeAllConnections();
+    await new Promise<void>((resolve) => upstream.close(() => resolve()));
+  });
+
+  const ask = () => call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] } });
+
+  test('regression: after an upstream 401 the deployment stayed down until cleanup, though each 503 promised it after the cooldown', async () => {
+    assert.equal((await ask()).status, 502, 'the refusal itself');
+    const down = await ask();
+    assert.equal(down.status, 503);
+    assert.equal(down.headers.get('retry-after'), '1');
+
+    // Still refused after the cooldown: the probe finds out (a fresh adapter's check fails), answered in time, and the circuit opens again.
+    await sleep(400);
+    const t0 = performance.now();
+    const still = await ask();
+    assert.ok([502, 503].includes(still.status), `${still.status} ${still.text}`);
+    assert.ok(performance.now() - t0 < 2500, 'the probe does not hang');
+    assert.equal((await ask()).status, 503, 'open again');
+
+    // The key works again: the first request after the cooldown is served, with no cleanup in between.
+    refuse = false;
+    await sleep(400);
+    const calls = chatCalls;
+    const back = await ask();
+    assert.equal(back.status, 200, back.text);
+    assert.equal(chatCalls, calls + 1);
+    assert.equal((await ask()).status, 200);
+  });
+});
