@@ -160,11 +160,11 @@ function providerErrorReply(err: ProviderError): ErrorReply {
     case 'rate_limited':
       return withRetry(429, errorBody(`${upstream} is rate limiting requests.`, 'rate_limit_error', 'upstream_rate_limited'), err.retryAfterMs);
     case 'auth':
-      return { status: 502, body: errorBody(`${upstream} rejected the gateway's credentials (HTTP ${err.status}).`, 'api_error', 'upstream_auth_failed') };
+      return { status: 502, body: errorBody(`${upstream} rejected the gateway's credentials (HTTP ${err.status}).`, 'api_error', 'upstream_auth_failed'), headers: NO_RETRY };
     case 'quota':
-      return { status: 502, body: errorBody(`${upstream} reports the gateway's quota or balance exhausted (HTTP ${err.status}).`, 'api_error', 'upstream_quota_exceeded') };
+      return { status: 502, body: errorBody(`${upstream} reports the gateway's quota or balance exhausted (HTTP ${err.status}).`, 'api_error', 'upstream_quota_exceeded'), headers: NO_RETRY };
     case 'not_found':
-      return { status: 502, body: errorBody(`${upstream} does not know the configured model or deployment (HTTP ${err.status}).`, 'api_error', 'upstream_model_not_found') };
+      return { status: 502, body: errorBody(`${upstream} does not know the configured model or deployment (HTTP ${err.status}).`, 'api_error', 'upstream_model_not_found'), headers: NO_RETRY };
     case 'timeout':
       return { status: 504, body: errorBody(`${upstream} timed out.`, 'timeout_error', 'upstream_timeout') };
     case 'aborted':
@@ -179,6 +179,13 @@ function providerErrorReply(err: ProviderError): ErrorReply {
       return { status: 502, body: errorBody(`${upstream} ${GENERIC_FAILURE[err.errorClass] ?? 'failed'}${err.errorClass === 'server_error' ? ` (HTTP ${err.status})` : ''}.`, 'api_error', `upstream_${err.errorClass}`) };
   }
 }
+
+/**
+ * On a 5xx that retrying cannot fix (the gateway's key refused, its quota gone, its model unknown
+ * upstream): the OpenAI and Anthropic SDKs read `x-should-retry` before the status, so they do not
+ * send the same request twice more (and the gateway's own failover has tried the alternatives).
+ */
+const NO_RETRY: Readonly<Record<string, string>> = { 'x-should-retry': 'false' };
 
 /** What a client is told about an upstream failure of each class: never the upstream's own message. */
 const GENERIC_FAILURE: Partial<Record<ProviderError['errorClass'], string>> = {
