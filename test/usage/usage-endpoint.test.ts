@@ -110,6 +110,15 @@ models:
     }
     assert.equal((await call(g.url, 'GET', '/v1/usage')).status, 401);
   });
+
+  test('regression: an impossible date (2026-02-30) was read as March 2nd: 400 naming it', async () => {
+    for (const q of ['from=2026-02-30', 'to=2026-04-31T00:00:00Z', 'from=2026-00-10']) {
+      const r = await call(g.url, 'GET', `/v1/usage?${q}`, { key: ADMIN });
+      assert.equal(r.status, 400, q);
+      assert.match(r.json.message, q.startsWith('from') ? /from/ : /to/);
+    }
+    assert.equal((await call(g.url, 'GET', '/v1/usage?from=2024-02-29', { key: ADMIN })).status, 200, 'a leap day is a day');
+  });
 });
 
 describe('GET /v1/usage: who may ask', () => {

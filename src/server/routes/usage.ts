@@ -106,7 +106,11 @@ const roundCost = (cost: number): number => Math.round(cost * 1e12) / 1e12;
 /** ISO 8601 (`2026-11-29`, `2026-11-29T10:00:00Z`) or Unix seconds. */
 function parseTime(v: string): number | undefined {
   if (/^\d{1,12}(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(v)) return undefined;
+  const ymd = /^(\d{4})-(\d{2})-(\d{2})/.exec(v);
+  if (ymd === null) return undefined;
+  // Date.parse rolls an impossible day over (2026-02-30 is March 2nd): a typo must not move the range.
+  const [year, month, day] = [Number(ymd[1]), Number(ymd[2]), Number(ymd[3])];
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return undefined;
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : t;
 }
