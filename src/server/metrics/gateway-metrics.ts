@@ -223,7 +223,7 @@ export class GatewayMetrics {
     const circuitOpens = counter('circuit_opens_total', 'Times the deployment\'s circuit opened.');
     const upstreamErrors = counter(
       'upstream_errors_total',
-      'Failed upstream calls (every attempt, a stream that broke included; a client hanging up is not one), by class: the provider\'s error class, or pool (no adapter) when no call could be made.',
+      'Failed upstream calls (every attempt, a stream that broke included; a client hanging up is not one), by class: the provider\'s error class, or the gateway\'s own when no call could be made: pool (no adapter), no_deployment, internal.',
       [...KP, 'class'],
     );
     this.requests = counter(
