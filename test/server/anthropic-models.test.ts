@@ -33,6 +33,23 @@ describe('GET /v1/models for Anthropic clients', () => {
     await assert.rejects(client.models.retrieve('nope'), (err: unknown) => err instanceof Anthropic.NotFoundError && (err.error as { type?: string })?.type === 'error');
   });
 
+  test('regression: models.list ignored limit, after_id and before_id (one page of everything, has_more false): the SDK pages through them', async () => {
+    const client = new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 });
+    const first = await client.models.list({ limit: 1 });
+    assert.deepEqual(first.data.map((m) => m.id), ['chat']);
+    assert.equal(first.has_more, true);
+    const ids: string[] = [];
+    for await (const m of client.models.list({ limit: 1 })) ids.push(m.id);
+    assert.deepEqual(ids, ['chat', 'other'], 'the SDK follows has_more and last_id');
+    const page = async (q: string) => (await (await fetch(`${g.url}/v1/models?${q}`, { headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' } })).json()) as { data: Array<{ id: string }>; has_more: boolean };
+    assert.deepEqual((await page('after_id=chat')).data.map((m) => m.id), ['other']);
+    assert.deepEqual((await page('before_id=other')).data.map((m) => m.id), ['chat']);
+    assert.deepEqual((await page('after_id=other')).data, []);
+    const bad = await fetch(`${g.url}/v1/models?limit=0`, { headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' } });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { type: string } }).error.type, 'invalid_request_error');
+  });
+
   test('x-api-key is accepted; a missing or wrong key is 401 in Anthropic\'s shape with request-id', async () => {
     const ok = await fetch(`${g.url}/v1/models`, { headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' } });
     assert.equal(ok.status, 200);

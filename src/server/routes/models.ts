@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ClientKey } from '../../config/index.js';
 import { keyAllowsModel } from '../auth.js';
 import { MAX_PARAM_LENGTH, urlTooLong } from '../edge.js';
-import { modelNotFound } from '../errors.js';
+import { GatewayHttpError, modelNotFound } from '../errors.js';
 import type { ConfigHolder, GatewaySnapshot } from '../live/snapshot.js';
 import { ANTHROPIC_REQUEST_ID_HEADER, anthropicErrorHandler } from './messages.js';
 
@@ -19,10 +19,36 @@ function anthropicModel(m: OpenAIModel): Record<string, unknown> {
   return { type: 'model', id: m.id, display_name: m.id, created_at: new Date(m.created * 1000).toISOString() };
 }
 
-/** Anthropic's list: one page holding every model. */
-function anthropicList(openAiList: string): string {
-  const data = (JSON.parse(openAiList) as { data: OpenAIModel[] }).data.map(anthropicModel);
-  return JSON.stringify({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+/** Anthropic's page size when the client names none, and the largest it may name. */
+const ANTHROPIC_PAGE_DEFAULT = 20;
+const ANTHROPIC_PAGE_MAX = 1000;
+
+interface AnthropicPageQuery {
+  limit?: string;
+  after_id?: string;
+  before_id?: string;
+}
+
+/**
+ * Anthropic's list, one page of it: `limit` (1..1000, default 20) models after `after_id`, or
+ * before `before_id`, as its API pages (the SDK's `for await` follows `has_more` and `last_id`).
+ * A cursor the list does not hold gives an empty page.
+ */
+function anthropicList(openAiList: string, q: AnthropicPageQuery): string {
+  const all = (JSON.parse(openAiList) as { data: OpenAIModel[] }).data.map(anthropicModel);
+  const limit = q.limit === undefined ? ANTHROPIC_PAGE_DEFAULT : Number(q.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > ANTHROPIC_PAGE_MAX) {
+    throw new GatewayHttpError(400, `limit: must be an integer from 1 to ${ANTHROPIC_PAGE_MAX}`, 'invalid_request_error', 'invalid_value', 'limit');
+  }
+  const at = (id: string) => all.findIndex((m) => m.id === id);
+  let start = 0;
+  let end = all.length;
+  if (q.after_id !== undefined) start = at(q.after_id) < 0 ? all.length : at(q.after_id) + 1;
+  if (q.before_id !== undefined) end = Math.max(start, at(q.before_id) < 0 ? start : at(q.before_id));
+  // Before a cursor (and not after one): the page nearest to it.
+  const data = q.before_id !== undefined && q.after_id === undefined ? all.slice(Math.max(start, end - limit), end) : all.slice(start, Math.min(end, start + limit));
+  const has_more = q.before_id !== undefined && q.after_id === undefined ? end - limit > start : start + limit < end;
+  return JSON.stringify({ data, has_more, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
 }
 
 /**
@@ -63,9 +89,9 @@ export function registerModelRoutes(app: FastifyInstance, live: ConfigHolder): v
     return anthropicErrorHandler(err, request, reply);
   };
   const opts = { onRequest: keyCheck, errorHandler };
-  app.get('/v1/models', opts, async (request, reply) => {
+  app.get<{ Querystring: AnthropicPageQuery }>('/v1/models', opts, async (request, reply) => {
     const list = listFor(live.current, request.clientKey);
-    return reply.type('application/json').send(isAnthropic(request) ? anthropicList(list) : list);
+    return reply.type('application/json').send(isAnthropic(request) ? anthropicList(list, request.query) : list);
   });
   const retrieve = (request: FastifyRequest, model: string): string => {
     const one = keyAllowsModel(request.clientKey, model) ? live.current.modelList.byId.get(model) : undefined;
