@@ -39,12 +39,20 @@ export interface Child {
 
 let seq = 0;
 
-async function start<R>(script: string, name: string, env: Record<string, string>, execArgv: string[]): Promise<{ child: Child; ready: R }> {
+/** A program that runs node under it (valgrind): `execPath ...args node ...execArgv script`. */
+export interface Wrapper {
+  execPath: string;
+  args: string[];
+  /** How long the child may take to be ready (a wrapped node starts slowly). */
+  readyTimeoutMs: number;
+}
+
+async function start<R>(script: string, name: string, env: Record<string, string>, execArgv: string[], wrapper?: Wrapper): Promise<{ child: Child; ready: R }> {
   const logFile = join(WORK_DIR, `${name}-${++seq}.log`);
   const fd = openSync(logFile, 'w');
   const proc = fork(join(BENCH_DIR, script), [], {
     env: { ...process.env, ...env },
-    execArgv,
+    ...(wrapper ? { execPath: wrapper.execPath, execArgv: [...wrapper.args, process.execPath, ...execArgv] } : { execArgv }),
     stdio: ['ignore', fd, fd, 'ipc'],
   });
   closeSync(fd);
@@ -67,7 +75,8 @@ async function start<R>(script: string, name: string, env: Record<string, string
     }
   });
   proc.once('exit', (code, signal) => readyReject(new Error(`${name} exited before it was ready (${code ?? signal}): ${tail(logFile, 20)}`)));
-  const timer = setTimeout(() => readyReject(new Error(`${name} not ready within 20 s: ${tail(logFile, 20)}`)), 20_000);
+  const readyMs = wrapper?.readyTimeoutMs ?? 20_000;
+  const timer = setTimeout(() => readyReject(new Error(`${name} not ready within ${readyMs / 1000} s: ${tail(logFile, 20)}`)), readyMs);
 
   const child: Child = {
     proc,
@@ -151,6 +160,8 @@ export interface GatewayChildOptions {
   logLevel?: string;
   /** Top-level config sections merged over the bench's (e.g. `{ usage: { enabled: false } }`). */
   extra?: Record<string, unknown>;
+  /** Run the child under this program (bench/instructions.ts: callgrind). */
+  wrapper?: Wrapper;
 }
 
 export interface GatewayChild extends Child {
@@ -179,7 +190,7 @@ export function gatewayConfig(o: GatewayChildOptions): Record<string, unknown> {
 
 export async function startGateway(o: GatewayChildOptions): Promise<GatewayChild> {
   const env = { BENCH_GATEWAY_CONFIG: JSON.stringify(gatewayConfig(o)) };
-  const { child, ready } = await start<{ url: string }>('gateway-child.js', 'gateway', env, ['--expose-gc', ...(o.execArgv ?? [])]);
+  const { child, ready } = await start<{ url: string }>('gateway-child.js', 'gateway', env, ['--expose-gc', ...(o.execArgv ?? [])], o.wrapper);
   return Object.assign(child, { url: ready.url, chatUrl: `${ready.url}/v1/chat/completions`, maxPoolSize: o.maxPoolSize ?? 10 });
 }
 
@@ -196,8 +207,8 @@ export interface CpuUsage {
 }
 
 /** The bare undici proxy (bench/bare-proxy.ts): the floor any Node proxy pays on this machine. */
-export async function startBareProxy(upstream: Upstream, execArgv: string[] = []): Promise<GatewayChild> {
-  const { child, ready } = await start<{ url: string }>('bare-proxy.js', 'bare-proxy', { BENCH_UPSTREAM: upstream.baseUrl }, execArgv);
+export async function startBareProxy(upstream: Upstream, execArgv: string[] = [], wrapper?: Wrapper): Promise<GatewayChild> {
+  const { child, ready } = await start<{ url: string }>('bare-proxy.js', 'bare-proxy', { BENCH_UPSTREAM: upstream.baseUrl }, execArgv, wrapper);
   return Object.assign(child, { url: ready.url, chatUrl: `${ready.url}/v1/chat/completions`, maxPoolSize: 64 });
 }
 
