@@ -24,6 +24,11 @@ export class DeploymentState {
    * gives in its log line, in the 503 of a model with no deployment left, and on the status pages.
    */
   lastFailure: string | undefined;
+  /**
+   * Until when (router clock, ms) the upstream asked not to be sent requests (its 429's Retry-After):
+   * while another deployment of the route can serve, this one is skipped. 0: not throttled.
+   */
+  throttledUntil = 0;
   private circuit: CircuitSettings;
 
   constructor(

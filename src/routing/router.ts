@@ -495,6 +495,9 @@ export class Router {
           const action = err.action;
           if (!action.retry && !action.failover) throw traced(err, attempts, d); // the caller's fault
           lastError = err;
+          // A 429 asks for time: the next requests go elsewhere while another deployment can serve (this
+          // one honours the Retry-After itself, up to routing.maxRetryAfter, as below).
+          if (err.errorClass === 'rate_limited') state.throttledUntil = this.now() + Math.min(err.retryAfterMs ?? THROTTLE_DEFAULT_MS, cfg.maxRetryAfterMs);
           if (attempts >= cfg.maxAttempts || this.now() >= deadline) throw traced(err, attempts, d);
 
           if (action.retry && perDeployment < cfg.maxAttemptsPerDeployment && state.breaker.canPass()) {
@@ -541,13 +544,28 @@ export class Router {
    */
   private eligible(all: readonly Deployment[], failed: Set<string> | undefined, busy: Deployment[] | undefined): readonly Deployment[] {
     let out: Deployment[] | undefined;
+    let throttled = 0;
     for (let i = 0; i < all.length; i++) {
       const d = all[i]!;
       const ok = !(failed?.has(d.key) ?? false) && !(busy?.includes(d) ?? false) && this.isUp(d);
-      if (ok) out?.push(d);
-      else out ??= all.slice(0, i);
+      if (ok) {
+        out?.push(d);
+        if (this.states.get(d.key)!.throttledUntil !== 0) throttled++;
+      } else out ??= all.slice(0, i);
     }
-    return out ?? all;
+    const list = out ?? all;
+    return throttled === 0 ? list : this.withoutThrottled(list);
+  }
+
+  /** Deployments whose upstream asked for time (a 429's Retry-After) are left out while another can serve. */
+  private withoutThrottled(list: readonly Deployment[]): readonly Deployment[] {
+    const now = this.now();
+    const open = list.filter((d) => {
+      const s = this.states.get(d.key)!;
+      if (s.throttledUntil !== 0 && s.throttledUntil <= now) s.throttledUntil = 0;
+      return s.throttledUntil === 0;
+    });
+    return open.length === 0 || open.length === list.length ? list : open;
   }
 
   private isUp(d: Deployment): boolean {
@@ -738,6 +756,9 @@ function hasAlternative(candidates: readonly Deployment[], d: Deployment, strict
 }
 
 const alwaysTrue = (): boolean => true;
+
+/** How long a 429 without Retry-After keeps a deployment aside while others can serve. */
+const THROTTLE_DEFAULT_MS = 1000;
 
 /**
  * The first of `candidates` after `from` in route order (wrapping), other than `from`, that `ok`
