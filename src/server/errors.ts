@@ -176,6 +176,8 @@ function providerErrorReply(err: ProviderError): ErrorReply {
         return withRetry(503, errorBody(`${upstream} is overloaded (HTTP ${err.status}).`, 'service_unavailable_error', 'upstream_unavailable'), err.retryAfterMs);
       }
       // The upstream's own words (addresses, socket errors, its error text) go to the log, not to the client.
+      // A stream that simply stopped sent no error: say what happened, under the class's code.
+      if (err.body.error.code === 'stream_incomplete') return { status: 502, body: errorBody(`${upstream} ended its stream early (before its last event).`, 'api_error', 'upstream_stream_error') };
       return { status: 502, body: errorBody(`${upstream} ${GENERIC_FAILURE[err.errorClass] ?? 'failed'}${err.errorClass === 'server_error' ? ` (HTTP ${err.status})` : ''}.`, 'api_error', `upstream_${err.errorClass}`) };
   }
 }

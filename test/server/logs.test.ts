@@ -25,6 +25,13 @@ describe('upstream failures: what the client sees and what the log keeps (issue 
     up.onChat = (req) => {
       if (req.body?.model === 'refuse') return errorReply(req.res, 400, "Invalid 'messages[0].content': string too long");
       if (req.body?.model === 'throttle') return errorReply(req.res, 429, 'Rate limit reached for gpt-x in organization org-1 on tokens per min');
+      if (req.body?.model === 'stop') {
+        // Two chunks, then a clean end: no finish_reason, no [DONE], no error.
+        req.res.writeHead(200, { 'content-type': 'text/event-stream' });
+        req.res.write(chunkFrame('a'));
+        req.res.end(chunkFrame('b'));
+        return;
+      }
       if (req.body?.model !== 'cut') return errorReply(req.res, 500, 'internal upstream detail: db shard 7 at 10.1.2.3 is down');
       // A stream that breaks after two chunks: the upstream's connection drops mid-answer.
       req.res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -42,6 +49,7 @@ models:
   to-broken: { providers: [{ provider: broken, model: m }] }
   to-cut: { providers: [{ provider: broken, model: cut }] }
   to-refuse: { providers: [{ provider: broken, model: refuse }] }
+  to-stop: { providers: [{ provider: broken, model: stop }] }
   to-throttle: { providers: [{ provider: broken, model: throttle }] }
 `);
   });
@@ -142,5 +150,14 @@ models:
     const messages = await call(g.url, 'POST', '/v1/messages', { body: { model: 'to-cut', max_tokens: 8, stream: true, messages: MSG } });
     assert.match(messages.text, /upstream provider \\"broken\\" could not be reached or cut its answer off/);
     for (const text of [chat.text, messages.text]) assert.ok(!/other side closed|127\.0\.0\.1|socket/i.test(text), text);
+  });
+
+  test('regression: a stream the upstream simply stopped (no finish, no [DONE], no error) was said to have "reported an error inside the stream"', async () => {
+    const chat = await call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'to-stop', stream: true, messages: MSG } });
+    const messages = await call(g.url, 'POST', '/v1/messages', { body: { model: 'to-stop', max_tokens: 8, stream: true, messages: MSG } });
+    for (const text of [chat.text, messages.text]) {
+      assert.match(text, /upstream provider \\"broken\\" ended its stream early/, text);
+      assert.ok(!text.includes('reported an error'), text);
+    }
   });
 });
