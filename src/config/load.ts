@@ -46,7 +46,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
-      doc.errors.map((e) => ({ path: '', message: e.message.split('\n')[0]!, ...at(e.pos[0]) })),
+      doc.errors.map((e) => ({ path: '', message: syntaxMessage(e.code, e.message, text, e.pos[0]), ...at(e.pos[0]) })),
     );
   }
 
@@ -294,4 +294,12 @@ function toIssues(issue: z.ZodIssue, doc: Document, at: (offset: number | undefi
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+/** yaml's first line of the message; a repeated key is named (yaml says only "Map keys must be unique"). */
+function syntaxMessage(code: string, message: string, text: string, offset: number): string {
+  const first = message.split('\n')[0]!;
+  if (code !== 'DUPLICATE_KEY') return first;
+  const key = /^("(?:[^"\\]|\\.)*"|'[^']*'|[^:\s,{}[\]]+)/.exec(text.slice(offset, offset + 200))?.[1];
+  return key === undefined ? first : `${first}: ${key.startsWith('"') || key.startsWith("'") ? key : `"${key}"`} appears twice in the same map`;
 }

@@ -68,7 +68,8 @@ const httpUrl = () =>
     }
     if (scheme !== 'http:' && scheme !== 'https:') {
       const shown = capText(maskUrl(v), 200);
-      const hint = v.includes('://') ? 'use http:// or https://' : `write it with its scheme, e.g. http://${shown}`;
+      // An http(s) URL that does not parse has a bad host or port (`:99999`), not a bad scheme.
+      const hint = /^https?:\/\//i.test(v) ? 'check the host and the port' : v.includes('://') ? 'use http:// or https://' : `write it with its scheme, e.g. http://${shown}`;
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid URL ${JSON.stringify(shown)}: ${hint}` });
     }
   });
@@ -515,8 +516,9 @@ export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | numb
   }
   checkKeyOverlap(cfg, add);
   if (cfg.models === undefined) return;
-  if (Object.keys(cfg.models).length === 0) add(['models'], 'at least one model is required');
   const modelNames = cfg.modelNames ?? Object.keys(cfg.models);
+  // Counted as written: a model with errors of its own is one (it is reported, not missing).
+  if (modelNames.length === 0) add(['models'], 'at least one model is required');
   const names = new Set<string>();
   cfg.keys?.forEach((k, i) => {
     if (k === undefined) return;

@@ -101,6 +101,28 @@ describe('config mistakes that passed check-config', () => {
     assert.ok(accepted(`usage: { postgres: "postgresql://u:pw@127.0.0.1:5432/db" }\n${MODELS}`));
   });
 
+  test('regression: a key written twice in one map was reported as "Map keys must be unique" without naming it', () => {
+    const err = configError(`server:\n  port: 8080\n  host: 127.0.0.1\n  port: 9090\n${MODELS}`);
+    assert.equal(err.issues.length, 1, err.message);
+    assert.equal(err.issues[0]!.line, 4);
+    assert.match(err.issues[0]!.message, /"port" appears twice/);
+  });
+
+  test('regression: a baseUrl with a bad port was told to "use http:// or https://"', () => {
+    const err = configError(`providers:\n  up: { type: openai-compatible, baseUrl: "http://127.0.0.1:99999/v1" }\nmodels:\n  m: { providers: [{ provider: up }] }\n`);
+    assert.equal(err.issues.length, 1, err.message);
+    assert.equal(err.issues[0]!.path, 'providers.up.baseUrl');
+    assert.match(err.issues[0]!.message, /check the host and the port/);
+    assert.ok(!err.issues[0]!.message.includes('use http://'), err.message);
+  });
+
+  test('regression: the only model with a typo also gave "models: at least one model is required"', () => {
+    const err = configError(`providers:\n  up: { type: mock }\nmodels:\n  m:\n    strategy: failover\n    provider: [{ provider: up }]\n`);
+    assert.ok(!err.message.includes('at least one model'), err.message);
+    assert.ok(err.issues.every((i) => i.path.startsWith('models.m')), err.message);
+    assert.match(configError(`providers:\n  up: { type: mock }\nmodels: {}\n`).message, /at least one model is required/);
+  });
+
   test('regression: a secret put in the wrong field (env variables swapped) was printed in clear by the config error', () => {
     const env = { AP_KEY: 'sk-REALOPENAIKEY123', CLIENT: 'cli-K6SECRET' };
     const err = configError(
