@@ -1,21 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, maskConfig, maskUrl, MASK, parseConfig, type ProviderCheck } from '../../src/config/index.js';
-import { PROVIDER_TYPES } from '../../src/providers/registry.js';
-import { providerCheck } from '../../src/server/index.js';
-
-/** What `serve` and `check-config` pass: the registry's types and its adapters' own checks. */
-const CLI_CHECKS: { providerTypes: readonly string[]; checkProvider: ProviderCheck } = { providerTypes: PROVIDER_TYPES, checkProvider: providerCheck() };
-
-function configError(text: string, env: NodeJS.ProcessEnv = {}): ConfigError {
-  try {
-    parseConfig(text, { source: 'gw.yaml', env, ...CLI_CHECKS });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the config to be rejected');
-}
+import { ConfigError, maskConfig, maskUrl, MASK, parseConfig } from '../../src/config/index.js';
+import { configError } from './helpers.js';
 
 const lines = (err: ConfigError) => err.message.split('\n').slice(1).map((l) => l.trim());
 

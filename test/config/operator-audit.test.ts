@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { ConfigError, MASK, parseConfig, type ProviderCheck } from '../../src/config/index.js';
-import { PROVIDER_TYPES } from '../../src/providers/registry.js';
-import { providerCheck } from '../../src/server/index.js';
+import { MASK, parseConfig } from '../../src/config/index.js';
+import { CLI_CHECKS, configError } from './helpers.js';
 
 /**
  * Config mistakes an operator's audit found passing `check-config` (or printing a secret): each
  * test is named after what went wrong.
  */
 
-const CLI_CHECKS: { providerTypes: readonly string[]; checkProvider: ProviderCheck } = { providerTypes: PROVIDER_TYPES, checkProvider: providerCheck() };
 
 const MODELS = `providers:
   up: { type: mock }
@@ -19,15 +17,6 @@ models:
   other: { providers: [{ provider: up, model: o }] }
 `;
 
-function configError(text: string, env: NodeJS.ProcessEnv = {}): ConfigError {
-  try {
-    parseConfig(text, { source: 'gw.yaml', env, ...CLI_CHECKS });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the config to be rejected');
-}
 
 const accepted = (text: string) => parseConfig(text, { source: 'gw.yaml', env: {}, ...CLI_CHECKS });
 const sha256 = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { call, startGateway, type RunningGateway } from './helpers.js';
+import { call, errorReply, startGateway, Upstream, type RunningGateway } from './helpers.js';
 
 /**
  * Bug: one upstream 401 opens the deployment's circuit at once (a refused key fails every request
@@ -12,33 +10,26 @@ import { call, startGateway, type RunningGateway } from './helpers.js';
  */
 
 const PROVIDER_KEY = 'sk-provider-secret-4711';
-const upstream = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(401, { 'content-type': 'application/json' });
-    // Echoes the key, as OpenAI's own 401 does: it must not reach a reason.
-    res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${PROVIDER_KEY}`, type: 'invalid_request_error', code: 'invalid_api_key' } }));
-  });
-});
 
 describe('an open circuit says why', () => {
+  let up: Upstream;
   let g: RunningGateway;
   before(async () => {
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+    up = await Upstream.start();
+    // Echoes the key, as OpenAI's own 401 does: it must not reach a reason.
+    up.onChat = (r) => errorReply(r.res, 401, `Incorrect API key provided: ${PROVIDER_KEY}`);
     g = await startGateway(`routing: { maxAttempts: 1, circuitCooldown: 5m }
 pool: { minPoolSize: 1, maxPoolSize: 2, cleanupInterval: 1h, healthCheckInterval: 1h }
 usage: { enabled: false }
 providers:
-  up: { type: openai-compatible, baseUrl: "${url}", apiKey: "${PROVIDER_KEY}" }
+  up: { type: openai-compatible, baseUrl: "${up.url}", apiKey: "${PROVIDER_KEY}" }
 models:
   m: { providers: [{ provider: up, model: up-model }] }
 `);
   });
   after(async () => {
     await g.close();
-    upstream.closeAllConnections();
-    await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    await up.close();
   });
 
   test('regression: after an upstream 401 the 503 said only "no deployment is available"; it names the deployment and the refusal, the circuit_open line and /v1/pool/deployments too, never the key', async () => {

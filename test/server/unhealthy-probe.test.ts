@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { call, startGateway, type RunningGateway } from './helpers.js';
+import { call, completion, errorReply, startGateway, Upstream, type RunningGateway } from './helpers.js';
 
 /**
  * Bug: one upstream 401 marks the adapter unhealthy and opens the circuit. After the cooldown the
@@ -14,39 +12,29 @@ import { call, startGateway, type RunningGateway } from './helpers.js';
 
 let refuse = true;
 let chatCalls = 0;
-const upstream = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    if (req.url?.endsWith('/chat/completions')) chatCalls++;
-    if (refuse) {
-      res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } }));
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json' });
-    if (req.method === 'GET') res.end(JSON.stringify({ object: 'list', data: [{ id: 'up-model', object: 'model', created: 0, owned_by: 'up' }] }));
-    else res.end(JSON.stringify({ id: 'c', object: 'chat.completion', created: 0, model: 'up-model', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
-  });
-});
 
 describe('a deployment whose adapters are all unhealthy comes back after the cooldown', () => {
+  let up: Upstream;
   let g: RunningGateway;
   before(async () => {
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+    up = await Upstream.start();
+    up.onChat = (r) => {
+      chatCalls++;
+      if (refuse) errorReply(r.res, 401, 'Incorrect API key provided');
+      else completion(r.res, 'ok');
+    };
     g = await startGateway(`routing: { maxAttempts: 1, circuitCooldown: 300ms }
 pool: { minPoolSize: 1, maxPoolSize: 4, cleanupInterval: 1h, healthCheckInterval: 1h, acquireTimeout: 2s }
 usage: { enabled: false }
 providers:
-  up: { type: openai-compatible, baseUrl: "${url}", apiKey: k }
+  up: { type: openai-compatible, baseUrl: "${up.url}", apiKey: k }
 models:
   m: { providers: [{ provider: up, model: up-model }] }
 `);
   });
   after(async () => {
     await g.close();
-    upstream.closeAllConnections();
-    await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    await up.close();
   });
 
   const ask = () => call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] } });
