@@ -136,6 +136,8 @@ export class Router {
   private readonly now: () => number;
   private readonly emitter = new EventEmitter();
   private readonly states = new Map<string, DeploymentState>();
+  /** Deployments whose `throttledUntil` is set (some may have expired, until `withoutThrottled` sees them). */
+  private throttledCount = 0;
   /** Strategy state by route name, then strategy (a reloaded route with another strategy starts fresh). */
   private readonly strategies = new Map<string, Map<StrategyName, Strategy>>();
   private callConfigs = new WeakMap<Partial<CallSettings>, RoutingConfig>();
@@ -261,6 +263,7 @@ export class Router {
    * listing it. Calls still holding it finish on it; if the key comes back, it starts afresh.
    */
   forget(key: string): void {
+    if ((this.states.get(key)?.throttledUntil ?? 0) !== 0) this.throttledCount--;
     this.states.delete(key);
     this.pendingHolds.delete(key);
   }
@@ -497,7 +500,7 @@ export class Router {
           lastError = err;
           // A 429 asks for time: the next requests go elsewhere while another deployment can serve (this
           // one honours the Retry-After itself, up to routing.maxRetryAfter, as below).
-          if (err.errorClass === 'rate_limited') state.throttledUntil = this.now() + Math.min(err.retryAfterMs ?? THROTTLE_DEFAULT_MS, cfg.maxRetryAfterMs);
+          if (err.errorClass === 'rate_limited') this.throttle(state, Math.min(err.retryAfterMs ?? THROTTLE_DEFAULT_MS, cfg.maxRetryAfterMs));
           if (attempts >= cfg.maxAttempts || this.now() >= deadline) throw traced(err, attempts, d);
 
           if (action.retry && perDeployment < cfg.maxAttemptsPerDeployment && state.breaker.canPass()) {
@@ -544,25 +547,32 @@ export class Router {
    */
   private eligible(all: readonly Deployment[], failed: Set<string> | undefined, busy: Deployment[] | undefined): readonly Deployment[] {
     let out: Deployment[] | undefined;
-    let throttled = 0;
     for (let i = 0; i < all.length; i++) {
       const d = all[i]!;
       const ok = !(failed?.has(d.key) ?? false) && !(busy?.includes(d) ?? false) && this.isUp(d);
-      if (ok) {
-        out?.push(d);
-        if (this.states.get(d.key)!.throttledUntil !== 0) throttled++;
-      } else out ??= all.slice(0, i);
+      if (ok) out?.push(d);
+      else out ??= all.slice(0, i);
     }
     const list = out ?? all;
-    return throttled === 0 ? list : this.withoutThrottled(list);
+    // One number on the hot path: the filter runs only while some deployment is throttled.
+    return this.throttledCount === 0 ? list : this.withoutThrottled(list);
   }
 
-  /** Deployments whose upstream asked for time (a 429's Retry-After) are left out while another can serve. */
+  /** The upstream asked for `ms` (a 429's Retry-After): the deployment is left aside that long while another can serve. */
+  private throttle(s: DeploymentState, ms: number): void {
+    if (s.throttledUntil === 0) this.throttledCount++;
+    s.throttledUntil = this.now() + ms;
+  }
+
+  /** `list` without its throttled deployments, unless that leaves none; an expired throttle is ended here. */
   private withoutThrottled(list: readonly Deployment[]): readonly Deployment[] {
     const now = this.now();
     const open = list.filter((d) => {
       const s = this.states.get(d.key)!;
-      if (s.throttledUntil !== 0 && s.throttledUntil <= now) s.throttledUntil = 0;
+      if (s.throttledUntil !== 0 && s.throttledUntil <= now) {
+        s.throttledUntil = 0;
+        this.throttledCount--;
+      }
       return s.throttledUntil === 0;
     });
     return open.length === 0 || open.length === list.length ? list : open;
