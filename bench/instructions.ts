@@ -9,7 +9,11 @@
  * each, and for the bare proxy, the child runs twice under callgrind: W warm-up requests then
  * nothing, and W warm-up requests then N more. The difference of the two totals over N is the
  * instructions one request costs once the code is warm, start-up and shutdown cancelling out. The
- * figure counts every thread of the process (the SQLite thread and V8's helpers included).
+ * figure counts every thread of the process (the SQLite thread and V8's helpers included). Limits:
+ * under valgrind a request takes ~50× as long, so work driven by the clock (the budget sweeper, flush
+ * timers) is counted against each request far more than at real rates; and the bare proxy's figure
+ * moved 2.4 % between two runs of the same code (JIT tiering after the warm-up), so small changes
+ * need several runs.
  * `AB_EXTRA_<i>` (i = the DIST's position, from 0): JSON config sections merged over that build's.
  */
 import { readFileSync } from 'node:fs';
