@@ -41,8 +41,10 @@ export class NoDeploymentAvailableError extends Error {
   /** Until the earliest circuit half-opens (ms). */
   readonly retryAfterMs: number;
   readonly model: string;
-  constructor(model: string, retryAfterMs: number, message?: string, options?: { cause?: unknown }) {
-    super(message ?? `no deployment of ${model} is available; retry after ${Math.ceil(retryAfterMs / 1000)} s`, options);
+  /** `detail`: why, appended in parentheses (the open circuits' last failures). */
+  constructor(model: string, retryAfterMs: number, message?: string, options?: { cause?: unknown; detail?: string }) {
+    const base = `no deployment of ${model} is available; retry after ${Math.ceil(retryAfterMs / 1000)} s`;
+    super(message ?? (options?.detail === undefined ? base : `${base} (${options.detail})`), options);
     this.model = model;
     this.retryAfterMs = retryAfterMs;
   }
@@ -613,7 +615,10 @@ export class Router {
     }
     if (!Number.isFinite(retryAfter)) retryAfter = cooldown;
     retryAfter = Math.max(1, retryAfter);
-    const err = new NoDeploymentAvailableError(model, retryAfter, all.length === 0 ? `no deployment is configured for ${model}` : withReasons(model, retryAfter, all, this.states));
+    const err =
+      all.length === 0
+        ? new NoDeploymentAvailableError(model, retryAfter, `no deployment is configured for ${model}`)
+        : new NoDeploymentAvailableError(model, retryAfter, undefined, { detail: openCircuitReasons(all, this.states) });
     if (this.emitter.listenerCount('no_deployment') > 0) this.emit('no_deployment', { model, retryAfterMs: retryAfter });
     return err;
   }
@@ -739,17 +744,16 @@ export class Router {
 }
 
 /**
- * The 503's message: when and why — the open circuits' last failures (`401 auth: …`), so a client
- * sees a bad key or a failing upstream, not only "unavailable". Busy pools and limits give none.
+ * Why the 503: the open circuits' last failures (`401 auth: …`), so a client sees a bad key or a
+ * failing upstream, not only "unavailable". Undefined for busy pools and limits.
  */
-function withReasons(model: string, retryAfterMs: number, all: readonly Deployment[], states: ReadonlyMap<string, DeploymentState>): string {
+function openCircuitReasons(all: readonly Deployment[], states: ReadonlyMap<string, DeploymentState>): string | undefined {
   const reasons: string[] = [];
   for (const d of all) {
     const s = states.get(d.key);
     if (s !== undefined && s.breaker.state !== 'closed' && s.lastFailure !== undefined) reasons.push(`${d.key}: ${s.lastFailure}`);
   }
-  const base = `no deployment of ${model} is available; retry after ${Math.ceil(retryAfterMs / 1000)} s`;
-  return reasons.length === 0 ? base : `${base} (circuit open after ${reasons.join('; ')})`;
+  return reasons.length === 0 ? undefined : `circuit open after ${reasons.join('; ')}`;
 }
 
 /** Why a call or a wait was cut short: the request's budget ran out, or the caller hung up. */

@@ -40,14 +40,16 @@ function anthropicList(openAiList: string, q: AnthropicPageQuery): string {
   if (!Number.isInteger(limit) || limit < 1 || limit > ANTHROPIC_PAGE_MAX) {
     throw new GatewayHttpError(400, `limit: must be an integer from 1 to ${ANTHROPIC_PAGE_MAX}`, 'invalid_request_error', 'invalid_value', 'limit');
   }
-  const at = (id: string) => all.findIndex((m) => m.id === id);
-  let start = 0;
-  let end = all.length;
-  if (q.after_id !== undefined) start = at(q.after_id) < 0 ? all.length : at(q.after_id) + 1;
-  if (q.before_id !== undefined) end = Math.max(start, at(q.before_id) < 0 ? start : at(q.before_id));
+  const after = q.after_id === undefined ? -1 : all.findIndex((m) => m.id === q.after_id);
+  const before = q.before_id === undefined ? all.length : all.findIndex((m) => m.id === q.before_id);
+  const start = q.after_id !== undefined && after < 0 ? all.length : after + 1;
+  const end = Math.max(start, before < 0 ? start : before);
   // Before a cursor (and not after one): the page nearest to it.
-  const data = q.before_id !== undefined && q.after_id === undefined ? all.slice(Math.max(start, end - limit), end) : all.slice(start, Math.min(end, start + limit));
-  const has_more = q.before_id !== undefined && q.after_id === undefined ? end - limit > start : start + limit < end;
+  const backward = q.before_id !== undefined && q.after_id === undefined;
+  const from = backward ? Math.max(start, end - limit) : start;
+  const to = backward ? end : Math.min(end, start + limit);
+  const data = all.slice(from, to);
+  const has_more = backward ? from > start : to < end;
   return JSON.stringify({ data, has_more, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
 }
 
