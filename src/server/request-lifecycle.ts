@@ -102,6 +102,8 @@ export class RequestLifecycle {
   /** The request the router got (its deployments' reservations are found by it). */
   private routed: Estimate | undefined;
   private finished = false;
+  /** The key's own limit refused the request (metrics then count its 429 as the client's, not the model's). */
+  private ownLimit = false;
 
   constructor(
     private readonly deps: LifecycleDeps,
@@ -141,6 +143,7 @@ export class RequestLifecycle {
     try {
       this.admission = await limits.admit(key, estimate);
     } catch (err) {
+      this.ownLimit = true;
       return this.fail(err);
     }
     return this.admission?.headers;
@@ -221,6 +224,7 @@ export class RequestLifecycle {
       usage,
       key: this.request.clientKey?.name,
       error: end.cause,
+      ownLimit: this.ownLimit,
     });
     const fields: RequestLineFields = {
       reqId: this.request.id,

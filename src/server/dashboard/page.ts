@@ -42,7 +42,7 @@ const BODY = String.raw`
   <div id="action-result" class="banner hidden" role="status" aria-live="polite"></div>
   <h2>Traffic <select id="subject" aria-label="Charts of"><option value="all">whole gateway</option></select> <span class="muted" id="chart-window"></span></h2>
   <div class="charts">
-    <section class="card chart" id="chart-requests"><h3 title="Requests answered per second, by HTTP status (429 apart from other 4xx: the client did not cause it)">Requests / s by status</h3><svg></svg></section>
+    <section class="card chart" id="chart-requests"><h3 title="Requests answered per second, by HTTP status (429 apart from other 4xx: an upstream or deployment limit the client did not cause; a client key over its own limit is with the 4xx)">Requests / s by status</h3><svg></svg></section>
     <section class="card chart" id="chart-latency"><h3 title="End-to-end latency of requests (arrival to last byte), median and 95th percentile; TTFT: time to the first token of streams">Latency p50 / p95 and time to first token</h3><svg></svg></section>
     <section class="card chart" id="chart-errors"><h3 title="Errors per second by class: the upstream's error class, or the gateway's own (no_deployment, pool, internal)">Errors / s by class</h3><svg></svg><div class="legend"></div><p class="note" id="errors-note"></p></section>
     <section class="card chart" id="chart-tokens"><h3 title="Prompt and completion tokens the upstreams reported, per second">Tokens / s</h3><svg></svg></section>
@@ -53,7 +53,7 @@ const BODY = String.raw`
       <th>Model</th><th>Strategy</th>
       <th class="num" title="client requests for this model in the chart window, every outcome">Requests</th>
       <th class="num" title="of those, answered with a 2xx status">2xx</th>
-      <th class="num" title="of those, answered 5xx or 429: failures that reached the client">Failed</th>
+      <th class="num" title="of those, answered 5xx or 429: failures that reached the client (a key over its own limit is not one)">Failed</th>
       <th class="num" title="failed / requests in the window">Error rate</th>
       <th class="num" title="end-to-end latency in the window: median / 95th percentile">p50 / p95</th>
       <th class="num" title="streams: time to first token, median / 95th percentile">TTFT p50 / p95</th>
@@ -72,7 +72,7 @@ const BODY = String.raw`
       <th title="the router's circuit breaker for this deployment: closed = in use; open = skipped after failures until its cooldown ends; half-open = one probe request decides">Circuit</th>
       <th class="num" title="client requests of this model that this deployment answered, or that failed on it last (since start)">Requests</th>
       <th class="num" title="of those, answered with a 2xx status">2xx</th>
-      <th class="num" title="of those, answered 5xx or 429">Failed</th>
+      <th class="num" title="of those, answered 5xx or 429 (a key over its own limit is not counted)">Failed</th>
       <th class="num" title="upstream calls made by the pool's current adapters, retries and failed attempts included (shared by every model using this deployment)">Calls</th>
       <th class="num" title="successful upstream calls / finished calls of the pool's current adapters">Success rate</th>
       <th class="num" title="end-to-end latency of the requests this deployment served in the chart window: median / 95th percentile">p50 / p95</th>

@@ -86,10 +86,10 @@ export const DASHBOARD_JS = String.raw`
     var failing = d.window.failed > 0;
     box.appendChild(tile('requests', 'Requests ' + w, String(d.window.requests), 'Chat requests answered in the last ' + w + ', every model and outcome'));
     box.appendChild(tile('error_rate', 'Errors ' + w, d.window.requests > 0 ? pct(d.window.error_rate * 100) : '\u2013',
-      'Requests answered 5xx or 429 in the last ' + w + ' (failures that reached the client and were not its fault): ' + d.window.failed + ' of ' + d.window.requests, failing ? 'bad' : ''));
+      'Requests answered 5xx or 429 in the last ' + w + ' (failures that reached the client and were not its fault: a key over its own limit is not counted): ' + d.window.failed + ' of ' + d.window.requests, failing ? 'bad' : ''));
     d.models.forEach(function (m) {
       var t = tile('model:' + m.name, m.name, m.window.requests > 0 ? pct(m.window.error_rate * 100) : '\u2013',
-        m.name + ': error rate over the last ' + w + ' (' + m.window.failed + ' of ' + m.window.requests + ' requests answered 5xx or 429)', 'model' + (m.window.failed > 0 ? ' bad' : ''));
+        m.name + ': error rate over the last ' + w + ' (' + m.window.failed + ' of ' + m.window.requests + ' requests answered 5xx or 429, a key over its own limit not counted)', 'model' + (m.window.failed > 0 ? ' bad' : ''));
       t.setAttribute('data-model-error', m.name);
       box.appendChild(t);
     });

@@ -137,6 +137,8 @@ export interface RequestOutcome {
   key?: string;
   /** What made it fail, if it did. */
   error?: unknown;
+  /** Refused by the client key's own limit (rpm, tpm, maxConcurrent): the client's doing, not a failure of the model. */
+  ownLimit?: boolean;
 }
 
 /** Cumulative request numbers of one (gateway model, deployment). */
@@ -144,7 +146,7 @@ export interface RequestCounts {
   requests: number;
   /** Answered 2xx. */
   ok: number;
-  /** Answered 5xx or 429. */
+  /** Answered 5xx, or 429 for a reason other than the client key's own limit. */
   failed: number;
 }
 
@@ -448,8 +450,9 @@ export class GatewayMetrics {
     cell.duration[o.stream ? 1 : 0].observe(o.durationMs / 1000);
     const counts = cell.counts;
     counts.requests++;
+    const ownLimit = o.ownLimit === true;
     if (status >= 200 && status < 300) counts.ok++;
-    else if (isFailureStatus(status)) counts.failed++;
+    else if (isFailureStatus(status, ownLimit)) counts.failed++;
 
     const t = deployment === undefined ? undefined : this.tel(deployment.key);
     // The error that ended the request, unless a router event already counted it as a failed call.
@@ -487,7 +490,7 @@ export class GatewayMetrics {
     const ttftChart = o.stream && status < 300 ? (o.ttftMs ?? upstreamTtftMs) : -1;
     for (const s of cell.series) {
       // The deployment's errors are its failed calls, counted above; the model's and the gateway's are failed requests.
-      s.request(slot, status, o.durationMs, ttftChart, s === t?.series ? -1 : errorClass, prompt, completion);
+      s.request(slot, status, o.durationMs, ttftChart, s === t?.series ? -1 : errorClass, prompt, completion, ownLimit);
     }
   }
 

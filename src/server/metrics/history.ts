@@ -24,13 +24,20 @@ export type ErrorClassLabel = (typeof ERROR_CLASSES)[number];
 const ERROR_INDEX = new Map<string, number>(ERROR_CLASSES.map((c, i) => [c, i]));
 export const errorClassIndex = (c: string): number => ERROR_INDEX.get(c) ?? ERROR_INDEX.get('internal')!;
 
-/** Lanes of the requests-by-status chart. 429 is apart from the other 4xx: it is a failure the client did not cause. */
+/**
+ * Lanes of the requests-by-status chart. 429 is apart from the other 4xx: it is a failure the client
+ * did not cause (the upstream's or a deployment's limit). A client key over its own limit is the
+ * client's doing: that 429 goes with the other 4xx (`ownLimit`).
+ */
 export const STATUS_LANES = ['2xx', '4xx', '429', '5xx'] as const;
 export type StatusLane = (typeof STATUS_LANES)[number];
-const laneOf = (status: number): number => (status < 300 ? 0 : status === 429 ? 2 : status < 500 ? 1 : 3);
+const laneOf = (status: number, ownLimit: boolean): number => (status < 300 ? 0 : status === 429 && !ownLimit ? 2 : status < 500 ? 1 : 3);
 
-/** A failure the client did not cause: 5xx or 429 (a 499, the client hanging up, is not). */
-export const isFailureStatus = (status: number): boolean => status >= 500 || status === 429;
+/**
+ * A failure the client did not cause: 5xx or 429 (a 499, the client hanging up, is not; nor is the
+ * 429 of a client key over its own rpm / tpm / maxConcurrent, `ownLimit`: the model did nothing wrong).
+ */
+export const isFailureStatus = (status: number, ownLimit = false): boolean => status >= 500 || (status === 429 && !ownLimit);
 
 const NC = ERROR_CLASSES.length;
 const NS = STATUS_LANES.length;
@@ -64,9 +71,12 @@ export class Series {
     this.tokens.fill(0, slot * 2, slot * 2 + 2);
   }
 
-  /** A request ended. `ttftMs` < 0: none (not a stream, or no first token); `errorClass` < 0: not a failure. */
-  request(slot: number, status: number, durationMs: number, ttftMs: number, errorClass: number, promptTokens: number, completionTokens: number): void {
-    this.status[slot * NS + laneOf(status)]!++;
+  /**
+   * A request ended. `ttftMs` < 0: none (not a stream, or no first token); `errorClass` < 0: not a
+   * failure; `ownLimit`: a 429 of the client key's own limit (charted with the 4xx).
+   */
+  request(slot: number, status: number, durationMs: number, ttftMs: number, errorClass: number, promptTokens: number, completionTokens: number, ownLimit = false): void {
+    this.status[slot * NS + laneOf(status, ownLimit)]!++;
     this.latency[slot * NB + latencyBucket(durationMs)]!++;
     if (ttftMs >= 0) this.ttft[slot * NB + latencyBucket(ttftMs)]!++;
     if (errorClass >= 0) this.errors[slot * NC + errorClass]!++;
@@ -105,7 +115,7 @@ export interface WindowTotals {
   requests: number;
   /** 2xx */
   ok: number;
-  /** 5xx and 429: failures that reached the client and were not its fault. */
+  /** 5xx and 429 (not the client key's own limit): failures that reached the client and were not its fault. */
   failed: number;
   /** failed / requests, 0..1; 0 without requests. */
   error_rate: number;
