@@ -63,8 +63,10 @@ export const ERROR_TYPE_STATUS: Readonly<Record<string, number>> = {
   permission_error: 403,
   not_found_error: 404,
   request_too_large: 413,
+  billing_error: 402,
   rate_limit_error: 429,
   api_error: 500,
+  timeout_error: 504,
   overloaded_error: 529,
 };
 
@@ -85,7 +87,7 @@ export function anthropicStatus(type: string | undefined): number {
   return (type !== undefined ? ERROR_TYPE_STATUS[type] : undefined) ?? 500;
 }
 
-/** HTTP status -> Anthropic error type (503 is `overloaded_error` like Anthropic's own 529). */
+/** HTTP status -> Anthropic error type (503 is `overloaded_error` like Anthropic's own 529; 504 its `timeout_error`). */
 export function anthropicErrorType(status: number): string {
   switch (status) {
     case 400:
@@ -104,6 +106,8 @@ export function anthropicErrorType(status: number): string {
     case 503:
     case 529:
       return 'overloaded_error';
+    case 504:
+      return 'timeout_error';
     default:
       return status >= 400 && status < 500 ? 'invalid_request_error' : 'api_error';
   }
