@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { applyOverrides, ConfigError, formatIssue, loadConfigFile, type ConfigOverrides, type GatewayConfig } from '../../config/index.js';
 import { compactChanges, diffConfig, isEmptyChange, keyLimits, pinRestartSettings, poolTotalProblem, type ConfigChanges } from '../../config/diff.js';
-import { KeyRemovedError, type AdapterPool } from '../../pool/index.js';
+import { KeyRemovedError, poolKey, type AdapterPool } from '../../pool/index.js';
 import type { PoolKey, PoolLimits } from '../../pool/types.js';
 import type { ChatAdapter } from '../../providers/types.js';
 import { PROVIDER_TYPES } from '../../providers/registry.js';
@@ -184,10 +184,10 @@ export class ConfigReloader {
    */
   private drainKey(key: string, prev: GatewaySnapshot): void {
     if (this.draining.has(key)) return;
-    let poolKey: PoolKey | undefined;
-    for (const r of prev.routes.values()) for (const d of r.deployments) if (d.key === key) poolKey = { model: d.model, provider: d.provider };
-    if (poolKey === undefined) return;
-    const k = poolKey;
+    let pair: PoolKey | undefined;
+    for (const r of prev.routes.values()) for (const d of r.deployments) if (d.key === key) pair = { model: d.model, provider: d.provider };
+    if (pair === undefined) return;
+    const k = pair;
     const { holder, pool } = this.o;
     const run = (async () => {
       // `ms` on the line counts from the reload that removed it: the wait for its requests in flight included.
@@ -222,7 +222,7 @@ export class ConfigReloader {
       }
       await warm(pool, key, limits.minPoolSize);
     } catch (err) {
-      this.logger.warn({ event: 'deployment_pool_warm_failed', err, key: `${key.model}:${key.provider}` }, 'config: warming a new pool failed; it fills on demand');
+      this.logger.warn({ event: 'deployment_pool_warm_failed', err, key: poolKey(key.model, key.provider) }, 'config: warming a new pool failed; it fills on demand');
     }
   }
 
@@ -260,7 +260,7 @@ function warm(pool: ReloadablePool, key: PoolKey, min: number): Promise<void> {
     return s === undefined || s.total >= min || s.creating === 0;
   };
   if (ready()) return Promise.resolve();
-  const name = `${key.model}:${key.provider}`;
+  const name = poolKey(key.model, key.provider);
   return new Promise((resolve) => {
     const check = (e: { key: string }) => {
       if (e.key !== name || !ready()) return;
