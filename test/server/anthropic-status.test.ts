@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
-import { startGateway, Upstream, type RunningGateway } from './helpers.js';
+import { completion, startGateway, Upstream, type RunningGateway } from './helpers.js';
 
 /**
  * Bug: on `/v1/messages` the client got Anthropic's status (an upstream 500 as 500 `api_error`, a
@@ -15,7 +15,8 @@ describe('/v1/messages errors are recorded with the status the client got', () =
   let client: Anthropic;
   before(async () => {
     up = await Upstream.start();
-    g = await startGateway(`routing: { maxAttempts: 1, circuitConsecutiveFailures: 100 }
+    // The budget (300 ms) matters only to the timeout test: every other answer is at once.
+    g = await startGateway(`routing: { maxAttempts: 1, requestTimeout: 300ms, circuitConsecutiveFailures: 100 }
 providers:
   loop: { type: openai-compatible, baseUrl: "${up.url}", apiKey: k }
 models:
@@ -59,5 +60,32 @@ models:
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
     assert.match(metrics, /adapterpool_requests_total\{[^}]*status="529"[^}]*\} 1/);
     assert.match(metrics, /adapterpool_requests_total\{[^}]*status="500"[^}]*\} 1/);
+  });
+
+  /**
+   * Regression: an upstream timeout and a spent `routing.requestTimeout` reached the client as 500
+   * `api_error`, "something broke", where Anthropic's own table has 504 `timeout_error` for a request
+   * that took too long. The status and type now say which.
+   */
+  test('regression: a timeout was 500 api_error; it is 504 timeout_error, streamed or not, and recorded as 504', async () => {
+    up.onChat = (r) => {
+      const t = setTimeout(() => completion(r.res, 'late'), 2000);
+      r.res.on('close', () => clearTimeout(t));
+    };
+    const params = { model: 'claude-via-openai', max_tokens: 8, messages: [{ role: 'user' as const, content: 'x' }] };
+    const isTimeout = (err: unknown) => {
+      assert.ok(err instanceof Anthropic.APIError, String(err));
+      assert.equal(err.status, 504);
+      assert.equal((err.error as { error: { type: string } }).error.type, 'timeout_error');
+      return true;
+    };
+    let requestId: string | null | undefined;
+    await assert.rejects(client.messages.create(params), (err: unknown) => {
+      requestId = (err as { requestID?: string | null }).requestID;
+      return isTimeout(err);
+    });
+    const line = g.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.reqId === requestId && String(l.msg ?? '').startsWith('messages'));
+    assert.equal(line?.status, 504, 'the log line');
+    await assert.rejects(client.messages.stream(params).finalMessage(), isTimeout);
   });
 });
