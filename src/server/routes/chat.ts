@@ -85,10 +85,13 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         // The answer first, then the bookkeeping (metrics, log line, ledger row, the limits' settling):
         // the client does not wait for it. Both happen in this same tick, so nothing is seen out of order.
         // The upstream's own text when the provider kept it: sent as it came, no parse, no re-serialize.
-        const text = completionText(result.completion);
-        if (text !== undefined) sendText(reply, text, [REQUEST_ID_HEADER, request.id, DEPLOYMENT_HEADER, result.deployment.key, ATTEMPTS_HEADER, String(result.attempts)], limitHeaders);
-        else reply.header(DEPLOYMENT_HEADER, result.deployment.key).header(ATTEMPTS_HEADER, String(result.attempts)).send(result.completion);
-        life.finish(result.deployment, 200, { attempts: result.attempts, usage: result.completion.usage, served: true });
+        try {
+          const text = completionText(result.completion);
+          if (text !== undefined) sendText(reply, text, [REQUEST_ID_HEADER, request.id, DEPLOYMENT_HEADER, result.deployment.key, ATTEMPTS_HEADER, String(result.attempts)], limitHeaders);
+          else reply.header(DEPLOYMENT_HEADER, result.deployment.key).header(ATTEMPTS_HEADER, String(result.attempts)).send(result.completion);
+        } finally {
+          life.finish(result.deployment, 200, { attempts: result.attempts, usage: result.completion.usage, served: true });
+        }
         return reply;
       }
 

@@ -60,8 +60,12 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsR
       }
       const answer = inEncoding(result.value, body.encoding_format ?? 'float');
       const u = answer.usage;
-      life.finish(result.deployment, 200, { attempts: result.attempts, usage: { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens }, served: true });
-      return reply.headers({ [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) }).send(answer);
+      // The answer first, then the bookkeeping, as on the chat route.
+      try {
+        return reply.headers({ [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) }).send(answer);
+      } finally {
+        life.finish(result.deployment, 200, { attempts: result.attempts, usage: { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens }, served: true });
+      }
     },
   );
 }

@@ -128,9 +128,13 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         }
         const v = result.value;
         const usage = 'native' in v ? toUsage(v.native.usage ?? {}) : v.completion.usage;
-        life.finish(result.deployment, 200, { attempts: result.attempts, usage, served: true });
-        reply.headers({ [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) });
-        return reply.send('native' in v ? v.native : toMessagesResponse(v.completion, body.model, body.stop_sequences, inputEstimate));
+        // The answer first, then the bookkeeping, as on the chat route.
+        try {
+          reply.headers({ [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) });
+          return reply.send('native' in v ? v.native : toMessagesResponse(v.completion, body.model, body.stop_sequences, inputEstimate));
+        } finally {
+          life.finish(result.deployment, 200, { attempts: result.attempts, usage, served: true });
+        }
       }
 
       // Which kind of stream the serving attempt opened (each attempt sets it; the last one served).
