@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 
 export interface ConfigWatcherOptions {
   file: string;
@@ -14,11 +14,19 @@ export interface ConfigWatcherOptions {
 }
 
 /**
+ * A directory that never goes quiet (the file itself rewritten again and again) holds a change back
+ * at most this many debounces after its first event: the timer is then left to fire.
+ */
+export const MAX_WAIT_DEBOUNCES = 10;
+
+/**
  * Watches the DIRECTORY of the config file, not the file: editors save by writing a new file and
  * renaming it over the old one, and Kubernetes ConfigMaps swap a `..data` symlink, and either way a
- * watch on the old file's inode would go quiet. Any event in the directory re-arms a debounce timer;
- * when it fires, the file is read and hashed, and only a new hash calls `onChange`, so a `touch`
- * (or a write of the same bytes) does nothing.
+ * watch on the old file's inode would go quiet. An event for the file's own name (a write, or a
+ * rename onto it) or for a `..`-name (the ConfigMap's) re-arms a debounce timer; other files of the
+ * directory (the gateway's own log or ledger, a sidecar's) are not the config, and their writes must
+ * not keep the timer from firing. When it fires, the file is read and hashed, and only a new hash
+ * calls `onChange`, so a `touch` (or a write of the same bytes) does nothing.
  */
 export class ConfigWatcher {
   /** Quiet time before the file is read; may change while watching (a reloaded `server.reloadDebounce`). */
@@ -26,6 +34,8 @@ export class ConfigWatcher {
   private readonly o: ConfigWatcherOptions;
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** When the pending timer was first armed (the burst's first event). */
+  private burstStartedAt = 0;
   private hash: string | undefined;
   private closed = false;
 
@@ -38,7 +48,11 @@ export class ConfigWatcher {
   async start(): Promise<void> {
     this.hash = await this.read();
     if (this.closed) return;
-    this.watcher = watch(dirname(this.o.file), { persistent: false }, () => this.arm());
+    const name = basename(this.o.file);
+    this.watcher = watch(dirname(this.o.file), { persistent: false }, (_event, file) => {
+      // No name: the platform did not say which file; take it as ours.
+      if (file === null || file === name || file.startsWith('..')) this.arm();
+    });
     this.watcher.on('error', (err) => this.o.onError?.(err));
   }
 
@@ -52,7 +66,10 @@ export class ConfigWatcher {
 
   private arm(): void {
     if (this.closed) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    const now = Date.now();
+    if (this.timer === undefined) this.burstStartedAt = now;
+    else if (now - this.burstStartedAt >= MAX_WAIT_DEBOUNCES * this.debounceMs) return;
+    else clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.check();

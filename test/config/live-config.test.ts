@@ -84,4 +84,54 @@ describe('ConfigWatcher', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  // Regression: any event in the directory re-armed the debounce, so a log or ledger written there
+  // under traffic (or a sidecar's file) kept a saved config from ever being read.
+  it('writes to other files of the directory do not hold a change back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'adapterpool-watch-'));
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, 'one');
+    let changes = 0;
+    const w = new ConfigWatcher({ file, debounceMs: 100, onChange: () => changes++ });
+    await w.start();
+    let busy = true;
+    const sidecar = (async () => {
+      for (let i = 0; busy; i++) {
+        await writeFile(join(dir, 'gateway.log'), `line ${i}\n`, { flag: 'a' });
+        await sleep(20);
+      }
+    })();
+    try {
+      await sleep(50);
+      await writeFile(file, 'two');
+      for (let i = 0; i < 150 && changes === 0; i++) await sleep(10);
+      assert.equal(changes, 1, 'read within 1.5 s while the log goes on being written');
+    } finally {
+      busy = false;
+      await sidecar;
+      w.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a file rewritten without pause is still read, at most 10 debounces after its first change', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'adapterpool-watch-'));
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, 'v0');
+    let changes = 0;
+    const w = new ConfigWatcher({ file, debounceMs: 50, onChange: () => changes++ });
+    await w.start();
+    try {
+      const started = Date.now();
+      // Writes every 10 ms for 2 s: never 50 ms of quiet.
+      for (let i = 1; Date.now() - started < 2000; i++) {
+        await writeFile(file, `v${i}`);
+        await sleep(10);
+      }
+      assert.ok(changes >= 1, `read while the writes went on (${changes} reads)`);
+    } finally {
+      w.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
