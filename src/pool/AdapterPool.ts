@@ -51,7 +51,7 @@ const messageOf = (e: unknown): string => (e instanceof Error ? e.message : Stri
 export class AdapterPool<A extends PooledAdapter> {
   private readonly _opt: ResolvedPoolOptions<A>;
   private readonly _log: PoolLogger;
-  private readonly _debug: boolean;
+  private readonly _debug: () => boolean;
 
   /** model -> provider -> KeyPool: two lookups and no string building on the hot path. */
   private readonly _byModel = new Map<string, Map<string, KeyPool<A>>>();
@@ -369,7 +369,7 @@ export class AdapterPool<A extends PooledAdapter> {
         this._emit('leak', { key: e.kp.key, adapter: e.adapter, heldMs, stack });
       });
     }
-    if (this._debug) this._log.debug!({ key: e.kp.key, adapter: e.id }, `🔄 从池中获取适配器: ${e.kp.key} (使用次数: ${e.useCount})`);
+    if (this._debug()) this._log.debug!({ key: e.kp.key, adapter: e.id }, `🔄 从池中获取适配器: ${e.kp.key} (使用次数: ${e.useCount})`);
   }
 
   private _release(e: Entry<A>, broken: boolean): void {
@@ -380,7 +380,7 @@ export class AdapterPool<A extends PooledAdapter> {
       clearTimeout(e.leakTimer);
       e.leakTimer = null;
     }
-    if (this._debug) this._log.debug!({ key: kp.key, adapter: e.id }, `🔄 释放适配器回池: ${kp.key} (使用次数: ${e.useCount})`);
+    if (this._debug()) this._log.debug!({ key: kp.key, adapter: e.id }, `🔄 释放适配器回池: ${kp.key} (使用次数: ${e.useCount})`);
     if (this._events.has('released')) this._emit('released', { key: kp.key, adapter: e.adapter, useCount: e.useCount });
     if (this._closed) {
       this._destroy(e, 'closed');

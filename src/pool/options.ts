@@ -56,8 +56,11 @@ export interface ResolvedPoolOptions<A extends PooledAdapter> {
   closeTimeoutMs: number;
   startKeys: readonly PoolKey[];
   log: PoolLogger;
-  /** Debug logging is on: the lending path formats its debug lines only then. */
-  debug: boolean;
+  /**
+   * Debug logging is on, asked at each line: the lending path formats its debug lines only then, and a
+   * logger whose level changes while the pool runs (a reloaded `logging.level`) is followed.
+   */
+  debug: () => boolean;
 }
 
 /** Validates the constructor's options with precise messages (tarn style) and fills in defaults. */
@@ -110,7 +113,7 @@ export function resolvePoolOptions<A extends PooledAdapter>(options: AdapterPool
     closeTimeoutMs: duration('closeTimeoutMs', options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs, 0),
     startKeys,
     log,
-    debug: typeof lg.isLevelEnabled === 'function' ? lg.isLevelEnabled('debug') : typeof lg.debug === 'function',
+    debug: typeof lg.isLevelEnabled === 'function' ? () => lg.isLevelEnabled!('debug') : typeof lg.debug === 'function' ? () => true : () => false,
   };
 }
 

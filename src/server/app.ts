@@ -157,7 +157,9 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     forceCloseConnections: 'idle',
     requestIdHeader: false,
     genReqId: requestId,
-    childLoggerFactory: (parent, bindings, opts) => new LazyChildLogger(parent as Logger, bindings, opts),
+    // Without fastify's `level`: it is the level the logger had when the routes were registered (the
+    // gateway sets no per-route levels), and a child pinned to it ignores a reloaded `logging.level`.
+    childLoggerFactory: (parent, bindings) => new LazyChildLogger(parent as Logger, bindings, undefined),
     frameworkErrors: frameworkErrorReply,
     clientErrorHandler: (err, socket) =>
       clientErrorReply(err, socket, () => logger.info({ event: 'body_timeout', timeoutMs: server.bodyTimeout }, 'request cut: not received within server.bodyTimeout')),
@@ -329,8 +331,9 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
   /** The parts of the gateway outside the pool that hold settings: they take the new snapshot's. */
   const applyToGateway = (next: GatewaySnapshot): void => {
     const c = next.config;
-    // A pino child keeps the level it was made with: set the long-lived ones too (request loggers are made per request).
-    for (const l of [logger, poolLogger, routerLogger, chatLog, reloader.logger]) if (l.level !== c.logging.level) l.level = c.logging.level;
+    // A pino child keeps the level it was made with: set the long-lived ones too (request loggers are
+    // made per request, from fastify's own child of `logger`, `app.log`).
+    for (const l of [logger, app.log, poolLogger, routerLogger, chatLog, reloader.logger]) if (l.level !== c.logging.level) l.level = c.logging.level;
     app.server.keepAliveTimeout = c.server.keepAliveTimeout;
     capConnections(c.server.maxConnections);
     router.configure(next.routing);
