@@ -323,6 +323,8 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     factory,
     host,
     registry: metrics.registry,
+    // The adapters a reload creates for new pools are counted (pool_creates_total): their keys are known first.
+    beforePools: (next) => metrics.track(next.routes, [...next.poolKeys].map((k) => keyOf(next, k))),
     beforeSwap: (next) => applyToGateway(next),
     afterDrain: (key) => router.forget(key),
   });
@@ -337,7 +339,6 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     app.server.keepAliveTimeout = c.server.keepAliveTimeout;
     capConnections(c.server.maxConnections);
     router.configure(next.routing);
-    metrics.track(next.routes, [...next.poolKeys].map((k) => keyOf(next, k)));
   };
 
   await pool.start();

@@ -34,6 +34,8 @@ export interface ReloaderOptions {
   host: string;
   /** Registry for `adapterpool_config_reloads_total`. */
   registry?: Registry;
+  /** Runs before the pools change: parts that count the pools' events (metrics) learn the new pool keys first. */
+  beforePools?: (next: GatewaySnapshot) => void;
   /** Gateway parts outside the pool (router, metrics, logger, HTTP server) take the new config; runs just before the swap. */
   beforeSwap?: (next: GatewaySnapshot, prev: GatewaySnapshot, changes: ConfigChanges) => void;
   /** A removed key's pool is gone (its last request finished): parts that keep per-deployment state let it go. */
@@ -144,6 +146,7 @@ export class ConfigReloader {
       for (const r of next.routes.values()) for (const d of r.deployments) if (d.key === key) return { model: d.model, provider: d.provider };
       throw new Error(`no deployment for pool ${key}`);
     };
+    this.o.beforePools?.(next);
     // New adapters are built from the new provider settings from here on.
     holder.providers = next.providers;
     for (const key of changes.pools.renewed) {
