@@ -20,10 +20,15 @@ export class DeploymentState {
    */
   openedByHealthCheck = false;
   /**
-   * The last failure that counted against the circuit (`401 auth: …`): the reason an open circuit
-   * gives in its log line, in the 503 of a model with no deployment left, and on the status pages.
+   * The last failure that counted against the circuit (`401 auth: …`, with the provider error's
+   * scrubbed message): the reason an open circuit gives in its log line and on the status pages.
    */
   lastFailure: string | undefined;
+  /**
+   * The same failure without the upstream's words (`401 auth`): what the 503 of a model with no
+   * deployment left tells the client (the upstream's text and addresses go to the operator only).
+   */
+  lastFailureKind: string | undefined;
   /**
    * Until when (router clock, ms) the upstream asked not to be sent requests (its 429's Retry-After):
    * while another deployment of the route can serve, this one is skipped. 0: not throttled.
@@ -75,7 +80,10 @@ export class DeploymentState {
     const a = error.action;
     const counts = (a.retry || a.failover) && a.cooldown;
     // Before the breaker hears of it: an opening it causes reports this failure as its reason.
-    if (counts || a.unhealthy) this.lastFailure = failureReason(error);
+    if (counts || a.unhealthy) {
+      this.lastFailure = failureReason(error);
+      this.lastFailureKind = `${error.status} ${error.errorClass}`;
+    }
     if (counts) b.onFailure(permit);
     else b.onNeutral(permit);
     if (a.unhealthy) b.trip();

@@ -717,7 +717,7 @@ export class Router {
     const ks = this.pool.keyState(s.deployment.model, s.deployment.provider);
     if (ks !== undefined && ks.total > 0 && ks.unhealthy >= ks.total) {
       // Unless a request's failure (a refused key) just opened it and reported the adapter broken.
-      if (s.breaker.state !== 'open') s.lastFailure = 'every adapter failed its health check';
+      if (s.breaker.state !== 'open') s.lastFailure = s.lastFailureKind = 'every adapter failed its health check';
       s.breaker.trip();
       s.openedByHealthCheck = true;
     }
@@ -744,14 +744,15 @@ export class Router {
 }
 
 /**
- * Why the 503: the open circuits' last failures (`401 auth: …`), so a client sees a bad key or a
- * failing upstream, not only "unavailable". Undefined for busy pools and limits.
+ * Why the 503: the kind of the open circuits' last failures (`401 auth`), so a client sees a bad key
+ * or a failing upstream, not only "unavailable"; never the upstream's own words or addresses (the log
+ * line and the status pages have those). Undefined for busy pools and limits.
  */
 function openCircuitReasons(all: readonly Deployment[], states: ReadonlyMap<string, DeploymentState>): string | undefined {
   const reasons: string[] = [];
   for (const d of all) {
     const s = states.get(d.key);
-    if (s !== undefined && s.breaker.state !== 'closed' && s.lastFailure !== undefined) reasons.push(`${d.key}: ${s.lastFailure}`);
+    if (s !== undefined && s.breaker.state !== 'closed' && s.lastFailureKind !== undefined) reasons.push(`${d.key}: ${s.lastFailureKind}`);
   }
   return reasons.length === 0 ? undefined : `circuit open after ${reasons.join('; ')}`;
 }

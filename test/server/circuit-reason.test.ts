@@ -42,7 +42,9 @@ models:
     assert.equal(second.status, 503);
     assert.equal(second.json.error.code, 'no_deployment_available');
     const message: string = second.json.error.message;
-    assert.match(message, /^no deployment of m is available; retry after \d+ s \(circuit open after up-model:up: 401 auth: /);
+    // The kind of failure only: the upstream's own words (here its 401 message) stay with the operator.
+    assert.match(message, /^no deployment of m is available; retry after \d+ s \(circuit open after up-model:up: 401 auth\)$/);
+    assert.ok(!message.includes('Incorrect API key'), message);
 
     const open = g.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'circuit_open');
     assert.ok(open, 'a circuit_open line');
