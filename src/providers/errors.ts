@@ -44,8 +44,10 @@ export const ERROR_ACTIONS: Readonly<Record<ErrorClass, ErrorAction>> = {
   network: { retry: true, failover: true, cooldown: true, unhealthy: false },
   bad_response: { retry: true, failover: true, cooldown: true, unhealthy: false },
   stream_error: { retry: true, failover: true, cooldown: true, unhealthy: false },
-  // The same request would likely bring the same oversized answer: try elsewhere, not here again.
-  response_too_large: { retry: false, failover: true, cooldown: true, unhealthy: false },
+  // The same request would likely bring the same oversized answer: try elsewhere, not here again. The
+  // size is the request's doing, not the deployment's health: it does not count against the circuit
+  // (a large batch of embeddings would otherwise shut every client out of the model).
+  response_too_large: { retry: false, failover: true, cooldown: false, unhealthy: false },
   aborted: { retry: false, failover: false, cooldown: false, unhealthy: false },
 };
 

@@ -178,13 +178,18 @@ function providerErrorReply(err: ProviderError): ErrorReply {
       // The upstream's own words (addresses, socket errors, its error text) go to the log, not to the client.
       // A stream that simply stopped sent no error: say what happened, under the class's code.
       if (err.body.error.code === 'stream_incomplete') return { status: 502, body: errorBody(`${upstream} ended its stream early (before its last event).`, 'api_error', 'upstream_stream_error') };
-      return { status: 502, body: errorBody(`${upstream} ${GENERIC_FAILURE[err.errorClass] ?? 'failed'}${err.errorClass === 'server_error' ? ` (HTTP ${err.status})` : ''}.`, 'api_error', `upstream_${err.errorClass}`) };
+      // An oversized answer comes back as large on a retry: the SDKs are told not to ask again.
+      return {
+        status: 502,
+        body: errorBody(`${upstream} ${GENERIC_FAILURE[err.errorClass] ?? 'failed'}${err.errorClass === 'server_error' ? ` (HTTP ${err.status})` : ''}.`, 'api_error', `upstream_${err.errorClass}`),
+        ...(err.errorClass === 'response_too_large' ? { headers: NO_RETRY } : {}),
+      };
   }
 }
 
 /**
  * On a 5xx that retrying cannot fix (the gateway's key refused, its quota gone, its model unknown
- * upstream): the OpenAI and Anthropic SDKs read `x-should-retry` before the status, so they do not
+ * upstream, an answer over the size limit): the OpenAI and Anthropic SDKs read `x-should-retry` before the status, so they do not
  * send the same request twice more (and the gateway's own failover has tried the alternatives).
  */
 const NO_RETRY: Readonly<Record<string, string>> = { 'x-should-retry': 'false' };
