@@ -41,14 +41,15 @@ export const embeddingsBodySchema = {
       // The message of a 400 when no form matches (see validationReply): a branch's own says only "must be string".
       description: 'must be a string, an array of strings, an array of token ids (integers >= 0) or an array of such arrays, none of them empty',
       anyOf: [
-        { type: 'string' },
-        { type: 'array', minItems: 1, items: { type: 'string' } },
+        { type: 'string', minLength: 1 },
+        { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
         { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0 } },
         { type: 'array', minItems: 1, items: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0 } } },
       ],
     },
     encoding_format: { type: 'string', enum: ['float', 'base64'] },
-    dimensions: { type: 'integer', minimum: 1 },
+    // No model has more; the bound keeps a typo from asking any upstream (or the mock) for a giant answer.
+    dimensions: { type: 'integer', minimum: 1, maximum: 65_536 },
     user: { type: 'string' },
   },
 } as const;

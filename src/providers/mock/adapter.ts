@@ -26,6 +26,12 @@ import type {
 export const MOCK_DEFAULT_CHUNKS = 4;
 /** Length of the mock's embedding vectors unless `mock.dimensions` or the request's `dimensions` says otherwise. */
 export const MOCK_DEFAULT_DIMENSIONS = 16;
+/**
+ * Most numbers one mock embeddings answer holds (inputs × dimensions); more is refused with a 400, as a
+ * real upstream refuses dimensions its model lacks. Without it one request (`dimensions: 100000000`)
+ * made a vector that took the whole process's heap.
+ */
+export const MOCK_MAX_EMBEDDING_VALUES = 4_194_304;
 
 export interface MockAdapterOptions extends MockOptions {
   provider: string;
@@ -116,9 +122,14 @@ export class MockAdapter implements ChatAdapter {
     try {
       await this.latencyAndFaults(options?.signal);
       const dims = request.dimensions ?? this.opts.dimensions ?? MOCK_DEFAULT_DIMENSIONS;
+      const inputs = embeddingInputs(request.input);
+      if (inputs.length * dims > MOCK_MAX_EMBEDDING_VALUES) {
+        const message = `mock: ${inputs.length} inputs × ${dims} dimensions is over the mock's ${MOCK_MAX_EMBEDDING_VALUES} values per answer`;
+        throw normalizeProviderError(this.provider, 400, JSON.stringify({ error: { message, type: 'invalid_request_error', param: 'dimensions', code: 'invalid_value' } }));
+      }
       const base64 = request.encoding_format === 'base64';
       let tokens = 0;
-      const data = embeddingInputs(request.input).map((item, index) => {
+      const data = inputs.map((item, index) => {
         tokens += typeof item === 'string' ? Math.max(1, words(item)) : item.length;
         const vector = mockVector(item, dims);
         return { object: 'embedding' as const, index, embedding: base64 ? encodeEmbedding(vector) : vector };

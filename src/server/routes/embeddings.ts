@@ -58,13 +58,15 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsR
       } catch (err) {
         return life.fail(err);
       }
-      const answer = inEncoding(result.value, body.encoding_format ?? 'float');
-      const u = answer.usage;
+      const reported = result.value.usage ?? undefined;
+      const answer = inEncoding(result.value, body.encoding_format ?? 'float', estimate.tokens);
       // The answer first, then the bookkeeping, as on the chat route.
       try {
         return reply.headers({ [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) }).send(answer);
       } finally {
-        life.finish(result.deployment, 200, { attempts: result.attempts, usage: { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens }, served: true });
+        // No report from the upstream: unknown to the ledger, and the key's token reservation (the estimate) stays charged.
+        const usage = reported === undefined ? undefined : { prompt_tokens: reported.prompt_tokens, completion_tokens: 0, total_tokens: reported.total_tokens };
+        life.finish(result.deployment, 200, { attempts: result.attempts, usage, served: true });
       }
     },
   );
@@ -87,14 +89,15 @@ async function embed(adapter: ChatAdapter, body: EmbeddingsRequest, options: Cal
 
 /**
  * The answer in the encoding the client asked for, whatever the upstream sent (some ignore
- * `encoding_format`); usage is always there.
+ * `encoding_format`); usage is always there: an upstream that reported none gets the gateway's
+ * estimate (`estimate` tokens), as OpenAI's clients expect the field.
  */
-export function inEncoding(res: EmbeddingsResponse, encoding: 'float' | 'base64'): EmbeddingsResponse {
+export function inEncoding(res: EmbeddingsResponse, encoding: 'float' | 'base64', estimate: number): EmbeddingsResponse {
   const data = res.data.map((d) => {
     if (encoding === 'base64' && Array.isArray(d.embedding)) return { ...d, embedding: encodeEmbedding(d.embedding) };
     if (encoding === 'float' && typeof d.embedding === 'string') return { ...d, embedding: decodeEmbedding(d.embedding) };
     return d;
   });
-  const usage = res.usage ?? { prompt_tokens: 0, total_tokens: 0 };
+  const usage = res.usage ?? { prompt_tokens: estimate, total_tokens: estimate };
   return { ...res, object: 'list', data, usage };
 }
