@@ -82,6 +82,9 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
     this.client.on('close', () => this.setState('down'));
     // State changes are logged by setState, with the last error as the reason; per-error lines would flood.
     this.client.on('error', (err: Error) => {
+      // A refused password (WRONGPASS) is followed by the NOAUTH of the commands that come after it:
+      // the first says what is wrong, the second would read as "no password given".
+      if (err.message.startsWith('NOAUTH') && this.lastError?.message.startsWith('WRONGPASS') === true) return;
       this.lastError = err;
     });
     this.subscriber.on('error', () => {});
@@ -126,7 +129,10 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
       },
       (e: unknown) => {
         this.probing = false;
-        if (isTimeout(e) && this.client.status === 'ready') this.setState('down');
+        if (isTimeout(e) && this.client.status === 'ready') {
+          this.lastError = new Error('Redis stopped answering: a command and a PING timed out (cluster.commandTimeout)');
+          this.setState('down');
+        }
       },
     );
   }
@@ -204,6 +210,8 @@ export class RedisLink extends EventEmitter<{ up: []; down: []; message: [channe
     this.announced = true;
     if (to === 'up') {
       this.reached = true;
+      // The next outage gives its own reason, not this one's.
+      this.lastError = undefined;
       this.logger?.info?.({ event: 'cluster_redis_up' }, 'cluster: Redis is reachable, sharing state with the other replicas');
     } else if (this.reached) {
       this.logger?.warn?.({ event: 'cluster_redis_down', ...this.reason() }, 'cluster: Redis is unreachable, serving on local state until it is back');

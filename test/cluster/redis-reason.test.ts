@@ -51,6 +51,18 @@ describe('cluster: why Redis is down', () => {
     }
   });
 
+  test('regression: a wrong password with a database (/7) was logged as NOAUTH (no password given), the error of the SELECT after the refused AUTH; the line says WRONGPASS', async () => {
+    const g = await startGateway(config(`redis://:wrong-pw-5521@127.0.0.1:${redis.port}/7`));
+    try {
+      await sleep(500); // a few reconnections: each refused AUTH is followed by NOAUTH errors
+      const lines = g.logs.filter((l) => l.includes('"event":"cluster_redis_down"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.ok(lines.length >= 1);
+      for (const line of lines) assert.match(String(line.reason), /^WRONGPASS/);
+    } finally {
+      await g.close();
+    }
+  });
+
   test('a database index Redis does not have (/99) silently used db 0 and joined whatever fleet is there: the link stays down, saying why', async () => {
     const admin = new Redis(redis.url, { password: 'right-pw-8761' });
     const prefix = uniquePrefix();
