@@ -97,6 +97,11 @@ export class SharedLimiter implements Limiter {
   private local: FlexibleLimiter;
   /** Leases whose window under way was carried into the local limiter in this outage. */
   private readonly carried = new Set<string>();
+  /**
+   * What this replica admitted on its own share while Redis was away, per lease key, for the fleet's
+   * window once Redis is back (else the fleet would count none of it and admit it again).
+   */
+  private readonly owed = new Map<string, { limit: number; points: number; since: number }>();
 
   constructor(opts: SharedLimiterOptions) {
     this.link = opts.link;
@@ -106,8 +111,11 @@ export class SharedLimiter implements Limiter {
     this.replicas = Math.max(1, opts.liveReplicas());
     this.concurrency = new FleetShareConcurrency(() => this.replicas);
     this.local = this.localLimiter();
-    // Each outage carries over the window under way anew.
-    opts.link.on('up', () => this.carried.clear());
+    // Each outage carries over the window under way anew; what it admitted alone is charged to the fleet.
+    opts.link.on('up', () => {
+      this.carried.clear();
+      this.payOutage();
+    });
     opts.link.client.defineCommand('apLimitBorrow', { numberOfKeys: 1, lua: BORROW_SCRIPT });
     opts.link.client.defineCommand('apLimitReturn', { numberOfKeys: 1, lua: RETURN_SCRIPT });
   }
@@ -264,8 +272,11 @@ export class SharedLimiter implements Limiter {
     (this.link.client as unknown as LimitClient).apLimitReturn(this.link.key('rl', `{${key}}`), n, windowLeftMs + 100).catch((err: unknown) => this.link.failed(err));
   }
 
-  /** One borrow per lease at a time; admits that arrive meanwhile share it. */
-  private borrow(key: string, limit: number, need: number): Promise<void> {
+  /**
+   * One borrow per lease at a time; admits that arrive meanwhile share it. `takeAny`: whatever the
+   * window has left is taken, even less than the lease lacks (paying a debt: every point counts).
+   */
+  private borrow(key: string, limit: number, need: number, takeAny = false): Promise<void> {
     let l = this.leases.get(key);
     if (l === undefined) {
       l = { limit, left: 0, used: 0, drained: false, until: 0, demand: 0, least: Infinity, pending: undefined };
@@ -285,7 +296,7 @@ export class SharedLimiter implements Limiter {
         }
         // Borrow only what the lease lacks (points it holds count, debts are paid), at least a chunk.
         const want = Math.max(lease.demand - lease.left, this.chunk(limit));
-        const least = Math.max(1, lease.least - lease.left);
+        const least = takeAny ? 1 : Math.max(1, lease.least - lease.left);
         lease.least = Infinity;
         const [granted, used, ttl] = (await (this.link.client as unknown as LimitClient).apLimitBorrow(this.link.key('rl', `{${key}}`), want, limit, this.windowMs, least)) as [number, number, number];
         lease.left += granted;
@@ -325,7 +336,44 @@ export class SharedLimiter implements Limiter {
     const share = this.share(limits);
     if (share.rpm !== undefined) await this.carryOver(`${subject}:rpm`, subject, 'rpm', share.rpm);
     if (share.tpm !== undefined) await this.carryOver(`${subject}:tpm`, subject, 'tpm', share.tpm);
-    return this.local.admit(subject, share, tokens);
+    const a = await this.local.admit(subject, share, tokens);
+    if (a.ok) {
+      if (limits.rpm !== undefined) this.owe(`${subject}:rpm`, limits.rpm, 1);
+      if (limits.tpm !== undefined) this.owe(`${subject}:tpm`, limits.tpm, a.reservation.reservedTokens);
+    }
+    return a;
+  }
+
+  private owe(key: string, limit: number, points: number): void {
+    if (points <= 0) return;
+    const now = Date.now();
+    const o = this.owed.get(key);
+    // Admissions older than a window belong to a window that has ended everywhere.
+    if (o === undefined || now - o.since >= this.windowMs) this.owed.set(key, { limit, points, since: now });
+    else {
+      o.points += points;
+      o.limit = limit;
+    }
+  }
+
+  /**
+   * Redis is back: what this replica admitted alone in the last window becomes a debt on its lease,
+   * and a borrow pays it at once, so the fleet's window counts it (up to the limit: Redis never grants
+   * past it, and a lease left in debt admits nothing until the window ends).
+   */
+  private payOutage(): void {
+    const now = Date.now();
+    for (const [key, o] of this.owed) {
+      if (now - o.since >= this.windowMs) continue;
+      let lease = this.leases.get(key);
+      if (lease === undefined) {
+        lease = { limit: o.limit, left: 0, used: 0, drained: false, until: 0, demand: 0, least: Infinity, pending: undefined };
+        this.leases.set(key, lease);
+      }
+      lease.left -= o.points;
+      this.borrow(key, o.limit, 0, true).catch(() => {});
+    }
+    this.owed.clear();
   }
 
   /**

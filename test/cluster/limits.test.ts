@@ -130,3 +130,35 @@ describe('cluster: limits cost no Redis round trip on most requests', () => {
     }
   });
 });
+
+describe('cluster: Redis back after an outage', () => {
+  let redis: OwnRedis;
+  const gws: RunningGateway[] = [];
+  before(async () => {
+    redis = await OwnRedis.start();
+    const prefix = uniquePrefix();
+    for (const id of ['e', 'f']) gws.push(await startGateway(config(redis.url, prefix, id, 20)));
+    for (let i = 0; i < 150 && gws.some((g) => (g.gw.limiter as SharedLimiter).liveReplicas !== 2); i++) await sleep(100);
+  });
+  after(async () => {
+    await Promise.all(gws.map((g) => g.close()));
+    await redis.stop();
+  });
+
+  const shared = async (g: RunningGateway) => ((await (await fetch(`${g.url}/v1/pool/status`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { data: { mode: string } }).data.mode === 'shared';
+
+  test('regression: what the replicas admitted on their shares while Redis was away was forgotten when it came back (rpm 20: 20 more in the same minute); it is charged to the fleet\'s window', async () => {
+    for (const g of gws) assert.equal((g.gw.limiter as SharedLimiter).liveReplicas, 2, 'precondition: each replica knows the fleet has 2');
+    await redis.stop();
+    await sleep(300);
+    const away = await Promise.all(Array.from({ length: 20 }, (_, i) => chat(gws[i % 2]!.url, 'm', KEY)));
+    assert.equal(away.filter((r) => r.status === 200).length, 20, 'each replica admits its share, 10');
+    await redis.start(); // empty: the outage's counts exist only in the replicas
+    for (let i = 0; i < 100 && !(await shared(gws[0]!) && (await shared(gws[1]!))); i++) await sleep(100);
+    await sleep(300); // the debts are paid by a borrow each
+    const back = await Promise.all(Array.from({ length: 20 }, (_, i) => chat(gws[i % 2]!.url, 'm', KEY)));
+    const served = back.filter((r) => r.status === 200).length;
+    assert.ok(served <= 2, `served ${served} more in the same minute (the limit is 20, 20 were served while Redis was away)`);
+    assert.ok(back.every((r) => r.status === 200 || r.status === 429), 'nothing but served or limited');
+  });
+});
