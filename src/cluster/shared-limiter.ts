@@ -206,7 +206,7 @@ export class SharedLimiter implements Limiter {
   }
 
   async peek(subject: string, limits: RateLimits): Promise<LimitStatus> {
-    if (!this.link.up) return this.local.peek(subject, this.share(limits));
+    if (!this.link.up) return againstLimits(await this.local.peek(subject, this.share(limits)), limits);
     return this.status(subject, limits);
   }
 
@@ -337,11 +337,11 @@ export class SharedLimiter implements Limiter {
     if (share.rpm !== undefined) await this.carryOver(`${subject}:rpm`, subject, 'rpm', share.rpm);
     if (share.tpm !== undefined) await this.carryOver(`${subject}:tpm`, subject, 'tpm', share.tpm);
     const a = await this.local.admit(subject, share, tokens);
-    if (a.ok) {
-      if (limits.rpm !== undefined) this.owe(`${subject}:rpm`, limits.rpm, 1);
-      if (limits.tpm !== undefined) this.owe(`${subject}:tpm`, limits.tpm, a.reservation.reservedTokens);
-    }
-    return a;
+    if (!a.ok) return { ...a, status: againstLimits(a.status, limits) };
+    if (limits.rpm !== undefined) this.owe(`${subject}:rpm`, limits.rpm, 1);
+    if (limits.tpm !== undefined) this.owe(`${subject}:tpm`, limits.tpm, a.reservation.reservedTokens);
+    const r = a.reservation;
+    return { ok: true, reservation: { status: againstLimits(r.status, limits), reservedTokens: r.reservedTokens, settle: (used) => r.settle(used) } };
   }
 
   private owe(key: string, limit: number, points: number): void {
@@ -402,6 +402,18 @@ export class SharedLimiter implements Limiter {
   private localLimiter(): FlexibleLimiter {
     return new FlexibleLimiter({ windowMs: this.windowMs, createCounter: (o) => new RateLimiterMemory(o) });
   }
+}
+
+/**
+ * A local share's state told against the subject's own limits: the `x-ratelimit-limit-*` headers (and
+ * the 429's message) name the key's rpm / tpm, as with Redis; `remaining` is what this replica may
+ * still admit on its share.
+ */
+function againstLimits(s: LimitStatus, limits: RateLimits): LimitStatus {
+  const out: { requests?: LimitWindow; tokens?: LimitWindow } = {};
+  if (s.requests !== undefined) out.requests = limits.rpm === undefined ? s.requests : { ...s.requests, limit: limits.rpm };
+  if (s.tokens !== undefined) out.tokens = limits.tpm === undefined ? s.tokens : { ...s.tokens, limit: limits.tpm };
+  return out;
 }
 
 interface LimitClient {

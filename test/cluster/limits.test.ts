@@ -71,6 +71,15 @@ describe('cluster: limits while Redis is away', () => {
     assert.equal(results.filter((r) => r.status === 200).length, 10, '20 rpm ÷ 2 replicas');
     assert.ok(results.every((r) => r.status === 200 || r.status === 429), 'nothing but served or limited');
   });
+
+  test('regression: while Redis was away the headers said limit 10 (the share) and the 429 said limit 20; both name the key\'s rpm', async () => {
+    const res = await fetch(`${gws[0]!.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }) });
+    const body = (await res.json()) as { error: { message: string } };
+    assert.equal(res.status, 429, 'the share was used by the test before');
+    assert.equal(res.headers.get('x-ratelimit-limit-requests'), '20');
+    assert.equal(res.headers.get('x-ratelimit-remaining-requests'), '0');
+    assert.match(body.error.message, /limit 20/);
+  });
 });
 
 describe('cluster: Redis lost in the middle of a window', () => {
