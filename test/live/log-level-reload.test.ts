@@ -61,3 +61,17 @@ test('started at debug, reloaded to info: the per-response debug line stops', as
     await g.close();
   }
 });
+
+test('regression: a reload that raised the level to warn wrote no line saying it applied; it says so at warn', async () => {
+  const g = await startFileGateway(config('info'), {}, 'info');
+  try {
+    await g.write(config('warn'));
+    assert.equal((await reloadVia(g.url, 'admin-key-0123456789')).status, 200);
+    const line = g.lines().find((l) => l.event === 'config_reloaded');
+    assert.ok(line, 'a config_reloaded line');
+    assert.equal(line.level, 40);
+    assert.deepEqual(line.changed, { settings: ['logging.level'] });
+  } finally {
+    await g.close();
+  }
+});

@@ -177,7 +177,10 @@ export class ConfigReloader {
     for (const key of changes.pools.removed) this.drainKey(key, prev);
 
     this.counter?.labels('success').inc();
-    this.logger.info({ event: 'config_reloaded', version: next.version, trigger, changed: compactChanges(changes) }, `config reloaded (version ${next.version})`);
+    // At warn when the new logging.level hides info lines: a reload that raised the level still says it applied.
+    const line = { event: 'config_reloaded', version: next.version, trigger, changed: compactChanges(changes) };
+    if (this.logger.isLevelEnabled('info')) this.logger.info(line, `config reloaded (version ${next.version})`);
+    else this.logger.warn(line, `config reloaded (version ${next.version})`);
     return { ok: true, version: next.version, changed: changes, unchanged: false };
   }
 
