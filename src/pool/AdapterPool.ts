@@ -57,6 +57,8 @@ export class AdapterPool<A extends PooledAdapter> {
   private readonly _byModel = new Map<string, Map<string, KeyPool<A>>>();
   private readonly _pools: KeyPool<A>[] = [];
   private readonly _entries = new Map<A, Entry<A>>();
+  /** Adapters a close() took from their holders: their late release is accepted once, silently. */
+  private readonly _takenFromHolder = new WeakSet<A>();
   /** Adapters existing or being created, across keys. */
   private _count = 0;
   private _nextId = 1;
@@ -129,6 +131,7 @@ export class AdapterPool<A extends PooledAdapter> {
   releaseAdapter(adapter: A, model: string, provider: string, options?: ReleaseOptions): Promise<void> {
     const entry = this._entries.get(adapter);
     if (entry === undefined || entry.state !== 'in_use' || entry.kp.keyObj.model !== model || entry.kp.keyObj.provider !== provider) {
+      if (entry === undefined && this._takenFromHolder.delete(adapter)) return RESOLVED;
       return Promise.reject(new NotLeasedError(poolKey(model, provider)));
     }
     this._release(entry, options?.healthy === false);
@@ -754,8 +757,27 @@ export class AdapterPool<A extends PooledAdapter> {
     }
     await this._settleCreates();
     // Whatever is still lent after the deadline is closed under its holder: shutdown wins.
-    for (const kp of this._pools) for (const e of [...kp.entries]) if (e.state !== 'closing') this._destroy(e, 'closed');
+    for (const kp of this._pools) {
+      for (const e of [...kp.entries]) {
+        if (e.state === 'in_use') this._takeFromHolder(e);
+        if (e.state !== 'closing') this._destroy(e, 'closed');
+      }
+    }
     while (this._pendingCloses.size > 0) await Promise.allSettled([...this._pendingCloses]);
+  }
+
+  /**
+   * A lent adapter that close() closes under its holder: no longer counted in use, and the holder's
+   * later release is not its mistake, so it is taken once, quietly.
+   */
+  private _takeFromHolder(e: Entry<A>): void {
+    e.kp.inUse--;
+    this._inUseTotal--;
+    if (e.leakTimer !== null) {
+      clearTimeout(e.leakTimer);
+      e.leakTimer = null;
+    }
+    this._takenFromHolder.add(e.adapter);
   }
 
   private async _settleCreates(): Promise<void> {

@@ -752,6 +752,24 @@ describe('close', () => {
     assert.ok(a.closed);
   });
 
+  test('regression: an adapter close() took from its holder stayed counted in use (total 0, in use 1), and its holder\'s release threw NotLeasedError', async () => {
+    const { pool } = newPool({ minPoolSize: 0, closeTimeoutMs: 10 });
+    const a = await pool.getAdapter('m', 'p');
+    const scoped = pool.withAdapter('m', 'p', async () => {
+      await sleep(50);
+      return 'the callback\'s result';
+    });
+    await sleep(5);
+    await pool.close();
+    const s = pool.status();
+    assert.equal(s.total_adapters, 0);
+    assert.equal(s.in_use_adapters, 0, 'counters add up: nothing is in use');
+    assert.equal(pool.stats().pools['m:p']?.in_use ?? 0, 0);
+    await pool.releaseAdapter(a, 'm', 'p'); // the holder's late release: accepted, once
+    await assert.rejects(pool.releaseAdapter(a, 'm', 'p'), NotLeasedError, 'a second release is still a mistake');
+    assert.equal(await scoped, 'the callback\'s result');
+  });
+
   test('the process exits by itself after close(): no timer or handle left behind', async () => {
     const { spawn } = await import('node:child_process');
     const { fileURLToPath } = await import('node:url');
