@@ -112,7 +112,12 @@ export class AdapterPool<A extends PooledAdapter> {
   getAdapter(model: string, provider: string, options?: AcquireOptions): Promise<A> {
     if (this._closed) return Promise.reject(new PoolClosedError(poolKey(model, provider)));
     if (!this._started) void this.start();
-    const kp = this._keyPool(model, provider);
+    let kp: KeyPool<A>;
+    try {
+      kp = this._keyPool(model, provider);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     // Fast path: someone else queued first means we queue too (FIFO, no barging).
     if (kp.waiters.length === 0 && options?.signal?.aborted !== true) {
       const entry = this._takeIdle(kp);
@@ -334,11 +339,16 @@ export class AdapterPool<A extends PooledAdapter> {
   private _keyPool(model: string, provider: string): KeyPool<A> {
     let byProvider = this._byModel.get(model);
     if (byProvider === undefined) {
+      // Checked where a key is first seen, not on every loan: a missing argument made a pool "undefined:undefined".
+      if (typeof model !== 'string' || model === '' || typeof provider !== 'string' || provider === '') {
+        throw new TypeError(`AdapterPool: model and provider must be non-empty strings, got ${JSON.stringify(model)} and ${JSON.stringify(provider)}`);
+      }
       byProvider = new Map();
       this._byModel.set(model, byProvider);
     }
     let kp = byProvider.get(provider);
     if (kp === undefined) {
+      if (typeof provider !== 'string' || provider === '') throw new TypeError(`AdapterPool: provider must be a non-empty string, got ${JSON.stringify(provider)}`);
       const key = poolKey(model, provider);
       kp = newKeyPool<A>(key, Object.freeze({ model, provider }), this._limitsFor(key));
       byProvider.set(provider, kp);
@@ -417,7 +427,12 @@ export class AdapterPool<A extends PooledAdapter> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AcquireAbortedError(kp.key, signal.reason));
     if (kp.drain !== null) return Promise.reject(new KeyRemovedError(kp.key));
-    let timeoutMs = options?.timeoutMs ?? kp.limits.acquireTimeoutMs;
+    const asked = options?.timeoutMs;
+    // NaN or a string would make a deadline that never comes: the caller waited for ever.
+    if (asked !== undefined && !(typeof asked === 'number' && asked >= 0)) {
+      return Promise.reject(new RangeError(`AdapterPool: timeoutMs must be a number of milliseconds >= 0 (Infinity: no deadline), got ${String(asked)}`));
+    }
+    let timeoutMs = asked ?? kp.limits.acquireTimeoutMs;
     // Creation is failing and its retry is pending: a caller that asked not to wait learns why at
     // once; one that may wait queues for that retry and is served by it within its deadline.
     if (timeoutMs === 0 && this._opt.propagateCreateError && kp.retryTimer !== null && kp.idle.length === 0) {

@@ -752,6 +752,17 @@ describe('close', () => {
     assert.ok(a.closed);
   });
 
+  test('regression: getAdapter() without a model and provider made a pool "undefined:undefined"; a timeoutMs of NaN waited for ever', async () => {
+    const { pool } = newPool({ minPoolSize: 0, maxPoolSize: 1, acquireTimeoutMs: 50 });
+    await assert.rejects((pool.getAdapter as (...a: unknown[]) => Promise<unknown>)(), TypeError);
+    await assert.rejects(pool.getAdapter('m', ''), TypeError);
+    assert.deepEqual(pool.keys(), [], 'no pool was made');
+    const held = await pool.getAdapter('m', 'p');
+    for (const timeoutMs of [NaN, -1, '10' as unknown as number]) await assert.rejects(pool.getAdapter('m', 'p', { timeoutMs }), RangeError, String(timeoutMs));
+    await pool.releaseAdapter(held, 'm', 'p');
+    await pool.close();
+  });
+
   test('regression: an adapter close() took from its holder stayed counted in use (total 0, in use 1), and its holder\'s release threw NotLeasedError', async () => {
     const { pool } = newPool({ minPoolSize: 0, closeTimeoutMs: 10 });
     const a = await pool.getAdapter('m', 'p');
