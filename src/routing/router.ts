@@ -261,6 +261,16 @@ export class Router {
   }
 
   /**
+   * Know these deployments before their first request: their circuits exist from now on, so a health
+   * check that finds every adapter of one unhealthy opens its circuit even before anything was routed
+   * to it (it was ignored, the deployment showing `closed`), and status pages list them. The gateway
+   * calls it with every route at start and at each reload.
+   */
+  register(deployments: Iterable<Deployment>): void {
+    for (const d of deployments) this.stateOf(d);
+  }
+
+  /**
    * Drop a removed deployment's state (circuit, latency, in-flight count): status pages and metrics stop
    * listing it. Calls still holding it finish on it; if the key comes back, it starts afresh.
    */

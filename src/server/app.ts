@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Cluster } from '../cluster/index.js';
-import { applyOverrides, capText, deploymentLimits as configDeploymentLimits, poolOptions, type ConfigOverrides, type GatewayConfig } from '../config/index.js';
+import { applyOverrides, capText, deploymentLimits as configDeploymentLimits, poolOptions, type ConfigOverrides, type GatewayConfig, type ModelRoute } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
@@ -115,6 +115,11 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     logger: routerLogger,
     admission: { admit: (d, request) => deploymentLimits.limiter?.admit(d, request) ?? true },
   });
+  // Every configured deployment has a circuit from the start: a health check may open it before any request.
+  const registerDeployments = (routes: ReadonlyMap<string, ModelRoute>): void => {
+    for (const r of routes.values()) router.register(r.deployments);
+  };
+  registerDeployments(live.current.routes);
 
   const startedAt = Date.now();
   // Loaded only with replicas configured: a single process never pays the Redis client's memory.
@@ -339,6 +344,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     app.server.keepAliveTimeout = c.server.keepAliveTimeout;
     capConnections(c.server.maxConnections);
     router.configure(next.routing);
+    registerDeployments(next.routes);
   };
 
   await pool.start();

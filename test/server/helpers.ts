@@ -97,6 +97,8 @@ export interface UpstreamRequest {
 export class Upstream {
   readonly requests: UpstreamRequest[] = [];
   onChat: (req: UpstreamRequest) => void = (req) => completion(req.res, 'hello from upstream');
+  /** `GET /models` (the adapters' health check) answers this status; not 200: an error body. */
+  modelsStatus = 200;
   private readonly server = http.createServer((req, res) => this.handle(req, res));
   private readonly sockets = new Set<Socket>();
   url = '';
@@ -122,6 +124,10 @@ export class Upstream {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (req.method === 'GET' && req.url?.endsWith('/models')) {
+        if (this.modelsStatus !== 200) {
+          errorReply(res, this.modelsStatus, `models: ${this.modelsStatus}`);
+          return;
+        }
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ object: 'list', data: [{ id: 'up-model', object: 'model', created: 0, owned_by: 'up' }] }));
         return;
