@@ -197,10 +197,19 @@ export class AdapterPool<A extends PooledAdapter> {
    */
   async cleanup(): Promise<CleanupResult> {
     if (this._closed) return { removed: 0, expired: 0, unhealthy: 0, created: 0, pools: {} };
+    const madeBefore = new Map(this._pools.map((kp) => [kp, kp.made]));
     const result = cleanupPass(this._host, Date.now());
     if (result.removed > 0) this._log.info?.({ event: 'pool_cleanup', removed: result.removed }, `🧹 清理了 ${result.removed} 个过期适配器`);
     else this._log.debug?.({ event: 'pool_cleanup', removed: 0 }, '🧹 清理了 0 个过期适配器');
     await this._settleCreates();
+    // Adapters made, not creates started: a create that failed (a refused key) made none.
+    result.created = 0;
+    for (const kp of this._pools) {
+      const made = kp.made - (madeBefore.get(kp) ?? 0);
+      const row = result.pools[kp.key];
+      if (row !== undefined) row.created = made;
+      result.created += made;
+    }
     return result;
   }
 
@@ -592,6 +601,7 @@ export class AdapterPool<A extends PooledAdapter> {
       return;
     }
     const e = newEntry(kp, adapter, this._nextId++, Date.now());
+    kp.made++;
     kp.entries.push(e);
     this._entries.set(adapter, e);
     kp.idle.push(e);

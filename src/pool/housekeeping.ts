@@ -22,7 +22,8 @@ export interface HousekeepingHost<A extends PooledAdapter> {
 
 /**
  * Removes expired (uses, idle, lifetime) and unhealthy idle adapters, marks expired in-use ones to
- * retire on release, and tops every key back up to its minimum (the creates it starts are counted).
+ * retire on release, and tops every key back up to its minimum (`created` here counts the creates it
+ * started; `AdapterPool.cleanup` replaces it with the adapters they made).
  */
 export function cleanupPass<A extends PooledAdapter>(host: HousekeepingHost<A>, now: number): CleanupResult {
   const result: CleanupResult = { removed: 0, expired: 0, unhealthy: 0, created: 0, pools: {} };

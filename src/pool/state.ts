@@ -43,6 +43,8 @@ export interface KeyPool<A> {
   readonly idle: Entry<A>[];
   readonly waiters: Waiter<A>[];
   creating: number;
+  /** Adapters this key's creates made, ever (a cleanup reports the ones it started that succeeded). */
+  made: number;
   closing: number;
   inUse: number;
   /** Adapters in state 'unhealthy', kept as a count: the router reads it on every request. */
@@ -78,6 +80,7 @@ export function newKeyPool<A>(key: string, keyObj: PoolKey, limits: PoolLimits):
     idle: [],
     waiters: [],
     creating: 0,
+    made: 0,
     closing: 0,
     inUse: 0,
     unhealthy: 0,

@@ -46,4 +46,14 @@ models:
     assert.equal(r.json.error.code, 'no_deployment_available');
     assert.ok(Date.now() - started < 1000, 'answered at once, not after waiting for an adapter');
   });
+
+  // Regression: the cleanup that then removes the unhealthy adapters answered "created 2" while both
+  // creates failed (the key is refused): it counted the creates it started, not the adapters made.
+  test('the cleanup after it reports the adapters it made: none, when every create fails', async () => {
+    const r = await call(g.url, 'POST', '/v1/pool/cleanup');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.data.unhealthy, 2);
+    assert.equal(r.json.data.created, 0);
+    assert.equal(r.json.data.pools['up-auth:authp'].created, 0);
+  });
 });
