@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { parseConfig } from '../../src/config/index.js';
 import { PROVIDER_TYPES } from '../../src/providers/registry.js';
@@ -98,6 +99,19 @@ describe('dashboard in headless Chromium', () => {
     assert.equal(await page.title(), 'adapterpool dashboard');
     // The gateway has API keys: the page's reads are refused until a key is given.
     await page.locator('#auth:not(.hidden)').waitFor();
+    // Regression: without a key the page went on polling, four refused reads every 2 s; it waits for one.
+    let reads = 0;
+    const countReads = (r: { url(): string }) => {
+      if (r.url().includes('/v1/pool/')) reads++;
+    };
+    page.on('request', countReads);
+    await sleep(4500);
+    page.off('request', countReads);
+    assert.equal(reads, 0, 'no reads while no key is given');
+    // A wrong key: refused, and the banner says so (it used to stay unchanged).
+    await page.fill('#auth-key', 'not-a-key-of-this-gateway');
+    await page.click('#auth-form button[type=submit]');
+    await page.locator('#auth-refused:text("refused")').waitFor();
     await page.fill('#auth-key', API_KEY);
     await page.click('#auth-form button[type=submit]');
     for (const key of POOLS) await page.locator(`[data-pool="${key}"]`).waitFor();

@@ -32,7 +32,7 @@ const BODY = String.raw`
 </header>
 <main>
   <div id="auth" class="banner hidden">
-    This gateway needs an API key to read pool data.
+    This gateway needs an API key to read pool data. <b id="auth-refused"></b>
     <form class="auth" id="auth-form">
       <input id="auth-key" type="password" autocomplete="off" placeholder="API or admin key">
       <button class="primary" type="submit">Use key</button>

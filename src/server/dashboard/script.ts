@@ -13,6 +13,9 @@ export const DASHBOARD_JS = String.raw`
   var readKey = sessionStorage.getItem(KEY_STORE) || '';
   var paused = false;
   var timer = null;
+  // Reads refused (no key, or a wrong one): no polling until a key is given, so the page does not
+  // send four refused requests (and log four console errors) every refresh.
+  var needKey = false;
   var previous = {};
   var lastHistory = null;
   var subject = 'all';
@@ -272,20 +275,26 @@ export const DASHBOARD_JS = String.raw`
       renderModels(all[2]);
       renderPools(all[1], all[2]);
       renderDeployments(all[2]);
+      needKey = false;
       show('auth', false);
       show('error', false);
       panels.forEach(function (p) { p(); });
       $('updated').textContent = new Date().toLocaleTimeString();
       document.body.setAttribute('data-refreshes', String(Number(document.body.getAttribute('data-refreshes') || '0') + 1));
     } catch (e) {
-      if (e && e.auth) { show('auth', true); show('error', false); }
+      if (e && e.auth) {
+        needKey = true;
+        $('auth-refused').textContent = readKey ? 'That key was refused: enter an API or admin key of this gateway.' : '';
+        show('auth', true);
+        show('error', false);
+      }
       else { $('error').textContent = 'Refresh failed: ' + (e && e.message ? e.message : String(e)); show('error', true); }
     }
   }
 
   function schedule() {
     if (timer !== null) clearTimeout(timer);
-    timer = paused ? null : setTimeout(function () { refresh().finally(schedule); }, REFRESH_MS);
+    timer = paused || needKey ? null : setTimeout(function () { refresh().finally(schedule); }, REFRESH_MS);
   }
 
   function describe(kind, d) {
@@ -338,7 +347,7 @@ export const DASHBOARD_JS = String.raw`
     ev.preventDefault();
     readKey = $('auth-key').value.trim();
     if (readKey) sessionStorage.setItem(KEY_STORE, readKey); else sessionStorage.removeItem(KEY_STORE);
-    refresh();
+    refresh().finally(schedule);
   });
   $('interval').textContent = String(REFRESH_MS / 1000);
 `;
