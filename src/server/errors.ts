@@ -203,14 +203,25 @@ const GENERIC_FAILURE: Partial<Record<ProviderError['errorClass'], string>> = {
   response_too_large: 'sent a response over the gateway\'s size limit',
 };
 
+/** The first ProviderError in a chain of causes (a few links at most). */
+function providerErrorIn(err: unknown): ProviderError | undefined {
+  for (let e = err, i = 0; e !== undefined && e !== null && i < 5; e = (e as { cause?: unknown }).cause, i++) if (e instanceof ProviderError) return e;
+  return undefined;
+}
+
 function poolErrorReply(err: PoolError): ErrorReply {
   if (err instanceof AcquireTimeoutError || err instanceof TooManyWaitersError) {
     return withRetry(503, errorBody(err.message, 'service_unavailable_error', err instanceof AcquireTimeoutError ? 'pool_exhausted' : 'pool_busy'), 1000);
   }
   if (err instanceof PoolClosedError) return withRetry(503, errorBody('The gateway is shutting down.', 'service_unavailable_error', 'shutting_down'), 1000);
   if (err instanceof AcquireAbortedError) return clientClosed(err.message);
-  // The create's own error (an address, the provider's words) goes to the log line, not to the client.
-  if (err instanceof CreateFailedError) return withRetry(503, errorBody(`Could not connect to deployment ${err.key}; its reason is in the gateway's log.`, 'service_unavailable_error', 'adapter_unavailable'), 1000);
+  // The create's own error (an address, the provider's words) goes to the log line, not to the client:
+  // only the kind of an upstream's refusal (`401 auth`), which tells a refused key from an outage.
+  if (err instanceof CreateFailedError) {
+    const upstream = providerErrorIn(err.cause);
+    const why = upstream === undefined ? '' : ` (its new adapters fail their health check: ${upstream.status} ${upstream.errorClass})`;
+    return withRetry(503, errorBody(`Could not make an adapter for deployment ${err.key}${why}; the details are in the gateway's log.`, 'service_unavailable_error', 'adapter_unavailable'), 1000);
+  }
   return withRetry(503, errorBody(err.message, 'service_unavailable_error', 'pool_error'), 1000);
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { call, completion, errorReply, startGateway, Upstream, upstreamConfig, type RunningGateway } from './helpers.js';
+import { ProviderError } from '../../src/providers/errors.js';
 
 const MSG = [{ role: 'user', content: 'hi' }];
 
@@ -190,5 +191,15 @@ describe('a failed adapter create', () => {
     assert.match(r.body.error.message, /deployment m:p/);
     assert.doesNotMatch(r.body.error.message, /10\.1\.2\.3|ECONNREFUSED/);
     assert.match(errorDetail(err), /ECONNREFUSED 10\.1\.2\.3:443/);
+  });
+
+  test('regression: a deployment whose key the upstream refuses said "Could not connect" (an outage); it says its new adapters fail their health check with 401 auth, and nothing of the upstream\'s words', async () => {
+    const { toErrorReply } = await import('../../src/server/errors.js');
+    const { CreateFailedError } = await import('../../src/pool/errors.js');
+    const refusal = new ProviderError({ provider: 'p', status: 401, errorClass: 'auth', message: 'p: Incorrect API key provided: sk-abc at db.internal' });
+    const err = new CreateFailedError('m:p', new Error(`new adapter failed its health check: ${refusal.message}`, { cause: refusal }));
+    const message = toErrorReply(err).body.error.message;
+    assert.match(message, /deployment m:p \(its new adapters fail their health check: 401 auth\)/);
+    assert.doesNotMatch(message, /Incorrect API key|db\.internal|connect/);
   });
 });
