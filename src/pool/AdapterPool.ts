@@ -391,7 +391,7 @@ export class AdapterPool<A extends PooledAdapter> {
         this._emit('leak', { key: e.kp.key, adapter: e.adapter, heldMs, stack });
       });
     }
-    if (this._debug()) this._log.debug!({ key: e.kp.key, adapter: e.id }, `🔄 从池中获取适配器: ${e.kp.key} (使用次数: ${e.useCount})`);
+    if (this._debug()) this._log.debug!({ event: 'adapter_acquired', key: e.kp.key, adapter: e.id }, `🔄 从池中获取适配器: ${e.kp.key} (使用次数: ${e.useCount})`);
   }
 
   private _release(e: Entry<A>, broken: boolean): void {
@@ -402,7 +402,7 @@ export class AdapterPool<A extends PooledAdapter> {
       clearTimeout(e.leakTimer);
       e.leakTimer = null;
     }
-    if (this._debug()) this._log.debug!({ key: kp.key, adapter: e.id }, `🔄 释放适配器回池: ${kp.key} (使用次数: ${e.useCount})`);
+    if (this._debug()) this._log.debug!({ event: 'adapter_released', key: kp.key, adapter: e.id }, `🔄 释放适配器回池: ${kp.key} (使用次数: ${e.useCount})`);
     if (this._events.has('released')) this._emit('released', { key: kp.key, adapter: e.adapter, useCount: e.useCount });
     if (this._closed) {
       this._destroy(e, 'closed');

@@ -36,6 +36,8 @@ test('info -> debug: the pool lines come; debug -> info: no debug line after the
     await reload('debug');
     await chat(g.url);
     assert.ok(debugLines().some((l) => l.component === 'pool'), 'at debug: the pool lines');
+    // Like the seed's other lines, they carry an event to search by.
+    assert.ok(debugLines().some((l) => l.event === 'adapter_acquired') && debugLines().some((l) => l.event === 'adapter_released'));
 
     await reload('info');
     const before = debugLines().length;
