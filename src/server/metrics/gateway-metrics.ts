@@ -225,7 +225,7 @@ export class GatewayMetrics {
     const circuitOpens = counter('circuit_opens_total', 'Times the deployment\'s circuit opened.');
     const upstreamErrors = counter(
       'upstream_errors_total',
-      'Failed upstream calls (every attempt, a stream that broke included; a client hanging up is not one), by class: the provider\'s error class, or the gateway\'s own when no call could be made: pool (no adapter), no_deployment, internal.',
+      'Failed upstream calls (every attempt, a stream that broke included; a client hanging up is not one), by class: the provider\'s error class, or the gateway\'s own when no call could be made: pool (no adapter), internal. A request with every deployment down (no_deployment) made no call: see requests_total.',
       [...KP, 'class'],
     );
     this.requests = counter(
