@@ -465,8 +465,9 @@ export class AdapterPool<A extends PooledAdapter> {
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
       kp.waiters.push(w);
-      // A full pool with nothing idle has nothing to dispatch: the next release serves this waiter.
-      if (canCreate || kp.idle.length > 0) this._dispatch(kp);
+      // A full pool with nothing idle has nothing to dispatch (the next release serves this waiter),
+      // unless an unhealthy adapter holds room that a replacement could use.
+      if (canCreate || kp.idle.length > 0 || kp.unhealthy > 0) this._dispatch(kp);
     });
   }
 
@@ -524,6 +525,18 @@ export class AdapterPool<A extends PooledAdapter> {
     while (needed > 0 && this._hasRoom(kp)) {
       this._create(kp);
       needed--;
+    }
+    // A full key whose room is held by unhealthy adapters: its waiters would wait for the next cleanup
+    // or health check (a minute or more) though nothing healthy can be lent. Close one unhealthy adapter
+    // per waiter not yet provided for; its close frees the room, and a (checked) replacement follows.
+    let stuck = kp.waiters.length - kp.creating - kp.closing;
+    if (stuck > 0 && kp.unhealthy > 0 && !this._roomInKey(kp)) {
+      for (const e of [...kp.entries]) {
+        if (stuck === 0) break;
+        if (e.state !== 'unhealthy') continue;
+        this._destroy(e, 'unhealthy');
+        stuck--;
+      }
     }
     // At maxTotal, real demand (not the minimum) may close another key's idle adapter to make room.
     if (kp.waiters.length > kp.creating && this._roomInKey(kp) && this._count >= this._opt.maxTotal) this._evictFor(kp);

@@ -596,11 +596,12 @@ export class Router {
     const ks = this.pool.keyState(d.model, d.provider);
     if (ks === undefined || ks.total === 0 || ks.unhealthy < ks.total) return true;
     // Every adapter unhealthy (a refused key, a failed health check): down while the circuit cools
-    // down. After it, the half-open probe goes to a fresh adapter, checked as the pool makes it —
-    // else the deployment came back only when cleanup retired the unhealthy ones (a minute), and
-    // each 503 meanwhile promised it after the cooldown.
+    // down. After it, the half-open probe goes to a fresh adapter, checked as the pool makes it (a
+    // full pool closes an unhealthy adapter to make room for a waiter) — else the deployment came
+    // back only when cleanup retired the unhealthy ones (a minute), and each 503 meanwhile promised
+    // it after the cooldown.
     // (canPass() said the cooldown is over: `open` turns `half_open` when the probe is let through.)
-    return b.state !== 'closed' && ks.total + ks.creating < ks.maxPoolSize;
+    return b.state !== 'closed';
   }
 
   /** The pool would turn a caller that does not wait away: nothing idle and no room to create. */

@@ -752,6 +752,23 @@ describe('close', () => {
     assert.ok(a.closed);
   });
 
+  test('regression: in a full pool an adapter released as broken held the room: its waiter timed out though nothing healthy could be lent; the adapter is replaced for it', async () => {
+    const { pool } = newPool({ minPoolSize: 0, maxPoolSize: 1 });
+    const a = await pool.getAdapter('m', 'p');
+    const waiting = pool.getAdapter('m', 'p', { timeoutMs: 1000 });
+    await pool.releaseAdapter(a, 'm', 'p', { healthy: false });
+    const b = await waiting;
+    assert.notEqual(b, a, 'a fresh adapter');
+    assert.ok(a.closed, 'the broken one is closed');
+    // A waiter that arrives after the adapter went unhealthy is served too.
+    await pool.releaseAdapter(b, 'm', 'p', { healthy: false });
+    const c = await pool.getAdapter('m', 'p', { timeoutMs: 1000 });
+    assert.ok(c !== b && b.closed);
+    await pool.releaseAdapter(c, 'm', 'p');
+    assertCountersAddUp(pool);
+    await pool.close();
+  });
+
   test('regression: getAdapter() without a model and provider made a pool "undefined:undefined"; a timeoutMs of NaN waited for ever', async () => {
     const { pool } = newPool({ minPoolSize: 0, maxPoolSize: 1, acquireTimeoutMs: 50 });
     await assert.rejects((pool.getAdapter as (...a: unknown[]) => Promise<unknown>)(), TypeError);

@@ -63,3 +63,44 @@ models:
     assert.equal((await ask()).status, 200);
   });
 });
+
+/**
+ * Regression: the same with a pool of one (`maxPoolSize: 1`). The unhealthy adapter held the only
+ * room, the router saw no room for the probe and the pool made none: the deployment stayed down
+ * until cleanup. A full pool now closes an unhealthy adapter for a waiter, and the probe waits for it.
+ */
+describe('a deployment with a pool of one, its adapter unhealthy, comes back after the cooldown', () => {
+  let up: Upstream;
+  let g: RunningGateway;
+  let refuseOne = true;
+  before(async () => {
+    up = await Upstream.start();
+    up.onChat = (r) => {
+      if (refuseOne) errorReply(r.res, 401, 'Incorrect API key provided');
+      else completion(r.res, 'ok');
+    };
+    g = await startGateway(`routing: { maxAttempts: 1, circuitCooldown: 300ms }
+pool: { minPoolSize: 1, maxPoolSize: 1, cleanupInterval: 1h, healthCheckInterval: 1h, acquireTimeout: 2s }
+usage: { enabled: false }
+providers:
+  up: { type: openai-compatible, baseUrl: "${up.url}", apiKey: k }
+models:
+  m: { providers: [{ provider: up, model: up-model }] }
+`);
+  });
+  after(async () => {
+    await g.close();
+    await up.close();
+  });
+
+  test('the first request after the cooldown is served, with no cleanup in between', async () => {
+    const ask = () => call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] } });
+    assert.equal((await ask()).status, 502, 'the refusal itself');
+    assert.equal((await ask()).status, 503);
+    refuseOne = false;
+    await sleep(400);
+    const back = await ask();
+    assert.equal(back.status, 200, back.text);
+    assert.equal((await ask()).status, 200);
+  });
+});
