@@ -272,17 +272,22 @@ export class SharedLimiter implements Limiter {
     (this.link.client as unknown as LimitClient).apLimitReturn(this.link.key('rl', `{${key}}`), n, windowLeftMs + 100).catch((err: unknown) => this.link.failed(err));
   }
 
-  /**
-   * One borrow per lease at a time; admits that arrive meanwhile share it. `takeAny`: whatever the
-   * window has left is taken, even less than the lease lacks (paying a debt: every point counts).
-   */
-  private borrow(key: string, limit: number, need: number, takeAny = false): Promise<void> {
+  /** The lease of `key`, an empty one (no points, no window) the first time. */
+  private leaseOf(key: string, limit: number): Lease {
     let l = this.leases.get(key);
     if (l === undefined) {
       l = { limit, left: 0, used: 0, drained: false, until: 0, demand: 0, least: Infinity, pending: undefined };
       this.leases.set(key, l);
     }
-    const lease = l;
+    return l;
+  }
+
+  /**
+   * One borrow per lease at a time; admits that arrive meanwhile share it. `takeAny`: whatever the
+   * window has left is taken, even less than the lease lacks (paying a debt: every point counts).
+   */
+  private borrow(key: string, limit: number, need: number, takeAny = false): Promise<void> {
+    const lease = this.leaseOf(key, limit);
     lease.demand += need;
     lease.least = Math.min(lease.least, need);
     lease.pending ??= (async () => {
@@ -365,12 +370,7 @@ export class SharedLimiter implements Limiter {
     const now = Date.now();
     for (const [key, o] of this.owed) {
       if (now - o.since >= this.windowMs) continue;
-      let lease = this.leases.get(key);
-      if (lease === undefined) {
-        lease = { limit: o.limit, left: 0, used: 0, drained: false, until: 0, demand: 0, least: Infinity, pending: undefined };
-        this.leases.set(key, lease);
-      }
-      lease.left -= o.points;
+      this.leaseOf(key, o.limit).left -= o.points;
       this.borrow(key, o.limit, 0, true).catch(() => {});
     }
     this.owed.clear();

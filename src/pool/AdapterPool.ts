@@ -203,7 +203,6 @@ export class AdapterPool<A extends PooledAdapter> {
     else this._log.debug?.({ event: 'pool_cleanup', removed: 0 }, '🧹 清理了 0 个过期适配器');
     await this._settleCreates();
     // Adapters made, not creates started: a create that failed (a refused key) made none.
-    result.created = 0;
     for (const kp of this._pools) {
       const made = kp.made - (madeBefore.get(kp) ?? 0);
       const row = result.pools[kp.key];
@@ -346,18 +345,17 @@ export class AdapterPool<A extends PooledAdapter> {
   // --- Lending ---
 
   private _keyPool(model: string, provider: string): KeyPool<A> {
-    let byProvider = this._byModel.get(model);
-    if (byProvider === undefined) {
+    let kp = this._byModel.get(model)?.get(provider);
+    if (kp === undefined) {
       // Checked where a key is first seen, not on every loan: a missing argument made a pool "undefined:undefined".
       if (typeof model !== 'string' || model === '' || typeof provider !== 'string' || provider === '') {
         throw new TypeError(`AdapterPool: model and provider must be non-empty strings, got ${JSON.stringify(model)} and ${JSON.stringify(provider)}`);
       }
-      byProvider = new Map();
-      this._byModel.set(model, byProvider);
-    }
-    let kp = byProvider.get(provider);
-    if (kp === undefined) {
-      if (typeof provider !== 'string' || provider === '') throw new TypeError(`AdapterPool: provider must be a non-empty string, got ${JSON.stringify(provider)}`);
+      let byProvider = this._byModel.get(model);
+      if (byProvider === undefined) {
+        byProvider = new Map();
+        this._byModel.set(model, byProvider);
+      }
       const key = poolKey(model, provider);
       kp = newKeyPool<A>(key, Object.freeze({ model, provider }), this._limitsFor(key));
       byProvider.set(provider, kp);

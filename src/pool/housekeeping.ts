@@ -22,8 +22,8 @@ export interface HousekeepingHost<A extends PooledAdapter> {
 
 /**
  * Removes expired (uses, idle, lifetime) and unhealthy idle adapters, marks expired in-use ones to
- * retire on release, and tops every key back up to its minimum (`created` here counts the creates it
- * started; `AdapterPool.cleanup` replaces it with the adapters they made).
+ * retire on release, and tops every key back up to its minimum (`created` stays 0 here:
+ * `AdapterPool.cleanup` counts the adapters those creates made once they are settled).
  */
 export function cleanupPass<A extends PooledAdapter>(host: HousekeepingHost<A>, now: number): CleanupResult {
   const result: CleanupResult = { removed: 0, expired: 0, unhealthy: 0, created: 0, pools: {} };
@@ -55,12 +55,9 @@ export function cleanupPass<A extends PooledAdapter>(host: HousekeepingHost<A>, 
         e.retire = expiry(e, now);
       }
     }
-    const before = kp.creating;
     host.dispatch(kp);
-    const created = kp.creating - before;
     result.removed += removed;
-    result.created += created;
-    result.pools[kp.key] = { removed, created };
+    result.pools[kp.key] = { removed, created: 0 };
   }
   return result;
 }

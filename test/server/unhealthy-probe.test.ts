@@ -10,21 +10,22 @@ import { call, completion, errorReply, startGateway, Upstream, type RunningGatew
  * default), while each 503 said `Retry-After: <cooldown>`, a promise it did not keep.
  */
 
-let refuse = true;
-let chatCalls = 0;
-
-describe('a deployment whose adapters are all unhealthy comes back after the cooldown', () => {
+/**
+ * For a describe block: a loopback upstream that refuses the gateway's key (401) until `refuse` is
+ * set false, and a gateway with one deployment on it (pool of `maxPoolSize`), started before the tests.
+ */
+function refusingDeployment(maxPoolSize: number) {
+  const s = { refuse: true, chatCalls: 0, g: undefined as unknown as RunningGateway };
   let up: Upstream;
-  let g: RunningGateway;
   before(async () => {
     up = await Upstream.start();
     up.onChat = (r) => {
-      chatCalls++;
-      if (refuse) errorReply(r.res, 401, 'Incorrect API key provided');
+      s.chatCalls++;
+      if (s.refuse) errorReply(r.res, 401, 'Incorrect API key provided');
       else completion(r.res, 'ok');
     };
-    g = await startGateway(`routing: { maxAttempts: 1, circuitCooldown: 300ms }
-pool: { minPoolSize: 1, maxPoolSize: 4, cleanupInterval: 1h, healthCheckInterval: 1h, acquireTimeout: 2s }
+    s.g = await startGateway(`routing: { maxAttempts: 1, circuitCooldown: 300ms }
+pool: { minPoolSize: 1, maxPoolSize: ${maxPoolSize}, cleanupInterval: 1h, healthCheckInterval: 1h, acquireTimeout: 2s }
 usage: { enabled: false }
 providers:
   up: { type: openai-compatible, baseUrl: "${up.url}", apiKey: k }
@@ -33,11 +34,16 @@ models:
 `);
   });
   after(async () => {
-    await g.close();
+    await s.g.close();
     await up.close();
   });
+  const ask = () => call(s.g.url, 'POST', '/v1/chat/completions', { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] } });
+  return Object.assign(s, { ask });
+}
 
-  const ask = () => call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] } });
+describe('a deployment whose adapters are all unhealthy comes back after the cooldown', () => {
+  const d = refusingDeployment(4);
+  const ask = d.ask;
 
   test('regression: after an upstream 401 the deployment stayed down until cleanup, though each 503 promised it after the cooldown', async () => {
     assert.equal((await ask()).status, 502, 'the refusal itself');
@@ -54,12 +60,12 @@ models:
     assert.equal((await ask()).status, 503, 'open again');
 
     // The key works again: the first request after the cooldown is served, with no cleanup in between.
-    refuse = false;
+    d.refuse = false;
     await sleep(400);
-    const calls = chatCalls;
+    const calls = d.chatCalls;
     const back = await ask();
     assert.equal(back.status, 200, back.text);
-    assert.equal(chatCalls, calls + 1);
+    assert.equal(d.chatCalls, calls + 1);
     assert.equal((await ask()).status, 200);
   });
 });
@@ -70,34 +76,13 @@ models:
  * until cleanup. A full pool now closes an unhealthy adapter for a waiter, and the probe waits for it.
  */
 describe('a deployment with a pool of one, its adapter unhealthy, comes back after the cooldown', () => {
-  let up: Upstream;
-  let g: RunningGateway;
-  let refuseOne = true;
-  before(async () => {
-    up = await Upstream.start();
-    up.onChat = (r) => {
-      if (refuseOne) errorReply(r.res, 401, 'Incorrect API key provided');
-      else completion(r.res, 'ok');
-    };
-    g = await startGateway(`routing: { maxAttempts: 1, circuitCooldown: 300ms }
-pool: { minPoolSize: 1, maxPoolSize: 1, cleanupInterval: 1h, healthCheckInterval: 1h, acquireTimeout: 2s }
-usage: { enabled: false }
-providers:
-  up: { type: openai-compatible, baseUrl: "${up.url}", apiKey: k }
-models:
-  m: { providers: [{ provider: up, model: up-model }] }
-`);
-  });
-  after(async () => {
-    await g.close();
-    await up.close();
-  });
+  const d = refusingDeployment(1);
 
   test('the first request after the cooldown is served, with no cleanup in between', async () => {
-    const ask = () => call(g.url, 'POST', '/v1/chat/completions', { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] } });
+    const ask = d.ask;
     assert.equal((await ask()).status, 502, 'the refusal itself');
     assert.equal((await ask()).status, 503);
-    refuseOne = false;
+    d.refuse = false;
     await sleep(400);
     const back = await ask();
     assert.equal(back.status, 200, back.text);
