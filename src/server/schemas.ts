@@ -47,10 +47,12 @@ export const embeddingsBodySchema = {
         { type: 'array', minItems: 1, items: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0 } } },
       ],
     },
-    encoding_format: { type: 'string', enum: ['float', 'base64'] },
+    // null stands for "not given" (clients that serialize every optional field send it); the route
+    // drops it before the upstream sees the body.
+    encoding_format: { type: ['string', 'null'], enum: ['float', 'base64', null] },
     // No model has more; the bound keeps a typo from asking any upstream (or the mock) for a giant answer.
-    dimensions: { type: 'integer', minimum: 1, maximum: 65_536 },
-    user: { type: 'string' },
+    dimensions: { type: ['integer', 'null'], minimum: 1, maximum: 65_536 },
+    user: { type: ['string', 'null'] },
   },
 } as const;
 

@@ -69,4 +69,16 @@ models:
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.totalTokens, null, 'the ledger records the tokens as unknown');
   });
+
+  test('regression: optional fields sent as null (encoding_format, dimensions, user) were a 400; they count as not given and are not sent upstream', async () => {
+    const before = up.requests.length;
+    const r = await call(g.url, 'POST', '/v1/embeddings', { key: KEY, body: { model: 'emb-quiet', input: 'hello', encoding_format: null, dimensions: null, user: null } });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json.data[0].embedding, [0.5, 0.5]); // float, the default encoding
+    const sent = up.requests[before]!.body as Record<string, unknown>;
+    for (const f of ['encoding_format', 'dimensions', 'user']) assert.equal(f in sent, false, f);
+    // A wrong value is still refused.
+    const bad = await call(g.url, 'POST', '/v1/embeddings', { key: KEY, body: { model: 'emb-mock', input: 'x', encoding_format: 'hex' } });
+    assert.equal(bad.status, 400);
+  });
 });

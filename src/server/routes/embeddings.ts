@@ -36,7 +36,7 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsR
     '/v1/embeddings',
     { schema: { body: embeddingsBodySchema }, onRequest: [enterHook(opts.live, 'apiAuth')] },
     async (request, reply) => {
-      const body = request.body;
+      const body = withoutNulls(request.body);
       // The config this request arrived on (captured by the enter hook): it finishes on it.
       const routes = request.liveConfig!.routes;
       const life = new RequestLifecycle(opts, request, { what: 'embeddings', model: body.model, stream: false, prompt: { field: 'input', value: body.input } });
@@ -70,6 +70,17 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsR
       }
     },
   );
+}
+
+/** The optional fields a client sent as null, as if not sent: some upstreams refuse a null. */
+const OPTIONAL_FIELDS = ['encoding_format', 'dimensions', 'user'] as const;
+
+function withoutNulls(body: EmbeddingsRequest): EmbeddingsRequest {
+  const raw = body as unknown as Record<string, unknown>;
+  if (!OPTIONAL_FIELDS.some((f) => raw[f] === null)) return body;
+  const out = { ...raw };
+  for (const f of OPTIONAL_FIELDS) if (out[f] === null) delete out[f];
+  return out as unknown as EmbeddingsRequest;
 }
 
 /** Tokens to reserve for an embeddings input: token ids as they are, text at about 4 characters a token. */
