@@ -37,7 +37,10 @@ export const ERROR_ACTIONS: Readonly<Record<ErrorClass, ErrorAction>> = {
   auth: { retry: false, failover: true, cooldown: true, unhealthy: true },
   quota: { retry: false, failover: true, cooldown: true, unhealthy: true },
   not_found: { retry: false, failover: true, cooldown: true, unhealthy: false },
-  rate_limited: { retry: true, failover: true, cooldown: true, unhealthy: false },
+  // A 429 is the upstream asking for time, not failing: its Retry-After (the router's throttle) is the
+  // answer. Counted against the circuit, a model with one deployment turned a 1 s limit into 503s for
+  // the whole circuit cooldown (LiteLLM does not cool down single-deployment groups on 429 either).
+  rate_limited: { retry: true, failover: true, cooldown: false, unhealthy: false },
   server_error: { retry: true, failover: true, cooldown: true, unhealthy: false },
   temporarily_unavailable: { retry: true, failover: true, cooldown: true, unhealthy: false },
   timeout: { retry: true, failover: true, cooldown: true, unhealthy: false },
