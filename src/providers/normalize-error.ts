@@ -88,8 +88,11 @@ function parseErrorBody(text: string): ParsedError {
 // --- classification -----------------------------------------------------------------------------
 
 /** Business codes that mean "no money" whatever the HTTP status (Ark, OpenAI, DashScope, Zhipu). */
-const QUOTA_CODES = new Set(['insufficient_quota', 'accountoverdueerror', 'arrearage', '1113', 'billing_hard_limit_reached']);
-const QUOTA_MESSAGE = /insufficient[ _](quota|balance)|arrear|欠费|余额不足/i;
+const QUOTA_CODES = new Set(['insufficient_quota', 'accountoverdueerror', 'arrearage', '1113', 'billing_hard_limit_reached', 'exceeded_current_quota_error']);
+/** Also Anthropic's 400 "Your credit balance is too low to access the Anthropic API". */
+const QUOTA_MESSAGE = /insufficient[ _](quota|balance)|arrear|credit balance is too low|欠费|余额不足/i;
+/** Gemini refuses a bad key with 400 INVALID_ARGUMENT ("API key not valid", reason API_KEY_INVALID). */
+const AUTH_MESSAGE = /api key not valid|api_key_invalid/i;
 /** Content moderation: the caller's content, never retried (Ark risk detection, Kimi, Zhipu 1301). */
 const CONTENT_FILTER = /riskdetection|content_filter|sensitivecontent|data_inspection_failed/i;
 
@@ -105,8 +108,14 @@ const ZHIPU_CODES: Readonly<Record<string, ErrorClass>> = {
   '1301': 'client_error',
   '1302': 'rate_limited',
   '1303': 'rate_limited',
-  '1305': 'server_error',
-  '1312': 'server_error',
+  // Overloaded: README's "upstream overloaded", 503 with Retry-After (the HTTP status is 429).
+  '1305': 'temporarily_unavailable',
+  '1312': 'temporarily_unavailable',
+};
+
+/** SiliconFlow's business codes (docs.siliconflow.cn error codes), sent with HTTP 400. */
+const SILICONFLOW_CODES: Readonly<Record<string, ErrorClass>> = {
+  '20012': 'not_found', // "Model does not exist"
 };
 
 export function classifyError(status: number, parsed: Pick<ParsedError, 'message' | 'type' | 'code'>): ErrorClass {
@@ -118,8 +127,9 @@ export function classifyError(status: number, parsed: Pick<ParsedError, 'message
   if (QUOTA_CODES.has(codeLc) || QUOTA_CODES.has(type) || status === 402 || QUOTA_MESSAGE.test(message)) return 'quota';
   if (CONTENT_FILTER.test(code) || CONTENT_FILTER.test(type)) return 'client_error';
   if (codeLc.includes('closedendpoint')) return 'temporarily_unavailable';
-  const zhipu = ZHIPU_CODES[code];
-  if (zhipu) return zhipu;
+  const business = ZHIPU_CODES[code] ?? SILICONFLOW_CODES[code];
+  if (business) return business;
+  if (status === 400 && (AUTH_MESSAGE.test(message) || AUTH_MESSAGE.test(code))) return 'auth';
   if (type === 'overloaded_error') return 'server_error';
 
   if (status === 401 || status === 403) return 'auth';
