@@ -19,15 +19,31 @@ export type Endpoint = (typeof ENDPOINTS)[number];
 export const TYPES_WITHOUT_EMBEDDINGS: readonly string[] = ['anthropic', 'deepseek', 'moonshot'];
 
 /** A duration (`500ms`, `60s`, `5m`, `1h`) or a number of ms; numeric strings (from `${ENV}`) accepted. */
-const duration = () =>
+/**
+ * The longest duration: Node's timers hold at most 2^31-1 ms (about 24.8 days), and a longer one
+ * fires after 1 ms instead (a 25-day shutdownTimeout cut every request at once).
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * `min`: 1 for an interval or a timeout that 0 would turn into a busy loop or an instant failure (a
+ * 0 `pruneInterval` pruned non-stop); 0 where README gives 0 a meaning.
+ */
+const duration = (min: 0 | 1 = 0) =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
     const ms = parseDuration(v);
     if (ms === undefined) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid duration ${JSON.stringify(v)}: use e.g. 500ms, 60s, 5m, 1h or a number of ms` });
       return z.NEVER;
     }
+    if (ms < min || ms > MAX_TIMER_MS) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `use ${min}ms to ${MAX_TIMER_MS}ms (about 24.8 days, Node's timer limit), got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
     return ms;
   });
+/** A duration of at least 1 ms. */
+const positiveDuration = () => duration(1);
 
 const size = () =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -193,8 +209,8 @@ const poolLimitsShape = {
   minPoolSize: int(0, 10_000),
   acquireTimeout: duration(),
   maxUses: int(0),
-  idleTimeout: duration(),
-  maxLifetime: duration(),
+  idleTimeout: positiveDuration(),
+  maxLifetime: positiveDuration(),
 };
 
 export const poolOverrideSchema = z.object(poolLimitsShape).partial().strict();
@@ -209,15 +225,15 @@ export const poolSchema = z
     maxUses: poolLimitsShape.maxUses.default(10_000),
     idleTimeout: poolLimitsShape.idleTimeout.default('10m'),
     maxLifetime: poolLimitsShape.maxLifetime.default('30m'),
-    cleanupInterval: duration().default('60s'),
-    healthCheckInterval: duration().default('5m'),
-    healthCheckTimeout: duration().default('10s'),
+    cleanupInterval: positiveDuration().default('60s'),
+    healthCheckInterval: positiveDuration().default('5m'),
+    healthCheckTimeout: positiveDuration().default('10s'),
     /**
      * Backoff between failed creates (a pool whose upstream refuses the key or is down): doubles from
      * the first to the longest. Each retry is a request to the provider.
      */
-    createRetryInitial: duration().default('100ms'),
-    createRetryMax: duration().default('5s'),
+    createRetryInitial: positiveDuration().default('100ms'),
+    createRetryMax: positiveDuration().default('5s'),
     /** Adapters across all pools; unset = no global limit. */
     maxTotal: int(1).optional(),
     /** Callers queued per pool before new ones are refused at once; unset = unlimited. */
@@ -336,8 +352,6 @@ export const limitsSchema = z
 /** Longest `usage.table`: `<table>_migrations`, the longest name derived from it, must fit PostgreSQL's 63-byte names. */
 const USAGE_TABLE_MAX = 63 - '_migrations'.length;
 /** Node's timers hold at most 2^31-1 ms (a longer one fires after 1 ms). */
-const MAX_TIMER_MS = 2_147_483_647;
-
 /** The usage ledger: one row per chat request. */
 export const usageSchema = z
   .object({
@@ -371,7 +385,7 @@ export const usageSchema = z
     /** Rows older than this many days are deleted; 0 = keep forever. */
     retentionDays: int(0).default(90),
     /** How often old rows are pruned. */
-    pruneInterval: duration().default('1h'),
+    pruneInterval: positiveDuration().default('1h'),
     /**
      * Rows written per batch. 50, not 500: rows wait on the event loop's heap until their batch goes
      * (at 5,000 req/s, 500 rows is 100 ms of them), and that cost every request at one connection
@@ -379,7 +393,7 @@ export const usageSchema = z
      */
     batchSize: int(1, 100_000).default(50),
     /** Buffered rows are written at least this often (and retried this often while the store is down). */
-    flushInterval: duration().default('1s'),
+    flushInterval: positiveDuration().default('1s'),
     /** Rows held in memory while the store is slow or down; past it, new rows are dropped and counted. */
     maxBuffer: int(1).default(100_000),
     /**
@@ -388,9 +402,7 @@ export const usageSchema = z
      * counts as down (writes are retried, `GET /v1/usage` answers 503, rows unwritten at shutdown are
      * dropped and counted). At most 2^31-1 ms (Node's timer limit).
      */
-    queryTimeout: duration()
-      .refine((ms) => ms >= 1 && ms <= MAX_TIMER_MS, `use 1ms to ${MAX_TIMER_MS}ms (about 24 days)`)
-      .default('10s'),
+    queryTimeout: positiveDuration().default('10s'),
   })
   .strict();
 
@@ -443,13 +455,13 @@ export const clusterSchema = z
     /** This replica's name in the fleet view; empty = hostname:pid. */
     replicaId: z.string().default(''),
     /** A Redis command slower than this fails and the request goes on with local state. */
-    commandTimeout: duration().default('50ms'),
-    connectTimeout: duration().default('1s'),
+    commandTimeout: positiveDuration().default('50ms'),
+    connectTimeout: positiveDuration().default('1s'),
     /** How often a replica publishes its snapshot, and how long it stays visible after its last one. */
-    snapshotInterval: duration().default('2s'),
-    snapshotTtl: duration().default('10s'),
+    snapshotInterval: positiveDuration().default('2s'),
+    snapshotTtl: positiveDuration().default('10s'),
     /** How often shared circuits are read back (pub/sub carries changes sooner; this catches what it dropped). */
-    circuitPollInterval: duration().default('500ms'),
+    circuitPollInterval: positiveDuration().default('500ms'),
   })
   .strict();
 

@@ -129,4 +129,40 @@ models:
     for (const secret of Object.values(env)) assert.ok(!err.message.includes(secret), err.message);
     assert.ok(err.message.includes(MASK), err.message);
   });
+
+  test('regression: a duration past 2^31-1 ms (25d) passed check-config; Node fired its timer after 1 ms (a 25-day shutdownTimeout cut requests at once) or the pool refused it at serve', () => {
+    for (const [yaml, path] of [
+      ['server: { shutdownTimeout: 25d }', 'server.shutdownTimeout'],
+      ['pool: { acquireTimeout: 25d }', 'pool.acquireTimeout'],
+      ['usage: { pruneInterval: 25d }', 'usage.pruneInterval'],
+      ['cluster: { connectTimeout: 25d }', 'cluster.connectTimeout'],
+    ] as const) {
+      const err = configError(`${yaml}\n${MODELS}`);
+      assert.deepEqual(err.issues.map((x) => x.path), [path], err.message);
+      assert.match(err.issues[0]!.message, /2147483647ms \(about 24\.8 days/);
+    }
+    // A deployment's own pool override too.
+    const err = configError(`providers:\n  up: { type: mock }\nmodels:\n  m: { providers: [{ provider: up, pool: { idleTimeout: 30d } }] }\n`);
+    assert.deepEqual(err.issues.map((x) => x.path), ['models.m.providers[0].pool.idleTimeout'], err.message);
+    // 24 days is within the limit.
+    assert.equal(accepted(`server: { shutdownTimeout: 24d }\n${MODELS}`).server.shutdownTimeout, 24 * 86_400_000);
+  });
+
+  test('regression: 0 for an interval or a timeout passed check-config; pruneInterval 0 pruned non-stop, flushInterval 0 reconnected to a down PostgreSQL ~900 times a second, healthCheckTimeout 0 stopped serve', () => {
+    for (const [yaml, path] of [
+      ['usage: { pruneInterval: 0 }', 'usage.pruneInterval'],
+      ['usage: { flushInterval: 0 }', 'usage.flushInterval'],
+      ['pool: { healthCheckTimeout: 0 }', 'pool.healthCheckTimeout'],
+      ['pool: { cleanupInterval: 0 }', 'pool.cleanupInterval'],
+      ['pool: { createRetryInitial: 0, createRetryMax: 0 }', 'pool.createRetryInitial'],
+    ] as const) {
+      const err = configError(`${yaml}\n${MODELS}`);
+      assert.equal(err.issues[0]!.path, path, err.message);
+      assert.match(err.issues[0]!.message, /use 1ms to/);
+    }
+    // Where README gives 0 a meaning, it still passes.
+    const c = accepted(`logging: { flushInterval: 0 }\nrouting: { fullPoolWait: 0 }\n${MODELS}`);
+    assert.equal(c.logging.flushInterval, 0);
+    assert.equal(c.routing.fullPoolWait, 0);
+  });
 });
