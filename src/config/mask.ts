@@ -3,11 +3,9 @@ import type { GatewayConfig } from './schema.js';
 /** What a secret is printed as. */
 export const MASK = '********';
 
-const SECRET_HEADER_RE = /auth|key|token|secret|cookie|signature/i;
-
 /**
- * A copy of the config safe to print or log: API keys, admin key, provider keys, secret-looking
- * headers and passwords in URLs (providers, PostgreSQL, Redis) replaced by `MASK` (empty values
+ * A copy of the config safe to print or log: API keys, admin key, provider keys, provider header
+ * values and passwords in URLs (providers, PostgreSQL, Redis) replaced by `MASK` (empty values
  * stay empty so "unset" shows).
  */
 export function maskConfig(config: GatewayConfig): GatewayConfig {
@@ -20,11 +18,9 @@ export function maskConfig(config: GatewayConfig): GatewayConfig {
   for (const p of Object.values(copy.providers)) {
     if (p.apiKey !== undefined) p.apiKey = mask(p.apiKey);
     if (p.baseUrl !== undefined) p.baseUrl = maskUrl(p.baseUrl);
-    if (p.headers) {
-      for (const name of Object.keys(p.headers)) {
-        if (SECRET_HEADER_RE.test(name)) p.headers[name] = mask(p.headers[name]!);
-      }
-    }
+    // Every value, whatever the header's name: README treats them all as secrets (a proxy's token
+    // may travel under any name, e.g. `x-custom`), as the scrubbing of messages and log lines does.
+    if (p.headers) for (const name of Object.keys(p.headers)) p.headers[name] = mask(p.headers[name]!);
   }
   return copy;
 }
