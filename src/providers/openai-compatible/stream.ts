@@ -4,7 +4,7 @@ import { decodeSseEvent, FINISH_KEY, isDonePayload, scanJsonKeys, type RawSseEve
 import { isComment, type SseComment, type SseEvent } from '../sse.js';
 import { UpstreamSseStream, type RawBatch, type UpstreamStreamContext } from '../upstream-stream.js';
 import { streamErrorFrom } from '../upstream-stream.js';
-import type { ChatCompletionChunk } from '../types.js';
+import type { ChatCompletionChunk, Usage } from '../types.js';
 
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
@@ -240,6 +240,9 @@ export class OpenAISseStream extends UpstreamSseStream {
     if (chunk.usage) {
       this.lastUsage = chunk.usage;
       if (this.dropUsageChunk && Array.isArray(chunk.choices) && chunk.choices.length === 0) return undefined;
+    } else {
+      const inChoice = usageInChoice(chunk.choices);
+      if (inChoice !== undefined) this.lastUsage = inChoice;
     }
     return chunk;
   }
@@ -257,6 +260,19 @@ export class OpenAISseStream extends UpstreamSseStream {
 }
 
 const DONE_FRAME = Buffer.from('data: [DONE]\n\n');
+
+/**
+ * Moonshot (Kimi) reports a stream's usage unasked, inside its last choice
+ * (`choices[0].usage`) rather than at the top level; without this its streams counted no tokens.
+ */
+function usageInChoice(choices: unknown): Usage | undefined {
+  if (!Array.isArray(choices)) return undefined;
+  for (const c of choices) {
+    const u = (c as { usage?: unknown } | null)?.usage;
+    if (typeof u === 'object' && u !== null && !Array.isArray(u)) return u as Usage;
+  }
+  return undefined;
+}
 
 function slice(buf: Buffer, start: number, end: number): Buffer {
   return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
