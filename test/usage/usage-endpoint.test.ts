@@ -119,6 +119,23 @@ models:
     }
     assert.equal((await call(g.url, 'GET', '/v1/usage?from=2024-02-29', { key: ADMIN })).status, 200, 'a leap day is a day');
   });
+
+  test('regression: a date-time without an offset was read in the host\'s time zone (TZ=Asia/Shanghai: 10:00 became 02:00Z); it is UTC, as days are', async () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'Asia/Shanghai';
+    try {
+      const r = await call(g.url, 'GET', '/v1/usage?from=2026-11-29T10:00&to=2026-11-29T12:30:00', { key: ADMIN });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.equal(r.json.data.from, '2026-11-29T10:00:00.000Z');
+      assert.equal(r.json.data.to, '2026-11-29T12:30:00.000Z');
+      // An explicit offset still counts.
+      const o = await call(g.url, 'GET', '/v1/usage?from=2026-11-29T10:00:00%2B08:00&to=2026-11-29T12:00:00Z', { key: ADMIN });
+      assert.equal(o.json.data.from, '2026-11-29T02:00:00.000Z');
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
 });
 
 describe('GET /v1/usage: who may ask', () => {

@@ -103,7 +103,7 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
 /** Sums of binary fractions (`0.00014000000000000001`) shown to 12 decimals: far below any price's precision. */
 const roundCost = (cost: number): number => Math.round(cost * 1e12) / 1e12;
 
-/** ISO 8601 (`2026-11-29`, `2026-11-29T10:00:00Z`) or Unix seconds. */
+/** ISO 8601 (`2026-11-29`, `2026-11-29T10:00:00Z`, `2026-11-29T10:00` as UTC) or Unix seconds. */
 function parseTime(v: string): number | undefined {
   if (/^\d{1,12}(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
   const ymd = /^(\d{4})-(\d{2})-(\d{2})/.exec(v);
@@ -111,6 +111,8 @@ function parseTime(v: string): number | undefined {
   // Date.parse rolls an impossible day over (2026-02-30 is March 2nd): a typo must not move the range.
   const [year, month, day] = [Number(ymd[1]), Number(ymd[2]), Number(ymd[3])];
   if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return undefined;
-  const t = Date.parse(v);
+  // A date-time without an offset is UTC, as days are: Date.parse would read it in the host's time
+  // zone, and replicas with different TZ settings would answer the same query differently.
+  const t = Date.parse(/T[^Zz+-]*$/.test(v) ? `${v}Z` : v);
   return Number.isNaN(t) ? undefined : t;
 }
