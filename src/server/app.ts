@@ -240,6 +240,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
   app.decorateRequest('isAdmin', false);
   app.decorateRequest('liveConfig', null);
   app.decorateRequest('lineWritten', false);
+  app.decorate('shutdownCut', false);
   // Auth follows the running config: each hook reads the current snapshot's rule.
   const readAuth = liveHook(live, 'readAuth');
   const adminAuth = liveHook(live, 'adminAuth');
@@ -359,6 +360,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
       lifecycle.state = 'closing';
       reloader.close();
       const deadline = setTimeout(() => {
+        app.shutdownCut = true;
         const streams = cutStreams(app.server);
         logger.warn({ event: 'shutdown_deadline', timeoutMs, streams }, 'shutdown deadline reached: ending open streams with an error event, closing the remaining connections');
         // Let the streams' last events reach their clients before the sockets go.

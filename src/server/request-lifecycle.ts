@@ -6,7 +6,7 @@ import { isLimited, routeTrace, TokenEstimate, type DeploymentLimiter, type Esti
 import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import { keyAllowsModel } from './auth.js';
-import { ECHO_LIMIT, errorDetail, modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
+import { ECHO_LIMIT, errorDetail, GatewayHttpError, modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
 import { tokenCounts, type GatewayMetrics } from './metrics.js';
 import type { KeyAdmission, KeyLimits } from './rate-limits.js';
 import { isPlain, writeRequestLine, type RequestLineFields } from './request-line.js';
@@ -65,6 +65,10 @@ declare module 'fastify' {
      * request for the garbage collector to process.
      */
     lineWritten: boolean;
+  }
+  interface FastifyInstance {
+    /** The shutdown deadline passed: the gateway itself is closing the connections still open. */
+    shutdownCut: boolean;
   }
 }
 
@@ -193,6 +197,9 @@ export class RequestLifecycle {
 
   /** End the request with `err`, for a route that tells the client itself (a stream whose head is sent). */
   failed(err: unknown, deployment?: Deployment): void {
+    // A hang-up after the shutdown deadline is the gateway closing the connection, not the client
+    // going away: recorded as the shutdown it was (503), not as a 499.
+    if (this.request.server.shutdownCut && toErrorReply(err).status === 499) err = shutdownCut(err);
     const r = toErrorReply(err);
     // The attempts a routed request made come with its error (the route's trace).
     const trace = routeTrace(err);
@@ -259,6 +266,12 @@ export class RequestLifecycle {
     else log.info(line, this.info.what);
   }
 }
+
+const shutdownCut = (cause: unknown): GatewayHttpError => {
+  const e = new GatewayHttpError(503, 'The gateway shut down before the answer came (server.shutdownTimeout ran out).', 'service_unavailable_error', 'shutting_down');
+  (e as Error).cause = cause;
+  return e;
+};
 
 /** Largest token count taken from an upstream's report: the ledger's INTEGER columns hold no more. */
 const MAX_REPORTED_TOKENS = 2_147_483_647;
