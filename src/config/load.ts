@@ -111,7 +111,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
       report(['providers', name, 'type'], `unknown provider type "${p.type}" (supported: ${options.providerTypes.join(', ')})`);
       continue;
     }
-    const without = dropped.get(name) ?? [];
+    // Fields the schema rejected, and fields whose variable is unset (reported for the variable).
+    const unset = [...unsetPaths].filter((u) => u.startsWith(`providers.${name}.`)).map((u) => u.slice(`providers.${name}.`.length));
+    const without = [...(dropped.get(name) ?? []), ...unset];
     for (const message of options.checkProvider?.(name, p, modelsOf.get(name) ?? []) ?? []) {
       // A field the schema rejected is reported once, by the schema, not again as missing.
       if (!without.some((field) => message.includes(`"${field}"`))) report(['providers', name], message);

@@ -582,10 +582,11 @@ function checkKeyOverlap(cfg: CrossCheckInput, add: (path: Array<string | number
     else first.set(hashHex, what);
   };
   const sha = (key: string) => createHash('sha256').update(key).digest('hex');
-  if (cfg.adminKey !== undefined) first.set(sha(cfg.adminKey), 'auth.adminKey');
+  // An empty value is refused on its own (usually an unset ${VAR}): two of them are not one key listed twice.
+  if (cfg.adminKey !== undefined && cfg.adminKey !== '') first.set(sha(cfg.adminKey), 'auth.adminKey');
   const onceOnly = 'a key may be listed once (the first listing decides who the client is)';
   cfg.keys?.forEach((k, i) => {
-    if (k === undefined || (k.key === undefined && k.keyHash === undefined)) return;
+    if (k === undefined || k.key === '' || k.keyHash === '' || (k.key === undefined && k.keyHash === undefined)) return;
     const hashHex = k.key !== undefined ? sha(k.key) : k.keyHash!.slice('sha256:'.length).toLowerCase();
     claim(hashHex, ['auth', 'keys', i], `auth.keys[${i}] ("${k.name}")`, (where) =>
       where.startsWith('auth.keys') ? `key "${k.name}" repeats another entry's key (${where})` : `key "${k.name}" is the same key as ${where}: a client key must differ from the admin key`,

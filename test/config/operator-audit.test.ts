@@ -165,4 +165,27 @@ models:
     assert.equal(c.logging.flushInterval, 0);
     assert.equal(c.routing.fullPoolWait, 0);
   });
+
+  test('regression: unset variables made false "repeats another entry\'s key" errors, and an unset provider apiKey was reported twice (the variable, then "needs apiKey")', () => {
+    const err = configError(`auth:
+  adminKey: "\${ADMIN_KEY}"
+  keys:
+    - { name: a, key: "\${A_KEY}" }
+    - { name: b, key: "\${B_KEY:-}" }
+    - { name: c, key: "\${C_KEY:-}" }
+providers:
+  openai: { type: openai, apiKey: "\${OPENAI_API_KEY}" }
+models:
+  m: { providers: [{ provider: openai, model: gpt-4o-mini }] }
+`);
+    assert.deepEqual(
+      err.issues.map((x) => x.path),
+      ['auth.adminKey', 'auth.keys[0].key', 'auth.keys[1].key', 'auth.keys[2].key', 'providers.openai.apiKey'],
+      err.message,
+    );
+    assert.ok(!/repeats|needs "apiKey"/.test(err.message), err.message);
+    // Two entries that really share a key are still told.
+    const dup = configError(`auth:\n  keys:\n    - { name: a, key: "\${K}" }\n    - { name: b, key: "\${K}" }\n${MODELS}`, { K: 'shared-key-1234' });
+    assert.match(dup.message, /key "b" repeats another entry's key/);
+  });
 });
