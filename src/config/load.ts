@@ -161,12 +161,10 @@ function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record
       models[name] = m.data;
       checkModels[name] = m.data;
     } else if (isRecord(entry) && Array.isArray(entry.providers)) {
-      // Still check the references of the deployments that are valid.
+      // Still check the deployments' references, without their bad fields (reported by the schema): an
+      // unknown provider was told only once a bad `weight` beside it was fixed.
       checkModels[name] = {
-        providers: entry.providers.map((d: unknown) => {
-          const r = deploymentSchema.safeParse(d);
-          return r.success ? r.data : undefined;
-        }),
+        providers: entry.providers.map((d: unknown) => withoutBadFields(deploymentSchema, d, ['provider'])?.data),
       };
     }
   }

@@ -188,4 +188,10 @@ models:
     const dup = configError(`auth:\n  keys:\n    - { name: a, key: "\${K}" }\n    - { name: b, key: "\${K}" }\n${MODELS}`, { K: 'shared-key-1234' });
     assert.match(dup.message, /key "b" repeats another entry's key/);
   });
+
+  test('regression: a bad field in a deployment hid that deployment\'s unknown provider until the field was fixed', () => {
+    const err = configError(`providers: { mock: { type: mock } }\nmodels:\n  chat: { providers: [ { provider: ghost, model: a, weight: heavy } ] }\n`);
+    assert.deepEqual(err.issues.map((x) => x.path).sort(), ['models.chat.providers[0].provider', 'models.chat.providers[0].weight'], err.message);
+    assert.match(err.message, /unknown provider "ghost"/);
+  });
 });
