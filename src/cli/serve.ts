@@ -127,6 +127,9 @@ function startFailure(err: unknown, config: GatewayConfig, port: number | undefi
       return `cannot listen on ${address}: permission denied (ports below 1024 need privileges)`;
     case 'EADDRNOTAVAIL':
       return `cannot listen on ${address}: no such address on this machine (check server.host)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot listen on ${address}: the host name does not resolve (check server.host)`;
     default:
       return `the gateway could not start: ${err instanceof Error ? err.message : String(err)}`;
   }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_ROUTING_CONFIG } from '../routing/types.js';
 import { maskUrl } from './mask.js';
@@ -116,6 +117,17 @@ function postgresUrlProblem(url: string): string | undefined {
 }
 
 /** Long input shortened for messages (a config value or a client's field is never echoed in full). */
+/** Why `host` cannot be listened on as written (an address or a host name), or undefined. */
+function hostProblem(host: string): string | undefined {
+  if (isIP(host) !== 0) return undefined;
+  if (/^\[.*\]$/.test(host) && isIP(host.slice(1, -1)) === 6) return `write an IPv6 address without brackets: ${host.slice(1, -1)}`;
+  if (/^[\d.]+$/.test(host)) return `${JSON.stringify(capText(host, 60))} is not an IPv4 address (four numbers from 0 to 255)`;
+  if (!/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(host)) {
+    return `${JSON.stringify(capText(host, 60))} is neither an IP address nor a host name`;
+  }
+  return undefined;
+}
+
 export function capText(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} chars)`;
 }
@@ -124,7 +136,15 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 export const serverSchema = z
   .object({
-    host: z.string().min(1).default('127.0.0.1'),
+    host: z
+      .string()
+      .min(1)
+      // Checked here: `serve` failed on these with a bare getaddrinfo error that check-config had not seen.
+      .superRefine((h, ctx) => {
+        const problem = hostProblem(h);
+        if (problem !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+      })
+      .default('127.0.0.1'),
     port: int(0, 65_535).default(8080),
     bodyLimit: size().default('4mb'),
     /** Graceful shutdown: how long in-flight requests may take before connections are cut. */

@@ -194,4 +194,17 @@ models:
     assert.deepEqual(err.issues.map((x) => x.path).sort(), ['models.chat.providers[0].provider', 'models.chat.providers[0].weight'], err.message);
     assert.match(err.message, /unknown provider "ghost"/);
   });
+
+  test('regression: server.host "[::1]" or "999.1.1.1" passed check-config, then serve stopped with a bare "getaddrinfo ENOTFOUND"', () => {
+    for (const [host, said] of [
+      ['"[::1]"', /without brackets: ::1/],
+      ['999.1.1.1', /not an IPv4 address/],
+      ['"a b"', /neither an IP address nor a host name/],
+    ] as const) {
+      const err = configError(`server: { host: ${host} }\n${MODELS}`);
+      assert.deepEqual(err.issues.map((x) => x.path), ['server.host'], err.message);
+      assert.match(err.issues[0]!.message, said);
+    }
+    for (const host of ['127.0.0.1', '0.0.0.0', '"::"', '"::1"', 'localhost', 'gateway-1.internal']) assert.ok(accepted(`server: { host: ${host} }\n${MODELS}`).server.host.length > 0, host);
+  });
 });
