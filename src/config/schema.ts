@@ -38,7 +38,7 @@ const duration = (min: 0 | 1 = 0) =>
       return z.NEVER;
     }
     if (ms < min || ms > MAX_TIMER_MS) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `use ${min}ms to ${MAX_TIMER_MS}ms (about 24.8 days, Node's timer limit), got ${JSON.stringify(v)}` });
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `use ${min}ms to ${MAX_TIMER_MS}ms (24 days 20 hours: Node's timer limit), got ${JSON.stringify(v)}` });
       return z.NEVER;
     }
     return ms;

@@ -113,9 +113,10 @@ export class UsageLedger {
    * the rest — unless the store is down. Then the write under way is the attempt (a call during a
    * retry returns at once; one during a write that fails returns when it does), so a caller such as
    * `GET /v1/usage` waits for at most one write (each bounded by the store's timeout), not a queue.
+   * True when everything buffered was written.
    */
-  async flush(): Promise<void> {
-    await this.drain(false);
+  async flush(): Promise<boolean> {
+    return this.drain(false);
   }
 
   /**

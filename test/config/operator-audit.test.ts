@@ -139,7 +139,7 @@ models:
     ] as const) {
       const err = configError(`${yaml}\n${MODELS}`);
       assert.deepEqual(err.issues.map((x) => x.path), [path], err.message);
-      assert.match(err.issues[0]!.message, /2147483647ms \(about 24\.8 days/);
+      assert.match(err.issues[0]!.message, /2147483647ms \(24 days 20 hours/);
     }
     // A deployment's own pool override too.
     const err = configError(`providers:\n  up: { type: mock }\nmodels:\n  m: { providers: [{ provider: up, pool: { idleTimeout: 30d } }] }\n`);

@@ -75,7 +75,10 @@ export function registerUsageRoutes(app: FastifyInstance, opts: { ledger: UsageL
     try {
       // Include what is still buffered, unless the store just failed a write: then the query alone
       // decides, within usage.queryTimeout, instead of a write and a query one after the other.
-      if (ledger.healthy !== false) await ledger.flush();
+      if (ledger.healthy !== false) {
+        // That write failed (the store is down or hung): a query would wait its own timeout after it.
+        if (!(await ledger.flush())) throw new Error('the usage store could not be written just now');
+      }
       const groups = await ledger.store.summary(query);
       const total = { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost: 0, priced_requests: 0 };
       for (const g of groups) {
