@@ -19,7 +19,6 @@ export type Endpoint = (typeof ENDPOINTS)[number];
 /** Provider types with no embeddings endpoint: a model serving embeddings cannot be routed to them. */
 export const TYPES_WITHOUT_EMBEDDINGS: readonly string[] = ['anthropic', 'deepseek', 'moonshot'];
 
-/** A duration (`500ms`, `60s`, `5m`, `1h`) or a number of ms; numeric strings (from `${ENV}`) accepted. */
 /**
  * The longest duration: Node's timers hold at most 2^31-1 ms (about 24.8 days), and a longer one
  * fires after 1 ms instead (a 25-day shutdownTimeout cut every request at once).
@@ -27,6 +26,7 @@ export const TYPES_WITHOUT_EMBEDDINGS: readonly string[] = ['anthropic', 'deepse
 const MAX_TIMER_MS = 2_147_483_647;
 
 /**
+ * A duration (`500ms`, `60s`, `5m`, `1h`) or a number of ms; numeric strings (from `${ENV}`) accepted.
  * `min`: 1 for an interval or a timeout that 0 would turn into a busy loop or an instant failure (a
  * 0 `pruneInterval` pruned non-stop); 0 where README gives 0 a meaning.
  */
@@ -116,7 +116,6 @@ function postgresUrlProblem(url: string): string | undefined {
   return undefined;
 }
 
-/** Long input shortened for messages (a config value or a client's field is never echoed in full). */
 /** Why `host` cannot be listened on as written (an address or a host name), or undefined. */
 function hostProblem(host: string): string | undefined {
   if (isIP(host) !== 0) return undefined;
@@ -128,6 +127,7 @@ function hostProblem(host: string): string | undefined {
   return undefined;
 }
 
+/** Long input shortened for messages (a config value or a client's field is never echoed in full). */
 export function capText(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} chars)`;
 }
@@ -371,7 +371,6 @@ export const limitsSchema = z
 
 /** Longest `usage.table`: `<table>_migrations`, the longest name derived from it, must fit PostgreSQL's 63-byte names. */
 const USAGE_TABLE_MAX = 63 - '_migrations'.length;
-/** Node's timers hold at most 2^31-1 ms (a longer one fires after 1 ms). */
 /** The usage ledger: one row per chat request. */
 export const usageSchema = z
   .object({
