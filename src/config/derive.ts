@@ -97,6 +97,10 @@ export function poolOptions(config: GatewayConfig): Omit<AdapterPoolOptions<Pool
     healthCheckTimeoutMs: p.healthCheckTimeout,
     createRetryInitialMs: p.createRetryInitial,
     createRetryMaxMs: p.createRetryMax,
+    createTimeoutMs: p.createTimeout,
+    maxFailedHealthChecks: p.maxFailedHealthChecks,
+    leakDetectionMs: p.leakDetection,
+    closeTimeoutMs: p.closeTimeout,
     keys,
     keyOptions,
   };

@@ -44,6 +44,10 @@ export const RESTART_REQUIRED: readonly string[] = [
   'pool.healthCheckTimeout',
   'pool.createRetryInitial',
   'pool.createRetryMax',
+  'pool.createTimeout',
+  'pool.maxFailedHealthChecks',
+  'pool.leakDetection',
+  'pool.closeTimeout',
   'metrics.processMetrics',
   // The dashboard's history buffers are sized once.
   'metrics.history',

@@ -254,6 +254,14 @@ export const poolSchema = z
      */
     createRetryInitial: positiveDuration().default('100ms'),
     createRetryMax: positiveDuration().default('5s'),
+    /** A create (connection and health check) slower than this frees its slot; what it makes later is closed. */
+    createTimeout: positiveDuration().default('30s'),
+    /** Failed health checks in a row before an unhealthy adapter is replaced. */
+    maxFailedHealthChecks: int(1, 1_000).default(3),
+    /** Warn (`adapter_leak_suspected`, `pool_leaks_total`) when an adapter is held longer; 0 = off. */
+    leakDetection: duration().default(0),
+    /** At shutdown, how long the pools wait for lent adapters before closing them anyway. */
+    closeTimeout: duration().default('10s'),
     /** Adapters across all pools; unset = no global limit. */
     maxTotal: int(1).optional(),
     /** Callers queued per pool before new ones are refused at once; unset = unlimited. */
