@@ -1,14 +1,6 @@
 export * from './types.js';
-export {
-  Router,
-  NoDeploymentAvailableError,
-  routeTrace,
-  type AdapterCall,
-  type RouterOptions,
-  type DeploymentHealth,
-  type RouterEvents,
-  type RouterEventName,
-} from './router.js';
+export { Router, type RouterOptions } from './router.js';
+export { NoDeploymentAvailableError, routeTrace } from './errors.js';
 export type { RouterPool, PoolKeyState } from './pool-port.js';
 export { CircuitBreaker, Permit, type CircuitState, type CircuitBreakerOptions } from './circuit-breaker.js';
 export { backoffDelay, retryDelay, type BackoffOptions, type JitterMode } from './backoff.js';

@@ -12,43 +12,37 @@ import type { CallOptions, ChatAdapter, ChatCompletionRequest, ChatCompletionStr
 import { DeploymentsAtLimitError, type AdmissionVerdict, type DeploymentAdmission, type Estimate } from './admission.js';
 import { retryDelay, type BackoffOptions } from './backoff.js';
 import { Permit, type CircuitState } from './circuit-breaker.js';
+import { alwaysTrue, hasAlternative, nextAfter } from './candidates.js';
 import { DeploymentState } from './deployment-state.js';
+import { abortError, NoDeploymentAvailableError, openCircuitReasons, stopped, traced } from './errors.js';
 import { LeasedStream } from './leased-stream.js';
 import type { RouterPool } from './pool-port.js';
-import { RequestBudget, type RequestTimeoutError } from './request-budget.js';
+import { RequestBudget } from './request-budget.js';
+import { CIRCUIT_FIELDS, definedOnly, pickCircuit } from './settings.js';
 import { createStrategy, type DeploymentView, type RandomSource, type Strategy } from './strategies/index.js';
 import {
   DEFAULT_ROUTING_CONFIG,
+  type AdapterCall,
   type CallResult,
   type CallSettings,
   type CircuitSettings,
   type Deployment,
+  type DeploymentHealth,
   type ExecuteOptions,
   type ExecuteResult,
   type Route,
   type RouteOptions,
   type RouteResult,
-  type RouteTrace,
+  type RouterEventName,
+  type RouterEvents,
   type RoutingConfig,
   type StrategyName,
   type StreamResult,
 } from './types.js';
 
-/** Every deployment of a model is down (or busy past the wait): answer 503 with Retry-After at once. */
-export class NoDeploymentAvailableError extends Error {
-  override readonly name = 'NoDeploymentAvailableError';
-  readonly status = 503;
-  /** Until the earliest circuit half-opens (ms). */
-  readonly retryAfterMs: number;
-  readonly model: string;
-  /** `detail`: why, appended in parentheses (the open circuits' last failures). */
-  constructor(model: string, retryAfterMs: number, message?: string, options?: { cause?: unknown; detail?: string }) {
-    const base = `no deployment of ${model} is available; retry after ${Math.ceil(retryAfterMs / 1000)} s`;
-    super(message ?? (options?.detail === undefined ? base : `${base} (${options.detail})`), options);
-    this.model = model;
-    this.retryAfterMs = retryAfterMs;
-  }
-}
+// Their home moved out of this module; importers of router.js keep finding them here.
+export { NoDeploymentAvailableError, routeTrace } from './errors.js';
+export type { AdapterCall, DeploymentHealth, RouterEventName, RouterEvents } from './types.js';
 
 export interface RouterOptions {
   pool: RouterPool<ChatAdapter>;
@@ -62,38 +56,6 @@ export interface RouterOptions {
   /** Injectable for tests: the clock of circuits, budgets and latencies. */
   now?: () => number;
 }
-
-export interface DeploymentHealth {
-  key: string;
-  provider: string;
-  model: string;
-  circuit: CircuitState;
-  consecutiveFailures: number;
-  failureRate: number;
-  ewmaLatencyMs: number | undefined;
-  inFlight: number;
-  openedAt?: number;
-  retryAfterMs?: number;
-  /** The last failure that counted against the circuit (see DeploymentState.lastFailure). */
-  lastFailure?: string;
-}
-
-/** Payloads of `Router.on(...)`, for metrics and logs. */
-export interface RouterEvents {
-  attempt: { requestId: string | undefined; deployment: Deployment; attempt: number };
-  retry: { requestId: string | undefined; deployment: Deployment; attempt: number; delayMs: number; error: unknown };
-  /** `busy`: its pool was full, or it was at its request limit. */
-  failover: { requestId: string | undefined; from: Deployment; attempt: number; error: unknown; reason: 'error' | 'busy' | 'circuit_open' };
-  success: { requestId: string | undefined; deployment: Deployment; attempts: number; latencyMs: number; stream: boolean };
-  circuit_open: { deployment: Deployment; retryAfterMs: number };
-  circuit_half_open: { deployment: Deployment };
-  circuit_close: { deployment: Deployment };
-  no_deployment: { model: string; retryAfterMs: number };
-}
-export type RouterEventName = keyof RouterEvents;
-
-/** The call `routeCall` makes on the adapter it borrowed; `options` carries the client's abort signal. */
-export type AdapterCall<T> = (adapter: ChatAdapter, options: CallOptions) => Promise<T>;
 
 /** The successful attempt of the loop: what a stream needs to hold its lease until it ends. */
 interface Attempt<T> {
@@ -110,19 +72,6 @@ interface Attempt<T> {
 
 /** Retry-After suggested when every deployment is only busy. */
 const BUSY_RETRY_AFTER_MS = 1000;
-
-/** What the request that ended with an error got to (see `routeTrace`). */
-const traces = new WeakMap<object, RouteTrace>();
-
-/** Attempts made and the deployment tried last, for an error that ended a routed request. */
-export function routeTrace(error: unknown): RouteTrace | undefined {
-  return typeof error === 'object' && error !== null ? traces.get(error) : undefined;
-}
-
-function traced(error: unknown, attempts: number, deployment: Deployment | undefined): unknown {
-  if (typeof error === 'object' && error !== null) traces.set(error, { attempts, deployment });
-  return error;
-}
 
 /**
  * Picks a deployment per request with the route's strategy, borrows an adapter from its pool, calls
@@ -754,54 +703,8 @@ export class Router {
   };
 }
 
-/**
- * Why the 503: the kind of the open circuits' last failures (`401 auth`), so a client sees a bad key
- * or a failing upstream, not only "unavailable"; never the upstream's own words or addresses (the log
- * line and the status pages have those). Undefined for busy pools and limits.
- */
-function openCircuitReasons(all: readonly Deployment[], states: ReadonlyMap<string, DeploymentState>): string | undefined {
-  const reasons: string[] = [];
-  for (const d of all) {
-    const s = states.get(d.key);
-    if (s !== undefined && s.breaker.state !== 'closed' && s.lastFailureKind !== undefined) reasons.push(`${d.key}: ${s.lastFailureKind}`);
-  }
-  return reasons.length === 0 ? undefined : `circuit open after ${reasons.join('; ')}`;
-}
-
-/** Why a call or a wait was cut short: the request's budget ran out, or the caller hung up. */
-function stopped(budget: RequestBudget | undefined, signal: AbortSignal | undefined, provider: string, cause: unknown): Error {
-  return budget?.expired === true ? (budget.reason as RequestTimeoutError) : abortError(provider, signal?.reason ?? cause);
-}
-
-function hasAlternative(candidates: readonly Deployment[], d: Deployment, strictPriority: boolean): boolean {
-  for (let i = 0; i < candidates.length; i++) {
-    const c = candidates[i]!;
-    if (c !== d && (!strictPriority || c.priority <= d.priority)) return true;
-  }
-  return false;
-}
-
-const alwaysTrue = (): boolean => true;
-
 /** How long a 429 without Retry-After keeps a deployment aside while others can serve. */
 const THROTTLE_DEFAULT_MS = 1000;
-
-/**
- * The first of `candidates` after `from` in route order (wrapping), other than `from`, that `ok`
- * accepts; with strict priority only one of the same or a better tier. Spilling in a fixed order
- * keeps the strategy's own state (round robin's turn, least-connections' tie rotation) at one step
- * per request.
- */
-function nextAfter(candidates: readonly Deployment[], all: readonly Deployment[], from: Deployment, strict: boolean, ok: (d: Deployment) => boolean): Deployment | undefined {
-  const n = all.length;
-  const start = all.indexOf(from);
-  for (let k = 1; k <= n; k++) {
-    const c = all[(start + k) % n]!;
-    if (c === from || (strict && c.priority > from.priority) || !candidates.includes(c)) continue;
-    if (ok(c)) return c;
-  }
-  return undefined;
-}
 
 const RELEASE_BROKEN = Object.freeze({ healthy: false });
 /** The call options of a request without a signal: one shared object, no allocation per request. */
@@ -818,24 +721,3 @@ function backoffOptions(cfg: RoutingConfig): BackoffOptions {
   return { initialMs: cfg.retryBackoffInitialMs, maxMs: cfg.retryBackoffMaxMs, jitter: cfg.retryJitter, maxRetryAfterMs: cfg.maxRetryAfterMs };
 }
 
-const CIRCUIT_FIELDS = ['circuitConsecutiveFailures', 'circuitFailureRate', 'circuitWindowMs', 'circuitMinRequests', 'circuitCooldownMs'] as const;
-
-function pickCircuit(c: RoutingConfig): CircuitSettings {
-  return {
-    circuitConsecutiveFailures: c.circuitConsecutiveFailures,
-    circuitFailureRate: c.circuitFailureRate,
-    circuitWindowMs: c.circuitWindowMs,
-    circuitMinRequests: c.circuitMinRequests,
-    circuitCooldownMs: c.circuitCooldownMs,
-  };
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
-}
-
-function abortError(provider: string, cause: unknown): ProviderError {
-  return new ProviderError({ provider, status: 499, errorClass: 'aborted', message: 'the client closed the request', cause });
-}

@@ -1,4 +1,5 @@
-import type { ChatCompletion, ChatCompletionStream } from '../providers/types.js';
+import type { CallOptions, ChatAdapter, ChatCompletion, ChatCompletionStream } from '../providers/types.js';
+import type { CircuitState } from './circuit-breaker.js';
 
 export type StrategyName = 'round_robin' | 'weighted' | 'least_connections' | 'lowest_latency' | 'failover';
 
@@ -123,3 +124,35 @@ export type ExecuteResult = RouteResult;
 export interface CallResult<T> extends RouteMeta {
   value: T;
 }
+
+export interface DeploymentHealth {
+  key: string;
+  provider: string;
+  model: string;
+  circuit: CircuitState;
+  consecutiveFailures: number;
+  failureRate: number;
+  ewmaLatencyMs: number | undefined;
+  inFlight: number;
+  openedAt?: number;
+  retryAfterMs?: number;
+  /** The last failure that counted against the circuit (see DeploymentState.lastFailure). */
+  lastFailure?: string;
+}
+
+/** Payloads of `Router.on(...)`, for metrics and logs. */
+export interface RouterEvents {
+  attempt: { requestId: string | undefined; deployment: Deployment; attempt: number };
+  retry: { requestId: string | undefined; deployment: Deployment; attempt: number; delayMs: number; error: unknown };
+  /** `busy`: its pool was full, or it was at its request limit. */
+  failover: { requestId: string | undefined; from: Deployment; attempt: number; error: unknown; reason: 'error' | 'busy' | 'circuit_open' };
+  success: { requestId: string | undefined; deployment: Deployment; attempts: number; latencyMs: number; stream: boolean };
+  circuit_open: { deployment: Deployment; retryAfterMs: number };
+  circuit_half_open: { deployment: Deployment };
+  circuit_close: { deployment: Deployment };
+  no_deployment: { model: string; retryAfterMs: number };
+}
+export type RouterEventName = keyof RouterEvents;
+
+/** The call `routeCall` makes on the adapter it borrowed; `options` carries the client's abort signal. */
+export type AdapterCall<T> = (adapter: ChatAdapter, options: CallOptions) => Promise<T>;
