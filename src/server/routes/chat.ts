@@ -71,12 +71,12 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
 
       // A stream whose first event is slow in coming gets keep-alive comments (server.streamKeepAlive).
       const keepAliveMs = live.config.server.streamKeepAlive;
-      const wait = body.stream === true && keepAliveMs > 0 ? new FirstEventWait(res, { [REQUEST_ID_HEADER]: request.id, ...limitHeaders }, keepAliveMs, () => reply.hijack()) : undefined;
+      const wait = body.stream === true && keepAliveMs > 0 ? new FirstEventWait(res, { [REQUEST_ID_HEADER]: request.id, ...limitHeaders }, keepAliveMs, () => reply.hijack(), () => hangup.abort()) : undefined;
       let result: RouteResult;
       try {
         result = await router.route(body, route, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
-        if (wait?.fail(err, chatErrorFrame) === true) return life.failed(err);
+        if (wait?.fail(err, chatErrorFrame) === true) return life.failed(wait.cutBy ?? err);
         return life.fail(err);
       }
       wait?.stop();

@@ -141,7 +141,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       let native = false;
       // A first event slow in coming: keep-alive comments (server.streamKeepAlive).
       const keepAliveMs = live.config.server.streamKeepAlive;
-      const wait = keepAliveMs > 0 ? new FirstEventWait(res, { [REQUEST_ID_HEADER]: request.id, [ANTHROPIC_REQUEST_ID_HEADER]: request.id, ...limitHeaders }, keepAliveMs, () => reply.hijack()) : undefined;
+      const wait = keepAliveMs > 0 ? new FirstEventWait(res, { [REQUEST_ID_HEADER]: request.id, [ANTHROPIC_REQUEST_ID_HEADER]: request.id, ...limitHeaders }, keepAliveMs, () => reply.hijack(), () => hangup.abort()) : undefined;
       let result: StreamResult;
       try {
         result = await router.routeStreamCall(
@@ -154,7 +154,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
           estimate,
         );
       } catch (err) {
-        if (wait?.fail(err, (e) => errorEvent(toAnthropicErrorReply(e).body)) === true) return life.failed(err);
+        if (wait?.fail(err, (e) => errorEvent(toAnthropicErrorReply(e).body)) === true) return life.failed(wait.cutBy ?? err);
         return life.fail(err);
       }
       wait?.stop();
