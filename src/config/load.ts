@@ -5,7 +5,7 @@ import { interpolateEnv } from './env.js';
 import { poolTotalProblem } from './diff.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
 import { scrubSecrets, secretValues } from './mask.js';
-import { capText, clientKeySchema, configSchema, configShape, crossCheck, deploymentSchema, modelSchema, providerSchema, type CrossCheckInput, type GatewayConfig, type ModelEntry, type ProviderEntry } from './schema.js';
+import { capText, clientKeySchema, KEY_HASH_RE, configSchema, configShape, crossCheck, deploymentSchema, modelSchema, providerSchema, type CrossCheckInput, type GatewayConfig, type ModelEntry, type ProviderEntry } from './schema.js';
 
 export interface ParseConfigOptions {
   /** Name used in messages (a file path). */
@@ -138,9 +138,14 @@ function partialParse(raw: unknown): { check: CrossCheckInput; providers: Record
   const keys = rawKeys?.map((k) => {
     const parsed = withoutBadFields(clientKeySchema, k, ['name', 'key', 'keyHash', 'models'])?.data;
     if (parsed !== undefined || !isRecord(k)) return parsed;
-    // A bad key or keyHash: its models are still checked (the duplicate check, which needs the secret, is not).
-    const { name, models } = k;
-    return typeof name === 'string' && Array.isArray(models) && models.every((m) => typeof m === 'string') ? { name, models: models as string[] } : undefined;
+    // A bad name, key, keyHash or models: the fields that are well formed are still checked (the
+    // duplicate check needs only the secret, the model check only the list), in the same report.
+    const { name, key, keyHash, models } = k;
+    const entry: { name: string; key?: string; keyHash?: string; models?: string[] } = { name: typeof name === 'string' ? name : '' };
+    if (typeof key === 'string' && key !== '') entry.key = key;
+    else if (typeof keyHash === 'string' && KEY_HASH_RE.test(keyHash)) entry.keyHash = keyHash;
+    if (Array.isArray(models) && models.every((m) => typeof m === 'string' && m !== '')) entry.models = models as string[];
+    return entry;
   });
   const providers: Record<string, ProviderEntry> = {};
   const rawProviders = isRecord(obj.providers) ? obj.providers : undefined;

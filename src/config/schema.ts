@@ -561,7 +561,8 @@ export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | numb
   const names = new Set<string>();
   cfg.keys?.forEach((k, i) => {
     if (k === undefined) return;
-    if (names.has(k.name)) add(['auth', 'keys', i, 'name'], `duplicate key name "${k.name}"`);
+    // '' stands for a name that is missing or not text (reported by the schema), not for a name.
+    if (k.name !== '' && names.has(k.name)) add(['auth', 'keys', i, 'name'], `duplicate key name "${k.name}"`);
     names.add(k.name);
     k.models?.forEach((m, j) => {
       if (!modelNames.includes(m)) add(['auth', 'keys', i, 'models', j], `unknown model "${m}" (defined: ${modelNames.join(', ') || 'none'})`);

@@ -156,6 +156,32 @@ models:
     );
   });
 
+  test('a client key with a bad name hid that its key repeats an apiKeys entry (and its unknown model) until the name was fixed: all at once', () => {
+    const err = configError(`auth:
+  apiKeys: ["dup"]
+  keys:
+    - { name: "bad name!", key: "dup", models: [nope] }
+    - { name: 7, key: "other" }
+    - { key: "third" }
+providers: { m: { type: mock } }
+models: { s: { strategy: random, providers: [ { provider: m } ] } }
+`);
+    assert.deepEqual(
+      err.issues.map((i) => [i.line, i.path]),
+      [
+        [2, 'auth.apiKeys[0]'],
+        [4, 'auth.keys[0].name'],
+        [4, 'auth.keys[0].models[0]'],
+        [5, 'auth.keys[1].name'],
+        [6, 'auth.keys[2].name'],
+        [8, 'models.s.strategy'],
+      ],
+      err.message,
+    );
+    assert.match(err.issues[0]!.message, /the same key as auth\.keys\[0\]/);
+    assert.ok(!err.message.includes('duplicate key name'), 'keys without a usable name are not one name listed twice');
+  });
+
   test('one minPoolSize > maxPoolSize prints four lines: one line', () => {
     const err = configError(`pool: { minPoolSize: 5, maxPoolSize: 3 }
 providers:
