@@ -227,7 +227,8 @@ export const authSchema = z
 const poolLimitsShape = {
   maxPoolSize: int(1, 10_000),
   minPoolSize: int(0, 10_000),
-  acquireTimeout: duration(),
+  /** At least 1ms: with 0 a caller that needed a new adapter timed out before its create could finish. */
+  acquireTimeout: positiveDuration(),
   maxUses: int(0),
   idleTimeout: positiveDuration(),
   maxLifetime: positiveDuration(),
@@ -261,7 +262,7 @@ export const poolSchema = z
     /** Warn (`adapter_leak_suspected`, `pool_leaks_total`) when an adapter is held longer; 0 = off. */
     leakDetection: duration().default(0),
     /** At shutdown, how long the pools wait for lent adapters before closing them anyway. */
-    closeTimeout: duration().default('10s'),
+    closeTimeout: positiveDuration().default('10s'),
     /** Adapters across all pools; unset = no global limit. */
     maxTotal: int(1).optional(),
     /** Callers queued per pool before new ones are refused at once; unset = unlimited. */
@@ -274,14 +275,15 @@ export const routingSchema = z
   .object({
     maxAttempts: int(1, 100).default(d.maxAttempts),
     maxAttemptsPerDeployment: int(1, 100).default(d.maxAttemptsPerDeployment),
-    requestTimeout: duration().default(formatDuration(d.requestTimeoutMs)),
+    /** At least 1ms: 0 turned the budget off but also every retry (the deadline was already past). */
+    requestTimeout: positiveDuration().default(formatDuration(d.requestTimeoutMs)),
     retryBackoffInitial: duration().default(formatDuration(d.retryBackoffInitialMs)),
     retryBackoffMax: duration().default(formatDuration(d.retryBackoffMaxMs)),
     retryJitter: z.enum(['full', 'decorrelated']).default(d.retryJitter),
     maxRetryAfter: duration().default(formatDuration(d.maxRetryAfterMs)),
     circuitConsecutiveFailures: int(1).default(d.circuitConsecutiveFailures),
     circuitFailureRate: num(0, 1).default(d.circuitFailureRate),
-    circuitWindow: duration().default(formatDuration(d.circuitWindowMs)),
+    circuitWindow: positiveDuration().default(formatDuration(d.circuitWindowMs)),
     circuitMinRequests: int(1).default(d.circuitMinRequests),
     circuitCooldown: duration().default(formatDuration(d.circuitCooldownMs)),
     fullPoolWait: duration().default(formatDuration(d.fullPoolWaitMs)),

@@ -166,6 +166,25 @@ models:
     assert.equal(c.routing.fullPoolWait, 0);
   });
 
+  test('regression: pool.acquireTimeout 0 passed check-config and then failed every request that needed a new adapter; closeTimeout, requestTimeout (0 also ended every retry) and circuitWindow took a 0 README gave no meaning', () => {
+    for (const [yaml, path] of [
+      ['pool: { acquireTimeout: 0 }', 'pool.acquireTimeout'],
+      ['pool: { closeTimeout: 0 }', 'pool.closeTimeout'],
+      ['routing: { requestTimeout: 0 }', 'routing.requestTimeout'],
+      ['routing: { circuitWindow: 0 }', 'routing.circuitWindow'],
+    ] as const) {
+      const err = configError(`${yaml}\n${MODELS}`);
+      assert.deepEqual(err.issues.map((x) => x.path), [path], err.message);
+      assert.match(err.issues[0]!.message, /use 1ms to/);
+    }
+    const err = configError(`providers:\n  up: { type: mock }\nmodels:\n  m: { providers: [{ provider: up, pool: { acquireTimeout: 0 } }] }\n`);
+    assert.deepEqual(err.issues.map((x) => x.path), ['models.m.providers[0].pool.acquireTimeout'], err.message);
+    // The zeros README gives a meaning still pass.
+    const c = accepted(`routing: { retryBackoffInitial: 0, retryBackoffMax: 0, maxRetryAfter: 0, circuitCooldown: 0 }\nserver: { reloadDebounce: 0 }\n${MODELS}`);
+    assert.equal(c.routing.maxRetryAfter, 0);
+    assert.equal(c.server.reloadDebounce, 0);
+  });
+
   test('regression: unset variables made false "repeats another entry\'s key" errors, and an unset provider apiKey was reported twice (the variable, then "needs apiKey")', () => {
     const err = configError(`auth:
   adminKey: "\${ADMIN_KEY}"
