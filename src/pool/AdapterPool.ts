@@ -447,9 +447,10 @@ export class AdapterPool<A extends PooledAdapter> {
     }
     const canCreate = this._hasRoom(kp) || this._canEvictFor(kp);
     if (timeoutMs === 0) {
-      // 0 = don't queue behind a full pool; a create still gets the normal deadline.
+      // 0 = don't queue behind a full pool; a create still gets the normal deadline (the create's own
+      // timeout when the key's acquireTimeoutMs is 0 too: a 0 deadline timed out every create).
       if (!canCreate) return Promise.reject(new AcquireTimeoutError(kp.key, 0));
-      timeoutMs = kp.limits.acquireTimeoutMs;
+      timeoutMs = kp.limits.acquireTimeoutMs > 0 ? kp.limits.acquireTimeoutMs : this._opt.createTimeoutMs;
     }
     if (!canCreate) {
       if (kp.waiters.length >= this._opt.maxWaiters) return Promise.reject(new TooManyWaitersError(kp.key, this._opt.maxWaiters));

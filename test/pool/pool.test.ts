@@ -501,6 +501,14 @@ describe('waiters', () => {
     await pool.close();
   });
 
+  test('regression: acquireTimeoutMs 0 for the whole pool timed out every caller that needed a new adapter (the create got a 0 deadline); it waits for the create, and still never queues behind a full pool', async () => {
+    const { pool } = newPool({ maxPoolSize: 1, minPoolSize: 0, acquireTimeoutMs: 0 }, factory({ delayMs: 20 }));
+    const a = await pool.getAdapter('m', 'p');
+    await assert.rejects(pool.getAdapter('m', 'p'), AcquireTimeoutError);
+    await pool.releaseAdapter(a, 'm', 'p');
+    await pool.close();
+  });
+
   test('after a spike past capacity, timeouts stop once load falls', async () => {
     const { pool } = newPool({ maxPoolSize: 2, minPoolSize: 0 });
     const spike = await Promise.allSettled(
