@@ -321,6 +321,9 @@ export class Router {
     let perDeployment = 0;
     let previousDelay = 0;
     let lastError: unknown;
+    // Given up on a deployment: told as a failover once the request goes to another one (on a model
+    // with one deployment, or when nothing else can serve, it was not moved anywhere).
+    let moved: Pick<RouterEvents['failover'], 'from' | 'attempt' | 'error' | 'reason'> | undefined;
 
     try {
       for (;;) {
@@ -370,13 +373,17 @@ export class Router {
             previousDelay = 0;
           }
         }
+        if (moved !== undefined) {
+          if (d !== moved.from) this.emitFailover(requestId, moved.from, moved.attempt, moved.error, moved.reason);
+          moved = undefined;
+        }
         const state = this.stateOf(d);
         const permit = state.breaker.tryAcquire();
         if (permit === Permit.Denied) {
           // Opened (or its probe went out) since we looked: treat as down for this request.
           (failed ??= new Set()).add(d.key);
           first = undefined;
-          this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
+          moved = { from: d, attempt: attempts, error: lastError, reason: 'circuit_open' };
           continue;
         }
         if (this.admission !== undefined) {
@@ -387,7 +394,7 @@ export class Router {
             state.breaker.onNeutral(permit);
             limitedRetryAfter = Math.min(limitedRetryAfter ?? Infinity, verdict.retryAfterMs);
             (failed ??= new Set()).add(d.key);
-            this.emitFailover(requestId, d, attempts, undefined, 'busy');
+            moved = { from: d, attempt: attempts, error: undefined, reason: 'busy' };
             continue;
           }
         }
@@ -406,7 +413,7 @@ export class Router {
             if (!wait) {
               first ??= d;
               (busy ??= []).push(d);
-              this.emitFailover(requestId, d, attempts, err, 'busy');
+              moved = { from: d, attempt: attempts, error: err, reason: 'busy' };
               continue;
             }
             const busyErr = new NoDeploymentAvailableError(route.name, BUSY_RETRY_AFTER_MS, `every deployment of ${route.name} is busy: ${err.message}`, { cause: err });
@@ -418,7 +425,7 @@ export class Router {
             lastError = err;
             (failed ??= new Set()).add(d.key);
             first = undefined;
-            this.emitFailover(requestId, d, attempts, err, 'error');
+            moved = { from: d, attempt: attempts, error: err, reason: 'error' };
             continue;
           }
           state.breaker.onNeutral(permit);
@@ -432,7 +439,7 @@ export class Router {
           void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path
           (failed ??= new Set()).add(d.key);
           first = undefined;
-          this.emitFailover(requestId, d, attempts, lastError, 'circuit_open');
+          moved = { from: d, attempt: attempts, error: lastError, reason: 'circuit_open' };
           continue;
         }
 
@@ -481,7 +488,7 @@ export class Router {
           if (!action.failover) throw traced(err, attempts, d);
           (failed ??= new Set()).add(d.key);
           first = undefined;
-          this.emitFailover(requestId, d, attempts, err, 'error');
+          moved = { from: d, attempt: attempts, error: err, reason: 'error' };
           continue;
         }
         const latencyMs = this.now() - started;

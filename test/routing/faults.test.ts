@@ -269,3 +269,37 @@ describe('router against failing loopback upstreams (non-stream)', () => {
     }
   });
 });
+
+describe('failover events', () => {
+  it('regression: a model with one deployment counted a failover (adapterpool_failovers_total) for every failed request, though nothing was moved anywhere', async () => {
+    const h = await harness({ names: ['solo'], routing: { maxAttempts: 3, maxAttemptsPerDeployment: 1 } });
+    try {
+      h.up.solo!.fault = '500';
+      const failovers: string[] = [];
+      h.router.on('failover', (e) => failovers.push(`${e.from.provider}:${e.reason}`));
+      await assert.rejects(h.router.route(chat(), { name: 'up-model', strategy: 'round_robin', deployments: h.deployments }), ProviderError);
+      assert.deepEqual(failovers, []);
+    } finally {
+      await h.finish();
+    }
+  });
+
+  it('a request that moves from a failing deployment to another is one failover, told when it moves', async () => {
+    const h = await harness({ routing: { maxAttempts: 3, maxAttemptsPerDeployment: 1 } });
+    try {
+      h.up.a!.fault = '500';
+      const failovers: string[] = [];
+      h.router.on('failover', (e) => failovers.push(`${e.from.provider}:${e.reason}`));
+      const r = await h.router.route(chat(), { name: 'up-model', strategy: 'failover', deployments: h.deployments });
+      assert.equal(r.deployment.provider, 'b');
+      assert.deepEqual(failovers, ['a:error']);
+      // Both failing: a moved to b (one failover); b had nowhere to go.
+      failovers.length = 0;
+      h.up.b!.fault = '500';
+      await assert.rejects(h.router.route(chat(), { name: 'up-model', strategy: 'failover', deployments: h.deployments }), ProviderError);
+      assert.deepEqual(failovers, ['a:error']);
+    } finally {
+      await h.finish();
+    }
+  });
+});
