@@ -11,6 +11,7 @@ import { isLoopbackHost } from './auth.js';
 import { clientErrorReply, closeSilentConnections, depthChecked, frameworkErrorReply, MAX_PARAM_LENGTH, REQUEST_ID_HEADER, requestId } from './edge.js';
 import { errorBody, errorDetail, GatewayHttpError, toErrorReply } from './errors.js';
 import { lineWritten } from './request-lifecycle.js';
+import { OpenRequests } from './open-requests.js';
 import { cutStreams } from './sse.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
 import { LazyChildLogger } from './lazy-logger.js';
@@ -295,11 +296,13 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     );
   });
   // Every model endpoint shares the request's bookkeeping: metrics and log line, key limits, ledger.
+  const open = new OpenRequests();
   const lifecycleDeps = {
     // logPrompts and pricing here are the start's; each request reads its own config's (request.liveConfig).
     telemetry: { metrics, logPrompts: config.logging.logPrompts, log: chatLog },
     keyLimits,
     deploymentLimits: deploymentLimiter,
+    open,
     ...(ledger === undefined ? {} : { usage: { ledger, pricing: live.current.pricing } }),
   };
   await app.register(async (chat) => {
@@ -361,10 +364,16 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
       reloader.close();
       const deadline = setTimeout(() => {
         app.shutdownCut = true;
+        // Requests still waiting for their answer give the wait up and are answered 503 shutting_down
+        // (a queued one no longer starts a stream on an adapter a cut stream frees); streams get an error event.
+        const requests = open.cutWaiting();
         const streams = cutStreams(app.server);
-        logger.warn({ event: 'shutdown_deadline', timeoutMs, streams }, 'shutdown deadline reached: ending open streams with an error event, closing the remaining connections');
-        // Let the streams' last events reach their clients before the sockets go.
-        if (streams > 0) setTimeout(() => app.server.closeAllConnections(), 100).unref();
+        logger.warn(
+          { event: 'shutdown_deadline', timeoutMs, requests, streams },
+          'shutdown deadline reached: answering waiting requests with 503, ending open streams with an error event, closing the remaining connections',
+        );
+        // Let those answers and last events reach their clients before the sockets go.
+        if (requests + streams > 0) setTimeout(() => app.server.closeAllConnections(), 100).unref();
         else app.server.closeAllConnections();
       }, timeoutMs);
       // server.close() closes the connections idle at that moment only; a kept-alive connection whose
@@ -375,6 +384,9 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
       } finally {
         clearTimeout(deadline);
         clearInterval(sweep);
+        // Requests whose connection is gone may still be ending (their upstream call being aborted):
+        // their log line, metrics and ledger row come before the ledger's last write.
+        await open.settled(live.current.config.pool.closeTimeout);
         metrics.close();
         await cluster?.close();
         router.close();

@@ -5,9 +5,12 @@ import type { ChatCompletionRequest, Usage } from '../providers/types.js';
 import { isLimited, routeTrace, TokenEstimate, type DeploymentLimiter, type Estimate } from '../routing/index.js';
 import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
+import type { ServerResponse } from 'node:http';
 import { keyAllowsModel } from './auth.js';
 import { ECHO_LIMIT, errorDetail, GatewayHttpError, modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
 import { tokenCounts, type GatewayMetrics } from './metrics.js';
+import { HangupSignal } from './hangup-signal.js';
+import type { OpenRequests } from './open-requests.js';
 import type { KeyAdmission, KeyLimits } from './rate-limits.js';
 import { isPlain, writeRequestLine, type RequestLineFields } from './request-line.js';
 
@@ -35,6 +38,8 @@ export interface LifecycleDeps {
   usage?: RequestUsage | undefined;
   /** Per-deployment limits: their token reservations are settled when the request ends. */
   deploymentLimits?: Pick<DeploymentLimiter, 'settle'> | undefined;
+  /** The requests in flight, for the shutdown (absent: not tracked). */
+  open?: OpenRequests | undefined;
 }
 
 /** What the log line, the metrics, the key's reservation and the ledger learn when a request ends. */
@@ -108,12 +113,33 @@ export class RequestLifecycle {
   private finished = false;
   /** The key's own limit refused the request (metrics then count its 429 as the client's, not the model's). */
   private ownLimit = false;
+  private hangupSignal: HangupSignal | undefined;
 
   constructor(
     private readonly deps: LifecycleDeps,
     private readonly request: FastifyRequest,
     private readonly info: RequestInfo,
-  ) {}
+  ) {
+    deps.open?.enter();
+  }
+
+  /**
+   * The request's one abort signal for its upstream call: it fires when the client hangs up, or at
+   * the shutdown deadline while no answer is under way yet (call `answering()` once one is).
+   */
+  hangup(res: ServerResponse): HangupSignal {
+    const hangup = (this.hangupSignal = new HangupSignal());
+    res.on('close', () => {
+      if (!res.writableEnded) hangup.abort();
+    });
+    this.deps.open?.waitForAnswer(hangup);
+    return hangup;
+  }
+
+  /** The answer is under way: the shutdown deadline no longer cuts the wait for it. */
+  answering(): void {
+    if (this.hangupSignal !== undefined) this.deps.open?.answering(this.hangupSignal);
+  }
 
   /**
    * The model's route, for this key and this endpoint; otherwise the request ends here: 404 (unknown,
@@ -157,6 +183,19 @@ export class RequestLifecycle {
   finish(deployment: Deployment | undefined, status: number, end: RequestEnd = {}): void {
     if (this.finished) return;
     this.finished = true;
+    try {
+      this.record(deployment, status, end);
+    } finally {
+      // After the bookkeeping (the ledger row): the shutdown waits for it.
+      const open = this.deps.open;
+      if (open !== undefined) {
+        if (this.hangupSignal !== undefined) open.answering(this.hangupSignal);
+        open.leave();
+      }
+    }
+  }
+
+  private record(deployment: Deployment | undefined, status: number, end: RequestEnd): void {
     const usage = saneUsage(end.usage);
     // Tokens used: what the upstream reported; none when nothing was served; unknown otherwise
     // (e.g. a stream abandoned before its usage chunk), which keeps the reservation charged.
@@ -189,25 +228,28 @@ export class RequestLifecycle {
     }
   }
 
-  /** End the request with `err` (its status and code from the error table) and throw it. */
+  /** End the request with `err` (its status and code from the error table) and throw it (the error handler answers). */
   fail(err: unknown, deployment?: Deployment): never {
-    this.failed(err, deployment);
-    throw err;
+    throw this.failed(err, deployment);
   }
 
-  /** End the request with `err`, for a route that tells the client itself (a stream whose head is sent). */
-  failed(err: unknown, deployment?: Deployment): void {
-    // A hang-up after the shutdown deadline is the gateway closing the connection, not the client
-    // going away: recorded as the shutdown it was (503), not as a 499.
+  /**
+   * End the request with `err`, for a route that tells the client itself (a stream whose head is
+   * sent). Returns the error it was recorded as.
+   */
+  failed(err: unknown, deployment?: Deployment): unknown {
+    // A hang-up after the shutdown deadline is the gateway cutting the request, not the client going
+    // away: recorded, and answered if the connection is still open, as the shutdown it was (503).
+    const trace = routeTrace(err);
     if (this.request.server.shutdownCut && toErrorReply(err).status === 499) err = shutdownCut(err);
     const r = toErrorReply(err);
     // The attempts a routed request made come with its error (the route's trace).
-    const trace = routeTrace(err);
     const end: RequestEnd = { error: r.body.error.code ?? r.body.error.type, cause: err };
     if (trace?.attempts !== undefined) end.attempts = trace.attempts;
     // A request that failed on every deployment: its log line names the one it tried last.
     if (deployment === undefined && trace?.deployment !== undefined) end.tried = trace.deployment;
     this.finish(deployment, this.info.statusOf?.(err) ?? r.status, end);
+    return err;
   }
 
   /** Metrics and the log line. */
@@ -268,7 +310,7 @@ export class RequestLifecycle {
 }
 
 const shutdownCut = (cause: unknown): GatewayHttpError => {
-  const e = new GatewayHttpError(503, 'The gateway shut down before the answer came (server.shutdownTimeout ran out).', 'service_unavailable_error', 'shutting_down');
+  const e = new GatewayHttpError(503, 'The gateway shut down before the answer came (server.shutdownTimeout ran out).', 'service_unavailable_error', 'shutting_down', null, 1000);
   (e as Error).cause = cause;
   return e;
 };

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { eventually, startGateway } from './helpers.js';
 
 describe('shutdown deadline (issue 16 item 10)', () => {
@@ -44,12 +48,13 @@ models: { m: { providers: [{ provider: slow }] } }
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
     }).then(
-      () => 'answered',
+      (r) => `answered ${r.status}`,
       () => 'cut',
     );
     await eventually(() => g.gw.router.deploymentHealth().some((d) => d.inFlight > 0), 'the request is in flight');
     await g.gw.close(200);
-    assert.equal(await pending, 'cut');
+    // The client is told too, while its connection is still open (it was cut without an answer).
+    assert.equal(await pending, 'answered 503');
     const line = g.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'chat completion failed' || l.msg === 'chat completion');
     assert.ok(line !== undefined, g.logs.join(''));
     assert.equal(line.status, 503);
@@ -100,4 +105,52 @@ server: { streamKeepAlive: 100ms }
       assert.equal(line.error, 'shutting_down');
     });
   }
+  test('regression: callers queued for an adapter at the shutdown deadline got the adapters the cut streams freed, started new streams, and were then cut without a word (counted as 499); one ended after the ledger\'s last write and had no row', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-shutdown-'));
+    const db = join(dir, 'usage.db');
+    try {
+      // One adapter: the first stream holds it, two more requests queue behind it.
+      const g = await startGateway(`
+providers: { slow: { type: mock, mock: { chunks: 200, chunkDelay: 50ms } } }
+models: { m: { providers: [{ provider: slow, pool: { maxPoolSize: 1, minPoolSize: 0 } }] } }
+usage: { path: "${db}" }
+`);
+      const post = (stream: boolean) =>
+        fetch(`${g.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', stream, messages: [{ role: 'user', content: 'hi' }] }),
+        });
+      const first = await post(true);
+      const reader = first.body!.getReader();
+      await reader.read(); // the first stream holds the only adapter
+      const queued = [post(false), post(true)].map((p) =>
+        p.then(
+          async (r) => ({ status: r.status, text: await r.text() }),
+          (e: unknown) => ({ status: 0, text: String(e) }),
+        ),
+      );
+      await eventually(() => g.gw.pool.stats().pools['m:slow']?.waiting === 2, 'two callers queued');
+      const closing = g.gw.close(300);
+      let text = '';
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) break;
+        text += new TextDecoder().decode(r.value);
+      }
+      assert.match(text, /"code":"shutting_down"[^\n]*\n\ndata: \[DONE\]\n\n$/);
+      for (const q of await Promise.all(queued)) {
+        assert.equal(q.status, 503, q.text);
+        assert.equal((JSON.parse(q.text) as { error: { code: string } }).error.code, 'shutting_down');
+      }
+      await closing;
+      const lines = g.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'chat completion' || l.msg === 'chat completion failed');
+      assert.deepEqual(lines.map((l) => l.status), [503, 503, 503], g.logs.join(''));
+      const rows = new Database(db, { readonly: true }).prepare('SELECT status, error_code FROM adapterpool_usage').all() as Array<{ status: number; error_code: string }>;
+      assert.equal(rows.length, 3, 'every request has its ledger row');
+      assert.ok(rows.every((r) => r.status === 503 && r.error_code === 'shutting_down'), JSON.stringify(rows));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

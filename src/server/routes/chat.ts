@@ -5,7 +5,7 @@ import { routeTrace, type Router } from '../../routing/index.js';
 import type { RouteResult, StreamResult } from '../../routing/types.js';
 import { REQUEST_ID_HEADER } from '../edge.js';
 import { toErrorReply } from '../errors.js';
-import { HangupSignal } from '../hangup-signal.js';
+import type { HangupSignal } from '../hangup-signal.js';
 import { enterHook } from '../live/hooks.js';
 import type { ConfigHolder } from '../live/snapshot.js';
 import type { KeyLimits } from '../rate-limits.js';
@@ -63,11 +63,8 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
       // The one listener for a client hang-up: it aborts the upstream call, and a stream's relay.
-      const hangup = new HangupSignal();
       const res = reply.raw;
-      res.on('close', () => {
-        if (!res.writableEnded) hangup.abort();
-      });
+      const hangup = life.hangup(res);
 
       // A stream whose first event is slow in coming gets keep-alive comments (server.streamKeepAlive).
       const keepAliveMs = live.config.server.streamKeepAlive;
@@ -80,6 +77,7 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
         return life.fail(err);
       }
       wait?.stop();
+      life.answering();
 
       if (result.kind === 'completion') {
         // The answer first, then the bookkeeping (metrics, log line, ledger row, the limits' settling):

@@ -5,7 +5,6 @@ import { ProviderError } from '../../providers/errors.js';
 import type { CallOptions, ChatAdapter, EmbeddingsRequest, EmbeddingsResponse } from '../../providers/types.js';
 import { TokenEstimate, type Estimate } from '../../routing/index.js';
 import type { Deployment, ExecuteOptions } from '../../routing/types.js';
-import { HangupSignal } from '../hangup-signal.js';
 import { enterHook } from '../live/hooks.js';
 import type { ConfigHolder } from '../live/snapshot.js';
 import type { KeyLimits } from '../rate-limits.js';
@@ -47,17 +46,15 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsR
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
       // Abort the upstream call if the client hangs up before we answer.
-      const hangup = new HangupSignal();
       const res = reply.raw;
-      res.on('close', () => {
-        if (!res.writableEnded) hangup.abort();
-      });
+      const hangup = life.hangup(res);
       let result: Awaited<ReturnType<RouteCall>> & { value: EmbeddingsResponse };
       try {
         result = await opts.call(route, (adapter, callOptions) => embed(adapter, body, callOptions), { signal: hangup.signal, requestId: request.id }, estimate);
       } catch (err) {
         return life.fail(err);
       }
+      life.answering();
       const reported = result.value.usage ?? undefined;
       const answer = inEncoding(result.value, body.encoding_format ?? 'float', estimate.tokens);
       // The answer first, then the bookkeeping, as on the chat route.

@@ -14,7 +14,6 @@ import type { MessagesRequest } from '../anthropic/types.js';
 import { keyAllowsModel } from '../auth.js';
 import { REQUEST_ID_HEADER } from '../edge.js';
 import { errorDetail, modelNotFound, toErrorReply, wrongEndpoint } from '../errors.js';
-import { HangupSignal } from '../hangup-signal.js';
 import { enterHook, liveHook } from '../live/hooks.js';
 import type { ConfigHolder } from '../live/snapshot.js';
 import type { GatewayConfig, ModelRoute } from '../../config/index.js';
@@ -103,11 +102,8 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
       // Abort the upstream call if the client hangs up before we answer.
-      const hangup = new HangupSignal();
       const res = reply.raw;
-      res.on('close', () => {
-        if (!res.writableEnded) hangup.abort();
-      });
+      const hangup = life.hangup(res);
       const beta = headerValue(request.headers['anthropic-beta']);
       // Translated once, and only if an attempt goes to a provider other than Anthropic.
       let translated: ChatCompletionRequest | undefined;
@@ -126,6 +122,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         } catch (err) {
           return life.fail(err);
         }
+        life.answering();
         const v = result.value;
         const usage = 'native' in v ? toUsage(v.native.usage ?? {}) : v.completion.usage;
         // The answer first, then the bookkeeping, as on the chat route.
@@ -158,6 +155,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         return life.fail(err);
       }
       wait?.stop();
+      life.answering();
       const headers: Record<string, string> = { [DEPLOYMENT_HEADER]: result.deployment.key, [ATTEMPTS_HEADER]: String(result.attempts) };
       const upstream = result.stream;
       const writer = new MessagesStreamWriter(body.model, body.stop_sequences, { inputTokens: inputEstimate });
