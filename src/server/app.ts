@@ -260,7 +260,18 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     : undefined;
   registerHealthRoutes(app, lifecycle);
   registerModelRoutes(app, live);
-  const metrics = new GatewayMetrics({ pool, router, routes, keys: popts.keys ?? [], processMetrics: config.metrics.processMetrics, historyWindowMs: config.metrics.history, historyStepMs: config.metrics.historyStep });
+  // The model endpoints' requests in flight: the shutdown cuts and waits for them, /metrics counts them.
+  const open = new OpenRequests();
+  const metrics = new GatewayMetrics({
+    pool,
+    router,
+    routes,
+    keys: popts.keys ?? [],
+    processMetrics: config.metrics.processMetrics,
+    historyWindowMs: config.metrics.history,
+    historyStepMs: config.metrics.historyStep,
+    inFlight: () => open.size,
+  });
   if (cluster !== undefined) cluster.registerMetrics(metrics.registry);
   const limitMetrics = new LimitMetrics(metrics.registry, live.current.ring.keys, ledger);
   const keyLimits = new KeyLimits({
@@ -296,7 +307,6 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     );
   });
   // Every model endpoint shares the request's bookkeeping: metrics and log line, key limits, ledger.
-  const open = new OpenRequests();
   const lifecycleDeps = {
     // logPrompts and pricing here are the start's; each request reads its own config's (request.liveConfig).
     telemetry: { metrics, logPrompts: config.logging.logPrompts, log: chatLog },

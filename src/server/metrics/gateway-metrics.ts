@@ -54,6 +54,8 @@ export interface GatewayMetricsOptions {
   historyStepMs?: number;
   /** Clock of the history (tests). */
   now?: () => number;
+  /** Model requests in flight now (arrived, not yet ended), read at scrape; absent: no such gauge. */
+  inFlight?: () => number;
 }
 
 export const DEFAULT_HISTORY_WINDOW_MS = 15 * 60_000;
@@ -182,6 +184,7 @@ export class GatewayMetrics {
   };
   private readonly requests: CounterFamily;
   private readonly duration: HistogramFamily;
+  private readonly inFlight: { gauge: Gauge; read: () => number } | undefined;
   private readonly tokens: CounterFamily;
 
   constructor(opts: GatewayMetricsOptions) {
@@ -211,6 +214,12 @@ export class GatewayMetrics {
       health: gauge('pool_health_ratio', 'Adapter health: healthy / total adapters, 0..1; adapters a pool whose creates fail lacks count as unhealthy, an empty pool otherwise is 1 (the seed\'s health_rate / 100). Says nothing of answers: see requests_total and upstream_errors_total.'),
       circuit: gauge('circuit_state', 'Circuit breaker of the deployment: 0 closed, 1 half-open, 2 open.'),
     };
+
+    const readInFlight = opts.inFlight;
+    this.inFlight =
+      readInFlight === undefined
+        ? undefined
+        : { gauge: gauge('requests_in_flight', 'Model requests (chat completions, messages, embeddings) arrived and not yet ended, streams included.', []), read: readInFlight };
 
     const acquires = counter('pool_acquires_total', 'Adapters lent.');
     const acquireTimeouts = counter('pool_acquire_timeouts_total', 'Acquires that timed out waiting for an adapter.');
@@ -523,6 +532,7 @@ export class GatewayMetrics {
 
   /** Set the gauges from the pool's and the router's current state. */
   refresh(): void {
+    if (this.inFlight !== undefined) this.inFlight.gauge.set(this.inFlight.read());
     const g = this.gauges;
     for (const m of Object.values(g)) m.reset();
     const stats = this.pool.stats().pools;
