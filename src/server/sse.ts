@@ -63,22 +63,14 @@ export function cutStreams(server: object): number {
 export class FirstEventWait {
   /** The head and at least one comment are written. */
   committed = false;
-  /** The shutdown deadline ended the wait (`cutStreams`): the error its client is told. */
-  cutBy: Error | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private untrack: (() => void) | undefined;
 
-  /**
-   * `onCommit` runs once, just before the head is written (a route hands the response over to itself
-   * then). `onCut` runs if the shutdown deadline comes while the head is out: it must end the wait
-   * (abort the upstream call), and the route's `fail()` then tells the client.
-   */
+  /** `onCommit` runs once, just before the head is written (a route hands the response over to itself then). */
   constructor(
     private readonly res: ServerResponse,
     private readonly headers: Record<string, string>,
     intervalMs: number,
     private readonly onCommit: () => void,
-    private readonly onCut: () => void,
   ) {
     if (intervalMs > 0) {
       this.timer = setInterval(() => this.ping(), intervalMs);
@@ -93,12 +85,6 @@ export class FirstEventWait {
       this.committed = true;
       this.onCommit();
       res.writeHead(200, { ...SSE_HEADERS, ...this.headers });
-      // From here the client holds a 200 stream: at the shutdown deadline it gets an error event,
-      // like a stream under way, not a connection that ends without a word.
-      this.untrack = trackStream(res, (err) => {
-        this.cutBy = err;
-        this.onCut();
-      });
     }
     res.write(KEEP_ALIVE_FRAME);
   }
@@ -107,21 +93,18 @@ export class FirstEventWait {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-    this.untrack?.();
-    this.untrack = undefined;
   }
 
   /**
    * The wait failed with `err`: no more comments. False while the head is still held (the route
-   * answers with the error's own status); true once it was out, and then `frame()` of the error (the
-   * API's error event; the shutdown's, when the deadline ended the wait) ends the response, unless
-   * the client already left.
+   * answers with the error's own status); true once it was out, and then `frame(err)` (the API's error
+   * event) ends the response, unless the client already left.
    */
   fail(err: unknown, frame: (err: unknown) => string): boolean {
     this.stop();
     if (!this.committed) return false;
     const res = this.res;
-    if (!res.destroyed && !res.writableEnded) res.end(frame(this.cutBy ?? err));
+    if (!res.destroyed && !res.writableEnded) res.end(frame(err));
     return true;
   }
 }

@@ -68,12 +68,14 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
 
       // A stream whose first event is slow in coming gets keep-alive comments (server.streamKeepAlive).
       const keepAliveMs = live.config.server.streamKeepAlive;
-      const wait = body.stream === true && keepAliveMs > 0 ? new FirstEventWait(res, { [REQUEST_ID_HEADER]: request.id, ...limitHeaders }, keepAliveMs, () => reply.hijack(), () => hangup.abort()) : undefined;
+      const wait = body.stream === true && keepAliveMs > 0 ? new FirstEventWait(res, { [REQUEST_ID_HEADER]: request.id, ...limitHeaders }, keepAliveMs, () => reply.hijack()) : undefined;
       let result: RouteResult;
       try {
         result = await router.route(body, route, { signal: hangup.signal, requestId: request.id });
       } catch (err) {
-        if (wait?.fail(err, chatErrorFrame) === true) return life.failed(wait.cutBy ?? err);
+        // The head is out: the error event tells the client (at the shutdown deadline, the shutdown's).
+        if (wait?.committed === true) return void wait.fail(life.failed(err), chatErrorFrame);
+        wait?.stop();
         return life.fail(err);
       }
       wait?.stop();

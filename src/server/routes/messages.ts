@@ -138,7 +138,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       let native = false;
       // A first event slow in coming: keep-alive comments (server.streamKeepAlive).
       const keepAliveMs = live.config.server.streamKeepAlive;
-      const wait = keepAliveMs > 0 ? new FirstEventWait(res, { [REQUEST_ID_HEADER]: request.id, [ANTHROPIC_REQUEST_ID_HEADER]: request.id, ...limitHeaders }, keepAliveMs, () => reply.hijack(), () => hangup.abort()) : undefined;
+      const wait = keepAliveMs > 0 ? new FirstEventWait(res, { [REQUEST_ID_HEADER]: request.id, [ANTHROPIC_REQUEST_ID_HEADER]: request.id, ...limitHeaders }, keepAliveMs, () => reply.hijack()) : undefined;
       let result: StreamResult;
       try {
         result = await router.routeStreamCall(
@@ -151,7 +151,9 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
           estimate,
         );
       } catch (err) {
-        if (wait?.fail(err, (e) => errorEvent(toAnthropicErrorReply(e).body)) === true) return life.failed(wait.cutBy ?? err);
+        // The head is out: the error event tells the client (at the shutdown deadline, the shutdown's).
+        if (wait?.committed === true) return void wait.fail(life.failed(err), (e) => errorEvent(toAnthropicErrorReply(e).body));
+        wait?.stop();
         return life.fail(err);
       }
       wait?.stop();
