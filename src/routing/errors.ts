@@ -29,6 +29,7 @@ export function routeTrace(error: unknown): RouteTrace | undefined {
   return typeof error === 'object' && error !== null ? traces.get(error) : undefined;
 }
 
+/** Mark `error` with how far its request got (the router's throw sites). */
 export function traced(error: unknown, attempts: number, deployment: Deployment | undefined): unknown {
   if (typeof error === 'object' && error !== null) traces.set(error, { attempts, deployment });
   return error;
@@ -53,6 +54,7 @@ export function stopped(budget: RequestBudget | undefined, signal: AbortSignal |
   return budget?.expired === true ? (budget.reason as RequestTimeoutError) : abortError(provider, signal?.reason ?? cause);
 }
 
+/** The caller hung up: the error a routed request ends with then (status 499). */
 export function abortError(provider: string, cause: unknown): ProviderError {
   return new ProviderError({ provider, status: 499, errorClass: 'aborted', message: 'the client closed the request', cause });
 }
