@@ -7,10 +7,15 @@ export type HeaderBag = Headers | Record<string, string | string[] | undefined> 
 /** What we managed to read out of an upstream error body, whatever its shape. */
 interface ParsedError {
   message: string | undefined;
+  /** The message is a whole structure as text (FastAPI's `detail` list): cut to `MESSAGE_CAP`. */
+  long?: boolean;
   type: string | undefined;
   code: string | number | null;
   param: string | null;
 }
+
+/** Characters kept of an upstream error text that is not a message (a plain or HTML body, a `detail` list). */
+const MESSAGE_CAP = 500;
 
 export interface NormalizeOptions {
   /** The provider's scrubber: its secrets leave the upstream's message, type, code and param. */
@@ -32,14 +37,22 @@ export function normalizeProviderError(
 ): ProviderError {
   const parsed = parseErrorBody(bodyText);
   const errorClass = classifyError(status, parsed);
-  const raw = parsed.message ?? (bodyText.trim() ? truncate(bodyText.trim(), 500) : `upstream returned HTTP ${status}`);
   // Classified on the upstream's words, then scrubbed: type, code and param reach the client too.
   const scrubber = options?.scrubber ?? (options?.secrets ? new SecretScrubber([], options.secrets) : SecretScrubber.none);
+  // A long text is cut after it is scrubbed: cut first, a secret across the cut kept a part the scrubber did not know.
+  const message =
+    parsed.message !== undefined
+      ? parsed.long === true
+        ? truncate(scrubber.text(parsed.message), MESSAGE_CAP)
+        : scrubber.text(parsed.message)
+      : bodyText.trim()
+        ? truncate(scrubber.text(bodyText.trim()), MESSAGE_CAP)
+        : `upstream returned HTTP ${status}`;
   return new ProviderError({
     provider,
     status,
     errorClass,
-    message: scrubber.text(raw),
+    message,
     type: parsed.type === undefined ? undefined : scrubber.text(parsed.type),
     code: scrubber.field(parsed.code),
     param: scrubber.field(parsed.param),
@@ -80,7 +93,9 @@ function parseErrorBody(text: string): ParsedError {
   }
   // FastAPI (vLLM) validation errors: {"detail":[...]}
   if (json.detail !== undefined) {
-    return { message: typeof json.detail === 'string' ? json.detail : truncate(JSON.stringify(json.detail), 500), type: undefined, code: null, param: null };
+    return typeof json.detail === 'string'
+      ? { message: json.detail, type: undefined, code: null, param: null }
+      : { message: JSON.stringify(json.detail), long: true, type: undefined, code: null, param: null };
   }
   return empty;
 }

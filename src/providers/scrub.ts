@@ -4,6 +4,11 @@ import { ProviderError } from './errors.js';
 const MIN_SECRET_LENGTH = 4;
 /** Keys at least this long also lose their visible head and tail (OpenAI echoes `sk-abc***...wxyz`). */
 const FRAGMENT_MIN_LENGTH = 12;
+/**
+ * Only a token's head and tail are scrubbed alone: a header value such as `https://myapp.example.com`
+ * (OpenRouter's HTTP-Referer) would otherwise lose every `https://` of every message.
+ */
+const TOKEN = /^[A-Za-z0-9._~+/=-]+$/;
 const MASK = '***';
 
 /** What of a provider's config is secret. */
@@ -31,14 +36,15 @@ export class SecretScrubber {
     for (const k of keys) {
       if (!k || k.length < MIN_SECRET_LENGTH) continue;
       all.add(k);
-      if (k.length >= FRAGMENT_MIN_LENGTH) {
+      if (k.length >= FRAGMENT_MIN_LENGTH && TOKEN.test(k)) {
         all.add(k.slice(0, 8));
         all.add(k.slice(-6));
       }
     }
     if (all.size === 0) return;
     const sorted = [...all].sort((a, b) => b.length - a.length).map(escapeRegExp);
-    this.pattern = new RegExp(sorted.join('|'), 'g');
+    // Case-blind: an upstream that echoes a key lower-cased still echoes the key.
+    this.pattern = new RegExp(sorted.join('|'), 'gi');
   }
 
   /** Nothing to scrub: callers can skip the work. */
@@ -85,9 +91,10 @@ export class SecretScrubber {
 /** Every secret of one provider config: the key, header values, query-string values, URL credentials. */
 export function scrubberFor(src: SecretSources): SecretScrubber {
   const secrets: string[] = [];
+  // Every secret is a key here: an upstream echoes a header token or a query-string key as partly as an API key.
   const keys: Array<string | undefined> = [src.apiKey];
   for (const value of Object.values(src.headers ?? {})) {
-    secrets.push(value);
+    keys.push(value);
     // `Bearer <token>` / `Basic <creds>`: the credential alone is what an upstream would echo.
     const m = /^\s*[A-Za-z]+\s+(\S{4,})\s*$/.exec(value);
     if (m) keys.push(m[1]);
@@ -95,9 +102,9 @@ export function scrubberFor(src: SecretSources): SecretScrubber {
   if (src.baseUrl) {
     try {
       const url = new URL(src.baseUrl);
-      for (const [, value] of url.searchParams) secrets.push(value, encodeURIComponent(value));
+      for (const [, value] of url.searchParams) keys.push(value, encodeURIComponent(value));
       for (const part of url.search.slice(1).split('&')) secrets.push(part.slice(part.indexOf('=') + 1));
-      for (const cred of [url.username, url.password]) if (cred) secrets.push(cred, safeDecode(cred));
+      for (const cred of [url.username, url.password]) if (cred) keys.push(cred, safeDecode(cred));
     } catch {
       // Not a URL: the preset refuses it before any request.
     }

@@ -1,4 +1,4 @@
-import { SseEventTooLargeError, SseParser, type SseComment, type SseEvent } from './sse.js';
+import { isComment, sseFrame, SseEventTooLargeError, SseParser, type SseComment, type SseEvent } from './sse.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -200,4 +200,44 @@ function valueAfterKey(b: Buffer, j: number, to: number): number {
   j++;
   while (j < to && b[j] === SPACE) j++;
   return j;
+}
+
+const FIELD_NAMES = ['data', 'event', 'id', 'retry'].map((n) => Buffer.from(n));
+
+/**
+ * `raw` holds a line that is no SSE field: not a comment, not `data`, `event`, `id` or `retry`
+ * (an upstream's plain-text error, an HTML page). SSE clients skip such lines; a gateway passing the
+ * event on as it came would hand them over unscrubbed.
+ */
+export function hasForeignLines(raw: RawSseEvent): boolean {
+  const b = raw.buf;
+  let i = raw.start;
+  while (i < raw.end) {
+    const c = b[i]!;
+    if (c !== LF && c !== CR && c !== COLON && !startsWithField(b, i, raw.end)) return true;
+    while (i < raw.end && b[i] !== LF && b[i] !== CR) i++;
+    while (i < raw.end && (b[i] === LF || b[i] === CR)) i++;
+  }
+  return false;
+}
+
+function startsWithField(b: Buffer, at: number, end: number): boolean {
+  for (const name of FIELD_NAMES) {
+    const after = at + name.length;
+    if (after > end || !bytesAt(b, at, name)) continue;
+    const next = b[after];
+    if (after === end || next === COLON || next === LF || next === CR) return true;
+  }
+  return false;
+}
+
+/** Decoded events written again as SSE (`event:` when named, then the data frame); comments left out. */
+export function encodeSseEvents(events: ReadonlyArray<SseEvent | SseComment>): string {
+  let out = '';
+  for (const ev of events) {
+    if (isComment(ev)) continue;
+    if (ev.event !== undefined) out += `event: ${ev.event}\n`;
+    out += sseFrame(ev.data);
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import { ProviderError } from '../errors.js';
 import { normalizeProviderError } from '../normalize-error.js';
-import { decodeSseEvent, type RawSseEvent } from '../sse-bytes.js';
+import { decodeSseEvent, encodeSseEvents, hasForeignLines, type RawSseEvent } from '../sse-bytes.js';
 import { SSE_DONE, isComment, type SseComment, type SseEvent } from '../sse.js';
 import { UpstreamSseStream, streamErrorFrom, type RawBatch, type UpstreamStreamContext } from '../upstream-stream.js';
 import type { ChatCompletionChunk, ChatCompletionStream, Usage } from '../types.js';
@@ -67,7 +67,12 @@ export class AnthropicStream extends UpstreamSseStream {
         decoded.length = 0;
         decodeSseEvent(raw, decoded);
         for (const ev of decoded) drain(this.translateEvent(ev));
-        yield raw.start === 0 && raw.end === raw.buf.length ? raw.buf : raw.buf.subarray(raw.start, raw.end);
+        if (!hasForeignLines(raw)) yield raw.start === 0 && raw.end === raw.buf.length ? raw.buf : raw.buf.subarray(raw.start, raw.end);
+        else {
+          // Lines that are no SSE field (a plain-text error, an HTML page) are not passed on: only its events, written again.
+          const events = encodeSseEvents(decoded);
+          if (events !== '') yield Buffer.from(events);
+        }
       }
     }
   }

@@ -1,7 +1,7 @@
 import { ProviderError } from '../errors.js';
 import { normalizeProviderError } from '../normalize-error.js';
 import { decodeSseEvent, FINISH_KEY, isDonePayload, scanJsonKeys, type RawSseEvent } from '../sse-bytes.js';
-import { isComment, type SseComment, type SseEvent } from '../sse.js';
+import { isComment, SSE_DONE, sseFrame, type SseComment, type SseEvent } from '../sse.js';
 import { UpstreamSseStream, type RawBatch, type UpstreamStreamContext } from '../upstream-stream.js';
 import { streamErrorFrom } from '../upstream-stream.js';
 import type { ChatCompletionChunk, Usage } from '../types.js';
@@ -16,6 +16,8 @@ const enum Verdict {
   Drop,
   /** `[DONE]`: pass it, then nothing more. */
   Done,
+  /** Not a plain data event: its data events go out re-encoded (`rewritten`), nothing else of it. */
+  Rewrite,
 }
 
 export interface OpenAISseStreamOptions {
@@ -42,6 +44,8 @@ export class OpenAISseStream extends UpstreamSseStream {
   private readonly oneChoice: boolean;
   /** A chunk carried a `finish_reason`: the answer is whole even if the body ends without `[DONE]`. */
   private answered = false;
+  /** The frames a `Verdict.Rewrite` event stands for. */
+  private rewritten: Buffer | undefined;
 
   constructor(ctx: UpstreamStreamContext, options: OpenAISseStreamOptions = {}) {
     super(ctx);
@@ -148,6 +152,13 @@ export class OpenAISseStream extends UpstreamSseStream {
         return { err };
       }
       if (verdict === Verdict.Drop) continue;
+      if (verdict === Verdict.Rewrite) {
+        if (run) out.push(slice(run, runStart, runEnd));
+        run = undefined;
+        out.push(this.rewritten!);
+        this.rewritten = undefined;
+        continue;
+      }
       if (verdict === Verdict.Done) this.done = true;
       if (run === raw.buf && runEnd === raw.start) {
         runEnd = raw.end;
@@ -206,17 +217,28 @@ export class OpenAISseStream extends UpstreamSseStream {
     return this.parse(b.toString('utf8', start, end)) === undefined ? Verdict.Drop : Verdict.Pass;
   }
 
-  /** Several lines, `event:` fields...: decode and parse every data payload. */
+  /**
+   * Several lines, `event:` / `id:` fields, text that is no SSE field at all...: decode it, parse every
+   * data payload, and pass on only those, re-encoded. Its other lines are not forwarded as they came:
+   * an upstream's plain-text error or HTML page there would reach the client unscrubbed (keys and
+   * addresses included), and SSE clients ignore such lines anyway.
+   */
   private inspectSlow(raw: RawSseEvent): Verdict {
     const decoded: Array<SseEvent | SseComment> = [];
     decodeSseEvent(raw, decoded);
-    let verdict = Verdict.Pass;
+    let frames = '';
     for (const ev of decoded) {
       if (isComment(ev)) continue;
-      if (ev.data === '[DONE]') return Verdict.Done;
-      if (this.parse(ev.data) === undefined) verdict = Verdict.Drop;
+      if (ev.data === '[DONE]') {
+        frames += SSE_DONE;
+        this.done = true;
+        break;
+      }
+      if (this.parse(ev.data) !== undefined) frames += sseFrame(ev.data);
     }
-    return verdict;
+    if (frames === '') return Verdict.Drop;
+    this.rewritten = Buffer.from(frames);
+    return Verdict.Rewrite;
   }
 
   /**
@@ -232,7 +254,9 @@ export class OpenAISseStream extends UpstreamSseStream {
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw this.fail(this.malformed());
     const rec = json as Record<string, unknown>;
-    if (rec.error !== undefined && rec.error !== null && !Array.isArray(rec.choices)) {
+    // An error object ends the stream even beside `choices` (OpenRouter sends its mid-stream errors as
+    // a chunk with `"error"` and `finish_reason: "error"`): passed on, it would reach the client unscrubbed.
+    if (typeof rec.error === 'object' ? rec.error !== null : typeof rec.error === 'string') {
       throw this.fail(streamErrorFrom(normalizeProviderError(this.ctx.provider, 200, data, undefined, { scrubber: this.ctx.scrubber })));
     }
     const chunk = json as ChatCompletionChunk;
