@@ -29,3 +29,13 @@ export function interpolateEnv(text: string, env: NodeJS.ProcessEnv): Interpolat
   });
   return { value, missing };
 }
+
+/** What the set variables `text` names hold (a variable may hold a secret: messages mask these). */
+export function variableValues(text: string, env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(VAR_RE)) {
+    const v = m[1] === undefined ? undefined : env[m[1]];
+    if (v !== undefined && v !== '') out.push(v);
+  }
+  return out;
+}

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { z } from 'zod';
-import { interpolateEnv } from './env.js';
+import { interpolateEnv, variableValues } from './env.js';
 import { poolTotalProblem } from './diff.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
-import { scrubSecrets, secretValues } from './mask.js';
+import { MIN_SCRUBBED_LENGTH, scrubSecrets, secretValues } from './mask.js';
 import { capText, clientKeySchema, KEY_HASH_RE, configSchema, configShape, crossCheck, deploymentSchema, modelSchema, providerSchema, type CrossCheckInput, type GatewayConfig, type ModelEntry, type ProviderEntry } from './schema.js';
 
 export interface ParseConfigOptions {
@@ -58,6 +58,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
   const unsetPaths = new Set<string>();
   // Fields whose value came from variables (`"${PORT}"`): a schema complaint about one names them.
   const fromEnv = new Map<string, string>();
+  // What variables put into the file: masked in every message, like the secret fields' values (a key
+  // set in the wrong field, `baseUrl: ${OPENAI_KEY}`, was quoted in full by that field's error).
+  const envValues: string[] = [];
   interpolate(
     doc,
     options.env ?? process.env,
@@ -66,7 +69,10 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
       issues.push({ path: formatPath(path), message, ...at(node.range?.[0]) });
     },
     // Never the value itself: a variable may hold a secret.
-    (path, source, value) => fromEnv.set(formatPath(path), value === '' ? `from ${source}, which is empty` : `from ${source}`),
+    (path, source, value, variables) => {
+      fromEnv.set(formatPath(path), value === '' ? `from ${source}, which is empty` : `from ${source}`);
+      envValues.push(...variables);
+    },
   );
 
   const raw: unknown = doc.toJS() ?? {};
@@ -121,7 +127,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Gat
   }
 
   if (issues.length > 0 || config === undefined) {
-    const secrets = secretValues(raw);
+    // Longest first: a value that holds another is masked whole.
+    const secrets = [...new Set([...secretValues(raw), ...envValues.filter((v) => v.length >= MIN_SCRUBBED_LENGTH)])].sort((a, b) => b.length - a.length);
     const safe = secrets.length === 0 ? issues : issues.map((i) => ({ ...i, message: scrubSecrets(i.message, secrets) }));
     throw new ConfigError(source, dedupe(sortIssues(safe)));
   }
@@ -234,7 +241,12 @@ export async function loadConfigFile(file: string, options: Omit<ParseConfigOpti
  * Replace `${VAR}` in every string value (not keys), in place, reporting unset variables, and each
  * field whose text held a variable (`substituted`: its source text and what it became).
  */
-function interpolate(doc: Document, env: NodeJS.ProcessEnv, report: (path: Path, message: string, node: Node) => void, substituted: (path: Path, source: string, value: string) => void): void {
+function interpolate(
+  doc: Document,
+  env: NodeJS.ProcessEnv,
+  report: (path: Path, message: string, node: Node) => void,
+  substituted: (path: Path, source: string, value: string, variables: readonly string[]) => void,
+): void {
   visit(doc, {
     Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string') return;
@@ -243,7 +255,7 @@ function interpolate(doc: Document, env: NodeJS.ProcessEnv, report: (path: Path,
       for (const name of missing) {
         report(pathOf(ancestors, node), `environment variable ${name} is not set (use \${${name}:-} to allow it to be empty)`, node);
       }
-      if (value !== source) substituted(pathOf(ancestors, node), capText(source, 60), value);
+      if (value !== source) substituted(pathOf(ancestors, node), capText(source, 60), value, variableValues(source, env));
       node.value = value;
     },
   });

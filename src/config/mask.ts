@@ -26,7 +26,7 @@ export function maskConfig(config: GatewayConfig): GatewayConfig {
 }
 
 /** Shorter values are not looked for in messages: a toy key such as `k` would mask every letter k. */
-const MIN_SCRUBBED_LENGTH = 8;
+export const MIN_SCRUBBED_LENGTH = 8;
 
 /**
  * The secret values of a config as written (after `${VAR}` substitution, before validation): client,

@@ -182,6 +182,18 @@ models: { s: { strategy: random, providers: [ { provider: m } ] } }
     assert.ok(!err.message.includes('duplicate key name'), 'keys without a usable name are not one name listed twice');
   });
 
+  test('regression: a key set in the wrong field from a variable (baseUrl: ${OPENAI_KEY}) was quoted in full by that field\'s error, twice; so was any variable\'s value', () => {
+    const key = 'sk-PROVSECRET-1234567890abcdef';
+    const err = configError(
+      `providers:\n  p: { type: openai, baseUrl: "\${OPENAI_KEY}" }\nlogging: { level: "\${LEVEL}" }\nmodels:\n  m: { providers: [{ provider: p, model: gpt-4o }] }\n`,
+      { OPENAI_KEY: key, LEVEL: 'verbose-level-9' },
+    );
+    assert.ok(!err.message.includes(key.slice(3, 20)), err.message);
+    assert.ok(!err.message.includes('verbose-level-9'), err.message);
+    assert.match(err.message, /providers\.p\.baseUrl: invalid URL "\*{8}".*\(from \$\{OPENAI_KEY\}\)/);
+    assert.match(err.message, /logging\.level: .*\(from \$\{LEVEL\}\)/);
+  });
+
   test('one minPoolSize > maxPoolSize prints four lines: one line', () => {
     const err = configError(`pool: { minPoolSize: 5, maxPoolSize: 3 }
 providers:
