@@ -233,7 +233,8 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
   });
   if (logger.isLevelEnabled('debug')) {
     app.addHook('onResponse', async (request, reply) => {
-      request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request done');
+      // The path only: a query string may carry a client's key (`?api_key=`).
+      request.log.debug({ method: request.method, url: request.url.split('?', 1)[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request done');
     });
   }
 

@@ -10,7 +10,8 @@ const KEY = 'sk-PROVSECRET-1234567890abcdef';
 const HEADER = 'HDRSECRET-987654';
 const URL_KEY = 'URLSECRET-5555';
 const ANT_KEY = 'sk-ant-ANTHSECRET-0011223344';
-const SECRETS = [KEY, HEADER, URL_KEY, ANT_KEY];
+const CLIENT_KEY = 'ck-CLIENTSECRET-aaaa1111';
+const SECRETS = [KEY, HEADER, URL_KEY, ANT_KEY, CLIENT_KEY];
 
 /** Every piece of 8 characters or more of a secret that `text` holds. */
 function leaks(text: string): string[] {
@@ -118,5 +119,13 @@ models:
     const deployments = await (await fetch(`${g.url}/v1/pool/deployments`)).text();
     assert.deepEqual(leaks(deployments), [], 'last_failure');
     assert.deepEqual(leaks(g.logs.join('')), []);
+  });
+  test('regression: a client key sent in the query string was written in full to the debug "request done" line', async () => {
+    const before = g.logs.length;
+    const res = await fetch(`${g.url}/v1/models?api_key=${CLIENT_KEY}`);
+    await res.text();
+    const lines = g.logs.slice(before).join('');
+    assert.match(lines, /request done/);
+    assert.deepEqual(leaks(lines), [], lines);
   });
 });
