@@ -208,6 +208,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
   app.setErrorHandler((err, request, reply) => {
     // An unknown URL of Anthropic's API whose body failed before its 404 (bad JSON, too large): its shape, like the 404.
     if (request.is404 && isAnthropicPath(request.url.split('?')[0]!)) return anthropicErrorHandler(err, request, reply);
+    request.lifecycle?.endedBy(err);
     const r = toErrorReply(err);
     // One line per request: routed requests wrote theirs already; a stack only for our own bugs.
     if (r.status >= 500 && !lineWritten(request)) {
@@ -242,6 +243,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
   app.decorateRequest('isAdmin', false);
   app.decorateRequest('liveConfig', null);
   app.decorateRequest('lineWritten', false);
+  app.decorateRequest('lifecycle', null);
   app.decorate('shutdownCut', false);
   // Auth follows the running config: each hook reads the current snapshot's rule.
   const readAuth = liveHook(live, 'readAuth');

@@ -70,6 +70,8 @@ declare module 'fastify' {
      * request for the garbage collector to process.
      */
     lineWritten: boolean;
+    /** The request's lifecycle, on the model endpoints: an error no route caught still ends it (see `endedBy`). */
+    lifecycle: RequestLifecycle | null;
   }
   interface FastifyInstance {
     /** The shutdown deadline passed: the gateway itself is closing the connections still open. */
@@ -121,6 +123,16 @@ export class RequestLifecycle {
     private readonly info: RequestInfo,
   ) {
     deps.open?.enter();
+    request.lifecycle = this;
+  }
+
+  /**
+   * An error reached fastify's error handler without the route ending the request (a bug of ours, a
+   * throw before routing): recorded like any failure (500 internal_error with its stack), so the
+   * request is counted, logged and in the ledger, and no longer in flight (a shutdown waited for it).
+   */
+  endedBy(err: unknown): void {
+    if (!this.finished) this.failed(err);
   }
 
   /**

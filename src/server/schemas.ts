@@ -109,6 +109,8 @@ export const messagesBodySchema = {
     temperature: { type: 'number', minimum: 0, maximum: 1 },
     top_p: { type: 'number', minimum: 0, maximum: 1 },
     tools: anthropicTools,
+    // user_id becomes OpenAI's `user` (hashed when long) for providers other than Anthropic.
+    metadata: { type: 'object', properties: { user_id: { type: ['string', 'null'] } } },
     tool_choice: {
       type: 'object',
       required: ['type'],

@@ -282,18 +282,22 @@ function answerFor(request: ChatCompletionRequest, reply: string | undefined, id
 }
 
 /** A tool call is answered when the caller forces one (`required` or a named function). */
+// The mock reads what it is sent leniently: fields the gateway passes through unchecked (a content
+// that is a number, a part that is null, an odd tool_choice) made it throw, a 500 where an upstream answers.
 function pickTool(request: ChatCompletionRequest): string | undefined {
-  const tc = request.tool_choice;
-  if (!request.tools?.length) return undefined;
-  if (tc && typeof tc === 'object') return tc.function.name;
-  if (tc === 'required') return request.tools[0]!.function.name;
+  const tc = request.tool_choice as unknown;
+  if (!Array.isArray(request.tools) || request.tools.length === 0) return undefined;
+  const named = (tc as { function?: { name?: unknown } } | null)?.function?.name;
+  if (typeof named === 'string') return named;
+  const first = (request.tools[0] as { function?: { name?: unknown } } | null)?.function?.name;
+  if (tc === 'required' && typeof first === 'string') return first;
   return undefined;
 }
 
 function textOf(content: ChatMessage['content']): string {
-  if (content == null) return '';
   if (typeof content === 'string') return content;
-  return content.map((p) => (typeof p.text === 'string' ? p.text : '')).join('');
+  if (!Array.isArray(content)) return '';
+  return content.map((p) => (typeof (p as { text?: unknown } | null)?.text === 'string' ? (p as { text: string }).text : '')).join('');
 }
 
 /**

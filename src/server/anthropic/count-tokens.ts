@@ -28,7 +28,8 @@ export function estimateInputTokens(req: Pick<MessagesRequest, 'messages' | 'sys
       if (b.type === 'image') fixed += TOKENS_PER_IMAGE;
       else if (typeof x.text === 'string') chars += x.text.length;
       else if (b.type === 'tool_use') chars += JSON.stringify(x.input ?? {}).length + String(x.name ?? '').length;
-      else if (b.type === 'tool_result' && x.content !== undefined) blocks(x.content as string | InboundBlock[]);
+      // A tool_result's content may be absent or null (the schema takes both): nothing to count then.
+      else if (b.type === 'tool_result' && x.content !== undefined && x.content !== null) blocks(x.content as string | InboundBlock[]);
       else if (typeof x.thinking === 'string') chars += x.thinking.length;
     }
   };

@@ -60,6 +60,7 @@ type Answer = { native: AnthropicResponse } | { completion: ChatCompletion };
  */
 export function anthropicErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   reply.header(ANTHROPIC_REQUEST_ID_HEADER, request.id);
+  request.lifecycle?.endedBy(err);
   const r = toAnthropicErrorReply(err);
   // One line per request: a routed request wrote its own (with the detail); a stack only for our own bugs.
   if (r.status >= 500 && !lineWritten(request)) {
