@@ -8,13 +8,15 @@ import {
   TooManyWaitersError,
 } from './errors.js';
 import { poolKey } from './key.js';
-import { limitsFor, pickLimits, resolvePoolOptions, validateLimits, type ResolvedPoolOptions } from './options.js';
+import { checkKeyNames, limitsFor, pickLimits, resolvePoolOptions, validateLimits, type ResolvedPoolOptions } from './options.js';
 import { keyDetails, keyView, poolStats, poolStatus } from './reports.js';
 import { PoolEmitter, type PoolListener } from './events.js';
-import { cleanupPass, healthCheckPass, type HousekeepingHost } from './housekeeping.js';
-import { leastRecentlyUsedIdle, lifetimeEnd, liveCount, newEntry, newKeyPool, type Entry, type KeyPool, type Waiter } from './state.js';
-import { armCreateRetry, armLeakTimer, checkAdapter, createWithTimeout } from './timers.js';
-import { armDeadline, disarmDeadline, removeWaiter, settleWaiter, takeExpired } from './waiters.js';
+import { cleanupPass, countCreated, healthCheckPass } from './housekeeping.js';
+import type { PoolHost } from './host.js';
+import { drainKey, renewKey, resizeKey } from './key-changes.js';
+import { leastRecentlyUsedIdle, liveCount, newEntry, newKeyPool, recordCreateFailure, type Entry, type KeyPool, type Waiter } from './state.js';
+import { armCreateRetry, armLeakTimer, checkAdapter, closeAdapter, createWithTimeout } from './timers.js';
+import { armDeadline, disarmDeadline, rejectAll, removeWaiter, settleWaiter, takeExpired } from './waiters.js';
 import type {
   AcquireOptions,
   AdapterDetail,
@@ -73,7 +75,7 @@ export class AdapterPool<A extends PooledAdapter> {
   private readonly _pendingCreates = new Set<Promise<unknown>>();
   private readonly _pendingCloses = new Set<Promise<void>>();
   private readonly _events: PoolEmitter<A>;
-  private readonly _host: HousekeepingHost<A>;
+  private readonly _host: PoolHost<A>;
 
   constructor(options: AdapterPoolOptions<A>) {
     this._opt = resolvePoolOptions(options);
@@ -82,13 +84,14 @@ export class AdapterPool<A extends PooledAdapter> {
     this._events = new PoolEmitter<A>(this._log);
     this._host = {
       pools: this._pools,
+      log: this._log,
+      events: this._events,
       healthCheckTimeoutMs: this._opt.healthCheckTimeoutMs,
       maxFailedHealthChecks: this._opt.maxFailedHealthChecks,
       destroy: (e, reason) => this._destroy(e, reason),
-      beginCheck: (e) => this._beginCheck(e),
-      passCheck: (e, wasUnhealthy) => this._passCheck(e, wasUnhealthy),
       markUnhealthy: (e, error, quiet) => this._markUnhealthy(e, error, quiet),
       dispatch: (kp) => this._dispatch(kp),
+      drained: (kp) => this._drained(kp),
     };
   }
 
@@ -124,7 +127,7 @@ export class AdapterPool<A extends PooledAdapter> {
       if (entry !== null) {
         this._lend(entry);
         if (this._events.has('acquired')) {
-          this._emit('acquired', { key: kp.key, adapter: entry.adapter, waitedMs: 0, useCount: entry.useCount });
+          this._events.emit('acquired', { key: kp.key, adapter: entry.adapter, waitedMs: 0, useCount: entry.useCount });
         }
         return Promise.resolve(entry.adapter);
       }
@@ -199,16 +202,8 @@ export class AdapterPool<A extends PooledAdapter> {
     if (this._closed) return { removed: 0, expired: 0, unhealthy: 0, created: 0, pools: {} };
     const madeBefore = new Map(this._pools.map((kp) => [kp, kp.made]));
     const result = cleanupPass(this._host, Date.now());
-    if (result.removed > 0) this._log.info?.({ event: 'pool_cleanup', removed: result.removed }, `🧹 清理了 ${result.removed} 个过期适配器`);
-    else this._log.debug?.({ event: 'pool_cleanup', removed: 0 }, '🧹 清理了 0 个过期适配器');
     await this._settleCreates();
-    // Adapters made, not creates started: a create that failed (a refused key) made none.
-    for (const kp of this._pools) {
-      const made = kp.made - (madeBefore.get(kp) ?? 0);
-      const row = result.pools[kp.key];
-      if (row !== undefined) row.created = made;
-      result.created += made;
-    }
+    countCreated(result, this._pools, madeBefore);
     return result;
   }
 
@@ -221,7 +216,7 @@ export class AdapterPool<A extends PooledAdapter> {
     if (this._healthRun === null) {
       this._healthRun = this._runHealthCheck()
         .then((result) => {
-          this._emit('healthCheck', { result });
+          this._events.emit('healthCheck', { result });
           return result;
         })
         .finally(() => {
@@ -267,22 +262,8 @@ export class AdapterPool<A extends PooledAdapter> {
   removeKey(model: string, provider: string): Promise<void> {
     const kp = this._byModel.get(model)?.get(provider);
     if (kp === undefined) return RESOLVED;
-    if (kp.drain !== null) return kp.drain.done;
-    let resolve!: () => void;
-    const done = new Promise<void>((r) => (resolve = r));
-    kp.drain = { done, resolve };
-    this._opt.keyOptions.delete(kp.key);
-    this._log.info?.({ event: 'pool_key_removing', key: kp.key, inUse: kp.inUse }, `🗑️ 移除适配器池: ${kp.key} (等待 ${kp.inUse} 个使用中的适配器归还)`);
-    if (kp.retryTimer !== null) clearTimeout(kp.retryTimer);
-    kp.retryTimer = null;
-    for (const w of kp.waiters.splice(0)) {
-      settleWaiter(w);
-      w.reject(new KeyRemovedError(kp.key));
-    }
-    for (const e of [...kp.idle]) this._destroy(e, 'removed');
-    for (const e of [...kp.entries]) if (e.state === 'unhealthy') this._destroy(e, 'removed');
-    this._drained(kp);
-    return done;
+    if (kp.drain === null) this._opt.keyOptions.delete(kp.key);
+    return drainKey(this._host, kp);
   }
 
   /**
@@ -298,16 +279,7 @@ export class AdapterPool<A extends PooledAdapter> {
     this._opt.keyOptions.set(key, own);
     const kp = this._byModel.get(model)?.get(provider);
     if (kp === undefined || kp.drain !== null) return;
-    // A new lifetime counts for the adapters already there too (cleanup retires the ones now past it).
-    if (next.maxLifetimeMs !== kp.limits.maxLifetimeMs) for (const e of kp.entries) e.expiresAt = lifetimeEnd(e.createdAt, next.maxLifetimeMs);
-    kp.limits = next;
-    kp.view.maxPoolSize = next.maxPoolSize;
-    while (liveCount(kp) > next.maxPoolSize && kp.idle.length > 0) this._destroy(kp.idle[0]!, 'resized');
-    for (const e of [...kp.entries]) {
-      if (liveCount(kp) <= next.maxPoolSize) break;
-      if (e.state === 'unhealthy') this._destroy(e, 'resized');
-    }
-    this._dispatch(kp);
+    resizeKey(this._host, kp, next);
   }
 
   /**
@@ -319,13 +291,7 @@ export class AdapterPool<A extends PooledAdapter> {
   renewKey(model: string, provider: string): void {
     const kp = this._byModel.get(model)?.get(provider);
     if (kp === undefined || kp.drain !== null || this._closed) return;
-    kp.generation++;
-    for (const e of [...kp.entries]) {
-      if (e.state === 'idle' || e.state === 'unhealthy') this._destroy(e, 'renewed');
-      else if (e.state !== 'closing') e.retire = 'renewed';
-    }
-    this._log.info?.({ event: 'pool_key_renewed', key: kp.key }, `🔄 适配器池更新: ${kp.key} (新适配器使用新的设置)`);
-    this._dispatch(kp);
+    renewKey(this._host, kp);
   }
 
   get closed(): boolean {
@@ -348,9 +314,7 @@ export class AdapterPool<A extends PooledAdapter> {
     let kp = this._byModel.get(model)?.get(provider);
     if (kp === undefined) {
       // Checked where a key is first seen, not on every loan: a missing argument made a pool "undefined:undefined".
-      if (typeof model !== 'string' || model === '' || typeof provider !== 'string' || provider === '') {
-        throw new TypeError(`AdapterPool: model and provider must be non-empty strings, got ${JSON.stringify(model)} and ${JSON.stringify(provider)}`);
-      }
+      checkKeyNames(model, provider);
       let byProvider = this._byModel.get(model);
       if (byProvider === undefined) {
         byProvider = new Map();
@@ -386,7 +350,7 @@ export class AdapterPool<A extends PooledAdapter> {
     if (this._opt.leakDetectionMs > 0) {
       armLeakTimer(e, this._opt.leakDetectionMs, (heldMs, stack) => {
         this._log.warn?.({ event: 'adapter_leak_suspected', key: e.kp.key, adapter: e.id, heldMs, stack }, `⚠️ 适配器可能泄漏: ${e.kp.key} (已持有 ${heldMs} ms)`);
-        this._emit('leak', { key: e.kp.key, adapter: e.adapter, heldMs, stack });
+        this._events.emit('leak', { key: e.kp.key, adapter: e.adapter, heldMs, stack });
       });
     }
     if (this._debug()) this._log.debug!({ event: 'adapter_acquired', key: e.kp.key, adapter: e.id }, `🔄 从池中获取适配器: ${e.kp.key} (使用次数: ${e.useCount})`);
@@ -394,14 +358,9 @@ export class AdapterPool<A extends PooledAdapter> {
 
   private _release(e: Entry<A>, broken: boolean): void {
     const kp = e.kp;
-    kp.inUse--;
-    this._inUseTotal--;
-    if (e.leakTimer !== null) {
-      clearTimeout(e.leakTimer);
-      e.leakTimer = null;
-    }
+    this._unlend(e);
     if (this._debug()) this._log.debug!({ event: 'adapter_released', key: kp.key, adapter: e.id }, `🔄 释放适配器回池: ${kp.key} (使用次数: ${e.useCount})`);
-    if (this._events.has('released')) this._emit('released', { key: kp.key, adapter: e.adapter, useCount: e.useCount });
+    if (this._events.has('released')) this._events.emit('released', { key: kp.key, adapter: e.adapter, useCount: e.useCount });
     if (this._closed) {
       this._destroy(e, 'closed');
     } else if (kp.drain !== null) {
@@ -474,7 +433,7 @@ export class AdapterPool<A extends PooledAdapter> {
   private _serve(w: Waiter<A>, e: Entry<A>): void {
     settleWaiter(w);
     if (this._events.has('acquired')) {
-      this._emit('acquired', { key: e.kp.key, adapter: e.adapter, waitedMs: Date.now() - w.enqueuedAt, useCount: e.useCount });
+      this._events.emit('acquired', { key: e.kp.key, adapter: e.adapter, waitedMs: Date.now() - w.enqueuedAt, useCount: e.useCount });
     }
     w.resolve(e.adapter);
   }
@@ -493,7 +452,7 @@ export class AdapterPool<A extends PooledAdapter> {
     settleWaiter(w);
     const kp = w.kp;
     const waitedMs = now - w.enqueuedAt;
-    this._emit('timeout', { key: kp.key, waitedMs });
+    this._events.emit('timeout', { key: kp.key, waitedMs });
     // Creation failing while this caller waited (or still failing) explains the wait better than a bare timeout.
     if (kp.createFailures > 0 && (kp.lastCreateErrorAt >= w.enqueuedAt || kp.retryTimer !== null)) {
       w.reject(new CreateFailedError(kp.key, kp.lastCreateError));
@@ -568,15 +527,15 @@ export class AdapterPool<A extends PooledAdapter> {
     const generation = kp.generation;
     const onLate = (adapter: A): void => {
       this._log.warn?.({ event: 'adapter_create_late', key: kp.key }, `createAdapter for ${kp.key} finished after its timeout; closing it`);
-      void adapter.close().catch(() => {});
-      this._emit('destroyed', { key: kp.key, adapter, reason: 'late_create' });
+      void closeAdapter(adapter).catch(() => {});
+      this._events.emit('destroyed', { key: kp.key, adapter, reason: 'late_create' });
     };
     const done = createWithTimeout(() => this._opt.createAdapter(kp.keyObj), this._opt.createTimeoutMs, onLate)
       .then(async (adapter) => {
         // A key whose adapter failed a check gets new adapters checked before they are lent.
         const failure = check && !this._closed ? await checkAdapter(adapter, this._opt.healthCheckTimeoutMs) : undefined;
         if (failure !== undefined) {
-          void adapter.close().catch(() => {});
+          void closeAdapter(adapter).catch(() => {});
           // The check's reason goes with it: after the first failed request it is all an operator sees.
           throw new Error(`new adapter failed its health check: ${failure.message}`, { cause: failure });
         }
@@ -600,15 +559,15 @@ export class AdapterPool<A extends PooledAdapter> {
     }
     if (this._closed || kp.drain !== null) {
       this._count--;
-      void adapter.close().catch(() => {});
+      void closeAdapter(adapter).catch(() => {});
       this._drained(kp);
       return;
     }
     if (generation !== kp.generation) {
       // Made with the settings renewKey replaced: never lent; make another in its place.
       this._count--;
-      void adapter.close().catch(() => {});
-      this._emit('destroyed', { key: kp.key, adapter, reason: 'renewed' });
+      void closeAdapter(adapter).catch(() => {});
+      this._events.emit('destroyed', { key: kp.key, adapter, reason: 'renewed' });
       this._dispatch(kp);
       return;
     }
@@ -618,7 +577,7 @@ export class AdapterPool<A extends PooledAdapter> {
     this._entries.set(adapter, e);
     kp.idle.push(e);
     this._log.info?.({ event: 'adapter_created', key: kp.key, adapter: e.id }, `✅ 创建适配器成功: ${kp.key}`);
-    this._emit('created', { key: kp.key, adapter });
+    this._events.emit('created', { key: kp.key, adapter });
     this._dispatch(kp);
   }
 
@@ -630,17 +589,10 @@ export class AdapterPool<A extends PooledAdapter> {
       return;
     }
     const err = error instanceof Error ? error : new Error(String(error));
-    const sameAsBefore = kp.createFailures > 0 && messageOf(kp.lastCreateError) === err.message;
-    kp.createFailures++;
-    kp.lastCreateError = error;
-    const now = (kp.lastCreateErrorAt = Date.now());
-    // A dead upstream fails every retry (backoff up to createRetryMaxMs): the first failure of a
-    // streak, a new message, and then one line a minute, each with the count so far.
-    if (!sameAsBefore || now - kp.createErrorLoggedAt >= CREATE_ERROR_LOG_EVERY_MS) {
-      kp.createErrorLoggedAt = now;
+    if (recordCreateFailure(kp, error, err.message, Date.now(), CREATE_ERROR_LOG_EVERY_MS)) {
       this._log.error?.({ event: 'adapter_create_failed', key: kp.key, failures: kp.createFailures, err: { message: err.message } }, `❌ 创建适配器失败: ${kp.key}: ${err.message}`);
     }
-    this._emit('createFailed', { key: kp.key, error: err });
+    this._events.emit('createFailed', { key: kp.key, error: err });
     if (this._opt.propagateCreateError && kp.waiters.length > kp.creating) {
       const w = kp.waiters.shift()!;
       settleWaiter(w);
@@ -668,7 +620,7 @@ export class AdapterPool<A extends PooledAdapter> {
       if (i >= 0) kp.entries.splice(i, 1);
       kp.closing--;
       this._count--;
-      this._emit('destroyed', { key: kp.key, adapter: e.adapter, reason });
+      this._events.emit('destroyed', { key: kp.key, adapter: e.adapter, reason });
       this._drained(kp);
       this._onCapacityFreed();
       // Waiters first, then this key's minimum: cleanup and health checks of a full pool ask for
@@ -676,13 +628,7 @@ export class AdapterPool<A extends PooledAdapter> {
       // taken for another key's waiter.
       if (reason !== 'evicted') this._dispatch(kp);
     };
-    let closing: Promise<void>;
-    try {
-      closing = Promise.resolve(e.adapter.close());
-    } catch (err) {
-      closing = Promise.reject(err);
-    }
-    const done = closing.then(finish, (err: unknown) => {
+    const done = closeAdapter(e.adapter).then(finish, (err: unknown) => {
       this._emitError(kp.key, err);
       finish();
     });
@@ -725,31 +671,6 @@ export class AdapterPool<A extends PooledAdapter> {
     return result;
   }
 
-  private _beginCheck(e: Entry<A>): boolean {
-    const kp = e.kp;
-    const wasUnhealthy = e.state === 'unhealthy';
-    if (wasUnhealthy) kp.unhealthy--;
-    else kp.idle.splice(kp.idle.indexOf(e), 1);
-    e.state = 'checking';
-    return wasUnhealthy;
-  }
-
-  private _passCheck(e: Entry<A>, wasUnhealthy: boolean): void {
-    const kp = e.kp;
-    if (e.retire !== null) {
-      this._destroy(e, e.retire); // renewed while it was being checked
-      return;
-    }
-    e.failedChecks = 0;
-    kp.suspect = false;
-    if (wasUnhealthy) {
-      this._log.info?.({ event: 'adapter_recovered', key: kp.key, adapter: e.id }, `💚 适配器恢复健康: ${kp.key}`);
-      this._emit('recovered', { key: kp.key, adapter: e.adapter });
-    }
-    e.state = 'idle';
-    kp.idle.push(e);
-  }
-
   private _markUnhealthy(e: Entry<A>, error?: unknown, quiet = false): void {
     const kp = e.kp;
     const i = kp.idle.indexOf(e);
@@ -761,7 +682,7 @@ export class AdapterPool<A extends PooledAdapter> {
       const fields: Record<string, unknown> = { event: 'adapter_unhealthy', key: kp.key, adapter: e.id };
       if (error !== undefined) fields.reason = messageOf(error);
       this._log.warn?.(fields, `💔 适配器不健康: ${kp.key}`);
-      this._emit('unhealthy', { key: kp.key, adapter: e.adapter, error });
+      this._events.emit('unhealthy', { key: kp.key, adapter: e.adapter, error });
     }
   }
 
@@ -776,10 +697,7 @@ export class AdapterPool<A extends PooledAdapter> {
       if (kp.retryTimer !== null) clearTimeout(kp.retryTimer);
       kp.retryTimer = null;
       if (kp.deadlineTimer !== null) disarmDeadline(kp);
-      for (const w of kp.waiters.splice(0)) {
-        settleWaiter(w);
-        w.reject(new PoolClosedError(kp.key));
-      }
+      rejectAll(kp, new PoolClosedError(kp.key));
       for (const e of kp.idle.splice(0)) this._destroy(e, 'closed');
       for (const e of [...kp.entries]) if (e.state === 'unhealthy') this._destroy(e, 'closed');
     }
@@ -808,25 +726,24 @@ export class AdapterPool<A extends PooledAdapter> {
    * later release is not its mistake, so it is taken once, quietly.
    */
   private _takeFromHolder(e: Entry<A>): void {
+    this._unlend(e);
+    this._takenFromHolder.add(e.adapter);
+  }
+
+  /** Undoes `_lend`'s counts and leak timer; the caller decides where the adapter goes. */
+  private _unlend(e: Entry<A>): void {
     e.kp.inUse--;
     this._inUseTotal--;
-    if (e.leakTimer !== null) {
-      clearTimeout(e.leakTimer);
-      e.leakTimer = null;
-    }
-    this._takenFromHolder.add(e.adapter);
+    if (e.leakTimer !== null) clearTimeout(e.leakTimer);
+    e.leakTimer = null;
   }
 
   private async _settleCreates(): Promise<void> {
     while (this._pendingCreates.size > 0) await Promise.allSettled([...this._pendingCreates]);
   }
 
-  private _emit<E extends keyof PoolEvents<A>>(event: E, payload: PoolEvents<A>[E]): void {
-    this._events.emit(event, payload);
-  }
-
   private _emitError(key: string, error: unknown): void {
     this._log.error?.({ event: 'pool_error', key, err: error }, `adapter pool error: ${key}`);
-    this._emit('error', { key, error });
+    this._events.emit('error', { key, error });
   }
 }

@@ -1,31 +1,14 @@
 import { expiry, liveCount, type Entry, type KeyPool } from './state.js';
+import type { PoolHost } from './host.js';
 import { checkAdapter } from './timers.js';
-import type { CleanupResult, DestroyReason, HealthCheckResult, PooledAdapter } from './types.js';
-
-/**
- * The state transitions housekeeping may ask of the pool. The pool owns its state machine; these
- * passes only decide which adapter goes where.
- */
-export interface HousekeepingHost<A extends PooledAdapter> {
-  readonly pools: readonly KeyPool<A>[];
-  readonly healthCheckTimeoutMs: number;
-  readonly maxFailedHealthChecks: number;
-  destroy(e: Entry<A>, reason: DestroyReason): void;
-  /** idle|unhealthy -> checking; returns whether it was unhealthy. */
-  beginCheck(e: Entry<A>): boolean;
-  /** checking -> idle (logs and emits a recovery when it was unhealthy). */
-  passCheck(e: Entry<A>, wasUnhealthy: boolean): void;
-  /** checking -> unhealthy. */
-  markUnhealthy(e: Entry<A>, error: unknown, quiet: boolean): void;
-  dispatch(kp: KeyPool<A>): void;
-}
+import type { CleanupResult, HealthCheckResult, PooledAdapter } from './types.js';
 
 /**
  * Removes expired (uses, idle, lifetime) and unhealthy idle adapters, marks expired in-use ones to
  * retire on release, and tops every key back up to its minimum (`created` stays 0 here:
  * `AdapterPool.cleanup` counts the adapters those creates made once they are settled).
  */
-export function cleanupPass<A extends PooledAdapter>(host: HousekeepingHost<A>, now: number): CleanupResult {
+export function cleanupPass<A extends PooledAdapter>(host: PoolHost<A>, now: number): CleanupResult {
   const result: CleanupResult = { removed: 0, expired: 0, unhealthy: 0, created: 0, pools: {} };
   for (const kp of host.pools) {
     let removed = 0;
@@ -59,14 +42,26 @@ export function cleanupPass<A extends PooledAdapter>(host: HousekeepingHost<A>, 
     result.removed += removed;
     result.pools[kp.key] = { removed, created: 0 };
   }
+  if (result.removed > 0) host.log.info?.({ event: 'pool_cleanup', removed: result.removed }, `🧹 清理了 ${result.removed} 个过期适配器`);
+  else host.log.debug?.({ event: 'pool_cleanup', removed: 0 }, '🧹 清理了 0 个过期适配器');
   return result;
+}
+
+/** Fills in `created` once the pass's creates settled: adapters made, not creates started (a refused key makes none). */
+export function countCreated<A>(result: CleanupResult, pools: readonly KeyPool<A>[], madeBefore: ReadonlyMap<KeyPool<A>, number>): void {
+  for (const kp of pools) {
+    const made = kp.made - (madeBefore.get(kp) ?? 0);
+    const row = result.pools[kp.key];
+    if (row !== undefined) row.created = made;
+    result.created += made;
+  }
 }
 
 /**
  * Checks every idle and unhealthy adapter (never one in use): failures are marked unhealthy and not
  * lent, unhealthy ones that pass are put back, ones that keep failing are replaced.
  */
-export async function healthCheckPass<A extends PooledAdapter>(host: HousekeepingHost<A>): Promise<HealthCheckResult> {
+export async function healthCheckPass<A extends PooledAdapter>(host: PoolHost<A>): Promise<HealthCheckResult> {
   const result: HealthCheckResult = { checked: 0, healthy: 0, unhealthy: 0, recovered: 0, replaced: 0, skipped_in_use: 0, pools: {} };
   const jobs: Promise<void>[] = [];
   for (const kp of host.pools) {
@@ -78,7 +73,7 @@ export async function healthCheckPass<A extends PooledAdapter>(host: Housekeepin
         continue;
       }
       if (e.state !== 'idle' && e.state !== 'unhealthy') continue;
-      const wasUnhealthy = host.beginCheck(e);
+      const wasUnhealthy = beginCheck(e);
       row.checked++;
       result.checked++;
       jobs.push(
@@ -95,7 +90,7 @@ export async function healthCheckPass<A extends PooledAdapter>(host: Housekeepin
               row.recovered++;
               result.recovered++;
             }
-            host.passCheck(e, wasUnhealthy);
+            passCheck(host, e, wasUnhealthy);
           } else {
             row.unhealthy++;
             result.unhealthy++;
@@ -115,4 +110,31 @@ export async function healthCheckPass<A extends PooledAdapter>(host: Housekeepin
   }
   await Promise.all(jobs);
   return result;
+}
+
+/** idle|unhealthy -> checking: out of the lending stack while checked; returns whether it was unhealthy. */
+function beginCheck<A extends PooledAdapter>(e: Entry<A>): boolean {
+  const kp = e.kp;
+  const wasUnhealthy = e.state === 'unhealthy';
+  if (wasUnhealthy) kp.unhealthy--;
+  else kp.idle.splice(kp.idle.indexOf(e), 1);
+  e.state = 'checking';
+  return wasUnhealthy;
+}
+
+/** checking -> idle, or closed if its key was renewed meanwhile; a recovery is logged and emitted. */
+function passCheck<A extends PooledAdapter>(host: PoolHost<A>, e: Entry<A>, wasUnhealthy: boolean): void {
+  const kp = e.kp;
+  if (e.retire !== null) {
+    host.destroy(e, e.retire);
+    return;
+  }
+  e.failedChecks = 0;
+  kp.suspect = false;
+  if (wasUnhealthy) {
+    host.log.info?.({ event: 'adapter_recovered', key: kp.key, adapter: e.id }, `💚 适配器恢复健康: ${kp.key}`);
+    host.events.emit('recovered', { key: kp.key, adapter: e.adapter });
+  }
+  e.state = 'idle';
+  kp.idle.push(e);
 }

@@ -118,6 +118,13 @@ export function resolvePoolOptions<A extends PooledAdapter>(options: AdapterPool
 }
 
 /** The limits of one key: the defaults with that key's overrides on top. */
+/** A key's names: a missing argument once made a pool named "undefined:undefined". */
+export function checkKeyNames(model: unknown, provider: unknown): void {
+  if (typeof model !== 'string' || model === '' || typeof provider !== 'string' || provider === '') {
+    throw new TypeError(`AdapterPool: model and provider must be non-empty strings, got ${JSON.stringify(model)} and ${JSON.stringify(provider)}`);
+  }
+}
+
 export function limitsFor(defaults: PoolLimits, keyOptions: ReadonlyMap<string, Partial<PoolLimits>>, key: string): PoolLimits {
   const o = keyOptions.get(key);
   return o === undefined ? defaults : { ...defaults, ...o };

@@ -145,3 +145,20 @@ export function leastRecentlyUsedIdle<A>(pools: readonly KeyPool<A>[], except: K
   }
   return victim;
 }
+
+/**
+ * Records a failed create; returns whether to log it. A dead upstream fails every retry (backoff up
+ * to createRetryMaxMs): the first failure of a streak is logged, a new message, and then one line
+ * every `logEveryMs`, each with the count so far.
+ */
+export function recordCreateFailure<A>(kp: KeyPool<A>, error: unknown, message: string, now: number, logEveryMs: number): boolean {
+  const sameAsBefore = kp.createFailures > 0 && messageOf(kp.lastCreateError) === message;
+  kp.createFailures++;
+  kp.lastCreateError = error;
+  kp.lastCreateErrorAt = now;
+  if (sameAsBefore && now - kp.createErrorLoggedAt < logEveryMs) return false;
+  kp.createErrorLoggedAt = now;
+  return true;
+}
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));

@@ -82,3 +82,15 @@ export function armCreateRetry<A>(kp: KeyPool<A>, initialMs: number, maxMs: numb
   }, delay);
   kp.retryTimer.unref();
 }
+
+/**
+ * `adapter.close()` as a promise that cannot throw synchronously: an adapter whose close throws
+ * before returning a promise must not break the pool's bookkeeping around it.
+ */
+export function closeAdapter(adapter: PooledAdapter): Promise<void> {
+  try {
+    return Promise.resolve(adapter.close());
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

@@ -50,3 +50,11 @@ export function removeWaiter<A>(w: Waiter<A>): boolean {
   settleWaiter(w);
   return true;
 }
+
+/** Empties the key's queue, rejecting each waiter with `error` (the key removed, the pool closed). */
+export function rejectAll<A>(kp: KeyPool<A>, error: Error): void {
+  for (const w of kp.waiters.splice(0)) {
+    settleWaiter(w);
+    w.reject(error);
+  }
+}

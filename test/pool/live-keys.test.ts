@@ -147,3 +147,42 @@ describe('keys added, removed and resized while running', () => {
     await pool.close();
   });
 });
+
+describe('an adapter whose close() throws before returning a promise', () => {
+  // The pool closed such an adapter with `void adapter.close().catch(...)`: the throw escaped its
+  // create handler, removeKey never resolved and the process saw an unhandled rejection.
+  test('arriving for a removed key: removeKey still resolves and nothing is unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const made: Array<{ closeCalls: number }> = [];
+      const pool = new AdapterPool({
+        minPoolSize: 1,
+        createAdapter: async () => {
+          await sleep(30);
+          const a = {
+            closeCalls: 0,
+            healthCheck: async () => true,
+            close: (): Promise<void> => {
+              a.closeCalls++;
+              throw new Error('close threw synchronously');
+            },
+          };
+          made.push(a);
+          return a;
+        },
+      });
+      pool.addKey({ model: 'm', provider: 'p' }); // its create is under way
+      const removed = await Promise.race([pool.removeKey('m', 'p').then(() => 'resolved'), sleep(1000).then(() => 'hung')]);
+      assert.equal(removed, 'resolved');
+      assert.equal(made.length, 1);
+      assert.equal(made[0]!.closeCalls, 1, 'the late adapter was closed');
+      await sleep(10);
+      assert.deepEqual(unhandled, []);
+      await pool.close();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
