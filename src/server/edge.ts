@@ -3,12 +3,14 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { capText } from '../config/index.js';
-import { errorBody, GatewayHttpError, toErrorReply } from './errors.js';
+import { ANTHROPIC_REQUEST_ID_HEADER, isAnthropicPath, toAnthropicErrorReply } from './anthropic/errors.js';
+import { GatewayHttpError, toErrorReply } from './errors.js';
 
 /**
  * The HTTP edge: what happens to a request before any route sees it (request ids, JSON depth)
  * and the answers fastify or Node would otherwise give in their own shapes (bad URL, header
- * overflow, a body that never finishes), all in the OpenAI error shape.
+ * overflow, a body that never finishes), in the error shape of the API the path belongs to:
+ * Anthropic's for `/v1/messages…`, OpenAI's for the rest.
  */
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -84,14 +86,21 @@ export const MAX_PARAM_LENGTH = 100;
 
 export const urlTooLong = (): GatewayHttpError => new GatewayHttpError(414, 'The request URL is too long.', 'invalid_request_error', 'url_too_long');
 
+const badUrl = (): GatewayHttpError => new GatewayHttpError(400, 'The request URL is not valid (bad percent-encoding).', 'invalid_request_error', 'invalid_url');
+
+/** The status and body of `err` in the shape of the API that `url` belongs to. */
+function shapedFor(url: string | undefined, err: GatewayHttpError): { anthropic: boolean; status: number; body: unknown } {
+  const anthropic = url !== undefined && isAnthropicPath(url.split('?', 1)[0]!);
+  const r = anthropic ? toAnthropicErrorReply(err) : toErrorReply(err);
+  return { anthropic, status: r.status, body: r.body };
+}
+
 /** fastify `frameworkErrors`: a URL it cannot decode (`/v1/models/%ff`) or a path parameter too long. */
 export function frameworkErrorReply(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const r = shapedFor(request.url, err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? urlTooLong() : badUrl());
   reply.header(REQUEST_ID_HEADER, request.id);
-  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    void reply.code(414).send(toErrorReply(urlTooLong()).body);
-    return;
-  }
-  void reply.code(400).send(errorBody('The request URL is not valid (bad percent-encoding).', 'invalid_request_error', 'invalid_url'));
+  if (r.anthropic) reply.header(ANTHROPIC_REQUEST_ID_HEADER, request.id);
+  void reply.code(r.status).send(r.body);
 }
 
 /**
@@ -102,33 +111,32 @@ export function frameworkErrorReply(err: FastifyError, request: FastifyRequest, 
 export function clientErrorReply(err: NodeJS.ErrnoException, socket: Socket, onTimeout?: () => void): void {
   // A reset socket has nobody to answer.
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  let status: number;
+  let error: GatewayHttpError;
   let reason: string;
-  let body: string;
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     onTimeout?.();
-    status = 408;
     reason = 'Request Timeout';
-    body = JSON.stringify(errorBody('The request was not received in time (server.bodyTimeout).', 'invalid_request_error', 'request_timeout'));
+    error = new GatewayHttpError(408, 'The request was not received in time (server.bodyTimeout).', 'invalid_request_error', 'request_timeout');
   } else if (err.code === 'HPE_HEADER_OVERFLOW' && requestLineTooLong(err)) {
-    status = 414;
     reason = 'URI Too Long';
-    body = JSON.stringify(errorBody('The request URL is too long.', 'invalid_request_error', 'url_too_long'));
+    error = urlTooLong();
   } else if (err.code === 'HPE_HEADER_OVERFLOW') {
-    status = 431;
     reason = 'Request Header Fields Too Large';
-    body = JSON.stringify(errorBody('The request headers are too large.', 'invalid_request_error', 'request_header_too_large'));
+    error = new GatewayHttpError(431, 'The request headers are too large.', 'invalid_request_error', 'request_header_too_large');
   } else {
-    status = 400;
     reason = 'Bad Request';
-    body = JSON.stringify(errorBody('The HTTP request could not be parsed.', 'invalid_request_error', 'bad_request'));
+    error = new GatewayHttpError(400, 'The HTTP request could not be parsed.', 'invalid_request_error', 'bad_request');
   }
+  // The request whose body timed out, when its head was read: its URL picks the error shape.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean; req?: IncomingMessage } })._httpMessage;
   // Never write into a response that already started on this socket (Node's own rule).
-  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
+    const r = shapedFor(inFlight?.req?.url, error);
+    const body = JSON.stringify(r.body);
+    const id = randomUUID();
     socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `${REQUEST_ID_HEADER}: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${r.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `${REQUEST_ID_HEADER}: ${id}\r\n${r.anthropic ? `${ANTHROPIC_REQUEST_ID_HEADER}: ${id}\r\n` : ''}Connection: close\r\n\r\n${body}`,
     );
     // end() flushes then closes; a client that never reads must not keep the socket.
     setTimeout(() => socket.destroy(), 1000).unref();

@@ -131,6 +131,15 @@ describe('the HTTP edge (issue 16 items 1, 4, 5, 7; issue 15 request ids)', () =
     assert.ok(!r.text.includes('FST_ERR'), r.text);
   });
 
+  test('a bad %-escape under /v1/messages was answered in OpenAI\'s shape: Anthropic\'s, with its request-id', async () => {
+    const r = await call(g.url, 'POST', '/v1/messages/%ff', { body: { model: 'gpt-x', max_tokens: 5, messages: MSG } });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json?.type, 'error', r.text);
+    assert.equal(r.json.error.type, 'invalid_request_error');
+    assert.match(r.json.error.message, /percent-encoding/);
+    assert.equal(r.headers.get('request-id'), r.headers.get('x-request-id'));
+  });
+
   test('a path parameter over the length limit answers fastify\'s 414 body: 414 in the API shape', async () => {
     const r = await call(g.url, 'GET', `/v1/models/${'m'.repeat(300)}`);
     assert.equal(r.status, 414);
@@ -179,6 +188,24 @@ describe('the HTTP edge (issue 16 items 1, 4, 5, 7; issue 15 request ids)', () =
     assert.ok(g.logs.some((l) => l.includes('"event":"body_timeout"')));
     // The gateway still serves.
     assert.equal((await call(g.url, 'GET', '/health')).status, 200);
+  });
+
+  test('a /v1/messages body not received within server.bodyTimeout was cut with OpenAI\'s 408 body: Anthropic\'s shape', async () => {
+    const { port } = new URL(g.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    let text = '';
+    socket.on('data', (b) => (text += b.toString()));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => {});
+    socket.write('POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":');
+    await Promise.race([closed, sleep(10_000).then(() => assert.fail('the connection was never closed'))]);
+    const r = parseRaw(text);
+    assert.equal(r.status, 408, text);
+    assert.deepEqual(Object.keys(r.json ?? {}).sort(), ['error', 'type'], text);
+    assert.equal(r.json.type, 'error');
+    assert.equal(r.json.error.type, 'invalid_request_error');
+    assert.match(r.json.error.message, /server\.bodyTimeout/);
+    assert.match(r.headers, /\r\nrequest-id: /i);
   });
 
   test('a client that connects and never sends a byte holds its connection forever: closed after server.bodyTimeout', async () => {

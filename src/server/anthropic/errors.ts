@@ -1,6 +1,16 @@
 import { anthropicErrorType, anthropicStatus } from '../../providers/anthropic/mapping.js';
 import { toErrorReply } from '../errors.js';
 
+/** Where the Anthropic SDK reads a request's id (`error.requestID`). */
+export const ANTHROPIC_REQUEST_ID_HEADER = 'request-id';
+
+/**
+ * A path of Anthropic's Messages API: the served routes and the rest of it (`/v1/messages/batches`, a
+ * GET of `/v1/messages`), whose errors are Anthropic-shaped too. Read off the hot path only (errors,
+ * the not-found route).
+ */
+export const isAnthropicPath = (path: string): boolean => path === '/v1/messages' || path.startsWith('/v1/messages/');
+
 /** Anthropic's error body: `{"type":"error","error":{"type","message"}}`. */
 export interface AnthropicErrorBody {
   type: 'error';

@@ -6,7 +6,7 @@ import type { ChatAdapter, ChatCompletion, ChatCompletionChunk, ChatCompletionRe
 import { TokenEstimate, type Router } from '../../routing/index.js';
 import type { CallResult, StreamResult } from '../../routing/types.js';
 import { estimateInputTokens } from '../anthropic/count-tokens.js';
-import { toAnthropicErrorReply } from '../anthropic/errors.js';
+import { ANTHROPIC_REQUEST_ID_HEADER, toAnthropicErrorReply } from '../anthropic/errors.js';
 import { toChatRequest } from '../anthropic/request.js';
 import { toMessagesResponse } from '../anthropic/response.js';
 import { errorEvent, MessagesStreamWriter } from '../anthropic/stream.js';
@@ -36,13 +36,7 @@ export interface MessagesRouteOptions {
 }
 
 /** Where the Anthropic SDK reads a request's id (`message._request_id`, `error.requestID`): the same id as `x-request-id`. */
-export const ANTHROPIC_REQUEST_ID_HEADER = 'request-id';
 
-/**
- * A path of Anthropic's Messages API: the served routes and the rest of it (`/v1/messages/batches`, a
- * GET of `/v1/messages`), whose 404 is Anthropic-shaped too. Read on the not-found path only.
- */
-export const isAnthropicPath = (path: string): boolean => path === '/v1/messages' || path.startsWith('/v1/messages/');
 
 /** Before the auth hook, so that refused requests carry it too. */
 function anthropicRequestId(request: FastifyRequest, reply: FastifyReply, done: () => void): void {

@@ -4,7 +4,8 @@ import { keyAllowsModel } from '../auth.js';
 import { MAX_PARAM_LENGTH, urlTooLong } from '../edge.js';
 import { GatewayHttpError, modelNotFound } from '../errors.js';
 import type { ConfigHolder, GatewaySnapshot } from '../live/snapshot.js';
-import { ANTHROPIC_REQUEST_ID_HEADER, anthropicErrorHandler } from './messages.js';
+import { ANTHROPIC_REQUEST_ID_HEADER } from '../anthropic/errors.js';
+import { anthropicErrorHandler } from './messages.js';
 
 /** Anthropic's SDK sends `anthropic-version` on every call: such a request gets Anthropic's shapes. */
 const isAnthropic = (request: FastifyRequest): boolean => request.headers['anthropic-version'] !== undefined;
