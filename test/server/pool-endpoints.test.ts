@@ -115,6 +115,23 @@ describe('pool endpoints: the seed envelopes', () => {
     assert.equal(bad.status, 400);
   });
 
+  test('a bad query or body on the seed endpoints answered in OpenAI\'s error shape: the envelope, success:false, with the error beside it', async () => {
+    const cases: Array<[string, string, Record<string, unknown>, RegExp]> = [
+      ['GET', '/v1/pool/stats?detail=yes', {}, /^获取适配器池统计信息失败: .*detail/],
+      ['GET', '/v1/pool/status?scope=galaxy', {}, /^获取适配器池状态失败: .*scope/],
+      ['POST', '/v1/pool/cleanup', { rawBody: '{nope' }, /^适配器池清理失败: /],
+      ['POST', '/v1/pool/health-check', { rawBody: '[1,' }, /^适配器池健康检查失败: /],
+    ];
+    for (const [method, path, options, message] of cases) {
+      const r = await call(g.url, method, path, options);
+      assert.equal(r.status, 400, `${path}: ${r.text}`);
+      assert.equal(r.json.success, false, path);
+      assert.equal(r.json.data, null, path);
+      assert.match(r.json.message, message, path);
+      assert.equal(r.json.error.type, 'invalid_request_error', path);
+    }
+  });
+
   test('a failing operation answers success:false', async () => {
     const original = g.gw.pool.cleanup.bind(g.gw.pool);
     g.gw.pool.cleanup = async () => {

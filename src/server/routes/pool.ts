@@ -1,6 +1,7 @@
-import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { ReplicaView } from '../../cluster/index.js';
 import type { PoolStats, PoolStatsEntry, PoolStatus } from '../../pool/types.js';
+import { toErrorReply } from '../errors.js';
 import { poolScopeQuerySchema, poolStatsQuerySchema } from '../schemas.js';
 import type { AdapterDetailRow, GatewayPool, PoolEnvelope } from '../types.js';
 
@@ -33,8 +34,41 @@ export interface FleetReader {
   view(): Promise<{ replicas: ReplicaView[]; stats: PoolStats; status: Omit<PoolStatus, 'max_total'> }>;
 }
 
-/** `/v1/pool/*`: stats and status in the seed's envelope, and on-demand cleanup and health check. */
+/** The failure message of each seed endpoint, by route. */
+const FAILED_BY_ROUTE: Readonly<Record<string, string>> = {
+  '/v1/pool/stats': POOL_MESSAGES.statsFailed,
+  '/v1/pool/status': POOL_MESSAGES.statusFailed,
+  '/v1/pool/cleanup': POOL_MESSAGES.cleanupFailed,
+  '/v1/pool/health-check': POOL_MESSAGES.healthCheckFailed,
+};
+
+/**
+ * `/v1/pool/*`: stats and status in the seed's envelope, and on-demand cleanup and health check.
+ * In their own scope: every failure on them (a bad query, a body that is not JSON, a refused key)
+ * answers in the envelope too.
+ */
 export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions): void {
+  app.register(async (scope) => {
+    scope.setErrorHandler(envelopeErrorReply);
+    registerSeedEndpoints(scope, opts);
+  });
+}
+
+/**
+ * A failure before or outside an endpoint's own work, in the seed's envelope: `success:false`,
+ * `data:null`, `message` the endpoint's failure message and why. `error` carries the gateway's usual
+ * error object beside it (code, type, param), for clients that read that shape.
+ */
+function envelopeErrorReply(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const r = toErrorReply(err);
+  if (r.status >= 500) request.log.error({ event: 'pool_endpoint_failed', err }, 'pool endpoint failed');
+  if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
+  if (r.headers !== undefined) reply.headers(r.headers);
+  const failed = FAILED_BY_ROUTE[request.routeOptions.url ?? ''] ?? 'failed';
+  return reply.code(r.status).send({ success: false, data: null, message: `${failed}: ${r.body.error.message}`, error: r.body.error });
+}
+
+function registerSeedEndpoints(app: FastifyInstance, opts: PoolRouteOptions): void {
   const { pool } = opts;
   const read = opts.readAuth ? [opts.readAuth] : [];
   const fleet = opts.fleet;
