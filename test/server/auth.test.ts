@@ -55,7 +55,13 @@ describe('auth with api keys and an admin key', () => {
   });
 
   test('the GET pool endpoints take an API key or the admin key', async () => {
-    assert.equal((await call(g.url, 'GET', '/v1/pool/status')).status, 401);
+    const refused = await call(g.url, 'GET', '/v1/pool/status');
+    assert.equal(refused.status, 401);
+    // The seed's envelope, with the usual error object beside it.
+    assert.equal(refused.json.success, false);
+    assert.equal(refused.json.data, null);
+    assert.match(refused.json.message, /^获取适配器池状态失败: /);
+    assert.equal(typeof refused.json.error.code, 'string');
     assert.equal((await call(g.url, 'GET', '/v1/pool/status', { key: 'key-one' })).status, 200);
     assert.equal((await call(g.url, 'GET', '/v1/pool/stats', { key: 'admin-key' })).status, 200);
   });
