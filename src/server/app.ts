@@ -8,7 +8,7 @@ import type { ChatAdapter } from '../providers/types.js';
 import { DeploymentLimiter, FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { isLoopbackHost } from './auth.js';
-import { clientErrorReply, closeSilentConnections, depthChecked, frameworkErrorReply, MAX_PARAM_LENGTH, REQUEST_ID_HEADER, requestId } from './edge.js';
+import { clientErrorReply, closeSilentConnections, depthChecked, frameworkErrorReply, MAX_PARAM_LENGTH, protoKeysExplained, REQUEST_ID_HEADER, requestId } from './edge.js';
 import { errorBody, errorDetail, GatewayHttpError, toErrorReply } from './errors.js';
 import { lineWritten } from './request-lifecycle.js';
 import { OpenRequests } from './open-requests.js';
@@ -191,7 +191,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
   // Only JSON bodies, depth-checked before they are parsed; anything else is 415.
   const maxJsonDepth = () => live.current.config.server.maxJsonDepth;
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(app.getDefaultJsonParser('error', 'ignore'), maxJsonDepth));
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(protoKeysExplained(app.getDefaultJsonParser('error', 'ignore')), maxJsonDepth));
 
   // Callback-style: a synchronous check needs no promise per request.
   app.addHook('onRequest', (request, reply, done) => {

@@ -33,4 +33,21 @@ describe('the chat route passes bytes through', () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     assert.equal((Object.prototype as Record<string, unknown>).polluted, undefined);
   });
+
+  test('a "__proto__" key on embeddings and messages was refused as "not valid JSON": 400 naming the key, in each API\'s shape', async () => {
+    const embeddings = await call(ctx.g.url, 'POST', '/v1/embeddings', { rawBody: '{"model":"up","input":"hi","__proto__":{"x":1}}' });
+    assert.equal(embeddings.status, 400, embeddings.text);
+    assert.match(embeddings.json.error.message, /"__proto__" key/);
+    assert.doesNotMatch(embeddings.json.error.message, /not valid JSON/);
+    const messages = await call(ctx.g.url, 'POST', '/v1/messages', {
+      rawBody: '{"model":"up","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"__proto__":{"x":1}}',
+    });
+    assert.equal(messages.status, 400, messages.text);
+    assert.equal(messages.json.type, 'error');
+    assert.match(messages.json.error.message, /"__proto__" key/);
+    // A body that is not JSON is still told so.
+    const broken = await call(ctx.g.url, 'POST', '/v1/embeddings', { rawBody: '{"model":' });
+    assert.equal(broken.status, 400);
+    assert.match(broken.json.error.message, /could not parse the JSON/);
+  });
 });
