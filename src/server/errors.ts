@@ -243,6 +243,7 @@ interface AjvError {
   keyword?: string;
   message?: string;
   params?: { missingProperty?: string };
+  schemaPath?: string;
   /** With ajv's `verbose`: the schema holding the failed keyword. */
   parentSchema?: { description?: string };
 }
@@ -253,8 +254,11 @@ interface AjvError {
  * description, which lists the forms, is the message instead.
  */
 function validationReply(errors: AjvError[], context = 'body'): ErrorReply {
+  // A field that a block of its type must have (schemas.ts blockFields, an if/then) names itself: the
+  // value had the right form, so "must be a string or an array of blocks" would not say what is wrong.
+  const blockField = errors.find((e) => e.schemaPath?.includes('/then/') === true);
   const forms = errors.find((e) => e.keyword === 'anyOf' && typeof e.parentSchema?.description === 'string');
-  const first = forms !== undefined ? { ...forms, message: forms.parentSchema!.description } : (errors[0] ?? {});
+  const first = blockField ?? (forms !== undefined ? { ...forms, message: forms.parentSchema!.description } : (errors[0] ?? {}));
   const segments = (first.instancePath ?? '').split('/').filter(Boolean);
   if (first.keyword === 'required' && first.params?.missingProperty) segments.push(first.params.missingProperty);
   const param = segments.reduce((acc, s) => (/^\d+$/.test(s) ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), '');

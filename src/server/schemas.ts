@@ -59,6 +59,10 @@ export const embeddingsBodySchema = {
 /** Content blocks: each an object with a type. */
 const anthropicBlocks = { type: 'array', items: { type: 'object', required: ['type'], properties: { type: { type: 'string', minLength: 1 } } } } as const;
 
+/** A block of `type` must have these fields with these types (Anthropic's own API refuses it otherwise). */
+const blockFields = (type: string, required: readonly string[], properties: Record<string, unknown>) =>
+  ({ if: { properties: { type: { const: type } }, required: ['type'] }, then: { required, properties } }) as const;
+
 const anthropicContent = {
   description: 'must be a string or an array of content blocks (objects with a type)',
   anyOf: [
@@ -70,6 +74,12 @@ const anthropicContent = {
         type: 'object',
         required: ['type'],
         properties: { type: { type: 'string', minLength: 1 }, content: { anyOf: [{ type: 'string' }, { type: 'null' }, anthropicBlocks] } },
+        allOf: [
+          blockFields('text', ['text'], { text: { type: 'string' } }),
+          blockFields('tool_use', ['id', 'name', 'input'], { id: { type: 'string' }, name: { type: 'string', minLength: 1 }, input: { type: 'object' } }),
+          blockFields('tool_result', ['tool_use_id'], { tool_use_id: { type: 'string' } }),
+          blockFields('image', ['source'], { source: { type: 'object' } }),
+        ],
       },
     },
   ],

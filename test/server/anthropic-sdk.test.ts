@@ -470,6 +470,39 @@ models:
     assert.equal(up.requests.length, 0);
   });
 
+  test('regression: content blocks missing their own fields ({type:"text",text:5}, a tool_use without input) passed validation: 400 naming the field', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [[{ type: 'text', text: 5 }], /messages\[0\]\.content\[0\]\.text/],
+      [[{ type: 'text' }], /messages\[0\]\.content\[0\]\.text/],
+      [[{ type: 'image' }], /messages\[0\]\.content\[0\]\.source/],
+      [[{ type: 'tool_result', content: 'ok' }], /messages\[0\]\.content\[0\]\.tool_use_id/],
+    ];
+    for (const [content, param] of cases) {
+      const r = await call(g.url, 'POST', '/v1/messages', {
+        headers: { 'x-api-key': 'gw-key-1' },
+        body: { model: 'claude-via-openai', max_tokens: 8, messages: [{ role: 'user', content }] },
+      });
+      assert.equal(r.status, 400, JSON.stringify(content));
+      assert.equal(r.json.type, 'error');
+      assert.equal(r.json.error.type, 'invalid_request_error');
+      assert.match(r.json.error.message, param, r.json.error.message);
+    }
+    const toolUse = await call(g.url, 'POST', '/v1/messages', {
+      headers: { 'x-api-key': 'gw-key-1' },
+      body: {
+        model: 'claude-via-openai',
+        max_tokens: 8,
+        messages: [
+          { role: 'user', content: 'x' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'tu_1', name: 'get_weather' }] },
+        ],
+      },
+    });
+    assert.equal(toolUse.status, 400);
+    assert.match(toolUse.json.error.message, /messages\[1\]\.content\[0\]\.input/);
+    assert.equal(up.requests.length, 0);
+  });
+
   test('429 and 503 from the upstream: rate_limit_error, overloaded_error (529) with Retry-After', async () => {
     up.onChat = (r) => {
       r.res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' });
