@@ -133,6 +133,20 @@ describe('anthropic: request translation (what the upstream receives)', () => {
       await a.close();
     }
   });
+
+  it('regression: n: 3 was dropped and one choice came back as if asked for: 400 naming n, nothing sent', async () => {
+    const before = up.requests.length;
+    await assert.rejects(adapter.chatCompletion({ model: 'x', n: 3, messages: [{ role: 'user', content: 'hi' }] }), (err: unknown) => {
+      assert.ok(err instanceof Error);
+      assert.equal(err.name, 'InvalidRequestError');
+      assert.equal((err as Error & { param?: string }).param, 'n');
+      assert.match(err.message, /one choice/);
+      return true;
+    });
+    assert.equal(up.requests.length, before);
+    await adapter.chatCompletion({ model: 'x', n: 1, messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(up.requests.length, before + 1, 'n: 1 is fine');
+  });
 });
 
 describe('anthropic: response translation', () => {

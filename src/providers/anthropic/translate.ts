@@ -84,6 +84,8 @@ export function toAnthropicRequest(req: ChatCompletionRequest, opts: ToAnthropic
  * is the caller's mistake: a 400 naming the field, not a TypeError in the middle of the translation.
  */
 function assertTranslatable(req: ChatCompletionRequest): void {
+  // Dropping it would answer one choice as if that were what was asked.
+  if (typeof req.n === 'number' && req.n > 1) invalid('n', 'must be 1: Anthropic models return one choice per request');
   req.messages.forEach((m, i) => {
     const at = `messages[${i}]`;
     const content: unknown = m.content;
