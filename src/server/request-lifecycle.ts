@@ -209,9 +209,10 @@ export class RequestLifecycle {
 
   private record(deployment: Deployment | undefined, status: number, end: RequestEnd): void {
     const usage = saneUsage(end.usage);
-    // Tokens used: what the upstream reported; none when nothing was served; unknown otherwise
-    // (e.g. a stream abandoned before its usage chunk), which keeps the reservation charged.
-    const used = usage !== undefined ? usage.total_tokens : end.served === true ? undefined : 0;
+    // Tokens used: what the upstream reported; none when nothing was served or when the upstream failed
+    // (`cause`: a stream it broke gives the reservation back, as a failed call does); unknown otherwise
+    // (a stream the client left before its usage chunk), which keeps the reservation charged.
+    const used = usage !== undefined ? usage.total_tokens : end.served === true && end.cause === undefined ? undefined : 0;
     this.admission?.reservation.settle(used);
     if (this.routed !== undefined) this.deps.deploymentLimits?.settle(this.routed, deployment, used);
     this.log(deployment, status, end, usage);

@@ -200,3 +200,75 @@ models:
     assert.equal(metricValue(m, 'adapterpool_key_rate_limited_total', { key: 'tok', reason: 'tokens' }), 1);
   });
 });
+
+describe('tpm reservations of streams that end badly', () => {
+  let up: Upstream;
+  let g: Gw;
+  before(async () => {
+    up = await Upstream.start();
+    g = await startKeyedGateway(
+      `auth:
+  keys:
+    - { name: tok, key: "${KEY}", tpm: 100000 }
+limits: { defaultMaxTokens: 4000 }
+routing: { maxAttempts: 1 }
+providers:
+  up: { type: openai-compatible, baseUrl: "${up.url}", apiKey: "provider-key" }
+models:
+  chat: { providers: [{ provider: up, model: up-model }] }
+`,
+      { limiter: new FlexibleLimiter({ windowMs: 60_000 }) },
+    );
+  });
+  after(async () => {
+    await g.close();
+    await up.close();
+  });
+
+  const remaining = async (): Promise<number> => Number((await call(g.url, 'GET', '/v1/models', { key: KEY })).headers.get('x-ratelimit-remaining-tokens'));
+
+  test('regression: a stream the upstream cut mid-way stayed charged its whole reservation (README: an upstream failure gives it back)', async () => {
+    up.onChat = (req) => {
+      req.res.writeHead(200, { 'content-type': 'text/event-stream' });
+      req.res.write(chunkFrame('tok'));
+      req.res.write(chunkFrame('en'));
+      setTimeout(() => req.res.socket?.destroy(), 20);
+    };
+    const before = await remaining();
+    const r = await call(g.url, 'POST', '/v1/chat/completions', { key: KEY, body: chatBody('hi', { stream: true }) });
+    assert.equal(r.status, 200);
+    assert.match(r.text, /"error"/, 'the client was told the stream broke');
+    await eventuallyEqual(remaining, before);
+  });
+
+  test('a stream the client leaves before its usage report stays charged', async () => {
+    up.onChat = (req) => {
+      req.res.writeHead(200, { 'content-type': 'text/event-stream' });
+      req.res.write(chunkFrame('tok'));
+      const t = setInterval(() => req.res.write(chunkFrame('more')), 20);
+      req.res.on('close', () => clearInterval(t));
+    };
+    const before = await remaining();
+    const ac = new AbortController();
+    const res = await fetch(`${g.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify(chatBody('hi', { stream: true })),
+      signal: ac.signal,
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    ac.abort();
+    await sleep(200);
+    assert.ok((await remaining()) <= before - 4000, 'the reservation (prompt + defaultMaxTokens) is still charged');
+  });
+});
+
+async function eventuallyEqual(read: () => Promise<number>, want: number): Promise<void> {
+  let got = await read();
+  for (let i = 0; i < 40 && got !== want; i++) {
+    await sleep(25);
+    got = await read();
+  }
+  assert.equal(got, want);
+}
