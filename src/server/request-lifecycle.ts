@@ -8,7 +8,7 @@ import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import type { ServerResponse } from 'node:http';
 import { keyAllowsModel } from './auth.js';
 import { ECHO_LIMIT, errorDetail, GatewayHttpError, modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
-import { tokenCounts, type GatewayMetrics } from './metrics.js';
+import { tokenCounts, UNKNOWN_MODEL_LABEL, type GatewayMetrics } from './metrics.js';
 import { HangupSignal } from './hangup-signal.js';
 import type { OpenRequests } from './open-requests.js';
 import type { KeyAdmission, KeyLimits } from './rate-limits.js';
@@ -225,7 +225,9 @@ export class RequestLifecycle {
         ts: this.startedAt,
         requestId: this.request.id,
         key: this.request.clientKey?.name ?? null,
-        model: capText(this.info.model, ECHO_LIMIT),
+        // As in metrics: a model the config does not have (or the key may not use) is `unknown`, so a
+        // client cannot fill the usage report with rows of its own strings (the log line has what it sent).
+        model: this.route?.name ?? UNKNOWN_MODEL_LABEL,
         deployment: deployment?.key ?? null,
         status,
         errorCode: end.error === undefined || end.error === null ? null : String(end.error),
@@ -236,7 +238,7 @@ export class RequestLifecycle {
         ttftMs: end.ttftMs ?? null,
         stream: this.info.stream,
         // The request's own config's prices (a reload may have changed them since it started).
-        cost: costOf((this.request.liveConfig?.pricing ?? ledger.pricing).get(this.info.model), prompt, completion),
+        cost: this.route === undefined ? null : costOf((this.request.liveConfig?.pricing ?? ledger.pricing).get(this.route.name), prompt, completion),
       });
     }
   }

@@ -63,6 +63,26 @@ describe('embeddings and messages share the chat route\'s keys, limits and ledge
     assert.equal(e.json.error.code, 'model_not_found');
   });
 
+  test('regression: the ledger kept the client\'s string as the model of a 404 (any key could fill the usage report with rows of its own): unknown, as in metrics', async () => {
+    const ledger = g.gw.ledger!;
+    const before = ledger.written;
+    const junk = await call(g.url, 'POST', '/v1/chat/completions', { key: TEAM_KEY, body: { model: 'junk-4711', messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(junk.status, 404);
+    const outside = await call(g.url, 'POST', '/v1/chat/completions', { key: TEAM_KEY, body: { model: 'other', messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(outside.status, 404);
+    await eventually(() => ledger.pending === 0 && ledger.written >= before + 2, 'two rows written');
+    const rows = (await ledger.store.rows(0, Date.now() + 1)).filter((r) => r.requestId === junk.headers.get('x-request-id') || r.requestId === outside.headers.get('x-request-id'));
+    assert.equal(rows.length, 2);
+    for (const r of rows) {
+      assert.equal(r.model, 'unknown');
+      assert.equal(r.status, 404);
+      assert.equal(r.cost, null);
+    }
+    const summary = await call(g.url, 'GET', '/v1/usage?group_by=model', { key: TEAM_KEY });
+    const groups = (summary.json.data.groups as Array<{ model?: string; group?: string }>).map((x) => x.model ?? x.group);
+    assert.ok(!groups.includes('junk-4711') && !groups.includes('other'), JSON.stringify(summary.json.data));
+  });
+
   test('a key over its rpm: 429 with Retry-After and x-ratelimit-* on messages (Anthropic shape) and embeddings (OpenAI shape)', async () => {
     const anthropic = new Anthropic({ baseURL: g.url, apiKey: LIMITED_KEY, maxRetries: 0 });
     const first = await anthropic.messages.create({ model: 'claude-chat', max_tokens: 4, messages: [{ role: 'user', content: 'x' }] }).withResponse();
