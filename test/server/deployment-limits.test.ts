@@ -93,6 +93,16 @@ models:
     assert.equal(up.requests.length, hits, 'a refused request never reaches an upstream');
   });
 
+  test('regression: a deployment_rate_limited failure had no error class: the model\'s failures and its errors by class did not add up', async () => {
+    // Runs after the test above: both-limited has had its 429s.
+    const d = await call(g.url, 'GET', '/v1/pool/deployments');
+    const model = (d.json.data.models as Array<{ name: string; failed: number; window: { failed: number; errors: Record<string, number> } }>).find((m) => m.name === 'both-limited')!;
+    assert.ok(model.window.failed >= 2, JSON.stringify(model));
+    const byClass = Object.values(model.window.errors).reduce((a, b) => a + b, 0);
+    assert.equal(byClass, model.window.failed, JSON.stringify(model.window));
+    assert.equal(model.window.errors.no_deployment, model.window.failed);
+  });
+
   test('deployment tpm: reservations corrected from the reported usage decide when it fails over', async () => {
     // Reservation ~5 + 10 = 15 tokens; each answer reports 100. By reservation twenty would fit in
     // 300; by usage three do, and the fourth goes to the next deployment.

@@ -6,7 +6,7 @@ import { poolKey } from '../../pool/key.js';
 import type { DestroyReason, HealthCheckResult, PoolKey, PoolStatsEntry } from '../../pool/types.js';
 import { ProviderError } from '../../providers/errors.js';
 import type { ChatAdapter, Usage } from '../../providers/types.js';
-import { NoDeploymentAvailableError, type Router, type RouterEvents } from '../../routing/index.js';
+import { DeploymentsAtLimitError, NoDeploymentAvailableError, type Router, type RouterEvents } from '../../routing/index.js';
 import type { Deployment } from '../../routing/types.js';
 import { CounterFamily, HistogramFamily, type CounterCell as C, type HistogramCell as H } from './families.js';
 import { errorClassIndex, History, isFailureStatus, type ErrorClassLabel, type Series, ERROR_CLASSES } from './history.js';
@@ -573,7 +573,8 @@ export class GatewayMetrics {
 /** The chart / counter class of an error; undefined when it is nobody's failure (the client hung up, or asked wrong). */
 export function errorClassOf(err: unknown): ErrorClassLabel | undefined {
   if (err instanceof ProviderError) return err.errorClass === 'aborted' ? undefined : err.errorClass;
-  if (err instanceof NoDeploymentAvailableError) return 'no_deployment';
+  // Every deployment down, or every one at its own rpm / tpm (a 429 that is the gateway's, not the client's).
+  if (err instanceof NoDeploymentAvailableError || err instanceof DeploymentsAtLimitError) return 'no_deployment';
   if (err instanceof PoolError) return err.name === 'AcquireAbortedError' ? undefined : 'pool';
   const status = (err as { status?: unknown } | null)?.status;
   if (typeof status === 'number' && status < 500) return undefined; // the gateway's answer to the client's mistake
