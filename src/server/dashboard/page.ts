@@ -73,7 +73,7 @@ const BODY = String.raw`
       <th class="num" title="client requests of this model that this deployment answered, or that failed on it last (since start)">Requests</th>
       <th class="num" title="of those, answered with a 2xx status">2xx</th>
       <th class="num" title="of those, answered 5xx or 429 (a key over its own limit is not counted)">Failed</th>
-      <th class="num" title="upstream calls made by the pool's current adapters, retries and failed attempts included (shared by every model using this deployment)">Calls</th>
+      <th class="num" title="upstream calls that finished (answered or failed), retries and failed attempts included; calls abandoned by their client are left out (shared by every model using this deployment)">Calls</th>
       <th class="num" title="successful upstream calls / finished calls of the pool's current adapters">Success rate</th>
       <th class="num" title="end-to-end latency of the requests this deployment served in the chart window: median / 95th percentile">p50 / p95</th>
       <th class="num" title="the router's moving average of this deployment's latency (what lowest_latency routes by)">EWMA latency</th>

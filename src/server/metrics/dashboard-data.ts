@@ -56,7 +56,7 @@ export interface DeploymentRow {
   retry_after_ms: number | null;
   /** The last failure that counted against the circuit (`401 auth: …`); null before any. */
   last_failure: string | null;
-  /** Upstream calls finished by the pool's current adapters (retries and failed attempts included). */
+  /** Upstream calls finished (answered or failed) by the pool's adapters, retries included; a call its client abandoned is left out. */
   upstream_calls: number;
   /** Over those calls (the seed's per-adapter numbers, weighted); success_rate is 1 before any call. */
   mean_latency_ms: number;
