@@ -53,7 +53,7 @@ export interface RouterOptions {
   logger?: PoolLogger;
   /** Injectable for tests: jitter and power-of-two-choices draws. */
   random?: RandomSource;
-  /** Injectable for tests: the clock of circuits, budgets and latencies. */
+  /** Injectable for tests: the clock of circuits, latencies and the budget's retry deadline (its abort timer runs on real time). */
   now?: () => number;
 }
 
@@ -310,7 +310,8 @@ export class Router {
     // One options object serves both the call and a waiting acquire (both only carry the signal).
     const callOpts: CallOptions & AcquireOptions = callSignal === undefined ? NO_SIGNAL : { signal: callSignal };
 
-    const deadline = this.now() + cfg.requestTimeoutMs;
+    // The retry decisions' deadline, on the injectable clock; none without a budget (0 or Infinity).
+    const deadline = budget === undefined ? Infinity : this.now() + cfg.requestTimeoutMs;
     let attempts = 0;
     let last: Deployment | undefined; // the deployment tried last
     let failed: Set<string> | undefined; // deployments this request gave up on (errors, open circuits, limits)

@@ -20,7 +20,7 @@ export interface RoutingConfig {
   maxAttempts: number;
   /** Attempts on one deployment before failing over. */
   maxAttemptsPerDeployment: number;
-  /** Wall-clock budget of one request, retries included. */
+  /** Wall-clock budget of one request, retries included; 0 or Infinity: none. */
   requestTimeoutMs: number;
   retryBackoffInitialMs: number;
   retryBackoffMaxMs: number;

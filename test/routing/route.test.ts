@@ -130,6 +130,20 @@ describe('regressions', () => {
   });
 });
 
+describe('requestTimeoutMs 0 (no budget)', () => {
+  it('regression: a per-call requestTimeoutMs of 0 meant no budget for the call\'s timer but an expired deadline for retries: no failover', async () => {
+    const h = await harness({ routing: { maxAttempts: 3 } });
+    try {
+      h.up.a!.fault = '500';
+      const r = await h.router.executeStrategy(chat(), h.deployments, 'failover', { maxAttempts: 3, requestTimeoutMs: 0 });
+      assert.equal(r.deployment.provider, 'b', 'failed over to the healthy deployment');
+      assert.ok(r.attempts >= 2);
+    } finally {
+      await h.finish();
+    }
+  });
+});
+
 describe('admission (per-deployment request limits)', () => {
   class Limits implements DeploymentAdmission {
     full = new Map<string, number>();
