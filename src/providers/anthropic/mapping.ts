@@ -1,11 +1,14 @@
 /**
- * The correspondence between Anthropic's Messages API and OpenAI's Chat Completions, in one place:
- * the outbound translation (an OpenAI request to an `anthropic` provider, `translate.ts` / `stream.ts`)
- * and the inbound one (an Anthropic client on `POST /v1/messages`, `src/server/anthropic/`) both read
- * these tables, so the two directions cannot drift apart.
+ * The correspondence between Anthropic's Messages API and OpenAI's Chat Completions, in one place.
+ * Each direction reads its own tables: the outbound translation (an OpenAI request to an `anthropic`
+ * provider, `translate.ts` / `stream.ts`) reads `STOP_REASON_TO_FINISH_REASON`, `OPENAI_ROLE_TO_ANTHROPIC`
+ * and `TOOL_CHOICE_FROM_OPENAI`; the inbound one (an Anthropic client on `POST /v1/messages`,
+ * `src/server/anthropic/`) reads `FINISH_REASON_TO_STOP_REASON` and `TOOL_CHOICE_TO_OPENAI`. Keeping the
+ * opposite tables next to each other is what keeps them consistent; test/server/anthropic-translate.test.ts
+ * checks that a round trip through both directions gives back what went in.
  */
 
-import type { AnthropicContentBlock, AnthropicRequest } from './types.js';
+import type { AnthropicContentBlock } from './types.js';
 
 /** Anthropic `stop_reason` -> OpenAI `finish_reason`. */
 export const STOP_REASON_TO_FINISH_REASON: Readonly<Record<string, string>> = {
@@ -20,7 +23,7 @@ export const STOP_REASON_TO_FINISH_REASON: Readonly<Record<string, string>> = {
 
 /**
  * OpenAI `finish_reason` -> Anthropic `stop_reason`. `stop` is `end_turn` unless the upstream says which
- * stop sequence matched (then `stop_sequence`, see `matchedStopSequence`).
+ * stop sequence matched (then `stop_sequence`: `stopOf` in src/server/anthropic/response.ts).
  */
 export const FINISH_REASON_TO_STOP_REASON: Readonly<Record<string, string>> = {
   stop: 'end_turn',
@@ -39,25 +42,12 @@ export const OPENAI_ROLE_TO_ANTHROPIC: Readonly<Record<string, 'system' | 'user'
   tool: 'user', // as a tool_result block
 };
 
-/**
- * Content kinds: Anthropic block type -> OpenAI content part or message field. `tool_use` and
- * `tool_result` are not parts in OpenAI: they become `tool_calls` on the assistant message and
- * `role: "tool"` messages; `thinking` is `reasoning_content`.
- */
-export const BLOCK_TO_OPENAI = {
-  text: 'text',
-  image: 'image_url',
-  tool_use: 'tool_calls',
-  tool_result: 'tool',
-  thinking: 'reasoning_content',
-} as const;
-
 /** Anthropic `tool_choice.type` <-> OpenAI `tool_choice` strings (`tool` is `{type:"function",function:{name}}`). */
 export const TOOL_CHOICE_TO_OPENAI: Readonly<Record<string, 'auto' | 'required' | 'none'>> = { auto: 'auto', any: 'required', none: 'none' };
 export const TOOL_CHOICE_FROM_OPENAI: Readonly<Record<string, 'auto' | 'any' | 'none'>> = { auto: 'auto', required: 'any', none: 'none' };
 
 /** Anthropic error `type` <-> HTTP status (docs.claude.com/en/api/errors). */
-export const ERROR_TYPE_STATUS: Readonly<Record<string, number>> = {
+const ERROR_TYPE_STATUS: Readonly<Record<string, number>> = {
   invalid_request_error: 400,
   authentication_error: 401,
   permission_error: 403,
@@ -124,5 +114,3 @@ export function imageBlockFromUrl(url: string): AnthropicContentBlock {
 export function imageUrlFromSource(source: Extract<AnthropicContentBlock, { type: 'image' }>['source']): string {
   return source.type === 'base64' ? `data:${source.media_type};base64,${source.data}` : source.url;
 }
-
-export type AnthropicToolChoice = NonNullable<AnthropicRequest['tool_choice']>;
