@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
  * what is buffered, `read()`), without Node's Readable async iterator around it: that one is an
  * async generator with end-of-stream bookkeeping, which costs promises and microtask hops on every
  * chunk of every stream. The body stays in paused mode, so nothing is read from the upstream faster
- * than the consumer asks (backpressure as before).
+ * than the consumer asks (backpressure).
  *
  * Same outcomes as Node's iterator: `done` at `end`, the body's error, a premature-close error when
  * the body closes without ending (e.g. destroyed), and `return()` destroys the body.

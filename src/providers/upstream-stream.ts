@@ -106,9 +106,9 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
 
   /**
    * Batches of raw events, one per upstream network read: those `open()` read, then the rest. Single use.
-   * A plain iterator over the reading generator rather than one more generator: each read then costs
-   * one async hop less. Stopping early (`return()`: break, or a throw in the consumer's loop) lets go
-   * of the upstream request.
+   * A plain iterator over `read()` rather than an async generator: each batch then costs one async hop
+   * less. Stopping early (`return()`: break, or a throw in the consumer's loop) lets go of the upstream
+   * request.
    */
   protected batches(): AsyncIterable<RawBatch> {
     if (this.consumed) throw new Error('ChatCompletionStream can be consumed once (iterate it or call sse(), not both)');
@@ -133,13 +133,14 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
 
   /**
    * The reading loop: batches of raw events, one per upstream read that completed an event. A plain
-   * iterator whose `next()` is one async call, not an async generator: a generator costs a queue
-   * entry, a resolve and an extra microtask hop per batch. Same outcomes as the generator it replaces:
-   * drain after the terminator, the end-of-body check, errors mapped and the stream settled once, and
-   * `return()` (a consumer stopping early) waits for a read in flight, then lets go of the body.
+   * iterator whose `next()` is one async call, not an async generator (which would cost a queue entry,
+   * a resolve and an extra microtask hop per batch). After the terminator it reads the body to its end;
+   * a body that ends without one is an error (unless `endedWell()`); errors are mapped to
+   * `ProviderError`s and the stream is settled once; `return()` (a consumer stopping early) waits for a
+   * read in flight, then lets go of the body.
    */
   private read(): AsyncIterator<RawBatch, void> {
-    let chunks: BodyChunks | undefined; // made on the first read, as the generator's body ran then
+    let chunks: BodyChunks | undefined; // made on the first next(), not when read() is called
     const scanner = new SseByteScanner(this.ctx.maxEventSize);
     const DONE: IteratorReturnResult<void> = { value: undefined, done: true };
     // reading → (body ended, last events returned) ending → finished
@@ -228,7 +229,7 @@ export abstract class UpstreamSseStream implements ChatCompletionStream {
       return: () => {
         const pending = inFlight;
         if (pending === undefined) return Promise.resolve(stop());
-        // Like a generator's return() during a read: it takes effect once the read has settled.
+        // During a read, return() takes effect once the read has settled (as an async generator's does).
         return pending.then(stop, stop);
       },
     };
