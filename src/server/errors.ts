@@ -90,7 +90,6 @@ export const wrongEndpoint = (model: string, asked: string, serves: readonly str
 export const rateLimited = (message: string, kind: 'requests' | 'tokens', retryAfterMs: number, headers?: Readonly<Record<string, string>>): GatewayHttpError =>
   new GatewayHttpError(429, message, kind, 'rate_limit_exceeded', null, retryAfterMs, headers);
 
-/** Map anything thrown while serving a request to its reply. Never echoes internals of unexpected errors. */
 /**
  * What went wrong, for the log line only (clients get the gateway's own words): the error's message
  * and its causes', capped. Provider errors are already scrubbed of every configured secret.
@@ -108,6 +107,7 @@ export function errorDetail(err: unknown): string {
   return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }
 
+/** Map anything thrown while serving a request to its reply. Never echoes internals of unexpected errors. */
 export function toErrorReply(err: unknown): ErrorReply {
   if (err instanceof GatewayHttpError) {
     const r = withRetry(err.status, errorBody(err.message, err.type, err.code, err.param), err.retryAfterMs);
