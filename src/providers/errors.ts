@@ -1,4 +1,8 @@
-/** OpenAI's error body, the one shape every failure leaves the gateway in. */
+/**
+ * OpenAI's error body: what a `ProviderError` carries, and what the OpenAI-style endpoints answer a
+ * failure with. Not every failure leaves in it: the Anthropic routes answer in Anthropic's error shape,
+ * the `/v1/pool/*` endpoints in their `{success, data, message}` envelope.
+ */
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | number | null };
 }
