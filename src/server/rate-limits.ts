@@ -4,9 +4,9 @@ import { isLimited, reservationTokens, type Admission, type Limiter, type LimitS
 import { rateLimited } from './errors.js';
 
 /**
- * Per-key limits at the door of the chat route: admits a request against its key's rpm / tpm /
- * maxConcurrent (reserving prompt estimate + max tokens), builds OpenAI's `x-ratelimit-*` headers,
- * and turns a refusal into a 429.
+ * Per-key limits at the door of the model routes (chat completions, messages, embeddings): admits a
+ * request against its key's rpm / tpm / maxConcurrent (reserving prompt estimate + max tokens),
+ * builds OpenAI's `x-ratelimit-*` headers, and turns a refusal into a 429.
  */
 
 export interface KeyLimitsOptions {

@@ -3,7 +3,7 @@ import { enter, leave, type ConfigHolder, type GatewaySnapshot } from './snapsho
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The config this request runs on, captured when it arrived (chat requests). */
+    /** The config this request runs on, captured when it arrived (model requests: chat completions, messages, embeddings). */
     liveConfig: GatewaySnapshot | null;
   }
 }
@@ -18,10 +18,10 @@ export function liveHook(holder: ConfigHolder, field: AuthField): onRequestAsync
 }
 
 /**
- * The first hook of a chat request: capture the running snapshot (one reference read), count the
- * request on it until its response closes (streams included), then check its API key against that
- * same snapshot. Callback-style and synchronous: on the hot path it costs no promise and no
- * microtask hop before the body is read.
+ * The first hook of a model request (chat completions, messages, embeddings): capture the running
+ * snapshot (one reference read), count the request on it until its response closes (streams
+ * included), then check its API key against that same snapshot. Callback-style and synchronous: on
+ * the hot path it costs no promise and no microtask hop before the body is read.
  */
 export function enterHook(holder: ConfigHolder, auth: 'apiAuth' | 'anthropicAuth'): onRequestHookHandler {
   return function (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
