@@ -2,7 +2,7 @@ import { expiry, liveCount, type KeyPool } from './state.js';
 import type { AdapterDetail, KeyState, PoolStats, PoolStatsEntry, PoolStatus } from './types.js';
 
 // What the pool reports about itself: plain numbers (ratios 0..1). Formatting for people (the
-// seed's percentages) is the server's job.
+// percentages of `/v1/pool/*`) is the server's job.
 
 export function keyStats<A>(kp: KeyPool<A>, now: number): PoolStatsEntry {
   let unhealthy = 0;

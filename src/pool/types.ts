@@ -70,7 +70,7 @@ export interface AcquireOptions {
 export type AdapterState = 'creating' | 'idle' | 'in_use' | 'checking' | 'unhealthy' | 'closing';
 
 /**
- * One key's counts. Ratios are 0..1 numbers; the server turns them into the seed's percentages.
+ * One key's counts. Ratios are 0..1 numbers; the server turns them into the percentages of `/v1/pool/*`.
  * total = available + in_use + unhealthy + checking.
  */
 export interface PoolStatsEntry {

@@ -83,7 +83,7 @@ export interface RouteOptions {
   settings?: Partial<CallSettings>;
 }
 
-/** @deprecated name kept for the seed's `executeStrategy`; same as RouteOptions without `settings`. */
+/** @deprecated The options of `Router.executeStrategy` (the original entry point, kept for library users); same as RouteOptions without `settings`. */
 export type ExecuteOptions = Pick<RouteOptions, 'signal' | 'requestId'>;
 
 /** How far a request got: on a result, and on the error that ended a request (see `routeTrace`). */
@@ -117,7 +117,7 @@ export interface StreamResult extends RouteMeta {
 }
 
 export type RouteResult = CompletionResult | StreamResult;
-/** The seed's name for RouteResult. */
+/** RouteResult under its original name: what `Router.executeStrategy` resolves with. */
 export type ExecuteResult = RouteResult;
 
 /** What `routeCall` resolves with: the call's value and how it was obtained. */

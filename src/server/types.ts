@@ -21,7 +21,10 @@ export interface AdapterDetailRow extends AdapterDetail {
   in_flight: number;
 }
 
-/** The envelope of every `/v1/pool/*` answer (the seed's shape). */
+/**
+ * The original design's envelope `{success, data, message}`: every `/v1/pool/*` answer comes in it,
+ * and so do the admin and usage endpoints' own answers.
+ */
 export interface PoolEnvelope<T> {
   success: boolean;
   data: T | null;

@@ -210,8 +210,8 @@ export class GatewayMetrics {
       unhealthy: gauge('pool_adapters_unhealthy', 'Adapters marked unhealthy (not lent until a health check passes).'),
       waiters: gauge('pool_waiters', 'Callers queued for an adapter.'),
       maxSize: gauge('pool_max_size', 'Configured maximum pool size.'),
-      utilization: gauge('pool_utilization_ratio', 'In use / total adapters, 0..1 (the seed\'s utilization_rate / 100).'),
-      health: gauge('pool_health_ratio', 'Adapter health: healthy / total adapters, 0..1; adapters a pool whose creates fail lacks count as unhealthy, an empty pool otherwise is 1 (the seed\'s health_rate / 100). Says nothing of answers: see requests_total and upstream_errors_total.'),
+      utilization: gauge('pool_utilization_ratio', 'In use / total adapters, 0..1 (utilization_rate of GET /v1/pool/stats, / 100).'),
+      health: gauge('pool_health_ratio', 'Adapter health: healthy / total adapters, 0..1; adapters a pool whose creates fail lacks count as unhealthy, an empty pool otherwise is 1 (health_rate of GET /v1/pool/stats, / 100). Says nothing of answers: see requests_total and upstream_errors_total.'),
       circuit: gauge('circuit_state', 'Circuit breaker of the deployment: 0 closed, 1 half-open, 2 open.'),
     };
 

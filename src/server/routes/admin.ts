@@ -5,7 +5,7 @@ import type { ConfigReloader } from '../live/reloader.js';
 import type { ConfigHolder } from '../live/snapshot.js';
 import type { PoolEnvelope } from '../types.js';
 
-/** The seed's envelope messages for the config endpoints. */
+/** The config endpoints' envelope messages (`message` of `{success, data, message}`), kept verbatim: clients match on them. */
 export const CONFIG_MESSAGES = {
   reloaded: '配置重新加载成功',
   reloadFailed: '配置重新加载失败',

@@ -5,7 +5,7 @@ import { toErrorReply } from '../errors.js';
 import { poolScopeQuerySchema, poolStatsQuerySchema } from '../schemas.js';
 import type { AdapterDetailRow, GatewayPool, PoolEnvelope } from '../types.js';
 
-/** The seed's messages, kept verbatim: clients match on them. */
+/** The endpoint messages, kept verbatim: clients match on them. */
 export const POOL_MESSAGES = {
   stats: '获取适配器池统计信息成功',
   status: '获取适配器池状态成功',
@@ -34,7 +34,7 @@ export interface FleetReader {
   view(): Promise<{ replicas: ReplicaView[]; stats: PoolStats; status: Omit<PoolStatus, 'max_total'> }>;
 }
 
-/** The failure message of each seed endpoint, by route. */
+/** The failure message of each `/v1/pool/*` endpoint, by route. */
 const FAILED_BY_ROUTE: Readonly<Record<string, string>> = {
   '/v1/pool/stats': POOL_MESSAGES.statsFailed,
   '/v1/pool/status': POOL_MESSAGES.statusFailed,
@@ -43,7 +43,7 @@ const FAILED_BY_ROUTE: Readonly<Record<string, string>> = {
 };
 
 /**
- * `/v1/pool/*`: stats and status in the seed's envelope, and on-demand cleanup and health check.
+ * `/v1/pool/*`: stats and status in the `{success, data, message}` envelope, and on-demand cleanup and health check.
  * In their own scope: every failure on them (a bad query, a body that is not JSON, a refused key)
  * answers in the envelope too.
  */
@@ -55,7 +55,7 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions)
 }
 
 /**
- * A failure before or outside an endpoint's own work, in the seed's envelope: `success:false`,
+ * A failure before or outside an endpoint's own work, in the envelope: `success:false`,
  * `data:null`, `message` the endpoint's failure message and why. `error` carries the gateway's usual
  * error object beside it (code, type, param), for clients that read that shape.
  */
@@ -140,7 +140,7 @@ function registerSeedEndpoints(app: FastifyInstance, opts: PoolRouteOptions): vo
   });
 }
 
-/** One key in GET /v1/pool/stats: the seed's fields, ratios as percentages with one decimal. */
+/** One key in GET /v1/pool/stats: the pool's counts, ratios as percentages with one decimal. */
 interface SeedStatsEntry extends Omit<PoolStatsEntry, 'model' | 'provider' | 'utilization' | 'health'> {
   utilization_rate: number;
   health_rate: number;
@@ -181,7 +181,7 @@ function seedStatus(s: PoolStatus): Record<string, number | null> {
   };
 }
 
-/** 0..1 -> percent with one decimal (the seed's format). */
+/** 0..1 -> percent with one decimal (`utilization_rate`, `health_rate`). */
 const percent = (ratio: number): number => Math.round(ratio * 1000) / 10;
 
 function detailRow(d: ReturnType<GatewayPool['details']>[number]): AdapterDetailRow {

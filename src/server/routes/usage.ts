@@ -27,7 +27,7 @@ export interface UsageReport {
 
 /**
  * `GET /v1/usage?from=&to=&group_by=key|model|deployment|day&key=`: totals from the ledger, in the
- * seed's envelope. The admin key (or an open gateway) sees every key, or one with `key=<name>`; a
+ * `{success, data, message}` envelope. The admin key (or an open gateway) sees every key, or one with `key=<name>`; a
  * named client key sees its own rows. `from` / `to`: ISO 8601 or Unix seconds; default the last 24
  * hours. An unknown parameter is refused: a mistyped filter would otherwise report everyone's totals.
  */
