@@ -50,7 +50,7 @@ const FAILED_BY_ROUTE: Readonly<Record<string, string>> = {
 export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions): void {
   app.register(async (scope) => {
     scope.setErrorHandler(envelopeErrorReply);
-    registerSeedEndpoints(scope, opts);
+    registerPoolEndpoints(scope, opts);
   });
 }
 
@@ -68,7 +68,7 @@ function envelopeErrorReply(err: FastifyError, request: FastifyRequest, reply: F
   return reply.code(r.status).send({ success: false, data: null, message: `${failed}: ${r.body.error.message}`, error: r.body.error });
 }
 
-function registerSeedEndpoints(app: FastifyInstance, opts: PoolRouteOptions): void {
+function registerPoolEndpoints(app: FastifyInstance, opts: PoolRouteOptions): void {
   const { pool } = opts;
   const read = opts.readAuth ? [opts.readAuth] : [];
   const fleet = opts.fleet;
@@ -93,16 +93,16 @@ function registerSeedEndpoints(app: FastifyInstance, opts: PoolRouteOptions): vo
     if (request.query.scope === 'cluster') {
       return envelope(reply, POOL_MESSAGES.stats, POOL_MESSAGES.statsFailed, async () => {
         const v = await fleetView();
-        const pools: Record<string, SeedStatsEntry> = {};
-        for (const [key, entry] of Object.entries(v.stats.pools)) pools[key] = seedStatsEntry(entry);
+        const pools: Record<string, StatsRow> = {};
+        for (const [key, entry] of Object.entries(v.stats.pools)) pools[key] = statsRow(entry);
         return { total_pools: v.stats.total_pools, pools, scope: 'cluster', ...fleetIdentity(), mode: v.mode, replicas: v.replicas };
       });
     }
     return envelope(reply, POOL_MESSAGES.stats, POOL_MESSAGES.statsFailed, async () => {
       const stats = pool.stats();
-      const pools: Record<string, SeedStatsEntry> = {};
+      const pools: Record<string, StatsRow> = {};
       for (const [key, entry] of Object.entries(stats.pools)) {
-        const row = seedStatsEntry(entry);
+        const row = statsRow(entry);
         if (detail) row.adapters = pool.details(entry.model, entry.provider).map(detailRow);
         pools[key] = row;
       }
@@ -114,10 +114,10 @@ function registerSeedEndpoints(app: FastifyInstance, opts: PoolRouteOptions): vo
     if (request.query.scope === 'cluster') {
       return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => {
         const v = await fleetView();
-        return { ...seedStatus({ ...v.status, max_total: null }), scope: 'cluster', ...fleetIdentity(), mode: v.mode, replicas: v.replicas };
+        return { ...statusBody({ ...v.status, max_total: null }), scope: 'cluster', ...fleetIdentity(), mode: v.mode, replicas: v.replicas };
       });
     }
-    return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => ({ ...seedStatus(pool.status()), mode: mode() }));
+    return envelope(reply, POOL_MESSAGES.status, POOL_MESSAGES.statusFailed, async () => ({ ...statusBody(pool.status()), mode: mode() }));
   });
 
   // The POST endpoints take no body, yet many clients send `content-type: application/json` on
@@ -141,13 +141,13 @@ function registerSeedEndpoints(app: FastifyInstance, opts: PoolRouteOptions): vo
 }
 
 /** One key in GET /v1/pool/stats: the pool's counts, ratios as percentages with one decimal. */
-interface SeedStatsEntry extends Omit<PoolStatsEntry, 'model' | 'provider' | 'utilization' | 'health'> {
+interface StatsRow extends Omit<PoolStatsEntry, 'model' | 'provider' | 'utilization' | 'health'> {
   utilization_rate: number;
   health_rate: number;
   adapters?: AdapterDetailRow[];
 }
 
-function seedStatsEntry(e: PoolStatsEntry): SeedStatsEntry {
+function statsRow(e: PoolStatsEntry): StatsRow {
   return {
     total: e.total,
     available: e.available,
@@ -166,7 +166,8 @@ function seedStatsEntry(e: PoolStatsEntry): SeedStatsEntry {
   };
 }
 
-function seedStatus(s: PoolStatus): Record<string, number | null> {
+/** The data of GET /v1/pool/status: the counts, ratios as percentages with one decimal. */
+function statusBody(s: PoolStatus): Record<string, number | null> {
   return {
     total_pools: s.total_pools,
     total_adapters: s.total_adapters,
