@@ -71,7 +71,9 @@ export function createWithTimeout<A extends PooledAdapter>(create: () => Promise
 
 /**
  * Arms the key's create retry after its `createFailures`-th failure in a row: exponential backoff
- * through a real timer, never a microtask loop (generic-pool #175). One pending retry per key.
+ * through a real timer. Retrying straight from the failure's callback would, with a factory that
+ * always fails (upstream down, bad key), loop create -> fail -> create through microtasks without
+ * end, the CPU pegged and the event loop starved. One pending retry per key.
  */
 export function armCreateRetry<A>(kp: KeyPool<A>, initialMs: number, maxMs: number, retry: (kp: KeyPool<A>) => void): void {
   if (kp.retryTimer !== null) return;
