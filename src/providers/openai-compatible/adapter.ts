@@ -29,8 +29,8 @@ export interface OpenAICompatibleOptions extends Omit<HttpAdapterOptions, 'heade
 }
 
 const isCompletion = (v: Record<string, unknown>) => Array.isArray(v.choices);
-const isModelList = (v: Record<string, unknown>) => Array.isArray(v.data);
-const isEmbeddingList = (v: Record<string, unknown>) => Array.isArray(v.data);
+/** OpenAI's list shape (`{object: "list", data: [...]}`): the models list and the embeddings answer. */
+const isDataList = (v: Record<string, unknown>) => Array.isArray(v.data);
 
 /**
  * Adapter for any provider that speaks OpenAI's Chat Completions: the request goes out as given (unknown
@@ -95,7 +95,7 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
       throw new ProviderError({
         provider: this.provider,
         status: 502,
-        errorClass: err.errorClass === 'bad_response' ? 'bad_response' : err.errorClass,
+        errorClass: err.errorClass,
         message: err.body.error.message,
         code: err.body.error.code,
         type: err.body.error.type,
@@ -114,13 +114,13 @@ export class OpenAICompatibleAdapter extends HttpChatAdapter {
     return this.counted(signal, async () => {
       const body = JSON.stringify({ ...request, model: this.model });
       const res = await this.fetch({ method: 'POST', path: this.embeddingsPath, headers: this.headers, body, signal });
-      return parsePayload<EmbeddingsResponse>(res.text, res, this.readContext(undefined), isEmbeddingList);
+      return parsePayload<EmbeddingsResponse>(res.text, res, this.readContext(undefined), isDataList);
     });
   }
 
   async listModels(options?: CallOptions): Promise<ModelInfo[]> {
     const res = await this.fetch({ method: 'GET', path: this.modelsPath, headers: this.headers, signal: options?.signal });
-    const list = parsePayload<{ data: Array<Partial<ModelInfo> & { id: string }> }>(res.text, res, this.readContext(undefined), isModelList);
+    const list = parsePayload<{ data: Array<Partial<ModelInfo> & { id: string }> }>(res.text, res, this.readContext(undefined), isDataList);
     return list.data.map((m) => ({ id: m.id, object: 'model', created: m.created ?? 0, owned_by: m.owned_by ?? this.provider }));
   }
 }
