@@ -96,7 +96,7 @@ interface DeploymentInfo {
 }
 
 /** Identity of a deployment across reloads: its explicit `id`, else gateway model + provider + upstream model. */
-export function deploymentIdentity(gatewayModel: string, d: DeploymentEntry): string {
+function deploymentIdentity(gatewayModel: string, d: DeploymentEntry): string {
   return d.id ?? `${gatewayModel}/${d.provider}/${d.model ?? gatewayModel}`;
 }
 

@@ -17,7 +17,7 @@ export interface ConfigWatcherOptions {
  * A directory that never goes quiet (the file itself rewritten again and again) holds a change back
  * at most this many debounces after its first event: the timer is then left to fire.
  */
-export const MAX_WAIT_DEBOUNCES = 10;
+const MAX_WAIT_DEBOUNCES = 10;
 
 /**
  * Watches the DIRECTORY of the config file, not the file: editors save by writing a new file and

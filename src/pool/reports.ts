@@ -4,7 +4,7 @@ import type { AdapterDetail, KeyState, PoolStats, PoolStatsEntry, PoolStatus } f
 // What the pool reports about itself: plain numbers (ratios 0..1). Formatting for people (the
 // percentages of `/v1/pool/*`) is the server's job.
 
-export function keyStats<A>(kp: KeyPool<A>, now: number): PoolStatsEntry {
+function keyStats<A>(kp: KeyPool<A>, now: number): PoolStatsEntry {
   let unhealthy = 0;
   let checking = 0;
   let expired = 0;

@@ -152,9 +152,9 @@ export function isDonePayload(raw: RawSseEvent): boolean {
 }
 
 /** `"error"` used as a key somewhere in the payload. */
-export const ERROR_KEY = 1;
+const ERROR_KEY = 1;
 /** `"usage"` used as a key with an object value. */
-export const USAGE_KEY = 2;
+const USAGE_KEY = 2;
 /** `"finish_reason"` used as a key with a string value (not `null`): the answer is complete. */
 export const FINISH_KEY = 4;
 

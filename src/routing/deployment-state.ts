@@ -3,7 +3,7 @@ import { CircuitBreaker, type CircuitState, type Permit } from './circuit-breake
 import type { CircuitSettings, Deployment } from './types.js';
 
 /** Weight of the newest sample in the latency moving average. */
-export const EWMA_ALPHA = 0.3;
+const EWMA_ALPHA = 0.3;
 
 /** What the router knows about one deployment (shared by every route that uses it). */
 export class DeploymentState {

@@ -82,7 +82,7 @@ export function keyMatcher(keys: readonly string[]): KeyMatcher {
 }
 
 /** The token of `Authorization: Bearer <token>`. */
-export function bearerToken(request: FastifyRequest): string | undefined {
+function bearerToken(request: FastifyRequest): string | undefined {
   const h = request.headers.authorization;
   if (h === undefined || h.length < 8 || h.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
   return h.slice(7).trim();

@@ -99,7 +99,7 @@ const forbiddenKey = (): GatewayHttpError =>
 const unsupportedEncoding = (encoding: string): GatewayHttpError =>
   new GatewayHttpError(415, `Request bodies with content-encoding ${JSON.stringify(capText(encoding, 40))} are not accepted: send the JSON body uncompressed.`, 'invalid_request_error', 'unsupported_content_encoding');
 
-export const tooDeep = (max: number): GatewayHttpError =>
+const tooDeep = (max: number): GatewayHttpError =>
   new GatewayHttpError(400, `The JSON body is nested more than ${max} levels deep (server.maxJsonDepth).`, 'invalid_request_error', 'invalid_value');
 
 /** fastify's `maxParamLength` (its default): a longer path parameter answers 414. */

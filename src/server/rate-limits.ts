@@ -54,7 +54,7 @@ export class KeyLimits {
 }
 
 /** The limiter subject of a key (names are unique in the config). */
-export function subjectOf(key: ClientKey): string {
+function subjectOf(key: ClientKey): string {
   return `key:${key.name ?? key.digest.toString('hex')}`;
 }
 

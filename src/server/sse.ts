@@ -14,9 +14,9 @@ export const SSE_HEADERS = {
 const DONE = 'data: [DONE]\n\n';
 
 /** An SSE comment: every SSE parser skips it (the OpenAI and Anthropic SDKs included), proxies see bytes. */
-export const KEEP_ALIVE_FRAME = ': keep-alive\n\n';
+const KEEP_ALIVE_FRAME = ': keep-alive\n\n';
 
-export function sseErrorFrame(body: OpenAIErrorBody): string {
+function sseErrorFrame(body: OpenAIErrorBody): string {
   return `data: ${JSON.stringify(body)}\n\n`;
 }
 
@@ -27,7 +27,7 @@ export function sseErrorFrame(body: OpenAIErrorBody): string {
 const open = new WeakMap<object, Set<(err: Error) => void>>();
 
 /** Follow a stream written to `res` until `untrack()`; `cut(err)` ends it with `err` as its last event. */
-export function trackStream(res: ServerResponse, cut: (err: Error) => void): () => void {
+function trackStream(res: ServerResponse, cut: (err: Error) => void): () => void {
   // An accepted socket knows its server (`socket.server`, untyped in @types/node).
   const server = (res.req?.socket as { server?: object } | undefined)?.server;
   if (server === undefined) return () => {};

@@ -31,7 +31,7 @@ export const MOCK_DEFAULT_DIMENSIONS = 16;
  * real upstream refuses dimensions its model lacks. Without it one request (`dimensions: 100000000`)
  * made a vector that took the whole process's heap.
  */
-export const MOCK_MAX_EMBEDDING_VALUES = 4_194_304;
+const MOCK_MAX_EMBEDDING_VALUES = 4_194_304;
 
 export interface MockAdapterOptions extends MockOptions {
   provider: string;

@@ -3,9 +3,9 @@ import type { InboundBlock, MessagesRequest } from './types.js';
 /** Characters per token of the estimate: English prose runs about 4 with Claude's and OpenAI's tokenizers. */
 export const CHARS_PER_TOKEN = 4;
 /** Tokens counted per image (Anthropic bills about 1,600 for a 1092x1092 picture). */
-export const TOKENS_PER_IMAGE = 1_600;
+const TOKENS_PER_IMAGE = 1_600;
 /** Tokens counted per message for its role and framing. */
-export const TOKENS_PER_MESSAGE = 4;
+const TOKENS_PER_MESSAGE = 4;
 
 /**
  * `POST /v1/messages/count_tokens`: an ESTIMATE, not a tokenizer's count — the model behind a gateway

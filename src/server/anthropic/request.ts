@@ -46,7 +46,7 @@ export function toChatRequest(req: MessagesRequest, stream: boolean): ChatComple
 }
 
 /** OpenAI refuses a `user` over 64 characters (OpenRouter over 128); Claude Code's ids run to ~150. */
-export const OPENAI_USER_MAX_LENGTH = 64;
+const OPENAI_USER_MAX_LENGTH = 64;
 
 /** A longer id goes as its SHA-256 (64 hex digits): still one value per end user, as OpenAI suggests. */
 function openAIUser(id: string): string {

@@ -74,7 +74,7 @@ export function messageId(id: string | undefined): string {
 }
 
 /** Tool arguments are a JSON string in OpenAI and an object in Anthropic; malformed ones keep their text. */
-export function parseInput(args: string | undefined): unknown {
+function parseInput(args: string | undefined): unknown {
   if (!args) return {};
   try {
     const v: unknown = JSON.parse(args);

@@ -3,7 +3,7 @@ import { estimatedUsage, messageId, stopOf, toAnthropicUsage } from './response.
 import type { AnthropicErrorBody } from './errors.js';
 
 /** One Anthropic SSE event. */
-export function eventFrame(type: string, data: unknown): string {
+function eventFrame(type: string, data: unknown): string {
   return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 

@@ -242,7 +242,7 @@ export class ConfigReloader {
 }
 
 /** One line: every issue as `file:line:col: path: message`. */
-export function reasonOf(err: unknown): string {
+function reasonOf(err: unknown): string {
   if (err instanceof ConfigError) return err.issues.map((i) => formatIssue(err.source, i)).join('; ');
   return err instanceof Error ? err.message : String(err);
 }
