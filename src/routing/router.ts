@@ -176,7 +176,7 @@ export class Router {
   }
 
   /**
-   * The seed's entry, kept for library users: a facade over `route()` with a route named after
+   * The strategy manager's original entry, kept for library users: a facade over `route()` with a route named after
    * `request.model`. `config`'s per-call fields (attempts, backoff, timeouts, fullPoolWaitMs) apply to
    * this call only; its circuit fields are the deployments' own settings: passing them sets them for
    * every later request on those deployments too (a circuit is the deployment's, not a request's).

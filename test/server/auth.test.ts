@@ -57,7 +57,7 @@ describe('auth with api keys and an admin key', () => {
   test('the GET pool endpoints take an API key or the admin key', async () => {
     const refused = await call(g.url, 'GET', '/v1/pool/status');
     assert.equal(refused.status, 401);
-    // The seed's envelope, with the usual error object beside it.
+    // The pool endpoints' envelope, with the usual error object beside it.
     assert.equal(refused.json.success, false);
     assert.equal(refused.json.data, null);
     assert.match(refused.json.message, /^获取适配器池状态失败: /);

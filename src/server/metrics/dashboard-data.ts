@@ -12,7 +12,7 @@ import type { SeriesView, WindowTotals } from './history.js';
  * row says which other models share it.
  */
 
-/** A pool's adapters taken together (the seed's per-adapter numbers), closed ones' calls included. */
+/** A pool's adapters taken together (each adapter's own numbers), closed ones' calls included. */
 export interface AdapterAggregate {
   /** Current adapters. */
   adapters: number;
@@ -58,7 +58,7 @@ export interface DeploymentRow {
   last_failure: string | null;
   /** Upstream calls finished (answered or failed) by the pool's adapters, retries included; a call its client abandoned is left out. */
   upstream_calls: number;
-  /** Over those calls (the seed's per-adapter numbers, weighted); success_rate is 1 before any call. */
+  /** Over those calls (each adapter's own numbers, weighted by its calls); success_rate is 1 before any call. */
   mean_latency_ms: number;
   success_rate: number;
   /** Requests this deployment served or failed in the history window: p50 / p95 end to end, error rate. */
@@ -201,7 +201,7 @@ export function historyData(metrics: GatewayMetrics, routes: ReadonlyMap<string,
   return { step_ms: h.stepMs, window_ms: h.slots * h.stepMs, times: h.times(), all: h.view(metrics.seriesOf({ all: true })!), models, deployments };
 }
 
-/** Mean latency and success rate of a pool over its current adapters (the seed's per-adapter numbers, weighted). */
+/** Mean latency and success rate of a pool over its current adapters (each adapter's own numbers, weighted by its calls). */
 export function adapterAggregate(metrics: GatewayMetrics, model: string, provider: string): AdapterAggregate {
   // The closed adapters' calls first, then the live ones': totals that only grow.
   const r = metrics.retiredCalls(poolKey(model, provider));
