@@ -4,13 +4,22 @@ import type { CircuitSettings, Deployment } from './types.js';
 
 /** Weight of the newest sample in the latency moving average. */
 const EWMA_ALPHA = 0.3;
+/**
+ * The moving average halves for every this long without a new sample (PeakEWMA's decay, as in
+ * Finagle and Linkerd). Without it a deployment measured slow once was never picked again, so never
+ * measured again: lowest_latency shut it out for good. With it, one that stays slow gets one probe
+ * about every 8 half-lives (300 ms decays to ~1 ms in ~16 s), one that recovered gets its share back.
+ */
+const LATENCY_HALF_LIFE_MS = 2_000;
 
 /** What the router knows about one deployment (shared by every route that uses it). */
 export class DeploymentState {
   readonly deployment: Deployment;
   readonly breaker: CircuitBreaker;
-  /** Moving average of latency (completion: full response; stream: first event), ms. */
+  /** Moving average of latency (completion: full response; stream: first event), ms, as of its last sample. */
   ewmaMs: number | undefined;
+  /** When (router clock, ms) the average last took a sample. */
+  private ewmaAt = 0;
   /** Calls of this router currently on the deployment (streams count until they end). */
   inFlight = 0;
   /**
@@ -54,8 +63,19 @@ export class DeploymentState {
     this.breaker.configure(breakerOptions(circuit));
   }
 
-  observeLatency(ms: number): void {
-    this.ewmaMs = this.ewmaMs === undefined ? ms : this.ewmaMs + EWMA_ALPHA * (ms - this.ewmaMs);
+  /** Takes a sample into the moving average (decayed to `now` first). */
+  observeLatency(ms: number, now: number): void {
+    const current = this.latencyAt(now);
+    this.ewmaMs = current === undefined ? ms : current + EWMA_ALPHA * (ms - current);
+    this.ewmaAt = now;
+  }
+
+  /** The moving average decayed to `now`; undefined until measured. */
+  latencyAt(now: number): number | undefined {
+    const ewma = this.ewmaMs;
+    if (ewma === undefined) return undefined;
+    const idle = now - this.ewmaAt;
+    return idle <= 0 ? ewma : ewma * 2 ** (-idle / LATENCY_HALF_LIFE_MS);
   }
 
   /**

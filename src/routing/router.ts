@@ -110,7 +110,7 @@ export class Router {
         const s = this.pool.keyState(d.model, d.provider);
         return s === undefined || s.maxPoolSize <= 0 ? 0 : s.inUse / s.maxPoolSize;
       },
-      latencyMs: (d) => this.states.get(d.key)?.ewmaMs,
+      latencyMs: (d) => this.states.get(d.key)?.latencyAt(this.now()),
       inFlight: (d) => this.states.get(d.key)?.inFlight ?? 0,
     };
     this.pool.on('unhealthy', this.onPoolUnhealthy);
@@ -493,7 +493,7 @@ export class Router {
           continue;
         }
         const latencyMs = this.now() - started;
-        state.observeLatency(latencyMs);
+        state.observeLatency(latencyMs, this.now());
         if (!hold) {
           state.settle(permit);
           void this.release(adapter, d); // settles synchronously; no microtask hop on the hot path

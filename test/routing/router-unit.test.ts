@@ -129,6 +129,32 @@ describe('Router with a fake pool', () => {
     router.close();
   });
 
+  it('regression: lowest_latency never picked a deployment again after one slow spell (its latency was never measured again)', async () => {
+    const pool = new FakePool();
+    let t = 0;
+    const latency: Record<string, number> = { a: 300, b: 1, c: 1 };
+    pool.reply = async (provider) => {
+      t += latency[provider]!;
+      return completion(provider);
+    };
+    const router = new Router({ pool, now: () => t });
+    const deps = [dep('a'), dep('b'), dep('c')];
+    // Until a has been measured slow.
+    for (let i = 0; i < 50 && router.deploymentHealth().find((d) => d.provider === 'a')?.ewmaLatencyMs === undefined; i++) {
+      await router.executeStrategy(req, deps, 'lowest_latency');
+    }
+    assert.ok(router.deploymentHealth().find((d) => d.provider === 'a')!.ewmaLatencyMs! >= 300);
+    latency.a = 1; // a is fast again
+    const served: Record<string, number> = {};
+    for (let i = 0; i < 600; i++) {
+      t += 100; // a request every 100 ms: a minute of traffic
+      const r = await router.executeStrategy(req, deps, 'lowest_latency');
+      served[r.deployment.provider] = (served[r.deployment.provider] ?? 0) + 1;
+    }
+    assert.ok((served.a ?? 0) >= 60, `a was measured again and shares the load: ${JSON.stringify(served)}`);
+    router.close();
+  });
+
   it('close() stops listening to the pool', () => {
     const pool = new FakePool();
     const router = new Router({ pool });
