@@ -57,6 +57,17 @@ export interface RouterOptions {
   now?: () => number;
 }
 
+/**
+ * A route's strategy, twice: one instance makes each request's first pick, the other picks where a
+ * request goes after a deployment failed it. With one, a failing deployment's requests advanced the
+ * rotation a second time per request: round robin gave the failing one half of the first picks and
+ * split the rest 1:3, failover sent every fallback to the same backup of its tier.
+ */
+interface RoutePickers {
+  readonly first: Strategy;
+  readonly again: Strategy;
+}
+
 /** The successful attempt of the loop: what a stream needs to hold its lease until it ends. */
 interface Attempt<T> {
   value: T;
@@ -90,7 +101,7 @@ export class Router {
   /** Deployments whose `throttledUntil` is set (some may have expired, until `withoutThrottled` sees them). */
   private throttledCount = 0;
   /** Strategy state by route name, then strategy (a reloaded route with another strategy starts fresh). */
-  private readonly strategies = new Map<string, Map<StrategyName, Strategy>>();
+  private readonly strategies = new Map<string, Map<StrategyName, RoutePickers>>();
   private callConfigs = new WeakMap<Partial<CallSettings>, RoutingConfig>();
   private circuitConfigs = new WeakMap<Partial<RoutingConfig>, CircuitSettings | null>();
   private readonly view: DeploymentView;
@@ -299,8 +310,8 @@ export class Router {
   private async run<T>(route: Route, options: RouteOptions | undefined, call: AdapterCall<T>, hold: boolean, request?: Estimate): Promise<Attempt<T>> {
     const cfg = options?.settings === undefined ? this.config : this.callConfig(options.settings);
     const all = route.deployments;
-    const picker = this.strategyFor(route);
-    const strict = picker.strictPriority;
+    const pickers = this.pickersFor(route);
+    const strict = pickers.first.strictPriority;
     const signal = options?.signal;
     const requestId = options?.requestId;
     if (signal?.aborted) throw traced(abortError(all[0]?.provider ?? 'router', signal.reason), 0, undefined);
@@ -342,7 +353,8 @@ export class Router {
           const candidates = this.eligible(all, failed, busy);
           if (candidates.length > 0) {
             if (first === undefined) {
-              d = picker.pick(candidates, this.view);
+              // A request's first pick, or (after a deployment failed it) where it goes instead.
+              d = (failed === undefined ? pickers.first : pickers.again).pick(candidates, this.view);
               perDeployment = 0;
               previousDelay = 0;
               wait = !hasAlternative(candidates, d, strict);
@@ -605,7 +617,7 @@ export class Router {
     return s;
   }
 
-  private strategyFor(route: Route): Strategy {
+  private pickersFor(route: Route): RoutePickers {
     let byName = this.strategies.get(route.name);
     if (byName === undefined) {
       byName = new Map();
@@ -613,7 +625,7 @@ export class Router {
     }
     let s = byName.get(route.strategy);
     if (s === undefined) {
-      s = createStrategy(route.strategy, this.random);
+      s = { first: createStrategy(route.strategy, this.random), again: createStrategy(route.strategy, this.random) };
       byName.set(route.strategy, s);
     }
     return s;

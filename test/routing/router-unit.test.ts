@@ -155,6 +155,31 @@ describe('Router with a fake pool', () => {
     router.close();
   });
 
+  it('regression: a deployment failing below the circuit thresholds skewed round robin (half the first picks, the rest 1:3) and failover sent every fallback to one backup', async () => {
+    const calls = async (strategy: 'round_robin' | 'failover', deps: ReturnType<typeof dep>[], n: number) => {
+      const pool = new FakePool();
+      const hits: Record<string, number> = {};
+      const served: Record<string, number> = {};
+      pool.reply = async (provider) => {
+        hits[provider] = (hits[provider] ?? 0) + 1;
+        if (provider === 'a') throw new ProviderError({ provider, status: 500, errorClass: 'server_error', message: 'boom' });
+        return completion(provider);
+      };
+      // The circuit never opens: a deployment that fails often, but not enough to be cut off.
+      const router = new Router({ pool, routing: { maxAttempts: 3, maxAttemptsPerDeployment: 1, circuitConsecutiveFailures: 10_000, circuitMinRequests: 10_000 } });
+      for (let i = 0; i < n; i++) {
+        const r = await router.executeStrategy(req, deps, strategy);
+        served[r.deployment.provider] = (served[r.deployment.provider] ?? 0) + 1;
+      }
+      router.close();
+      return { hits, served };
+    };
+    const rr = await calls('round_robin', [dep('a'), dep('b'), dep('c')], 30);
+    assert.deepEqual(rr.hits, { a: 10, b: 15, c: 15 }, 'a gets its third of the first picks; its requests alternate between b and c');
+    const fo = await calls('failover', [dep('a', 1, 0), dep('b', 1, 1), dep('c', 1, 1)], 20);
+    assert.deepEqual(fo.served, { b: 10, c: 10 }, 'the backup tier rotates');
+  });
+
   it('close() stops listening to the pool', () => {
     const pool = new FakePool();
     const router = new Router({ pool });
