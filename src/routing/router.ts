@@ -483,8 +483,11 @@ export class Router {
           // one honours the Retry-After itself, up to routing.maxRetryAfter, as below).
           if (err.errorClass === 'rate_limited') this.throttle(state, Math.min(err.retryAfterMs ?? THROTTLE_DEFAULT_MS, cfg.maxRetryAfterMs));
           if (attempts >= cfg.maxAttempts || this.now() >= deadline) throw traced(err, attempts, d);
+          // A deployment that asked for time (a 429, a Retry-After) is waited for only when no other
+          // deployment can take the request (of any tier: the backups are there for this too).
+          const waitHere = !(err.errorClass === 'rate_limited' || err.retryAfterMs !== undefined) || !action.failover || !hasAlternative(this.eligible(all, failed, busy), d, false);
 
-          if (action.retry && perDeployment < cfg.maxAttemptsPerDeployment && state.breaker.canPass()) {
+          if (action.retry && waitHere && perDeployment < cfg.maxAttemptsPerDeployment && state.breaker.canPass()) {
             const delay = retryDelay(perDeployment, previousDelay, err.retryAfterMs, backoffOptions(cfg), this.random);
             if (delay !== undefined && this.now() + delay < deadline) {
               if (this.emitter.listenerCount('retry') > 0) this.emit('retry', { requestId, deployment: d, attempt: attempts, delayMs: delay, error: err });

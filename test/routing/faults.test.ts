@@ -71,8 +71,8 @@ describe('router against failing loopback upstreams (non-stream)', () => {
     }
   });
 
-  it('429 with Retry-After: waits that long, then retries the same deployment', async () => {
-    const h = await harness();
+  it('429 with Retry-After on the only deployment: waits that long, then retries it', async () => {
+    const h = await harness({ names: ['a'] });
     try {
       h.up.a!.script = ['429'];
       h.up.a!.retryAfterSeconds = 1;
@@ -86,6 +86,23 @@ describe('router against failing loopback upstreams (non-stream)', () => {
       assert.ok(Date.now() - t0 >= 1000, 'the Retry-After was honoured');
     } finally {
       await h.finish();
+    }
+  });
+
+  it('regression: a 429 with Retry-After waited it out and retried the same deployment while another could serve; fails over at once', async () => {
+    for (const [status, retryAfterSeconds] of [['429', 2], ['429', undefined], ['503', 2]] as const) {
+      const h = await harness({ routing: { maxAttempts: 4, maxAttemptsPerDeployment: 2 } });
+      try {
+        h.up.a!.script = [status, status];
+        h.up.a!.retryAfterSeconds = retryAfterSeconds;
+        const t0 = Date.now();
+        const r = await complete(h);
+        assert.equal(r.deployment.provider, 'b', `${status} ${retryAfterSeconds}`);
+        assert.equal(h.up.a!.chatHits, 1, `${status} ${retryAfterSeconds}: a was not called again`);
+        assert.ok(Date.now() - t0 < 1000, `${status} ${retryAfterSeconds}: no wait (${Date.now() - t0} ms)`);
+      } finally {
+        await h.finish();
+      }
     }
   });
 

@@ -7,7 +7,8 @@ export type Fault =
   | '400'
   | '401'
   | '500'
-  | '429' // with Retry-After: `retryAfterSeconds`
+  | '429' // with Retry-After: `retryAfterSeconds` (none when undefined)
+  | '503' // the same
   | 'hang' // never answers (until the test closes it)
   | 'reset' // destroys the connection without a response
   | 'cut' // streams: 200 and two chunks, then the connection dies; non-stream: half a JSON body, then dies
@@ -24,7 +25,7 @@ export type Fault =
 export class FakeUpstream {
   fault: Fault = 'ok';
   script: Fault[] = [];
-  retryAfterSeconds = 1;
+  retryAfterSeconds: number | undefined = 1;
   slowMs = 100;
   /** GET /models answers this (the pool's health check). */
   modelsStatus = 200;
@@ -108,7 +109,9 @@ export class FakeUpstream {
       case '500':
         return err(500, 'server_error');
       case '429':
-        return err(429, 'rate_limit_error', { 'retry-after': String(this.retryAfterSeconds) });
+        return err(429, 'rate_limit_error', this.retryAfterSeconds === undefined ? {} : { 'retry-after': String(this.retryAfterSeconds) });
+      case '503':
+        return err(503, 'service_unavailable', this.retryAfterSeconds === undefined ? {} : { 'retry-after': String(this.retryAfterSeconds) });
       case 'hang':
         return;
       case 'reset':
