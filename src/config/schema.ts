@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_ROUTING_CONFIG } from '../routing/types.js';
+import { poolKey } from '../pool/key.js';
 import { maskUrl } from './mask.js';
 import { formatDuration, parseDuration, parseSize } from './units.js';
 
@@ -577,7 +578,7 @@ export function crossCheck(cfg: CrossCheckInput, add: (path: Array<string | numb
     model?.providers.forEach((dep, i) => {
       if (dep === undefined) return;
       // Both entries would be one pool and one circuit: their weights and limits could not both hold.
-      const pool = `${dep.model ?? name}:${dep.provider}`;
+      const pool = poolKey(dep.model ?? name, dep.provider);
       if (pools.has(pool)) add(['models', name, 'providers', i], `model "${name}" lists provider "${dep.provider}" with upstream model "${dep.model ?? name}" twice (one pool, one circuit): list it once, with the weight both were meant to have`);
       pools.add(pool);
       if (dep.id !== undefined) {

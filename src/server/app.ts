@@ -9,7 +9,7 @@ import { DeploymentLimiter, FlexibleLimiter, Router, type Limiter } from '../rou
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { isLoopbackHost } from './auth.js';
 import { clientErrorReply, closeSilentConnections, depthChecked, frameworkErrorReply, MAX_PARAM_LENGTH, protoKeysExplained, REQUEST_ID_HEADER, requestId } from './edge.js';
-import { errorBody, errorDetail, GatewayHttpError, toErrorReply } from './errors.js';
+import { errorBody, errorDetail, shuttingDown, toErrorReply } from './errors.js';
 import { lineWritten } from './request-lifecycle.js';
 import { OpenRequests } from './open-requests.js';
 import { cutStreams } from './sse.js';
@@ -201,7 +201,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
     reply.header(REQUEST_ID_HEADER, request.id);
     if (lifecycle.state === 'closing') {
       reply.header('connection', 'close');
-      done(new GatewayHttpError(503, 'The gateway is shutting down.', 'service_unavailable_error', 'shutting_down', null, 1000));
+      done(shuttingDown());
       return;
     }
     done();

@@ -87,6 +87,13 @@ export const wrongEndpoint = (model: string, asked: string, serves: readonly str
  * A client key (or every deployment of the model) is over its rate limit. OpenAI's shape: type
  * `requests` or `tokens`, code `rate_limit_exceeded`, plus Retry-After and the `x-ratelimit-*` headers.
  */
+/**
+ * 503 `shutting_down` with Retry-After 1 s: every answer of a gateway that is shutting down (a new
+ * request, a wait cut at the deadline, a stream ended, a closed pool); `why` says which.
+ */
+export const shuttingDown = (why = 'The gateway is shutting down.'): GatewayHttpError =>
+  new GatewayHttpError(503, why, 'service_unavailable_error', 'shutting_down', null, 1000);
+
 export const rateLimited = (message: string, kind: 'requests' | 'tokens', retryAfterMs: number, headers?: Readonly<Record<string, string>>): GatewayHttpError =>
   new GatewayHttpError(429, message, kind, 'rate_limit_exceeded', null, retryAfterMs, headers);
 
@@ -213,7 +220,7 @@ function poolErrorReply(err: PoolError): ErrorReply {
   if (err instanceof AcquireTimeoutError || err instanceof TooManyWaitersError) {
     return withRetry(503, errorBody(err.message, 'service_unavailable_error', err instanceof AcquireTimeoutError ? 'pool_exhausted' : 'pool_busy'), 1000);
   }
-  if (err instanceof PoolClosedError) return withRetry(503, errorBody('The gateway is shutting down.', 'service_unavailable_error', 'shutting_down'), 1000);
+  if (err instanceof PoolClosedError) return toErrorReply(shuttingDown());
   if (err instanceof AcquireAbortedError) return clientClosed(err.message);
   // The create's own error (an address, the provider's words) goes to the log line, not to the client:
   // only the kind of an upstream's refusal (`401 auth`), which tells a refused key from an outage.

@@ -7,7 +7,7 @@ import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
 import type { ServerResponse } from 'node:http';
 import { keyAllowsModel } from './auth.js';
-import { ECHO_LIMIT, errorDetail, GatewayHttpError, modelNotFound, toErrorReply, wrongEndpoint } from './errors.js';
+import { ECHO_LIMIT, errorDetail, GatewayHttpError, modelNotFound, shuttingDown, toErrorReply, wrongEndpoint } from './errors.js';
 import { tokenCounts, UNKNOWN_MODEL_LABEL, type GatewayMetrics } from './metrics.js';
 import { HangupSignal } from './hangup-signal.js';
 import type { OpenRequests } from './open-requests.js';
@@ -325,7 +325,7 @@ export class RequestLifecycle {
 }
 
 const shutdownCut = (cause: unknown): GatewayHttpError => {
-  const e = new GatewayHttpError(503, 'The gateway shut down before the answer came (server.shutdownTimeout ran out).', 'service_unavailable_error', 'shutting_down', null, 1000);
+  const e = shuttingDown('The gateway shut down before the answer came (server.shutdownTimeout ran out).');
   (e as Error).cause = cause;
   return e;
 };

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { OpenAIErrorBody } from '../providers/errors.js';
 import type { ChatCompletionStream } from '../providers/types.js';
-import { GatewayHttpError, toErrorReply } from './errors.js';
+import { shuttingDown, toErrorReply } from './errors.js';
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -43,7 +43,7 @@ export function cutStreams(server: object): number {
   const set = open.get(server);
   if (set === undefined) return 0;
   // The same code as every other answer of a gateway that is shutting down (README's error table).
-  const err = new GatewayHttpError(503, 'The gateway is shutting down and ended this stream; retry the request.', 'service_unavailable_error', 'shutting_down');
+  const err = shuttingDown('The gateway is shutting down and ended this stream; retry the request.');
   const cuts = [...set];
   set.clear();
   for (const cut of cuts) cut(err);
