@@ -11,6 +11,7 @@ import { ECHO_LIMIT, errorDetail, GatewayHttpError, modelNotFound, shuttingDown,
 import { tokenCounts, UNKNOWN_MODEL_LABEL, type GatewayMetrics } from './metrics.js';
 import { HangupSignal } from './hangup-signal.js';
 import type { OpenRequests } from './open-requests.js';
+import type { PipeResult } from './sse.js';
 import type { KeyAdmission, KeyLimits } from './rate-limits.js';
 import { isPlain, writeRequestLine, type RequestLineFields } from './request-line.js';
 
@@ -243,6 +244,25 @@ export class RequestLifecycle {
     }
   }
 
+  /**
+   * A stream that was served has ended (`outcome`: how its relay ended): 200, 499 when the client left
+   * or stalled, or the status its error maps to for this endpoint. `end` gets the error and `served`.
+   */
+  streamEnded(deployment: Deployment, outcome: Pick<PipeResult, 'clientClosed' | 'stalled' | 'error'>, end: RequestEnd): void {
+    end.served = true;
+    let status = 200;
+    if (outcome.clientClosed) {
+      status = 499;
+      end.error = outcome.stalled === true ? 'write_timeout' : 'client_closed';
+    } else if (outcome.error !== undefined) {
+      const r = toErrorReply(outcome.error);
+      status = this.info.statusOf?.(outcome.error) ?? r.status;
+      end.error = r.body.error.code ?? r.body.error.type;
+      end.cause = outcome.error;
+    }
+    this.finish(deployment, status, end);
+  }
+
   /** End the request with `err` (its status and code from the error table) and throw it (the error handler answers). */
   fail(err: unknown, deployment?: Deployment): never {
     throw this.failed(err, deployment);
@@ -347,3 +367,6 @@ export function saneUsage(usage: Usage | null | undefined): Usage | undefined {
 function count(v: unknown): boolean {
   return v === undefined || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_REPORTED_TOKENS);
 }
+
+/** A stream whose client left before its relay started. */
+export const CLIENT_GONE: Pick<PipeResult, 'clientClosed'> = Object.freeze({ clientClosed: true });

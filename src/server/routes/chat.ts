@@ -4,12 +4,11 @@ import type { ChatCompletionRequest } from '../../providers/types.js';
 import { routeTrace, type Router } from '../../routing/index.js';
 import type { RouteResult, StreamResult } from '../../routing/types.js';
 import { REQUEST_ID_HEADER } from '../edge.js';
-import { toErrorReply } from '../errors.js';
 import type { HangupSignal } from '../hangup-signal.js';
 import { enterHook } from '../live/hooks.js';
 import type { ConfigHolder } from '../live/snapshot.js';
 import type { KeyLimits } from '../rate-limits.js';
-import { RequestLifecycle, type RequestEnd, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
+import { CLIENT_GONE, RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { chatCompletionBodySchema } from '../schemas.js';
 import { chatErrorFrame, FirstEventWait, pipeSse, type PipeResult } from '../sse.js';
 
@@ -100,22 +99,11 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       const ttftMs = firstChunkAt - life.startedMs;
       if (hangup.aborted) {
         result.stream.cancel();
-        life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: result.stream.usage, ttftMs, upstreamTtftMs: result.latencyMs });
+        life.streamEnded(result.deployment, CLIENT_GONE, { attempts: result.attempts, usage: result.stream.usage, ttftMs, upstreamTtftMs: result.latencyMs });
         return reply.hijack();
       }
       const outcome = await streamReply(reply, result, { [REQUEST_ID_HEADER]: request.id, ...limitHeaders, ...headers }, hangup, live.config.server);
-      const end: RequestEnd = { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, upstreamTtftMs: result.latencyMs };
-      let status = 200;
-      if (outcome.clientClosed) {
-        status = 499;
-        end.error = outcome.stalled ? 'write_timeout' : 'client_closed';
-      } else if (outcome.error !== undefined) {
-        const r = toErrorReply(outcome.error);
-        status = r.status;
-        end.error = r.body.error.code ?? r.body.error.type;
-        end.cause = outcome.error;
-      }
-      life.finish(result.deployment, status, end);
+      life.streamEnded(result.deployment, outcome, { attempts: result.attempts, usage: result.stream.usage, streamTailMs: performance.now() - firstChunkAt, ttftMs, upstreamTtftMs: result.latencyMs });
     },
   );
 }

@@ -19,7 +19,7 @@ import type { ConfigHolder } from '../live/snapshot.js';
 import type { GatewayConfig, ModelRoute } from '../../config/index.js';
 import type { AdapterPool } from '../../pool/index.js';
 import type { KeyLimits } from '../rate-limits.js';
-import { lineWritten, RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
+import { CLIENT_GONE, lineWritten, RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { countTokensBodySchema, messagesBodySchema } from '../schemas.js';
 import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER, traceHeaders } from './chat.js';
 import { FirstEventWait, pipeFrames } from '../sse.js';
@@ -160,7 +160,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
       const ttftMs = firstChunkAt - life.startedMs;
       if (hangup.aborted) {
         upstream.cancel();
-        life.finish(result.deployment, 499, { attempts: result.attempts, error: 'client_closed', served: true, usage: upstream.usage, ttftMs, upstreamTtftMs: result.latencyMs });
+        life.streamEnded(result.deployment, CLIENT_GONE, { attempts: result.attempts, usage: upstream.usage, ttftMs, upstreamTtftMs: result.latencyMs });
         return reply.hijack();
       }
       reply.hijack();
@@ -172,17 +172,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
         cancel: () => upstream.cancel(),
         errorFrame: (err) => errorEvent(toAnthropicErrorReply(err).body),
       });
-      let status = 200;
-      let error: string | number | null | undefined;
-      if (outcome.clientClosed) {
-        status = 499;
-        error = outcome.stalled ? 'write_timeout' : 'client_closed';
-      } else if (outcome.error !== undefined) {
-        const r = toErrorReply(outcome.error);
-        status = anthropicStatusOf(outcome.error);
-        error = r.body.error.code ?? r.body.error.type;
-      }
-      life.finish(result.deployment, status, { attempts: result.attempts, usage: upstream.usage ?? writer.usageSeen, streamTailMs: performance.now() - firstChunkAt, served: true, ttftMs, upstreamTtftMs: result.latencyMs, ...(error === undefined ? {} : { error, cause: outcome.error }) });
+      life.streamEnded(result.deployment, outcome, { attempts: result.attempts, usage: upstream.usage ?? writer.usageSeen, streamTailMs: performance.now() - firstChunkAt, ttftMs, upstreamTtftMs: result.latencyMs });
     },
   );
 
