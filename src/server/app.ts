@@ -9,8 +9,7 @@ import { DeploymentLimiter, FlexibleLimiter, Router, type Limiter } from '../rou
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { isLoopbackHost } from './auth.js';
 import { clientErrorReply, closeSilentConnections, depthChecked, frameworkErrorReply, MAX_PARAM_LENGTH, protoKeysExplained, REQUEST_ID_HEADER, requestId } from './edge.js';
-import { errorBody, errorDetail, shuttingDown, toErrorReply } from './errors.js';
-import { lineWritten } from './request-lifecycle.js';
+import { errorBody, shuttingDown } from './errors.js';
 import { OpenRequests } from './open-requests.js';
 import { cutStreams } from './sse.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
@@ -19,7 +18,8 @@ import { LimitMetrics } from './limit-metrics.js';
 import { createLogger, unredactedChild } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { KeyLimits } from './rate-limits.js';
-import { registerChatRoutes, traceHeaders } from './routes/chat.js';
+import { registerChatRoutes } from './routes/chat.js';
+import { answerError } from './error-reply.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
@@ -209,18 +209,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
   app.setErrorHandler((err, request, reply) => {
     // An unknown URL of Anthropic's API whose body failed before its 404 (bad JSON, too large): its shape, like the 404.
     if (request.is404 && isAnthropicPath(request.url.split('?')[0]!)) return anthropicErrorHandler(err, request, reply);
-    request.lifecycle?.endedBy(err);
-    const r = toErrorReply(err);
-    // One line per request: routed requests wrote theirs already; a stack only for our own bugs.
-    if (r.status >= 500 && !lineWritten(request)) {
-      if (r.body.error.code === 'internal_error') request.log.error({ err }, 'request failed');
-      else request.log.warn({ event: 'request_failed', status: r.status, error: r.body.error.code, detail: errorDetail(err) }, 'request failed');
-    } else request.log.debug({ err, status: r.status }, 'request rejected');
-    if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
-    if (r.headers !== undefined) reply.headers(r.headers);
-    const trace = traceHeaders(err);
-    if (trace !== undefined) reply.headers(trace);
-    return reply.code(r.status).send(r.body);
+    return answerError(err, request, reply);
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;

@@ -5,5 +5,5 @@ export { toErrorReply, GatewayHttpError, errorBody, type ErrorReply } from './er
 export { keyMatcher, isLoopbackHost } from './auth.js';
 export { pipeSse } from './sse.js';
 export { POOL_MESSAGES } from './routes/pool.js';
-export { DEPLOYMENT_HEADER, ATTEMPTS_HEADER } from './routes/chat.js';
+export { DEPLOYMENT_HEADER, ATTEMPTS_HEADER } from './error-reply.js';
 export type { GatewayPool, PoolEnvelope, AdapterDetailRow } from './types.js';

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { completionText } from '../../providers/index.js';
 import type { ChatCompletionRequest } from '../../providers/types.js';
-import { routeTrace, type Router } from '../../routing/index.js';
+import type { Router } from '../../routing/index.js';
 import type { RouteResult, StreamResult } from '../../routing/types.js';
 import { REQUEST_ID_HEADER } from '../edge.js';
+import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from '../error-reply.js';
 import type { HangupSignal } from '../hangup-signal.js';
 import { enterHook } from '../live/hooks.js';
 import type { ConfigHolder } from '../live/snapshot.js';
@@ -12,20 +13,6 @@ import { CLIENT_GONE, RequestLifecycle, type RequestTelemetry, type RequestUsage
 import { chatCompletionBodySchema } from '../schemas.js';
 import { chatErrorFrame, FirstEventWait, pipeSse, type PipeResult } from '../sse.js';
 
-export const DEPLOYMENT_HEADER = 'x-adapterpool-deployment';
-export const ATTEMPTS_HEADER = 'x-adapterpool-attempts';
-
-/**
- * The same two headers on a routed request's error reply: the upstream calls it made and the
- * deployment it tried last (none when it reached no deployment). Undefined for other errors.
- */
-export function traceHeaders(err: unknown): Record<string, string> | undefined {
-  const trace = routeTrace(err);
-  if (trace === undefined) return undefined;
-  const h: Record<string, string> = { [ATTEMPTS_HEADER]: String(trace.attempts) };
-  if (trace.deployment !== undefined) h[DEPLOYMENT_HEADER] = trace.deployment.key;
-  return h;
-}
 /** What fastify sends for an object: a passed-through text goes out with the same header. */
 const JSON_TYPE = 'application/json; charset=utf-8';
 

@@ -10,7 +10,7 @@ import type { ConfigHolder } from '../live/snapshot.js';
 import type { KeyLimits } from '../rate-limits.js';
 import { RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { embeddingsBodySchema } from '../schemas.js';
-import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from './chat.js';
+import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from '../error-reply.js';
 
 /** Runs one call on an adapter of one of the route's deployments, with the route's strategy, retries and failover. */
 export type RouteCall = <T>(

@@ -13,15 +13,15 @@ import { errorEvent, MessagesStreamWriter } from '../anthropic/stream.js';
 import type { MessagesRequest } from '../anthropic/types.js';
 import { keyAllowsModel } from '../auth.js';
 import { REQUEST_ID_HEADER } from '../edge.js';
-import { errorDetail, modelNotFound, toErrorReply, wrongEndpoint } from '../errors.js';
+import { modelNotFound, wrongEndpoint } from '../errors.js';
 import { enterHook, liveHook } from '../live/hooks.js';
 import type { ConfigHolder } from '../live/snapshot.js';
 import type { GatewayConfig, ModelRoute } from '../../config/index.js';
 import type { AdapterPool } from '../../pool/index.js';
 import type { KeyLimits } from '../rate-limits.js';
-import { CLIENT_GONE, lineWritten, RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
+import { CLIENT_GONE, RequestLifecycle, type RequestTelemetry, type RequestUsage } from '../request-lifecycle.js';
 import { countTokensBodySchema, messagesBodySchema } from '../schemas.js';
-import { ATTEMPTS_HEADER, DEPLOYMENT_HEADER, traceHeaders } from './chat.js';
+import { answerError, ATTEMPTS_HEADER, DEPLOYMENT_HEADER } from '../error-reply.js';
 import { FirstEventWait, pipeFrames } from '../sse.js';
 
 export interface MessagesRouteOptions {
@@ -34,9 +34,6 @@ export interface MessagesRouteOptions {
   keyLimits?: KeyLimits;
   usage?: RequestUsage;
 }
-
-/** Where the Anthropic SDK reads a request's id (`message._request_id`, `error.requestID`): the same id as `x-request-id`. */
-
 
 /** Before the auth hook, so that refused requests carry it too. */
 function anthropicRequestId(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
@@ -54,21 +51,7 @@ type Answer = { native: AnthropicResponse } | { completion: ChatCompletion };
  */
 export function anthropicErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   reply.header(ANTHROPIC_REQUEST_ID_HEADER, request.id);
-  request.lifecycle?.endedBy(err);
-  const r = toAnthropicErrorReply(err);
-  // One line per request: a routed request wrote its own (with the detail); a stack only for our own bugs.
-  if (r.status >= 500 && !lineWritten(request)) {
-    const code = toErrorReply(err).body.error.code;
-    if (code === 'internal_error') request.log.error({ err }, 'request failed');
-    else request.log.warn({ event: 'request_failed', status: r.status, error: code, detail: errorDetail(err) }, 'request failed');
-  } else request.log.debug({ err, status: r.status }, 'request rejected');
-  if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
-  if (r.headers !== undefined) reply.headers(r.headers);
-  const trace = traceHeaders(err);
-  if (trace !== undefined) reply.headers(trace);
-  // Node knows no reason phrase for Anthropic's 529 and would send "529 unknown".
-  if (r.status === 529) reply.raw.statusMessage = 'Overloaded';
-  return reply.code(r.status).send(r.body);
+  return answerError(err, request, reply, toAnthropicErrorReply);
 }
 
 /**
