@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { ReplicaView } from '../../cluster/index.js';
 import type { PoolStats, PoolStatsEntry, PoolStatus } from '../../pool/types.js';
+import { answerError } from '../error-reply.js';
 import { toErrorReply } from '../errors.js';
 import { poolScopeQuerySchema, poolStatsQuerySchema } from '../schemas.js';
 import type { AdapterDetailRow, GatewayPool, PoolEnvelope } from '../types.js';
@@ -60,12 +61,11 @@ export function registerPoolRoutes(app: FastifyInstance, opts: PoolRouteOptions)
  * error object beside it (code, type, param), for clients that read that shape.
  */
 function envelopeErrorReply(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const r = toErrorReply(err);
-  if (r.status >= 500) request.log.error({ event: 'pool_endpoint_failed', err }, 'pool endpoint failed');
-  if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
-  if (r.headers !== undefined) reply.headers(r.headers);
   const failed = FAILED_BY_ROUTE[request.routeOptions.url ?? ''] ?? 'failed';
-  return reply.code(r.status).send({ success: false, data: null, message: `${failed}: ${r.body.error.message}`, error: r.body.error });
+  return answerError(err, request, reply, (e) => {
+    const r = toErrorReply(e);
+    return { ...r, body: { success: false, data: null, message: `${failed}: ${r.body.error.message}`, error: r.body.error } };
+  });
 }
 
 function registerPoolEndpoints(app: FastifyInstance, opts: PoolRouteOptions): void {
