@@ -262,6 +262,30 @@ models:
     await sleep(200);
     assert.ok((await remaining()) <= before - 4000, 'the reservation (prompt + defaultMaxTokens) is still charged');
   });
+
+  test('regression: a /v1/messages stream the client left was given its reservation back (the tpm could be dodged by abandoning streams)', async () => {
+    up.onChat = (req) => {
+      req.res.writeHead(200, { 'content-type': 'text/event-stream' });
+      req.res.write(chunkFrame('tok'));
+      const t = setInterval(() => req.res.write(chunkFrame('more')), 20);
+      req.res.on('close', () => clearInterval(t));
+    };
+    const before = await remaining();
+    const ac = new AbortController();
+    const res = await fetch(`${g.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'chat', max_tokens: 3000, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      signal: ac.signal,
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    let seen = '';
+    while (!seen.includes('text_delta')) seen += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    await sleep(200);
+    assert.ok((await remaining()) <= before - 3000, 'the reservation (prompt + max_tokens) is still charged');
+  });
 });
 
 async function eventuallyEqual(read: () => Promise<number>, want: number): Promise<void> {
