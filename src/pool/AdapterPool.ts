@@ -8,13 +8,13 @@ import {
   TooManyWaitersError,
 } from './errors.js';
 import { poolKey } from './key.js';
-import { checkKeyNames, limitsFor, pickLimits, resolvePoolOptions, validateLimits, type ResolvedPoolOptions } from './options.js';
+import { badTimeout, checkKeyNames, limitsFor, pickLimits, resolvePoolOptions, validateLimits, type ResolvedPoolOptions } from './options.js';
 import { keyDetails, keyView, poolStats, poolStatus } from './reports.js';
 import { PoolEmitter, type PoolListener } from './events.js';
 import { cleanupPass, countCreated, healthCheckPass } from './housekeeping.js';
 import type { PoolHost } from './host.js';
 import { drainKey, renewKey, resizeKey } from './key-changes.js';
-import { leastRecentlyUsedIdle, liveCount, newEntry, newKeyPool, recordCreateFailure, type Entry, type KeyPool, type Waiter } from './state.js';
+import { evictionVictim, liveCount, newEntry, newKeyPool, recordCreateFailure, type Entry, type KeyPool, type Waiter } from './state.js';
 import { armCreateRetry, armLeakTimer, checkAdapter, closeAdapter, createWithTimeout } from './timers.js';
 import { armDeadline, disarmDeadline, rejectAll, removeWaiter, settleWaiter, takeExpired } from './waiters.js';
 import type {
@@ -121,6 +121,8 @@ export class AdapterPool<A extends PooledAdapter> {
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    const bad = options?.timeoutMs === undefined ? undefined : badTimeout(options.timeoutMs);
+    if (bad !== undefined) return Promise.reject(bad);
     // Fast path: someone else queued first means we queue too (FIFO, no barging).
     if (kp.waiters.length === 0 && options?.signal?.aborted !== true) {
       const entry = this._takeIdle(kp);
@@ -360,31 +362,30 @@ export class AdapterPool<A extends PooledAdapter> {
     const kp = e.kp;
     this._unlend(e);
     if (this._debug()) this._log.debug!({ event: 'adapter_released', key: kp.key, adapter: e.id }, `🔄 释放适配器回池: ${kp.key} (使用次数: ${e.useCount})`);
-    if (this._events.has('released')) this._events.emit('released', { key: kp.key, adapter: e.adapter, useCount: e.useCount });
     if (this._closed) {
       this._destroy(e, 'closed');
     } else if (kp.drain !== null) {
       this._destroy(e, 'removed');
     } else if (broken) {
       this._markUnhealthy(e, new Error('reported broken by its holder'));
-      this._dispatch(kp);
     } else {
       // Lifetime is judged by cleanup (it marks `retire`), so releasing reads the clock only to park the adapter.
       const reason = e.retire ?? (e.useCount >= kp.limits.maxUses ? 'expired_uses' : null);
-      if (reason !== null) {
-        this._destroy(e, reason);
-        this._dispatch(kp);
-      } else if (kp.entries.length - kp.closing > kp.limits.maxPoolSize) {
-        this._destroy(e, 'resized'); // its key was shrunk while it was lent
-      } else if (kp.waiters.length > 0) {
-        // Hand it straight to the oldest waiter (no barging by a newcomer).
-        this._lend(e);
-        this._serve(kp.waiters.shift()!, e);
-      } else {
+      if (reason !== null) this._destroy(e, reason);
+      else if (kp.entries.length - kp.closing > kp.limits.maxPoolSize) this._destroy(e, 'resized'); // its key was shrunk while it was lent
+      else {
         e.state = 'idle';
         e.lastUsedAt = Date.now();
         kp.idle.push(e);
       }
+    }
+    // Listeners see the adapter where it went (idle, unhealthy, closing), before a waiter takes it.
+    if (this._events.has('released')) this._events.emit('released', { key: kp.key, adapter: e.adapter, useCount: e.useCount });
+    if (!this._closed && kp.drain === null) {
+      // The oldest waiter gets it (no barging by a newcomer), or a replacement is made.
+      if (e.state !== 'idle' || kp.waiters.length > 0) this._dispatch(kp);
+      // At maxTotal, a waiter of another key may need this room: its dispatch evicts for it.
+      if (this._count >= this._opt.maxTotal) this._onCapacityFreed();
     }
     if (this._inUseTotal === 0 && this._onIdle !== null) this._onIdle();
   }
@@ -393,12 +394,7 @@ export class AdapterPool<A extends PooledAdapter> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AcquireAbortedError(kp.key, signal.reason));
     if (kp.drain !== null) return Promise.reject(new KeyRemovedError(kp.key));
-    const asked = options?.timeoutMs;
-    // NaN or a string would make a deadline that never comes: the caller waited for ever.
-    if (asked !== undefined && !(typeof asked === 'number' && asked >= 0)) {
-      return Promise.reject(new RangeError(`AdapterPool: timeoutMs must be a number of milliseconds >= 0 (Infinity: no deadline), got ${String(asked)}`));
-    }
-    let timeoutMs = asked ?? kp.limits.acquireTimeoutMs;
+    let timeoutMs = options?.timeoutMs ?? kp.limits.acquireTimeoutMs;
     // Creation is failing and its retry is pending: a caller that asked not to wait learns why at
     // once; one that may wait queues for that retry and is served by it within its deadline.
     if (timeoutMs === 0 && this._opt.propagateCreateError && kp.retryTimer !== null && kp.idle.length === 0) {
@@ -516,8 +512,8 @@ export class AdapterPool<A extends PooledAdapter> {
 
   /** Closes the least recently used idle adapter of another key (commons-pool2 POOL-310). */
   private _evictFor(kp: KeyPool<A>): void {
-    const victim = leastRecentlyUsedIdle(this._pools, kp);
-    if (victim !== null) this._destroy(victim.idle.shift()!, 'evicted');
+    const victim = evictionVictim(this._pools, kp);
+    if (victim !== null) this._destroy(victim, 'evicted');
   }
 
   private _create(kp: KeyPool<A>): void {
@@ -628,7 +624,7 @@ export class AdapterPool<A extends PooledAdapter> {
       // taken for another key's waiter.
       if (reason !== 'evicted') this._dispatch(kp);
     };
-    const done = closeAdapter(e.adapter).then(finish, (err: unknown) => {
+    const done = closeAdapter(e.adapter, this._opt.closeTimeoutMs).then(finish, (err: unknown) => {
       this._emitError(kp.key, err);
       finish();
     });
@@ -655,10 +651,11 @@ export class AdapterPool<A extends PooledAdapter> {
     if (this._closed) return;
     let waiting: KeyPool<A>[] | null = null;
     for (const kp of this._pools) {
-      if (kp.waiters.length > kp.creating || (kp.idle.length > 0 && kp.waiters.length > 0)) (waiting ??= []).push(kp);
+      // And a key below its minimum: cleanup asked for it before this room was free.
+      if (kp.waiters.length > kp.creating || (kp.idle.length > 0 && kp.waiters.length > 0) || liveCount(kp) + kp.creating < kp.limits.minPoolSize) (waiting ??= []).push(kp);
     }
     if (waiting === null) return;
-    waiting.sort((a, b) => a.waiters[0]!.enqueuedAt - b.waiters[0]!.enqueuedAt);
+    waiting.sort((a, b) => (a.waiters[0]?.enqueuedAt ?? Infinity) - (b.waiters[0]?.enqueuedAt ?? Infinity) || 0);
     for (const kp of waiting) this._dispatch(kp);
   }
 

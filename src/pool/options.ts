@@ -118,6 +118,12 @@ export function resolvePoolOptions<A extends PooledAdapter>(options: AdapterPool
 }
 
 /** The limits of one key: the defaults with that key's overrides on top. */
+/** A caller's `timeoutMs`: NaN or a string would make a deadline that never comes (it waited for ever). */
+export function badTimeout(asked: unknown): RangeError | undefined {
+  if (typeof asked === 'number' && asked >= 0) return undefined;
+  return new RangeError(`AdapterPool: timeoutMs must be a number of milliseconds >= 0 (Infinity: no deadline), got ${String(asked)}`);
+}
+
 /** A key's names: a missing argument once made a pool named "undefined:undefined". */
 export function checkKeyNames(model: unknown, provider: unknown): void {
   if (typeof model !== 'string' || model === '' || typeof provider !== 'string' || provider === '') {

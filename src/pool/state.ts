@@ -136,14 +136,23 @@ export function expiry<A>(e: Entry<A>, now: number): DestroyReason | null {
   return null;
 }
 
-/** The key (other than `except`) whose oldest idle adapter was used least recently: who gives up an adapter at maxTotal. */
-export function leastRecentlyUsedIdle<A>(pools: readonly KeyPool<A>[], except: KeyPool<A>): KeyPool<A> | null {
+/**
+ * Who gives up an adapter at maxTotal for a waiter of `except`: the least recently used idle adapter of
+ * another key (commons-pool2 POOL-310), else an unhealthy one.
+ */
+export function evictionVictim<A>(pools: readonly KeyPool<A>[], except: KeyPool<A>): Entry<A> | null {
   let victim: KeyPool<A> | null = null;
   for (const other of pools) {
     if (other === except || other.idle.length === 0) continue;
     if (victim === null || other.idle[0]!.lastUsedAt < victim.idle[0]!.lastUsedAt) victim = other;
   }
-  return victim;
+  if (victim !== null) return victim.idle[0]!;
+  // No idle adapter anywhere: an unhealthy one holds room that nothing can be lent from.
+  for (const other of pools) {
+    if (other === except || other.unhealthy === 0) continue;
+    for (const e of other.entries) if (e.state === 'unhealthy') return e;
+  }
+  return null;
 }
 
 /**

@@ -86,13 +86,23 @@ export function armCreateRetry<A>(kp: KeyPool<A>, initialMs: number, maxMs: numb
 }
 
 /**
- * `adapter.close()` as a promise that cannot throw synchronously: an adapter whose close throws
- * before returning a promise must not break the pool's bookkeeping around it.
+ * `adapter.close()` as a promise that cannot throw synchronously (an adapter whose close throws
+ * before returning a promise must not break the pool's bookkeeping around it), failed after
+ * `timeoutMs`.
  */
-export function closeAdapter(adapter: PooledAdapter): Promise<void> {
+export function closeAdapter(adapter: PooledAdapter, timeoutMs = Infinity): Promise<void> {
+  let closing: Promise<void>;
   try {
-    return Promise.resolve(adapter.close());
+    closing = Promise.resolve(adapter.close());
   } catch (err) {
     return Promise.reject(err);
   }
+  if (!Number.isFinite(timeoutMs)) return closing;
+  // A close() that never settles must not hold its slot (and pool.close()) for ever.
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`adapter close() did not finish within ${timeoutMs} ms (closeTimeoutMs)`)), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([closing, late]).finally(() => clearTimeout(timer));
 }

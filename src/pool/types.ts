@@ -52,7 +52,7 @@ export interface AdapterPoolOptions<A extends PooledAdapter> extends Partial<Poo
   /** First backoff after a failed create; doubles up to `createRetryMaxMs`. */
   createRetryInitialMs?: number;
   createRetryMaxMs?: number;
-  /** How long `close()` waits for lent adapters before closing them anyway. */
+  /** How long `close()` waits for lent adapters before closing them anyway; also the longest one adapter's own `close()` is waited for before its room is freed. */
   closeTimeoutMs?: number;
   /** Keys whose minimum is created by `start()` instead of on first use. */
   keys?: readonly PoolKey[];
