@@ -121,6 +121,8 @@ describe('pool endpoints: the seed envelopes', () => {
       ['GET', '/v1/pool/status?scope=galaxy', {}, /^获取适配器池状态失败: .*scope/],
       ['POST', '/v1/pool/cleanup', { rawBody: '{nope' }, /^适配器池清理失败: /],
       ['POST', '/v1/pool/health-check', { rawBody: '[1,' }, /^适配器池健康检查失败: /],
+      // Valid JSON with a key the parser refuses: told as what it is, not as "not valid JSON".
+      ['POST', '/v1/pool/cleanup', { rawBody: '{"__proto__":{"x":1}}' }, /^适配器池清理失败: .*"__proto__" key/],
     ];
     for (const [method, path, options, message] of cases) {
       const r = await call(g.url, method, path, options);

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { ReplicaView } from '../../cluster/index.js';
 import type { PoolStats, PoolStatsEntry, PoolStatus } from '../../pool/types.js';
+import { protoKeysExplained } from '../edge.js';
 import { answerError } from '../error-reply.js';
 import { toErrorReply } from '../errors.js';
 import { poolScopeQuerySchema, poolStatsQuerySchema } from '../schemas.js';
@@ -123,7 +124,7 @@ function registerPoolEndpoints(app: FastifyInstance, opts: PoolRouteOptions): vo
   // The POST endpoints take no body, yet many clients send `content-type: application/json` on
   // every call, with nothing after it: an empty body is accepted here (a body, if any, must still parse).
   app.register(async (scope) => {
-    const parseJson = scope.getDefaultJsonParser('error', 'ignore');
+    const parseJson = protoKeysExplained(scope.getDefaultJsonParser('error', 'ignore'));
     // Replaces the gateway's own JSON parser (inherited) in this scope only.
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
