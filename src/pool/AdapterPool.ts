@@ -13,8 +13,8 @@ import { keyDetails, keyView, poolStats, poolStatus } from './reports.js';
 import { PoolEmitter, type PoolListener } from './events.js';
 import { cleanupPass, countCreated, healthCheckPass } from './housekeeping.js';
 import type { PoolHost } from './host.js';
-import { drainKey, renewKey, resizeKey } from './key-changes.js';
-import { evictionVictim, liveCount, newEntry, newKeyPool, recordCreateFailure, type Entry, type KeyPool, type Waiter } from './state.js';
+import { drainKey, renewAdapters, resizeKey } from './key-changes.js';
+import { evictionVictim, liveCount, messageOf, newEntry, newKeyPool, recordCreateFailure, type Entry, type KeyPool, type Waiter } from './state.js';
 import { armCreateRetry, armLeakTimer, checkAdapter, closeAdapter, createWithTimeout } from './timers.js';
 import { armDeadline, disarmDeadline, rejectAll, removeWaiter, settleWaiter, takeExpired } from './waiters.js';
 import type {
@@ -40,8 +40,6 @@ import type {
 const RESOLVED: Promise<void> = Promise.resolve();
 /** A streak of failed creates with one message is logged at its start, then at most this often. */
 const CREATE_ERROR_LOG_EVERY_MS = 60_000;
-
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
  * A keyed pool of adapters: one sub-pool per `model:provider`, bounded per key and in total.
@@ -293,7 +291,7 @@ export class AdapterPool<A extends PooledAdapter> {
   renewKey(model: string, provider: string): void {
     const kp = this._byModel.get(model)?.get(provider);
     if (kp === undefined || kp.drain !== null || this._closed) return;
-    renewKey(this._host, kp);
+    renewAdapters(this._host, kp);
   }
 
   get closed(): boolean {

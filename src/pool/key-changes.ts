@@ -48,7 +48,7 @@ export function resizeKey<A extends PooledAdapter>(host: PoolHost<A>, kp: KeyPoo
  * Replaces every adapter of a key: idle and unhealthy ones close now, lent ones (and ones being
  * checked) when they come back, a create under way is closed on arrival (its generation is stale).
  */
-export function renewKey<A extends PooledAdapter>(host: PoolHost<A>, kp: KeyPool<A>): void {
+export function renewAdapters<A extends PooledAdapter>(host: PoolHost<A>, kp: KeyPool<A>): void {
   kp.generation++;
   for (const e of [...kp.entries]) {
     if (e.state === 'idle' || e.state === 'unhealthy') host.destroy(e, 'renewed');

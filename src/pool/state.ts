@@ -170,4 +170,4 @@ export function recordCreateFailure<A>(kp: KeyPool<A>, error: unknown, message: 
   return true;
 }
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));

@@ -72,9 +72,9 @@ export function depthChecked(parse: JsonParser, max: () => number): JsonParser {
 }
 
 /**
- * fastify's parser with its `__proto__` check on refuses such a body as
- * "not valid JSON", which it is. Told as what it is: a key this route does not take. Only failures
- * pay for the second parse that tells the two apart.
+ * fastify's parser with its `__proto__` check on refuses a body with that key as "not valid JSON",
+ * though it is valid JSON. Told as what it is: a key this route does not take. Only failures pay for
+ * the second parse that tells the two apart.
  */
 export function protoKeysExplained(parse: JsonParser): JsonParser {
   return (request, body, done) =>

@@ -103,25 +103,30 @@ function streamWithUsage(up: Upstream, usage: { prompt: number; completion: numb
   };
 }
 
-describe('per-key tpm and maxConcurrent', () => {
-  let up: Upstream;
-  let g: Gw;
-  before(async () => {
-    up = await Upstream.start();
-    g = await startKeyedGateway(
-      `auth:
+/** A keyed gateway (one-minute windows) in front of `up`, with these `auth.keys` lines. */
+function upstreamKeyedGateway(up: Upstream, keyLines: string, defaultMaxTokens: number): Promise<Gw> {
+  return startKeyedGateway(
+    `auth:
   keys:
-    - { name: tok, key: "${KEY}", tpm: 300 }
-    - { name: conc, key: "${FREE}", maxConcurrent: 2 }
-limits: { defaultMaxTokens: 1000 }
+${keyLines}
+limits: { defaultMaxTokens: ${defaultMaxTokens} }
 routing: { maxAttempts: 1 }
 providers:
   up: { type: openai-compatible, baseUrl: "${up.url}", apiKey: "provider-key" }
 models:
   chat: { providers: [{ provider: up, model: up-model }] }
 `,
-      { limiter: new FlexibleLimiter({ windowMs: 60_000 }) },
-    );
+    { limiter: new FlexibleLimiter({ windowMs: 60_000 }) },
+  );
+}
+
+describe('per-key tpm and maxConcurrent', () => {
+  let up: Upstream;
+  let g: Gw;
+  before(async () => {
+    up = await Upstream.start();
+    g = await upstreamKeyedGateway(up, `    - { name: tok, key: "${KEY}", tpm: 300 }
+    - { name: conc, key: "${FREE}", maxConcurrent: 2 }`, 1000);
   });
   after(async () => {
     await g.close();
@@ -206,19 +211,7 @@ describe('tpm reservations of streams that end badly', () => {
   let g: Gw;
   before(async () => {
     up = await Upstream.start();
-    g = await startKeyedGateway(
-      `auth:
-  keys:
-    - { name: tok, key: "${KEY}", tpm: 100000 }
-limits: { defaultMaxTokens: 4000 }
-routing: { maxAttempts: 1 }
-providers:
-  up: { type: openai-compatible, baseUrl: "${up.url}", apiKey: "provider-key" }
-models:
-  chat: { providers: [{ provider: up, model: up-model }] }
-`,
-      { limiter: new FlexibleLimiter({ windowMs: 60_000 }) },
-    );
+    g = await upstreamKeyedGateway(up, `    - { name: tok, key: "${KEY}", tpm: 100000 }`, 4000);
   });
   after(async () => {
     await g.close();
