@@ -235,12 +235,7 @@ describe('tpm reservations of streams that end badly', () => {
   });
 
   test('a stream the client leaves before its usage report stays charged', async () => {
-    up.onChat = (req) => {
-      req.res.writeHead(200, { 'content-type': 'text/event-stream' });
-      req.res.write(chunkFrame('tok'));
-      const t = setInterval(() => req.res.write(chunkFrame('more')), 20);
-      req.res.on('close', () => clearInterval(t));
-    };
+    up.onChat = endlessStream;
     const before = await remaining();
     const ac = new AbortController();
     const res = await fetch(`${g.url}/v1/chat/completions`, {
@@ -257,12 +252,7 @@ describe('tpm reservations of streams that end badly', () => {
   });
 
   test('regression: a /v1/messages stream the client left was given its reservation back (the tpm could be dodged by abandoning streams)', async () => {
-    up.onChat = (req) => {
-      req.res.writeHead(200, { 'content-type': 'text/event-stream' });
-      req.res.write(chunkFrame('tok'));
-      const t = setInterval(() => req.res.write(chunkFrame('more')), 20);
-      req.res.on('close', () => clearInterval(t));
-    };
+    up.onChat = endlessStream;
     const before = await remaining();
     const ac = new AbortController();
     const res = await fetch(`${g.url}/v1/messages`, {
@@ -280,6 +270,14 @@ describe('tpm reservations of streams that end badly', () => {
     assert.ok((await remaining()) <= before - 3000, 'the reservation (prompt + max_tokens) is still charged');
   });
 });
+
+/** An upstream stream that never ends: a chunk every 20 ms until the gateway hangs up. */
+function endlessStream(req: Parameters<NonNullable<Upstream['onChat']>>[0]): void {
+  req.res.writeHead(200, { 'content-type': 'text/event-stream' });
+  req.res.write(chunkFrame('tok'));
+  const t = setInterval(() => req.res.write(chunkFrame('more')), 20);
+  req.res.on('close', () => clearInterval(t));
+}
 
 async function eventuallyEqual(read: () => Promise<number>, want: number): Promise<void> {
   let got = await read();
