@@ -232,6 +232,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
   app.decorateRequest('clientKey', undefined);
   app.decorateRequest('isAdmin', false);
   app.decorateRequest('liveConfig', null);
+  app.decorateRequest('hangup', null);
   app.decorateRequest('lineWritten', false);
   app.decorateRequest('lifecycle', null);
   app.decorate('shutdownCut', false);

@@ -138,13 +138,11 @@ export class RequestLifecycle {
 
   /**
    * The request's one abort signal for its upstream call: it fires when the client hangs up, or at
-   * the shutdown deadline while no answer is under way yet (call `answering()` once one is).
+   * the shutdown deadline while no answer is under way yet (call `answering()` once one is). The
+   * model routes' enter hook made it (`request.hangup`); without that hook it listens to `res` here.
    */
   hangup(res: ServerResponse): HangupSignal {
-    const hangup = (this.hangupSignal = new HangupSignal());
-    res.on('close', () => {
-      if (!res.writableEnded) hangup.abort();
-    });
+    const hangup = (this.hangupSignal = this.request.hangup ?? listenForHangup(res));
     this.deps.open?.waitForAnswer(hangup);
     return hangup;
   }
@@ -370,3 +368,12 @@ function count(v: unknown): boolean {
 
 /** A stream whose client left before its relay started. */
 export const CLIENT_GONE: Pick<PipeResult, 'clientClosed'> = Object.freeze({ clientClosed: true });
+
+/** A hang-up signal of its own for a response no enter hook listens to. */
+function listenForHangup(res: ServerResponse): HangupSignal {
+  const hangup = new HangupSignal();
+  res.on('close', () => {
+    if (!res.writableEnded) hangup.abort();
+  });
+  return hangup;
+}
