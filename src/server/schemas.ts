@@ -63,6 +63,20 @@ const anthropicBlocks = { type: 'array', items: { type: 'object', required: ['ty
 const blockFields = (type: string, required: readonly string[], properties: Record<string, unknown>) =>
   ({ if: { properties: { type: { const: type } }, required: ['type'] }, then: { required, properties } }) as const;
 
+/**
+ * An image's source: what each of Anthropic's source types needs (other types, e.g. `file`, go to an
+ * `anthropic` deployment as they are; a translation refuses them by name).
+ */
+const imageSource = {
+  type: 'object',
+  required: ['type'],
+  properties: { type: { type: 'string', minLength: 1 } },
+  allOf: [
+    { if: { properties: { type: { const: 'base64' } }, required: ['type'] }, then: { required: ['media_type', 'data'], properties: { media_type: { type: 'string', minLength: 1 }, data: { type: 'string', minLength: 1 } } } },
+    { if: { properties: { type: { const: 'url' } }, required: ['type'] }, then: { required: ['url'], properties: { url: { type: 'string', minLength: 1 } } } },
+  ],
+} as const;
+
 const anthropicContent = {
   description: 'must be a string or an array of content blocks (objects with a type)',
   anyOf: [
@@ -78,7 +92,7 @@ const anthropicContent = {
           blockFields('text', ['text'], { text: { type: 'string' } }),
           blockFields('tool_use', ['id', 'name', 'input'], { id: { type: 'string' }, name: { type: 'string', minLength: 1 }, input: { type: 'object' } }),
           blockFields('tool_result', ['tool_use_id'], { tool_use_id: { type: 'string' } }),
-          blockFields('image', ['source'], { source: { type: 'object' } }),
+          blockFields('image', ['source'], { source: imageSource }),
         ],
       },
     },

@@ -477,6 +477,15 @@ models:
       [[{ type: 'image' }], /messages\[0\]\.content\[0\]\.source/],
       [[{ type: 'tool_result', content: 'ok' }], /messages\[0\]\.content\[0\]\.tool_use_id/],
     ];
+    // An image's source must carry what its type needs: it went upstream as `data:undefined;base64,undefined`.
+    const imageCases: Array<[unknown, RegExp]> = [
+      [[{ type: 'image', source: { type: 'base64', media_type: 'image/png' } }], /messages\[0\]\.content\[0\]\.source\.data/],
+      [[{ type: 'image', source: { type: 'base64', data: 'iVBORw0KGgo=' } }], /messages\[0\]\.content\[0\]\.source\.media_type/],
+      [[{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 7 } }], /messages\[0\]\.content\[0\]\.source\.data/],
+      [[{ type: 'image', source: { type: 'url' } }], /messages\[0\]\.content\[0\]\.source\.url/],
+      [[{ type: 'image', source: { url: 'https://example.com/a.png' } }], /messages\[0\]\.content\[0\]\.source\.type/],
+    ];
+    cases.push(...imageCases);
     for (const [content, param] of cases) {
       const r = await call(g.url, 'POST', '/v1/messages', {
         headers: { 'x-api-key': 'gw-key-1' },
@@ -487,6 +496,7 @@ models:
       assert.equal(r.json.error.type, 'invalid_request_error');
       assert.match(r.json.error.message, param, r.json.error.message);
     }
+    assert.equal(up.requests.length, 0, 'none of them went upstream');
     const toolUse = await call(g.url, 'POST', '/v1/messages', {
       headers: { 'x-api-key': 'gw-key-1' },
       body: {
