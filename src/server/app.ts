@@ -1,35 +1,32 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Cluster } from '../cluster/index.js';
-import { applyOverrides, capText, deploymentLimits as configDeploymentLimits, poolOptions, type ConfigOverrides, type GatewayConfig, type ModelRoute } from '../config/index.js';
+import { applyOverrides, deploymentLimits as configDeploymentLimits, poolOptions, type ConfigOverrides, type GatewayConfig, type ModelRoute } from '../config/index.js';
 import { AdapterPool } from '../pool/index.js';
 import { createProviderAdapter } from '../providers/registry.js';
 import type { ChatAdapter } from '../providers/types.js';
 import { DeploymentLimiter, FlexibleLimiter, Router, type Limiter } from '../routing/index.js';
 import { createUsageStore, UsageLedger, type UsageStore } from '../usage/index.js';
 import { isLoopbackHost } from './auth.js';
-import { clientErrorReply, closeSilentConnections, depthChecked, frameworkErrorReply, MAX_PARAM_LENGTH, protoKeysExplained, REQUEST_ID_HEADER, requestId } from './edge.js';
-import { errorBody, shuttingDown } from './errors.js';
+import { depthChecked } from './edge.js';
 import { OpenRequests } from './open-requests.js';
-import { cutStreams } from './sse.js';
+import { shutdown } from './shutdown.js';
 import { checkProviders, type AdapterFactory } from './check-providers.js';
-import { LazyChildLogger } from './lazy-logger.js';
 import { LimitMetrics } from './limit-metrics.js';
 import { createLogger, unredactedChild } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { KeyLimits } from './rate-limits.js';
 import { registerChatRoutes } from './routes/chat.js';
-import { answerError } from './error-reply.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
-import { ANTHROPIC_REQUEST_ID_HEADER, isAnthropicPath } from './anthropic/errors.js';
-import { anthropicErrorHandler, registerMessagesRoutes } from './routes/messages.js';
+import { registerMessagesRoutes } from './routes/messages.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerPoolRoutes } from './routes/pool.js';
 import { registerUsageRoutes } from './routes/usage.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { createHttpApp } from './http-app.js';
 import { ConfigReloader, type ReloadResult, type ReloadTrigger } from './live/reloader.js';
 import { buildSnapshot, ConfigHolder, type GatewaySnapshot } from './live/snapshot.js';
 import { liveHook } from './live/hooks.js';
@@ -143,99 +140,7 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
           logger: logger.child({ component: 'cluster' }),
         });
 
-  const server = config.server;
-  const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    // Per-request lines cost on the hot path; `logging.level: debug` adds one line per response instead.
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: server.bodyLimit,
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    keepAliveTimeout: server.keepAliveTimeout,
-    // Headers and body must arrive within bodyTimeout (Node answers through clientErrorHandler: 408).
-    requestTimeout: server.bodyTimeout,
-    http: {
-      requestTimeout: server.bodyTimeout,
-      headersTimeout: Math.min(60_000, server.bodyTimeout),
-      // How often Node looks for requests over the timeout: the timeout's precision.
-      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(server.bodyTimeout / 4))),
-    },
-    // Our own 503 (below) answers in the API's error shape.
-    return503OnClosing: false,
-    forceCloseConnections: 'idle',
-    requestIdHeader: false,
-    genReqId: requestId,
-    // Without fastify's `level`: it is the level the logger had when the routes were registered (the
-    // gateway sets no per-route levels), and a child pinned to it ignores a reloaded `logging.level`.
-    childLoggerFactory: (parent, bindings) => new LazyChildLogger(parent as Logger, bindings, undefined),
-    frameworkErrors: frameworkErrorReply,
-    clientErrorHandler: (err, socket) =>
-      clientErrorReply(err, socket, () => logger.info({ event: 'body_timeout', timeoutMs: server.bodyTimeout }, 'request cut: not received within server.bodyTimeout')),
-    // Validate without rewriting the body: no coercion, no removed or defaulted fields. `verbose` puts the
-    // failing schema on each error, so a field with several forms (anyOf) is told by its description.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, verbose: true } },
-  });
-  const capConnections = (max: number) => {
-    // 0 = no cap; Node reads the property at each new connection, so a reload applies at once.
-    app.server.maxConnections = max > 0 ? max : Infinity;
-  };
-  capConnections(server.maxConnections);
-  closeSilentConnections(app.server, server.bodyTimeout);
-  let lastDropLog = 0;
-  app.server.on('drop', () => {
-    // At most one line a minute: a flood of refused connections must not flood the log.
-    if (Date.now() - lastDropLog < 60_000) return;
-    lastDropLog = Date.now();
-    logger.warn({ event: 'connection_refused', maxConnections: live.current.config.server.maxConnections }, 'connection refused: server.maxConnections reached');
-  });
-
-  // Only JSON bodies, depth-checked before they are parsed; anything else is 415.
-  const maxJsonDepth = () => live.current.config.server.maxJsonDepth;
-  app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, depthChecked(protoKeysExplained(app.getDefaultJsonParser('error', 'ignore')), maxJsonDepth));
-
-  // Callback-style: a synchronous check needs no promise per request.
-  app.addHook('onRequest', (request, reply, done) => {
-    // On the reply, not the raw response: with nothing set on the raw response before writeHead, Node
-    // takes its fast path (no per-header setHeader validation and copy, ~1 µs a request). Hijacked
-    // (SSE) replies write their own head and put it there (routes/chat.ts, routes/messages.ts).
-    reply.header(REQUEST_ID_HEADER, request.id);
-    if (lifecycle.state === 'closing') {
-      reply.header('connection', 'close');
-      done(shuttingDown());
-      return;
-    }
-    done();
-  });
-  app.setErrorHandler((err, request, reply) => {
-    // An unknown URL of Anthropic's API whose body failed before its 404 (bad JSON, too large): its shape, like the 404.
-    if (request.is404 && isAnthropicPath(request.url.split('?')[0]!)) return anthropicErrorHandler(err, request, reply);
-    return answerError(err, request, reply);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0]!;
-    const message = `Unknown request URL: ${request.method} ${capText(path, 200)}.`;
-    // The rest of Anthropic's Messages API (batches, ...) is not served: tell its SDK in its own shape,
-    // with the id where it reads it (`error.requestID`), as on the served Anthropic routes.
-    if (isAnthropicPath(path)) {
-      reply.header(ANTHROPIC_REQUEST_ID_HEADER, request.id);
-      return reply.code(404).send({ type: 'error', error: { type: 'not_found_error', message } });
-    }
-    return reply.code(404).send(errorBody(message, 'invalid_request_error', 'unknown_url'));
-  });
-  if (logger.isLevelEnabled('debug')) {
-    app.addHook('onResponse', async (request, reply) => {
-      // The path only: a query string may carry a client's key (`?api_key=`).
-      request.log.debug({ method: request.method, url: request.url.split('?', 1)[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request done');
-    });
-  }
-
-  app.decorateRequest('clientKey', undefined);
-  app.decorateRequest('isAdmin', false);
-  app.decorateRequest('liveConfig', null);
-  app.decorateRequest('hangup', null);
-  app.decorateRequest('lineWritten', false);
-  app.decorateRequest('lifecycle', null);
-  app.decorate('shutdownCut', false);
+  const { app, capConnections, maxJsonDepth } = createHttpApp(config, logger, live, lifecycle);
   // Auth follows the running config: each hook reads the current snapshot's rule.
   const readAuth = liveHook(live, 'readAuth');
   const adminAuth = liveHook(live, 'adminAuth');
@@ -363,43 +268,24 @@ export async function buildGateway(fileConfig: GatewayConfig, options: GatewayOp
 
   let closing: Promise<void> | undefined;
   const close = (timeoutMs = live.current.config.server.shutdownTimeout): Promise<void> =>
-    (closing ??= (async () => {
-      lifecycle.state = 'closing';
-      reloader.close();
-      const deadline = setTimeout(() => {
-        app.shutdownCut = true;
-        // Requests still waiting for their answer give the wait up and are answered 503 shutting_down
-        // (a queued one no longer starts a stream on an adapter a cut stream frees); streams get an error event.
-        const requests = open.cutWaiting();
-        const streams = cutStreams(app.server);
-        logger.warn(
-          { event: 'shutdown_deadline', timeoutMs, requests, streams },
-          'shutdown deadline reached: answering waiting requests with 503, ending open streams with an error event, closing the remaining connections',
-        );
-        // Let those answers and last events reach their clients before the sockets go.
-        if (requests + streams > 0) setTimeout(() => app.server.closeAllConnections(), 100).unref();
-        else app.server.closeAllConnections();
-      }, timeoutMs);
-      // server.close() closes the connections idle at that moment only; a kept-alive connection whose
-      // request finishes later would hold the shutdown until the deadline.
-      const sweep = setInterval(() => app.server.closeIdleConnections(), 250);
-      try {
-        await app.close();
-      } finally {
-        clearTimeout(deadline);
-        clearInterval(sweep);
-        // Requests whose connection is gone may still be ending (their upstream call being aborted):
-        // their log line, metrics and ledger row come before the ledger's last write.
-        await open.settled(live.current.config.pool.closeTimeout);
-        metrics.close();
-        await cluster?.close();
-        router.close();
-        await pool.close();
-        await ledger?.close();
-        if (options.limiter === undefined) limiter.close(); // an injected (shared) limiter is its owner's
-        logger.flush();
-      }
-    })());
+    (closing ??= shutdown(
+      {
+        app,
+        lifecycle,
+        logger,
+        open,
+        reloader,
+        settleMs: live.current.config.pool.closeTimeout,
+        metrics,
+        cluster,
+        router,
+        pool,
+        ledger,
+        // An injected (shared) limiter is its owner's to close.
+        ownLimiter: options.limiter === undefined ? limiter : undefined,
+      },
+      timeoutMs,
+    ));
 
   return {
     app,
