@@ -110,6 +110,9 @@ export class OpenAISseStream extends UpstreamSseStream {
             return DONE;
           }
           failure = this.frames(r.value, ready);
+          // The read's first frame as a value, not as next()'s promise: a promise returned from a
+          // then() callback costs two more microtask hops and a promise, on every upstream read.
+          if (ready.length > 0) return { value: ready.shift()!, done: false };
           return next();
         },
         (err: unknown) => {
