@@ -28,6 +28,7 @@ export {
   MemoryConcurrency,
   DEFAULT_WINDOW_MS,
   isLimited,
+  CHARS_PER_TOKEN,
   estimatePromptTokens,
   maxCompletionTokens,
   reservationTokens,

@@ -6,7 +6,8 @@ import type { ChatCompletionRequest } from '../../providers/types.js';
  * figure for English; CJK text runs closer to 1-2, so it under-reserves there) is enough.
  */
 
-const CHARS_PER_TOKEN = 4;
+/** Characters a token, for every estimate the gateway makes (reservations, count_tokens, embeddings input). */
+export const CHARS_PER_TOKEN = 4;
 /** Role and framing tokens per message (OpenAI's chat format adds about this many). */
 const PER_MESSAGE = 4;
 

@@ -1,7 +1,5 @@
+import { CHARS_PER_TOKEN } from '../../routing/index.js';
 import type { InboundBlock, MessagesRequest } from './types.js';
-
-/** Characters per token of the estimate: English prose runs about 4 with Claude's and OpenAI's tokenizers. */
-export const CHARS_PER_TOKEN = 4;
 /** Tokens counted per image (Anthropic bills about 1,600 for a 1092x1092 picture). */
 const TOKENS_PER_IMAGE = 1_600;
 /** Tokens counted per message for its role and framing. */

@@ -1,6 +1,6 @@
 import { toStopReason } from '../../providers/anthropic/mapping.js';
 import type { ChatCompletion, ChatMessage, Usage } from '../../providers/types.js';
-import { CHARS_PER_TOKEN } from './count-tokens.js';
+import { CHARS_PER_TOKEN } from '../../routing/index.js';
 import type { AnthropicOutUsage, MessagesResponse, OutboundBlock } from './types.js';
 
 /**

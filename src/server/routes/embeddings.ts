@@ -3,7 +3,7 @@ import type { ModelRoute } from '../../config/index.js';
 import { decodeEmbedding, embeddingInputs, encodeEmbedding } from '../../providers/embeddings.js';
 import { ProviderError } from '../../providers/errors.js';
 import type { CallOptions, ChatAdapter, EmbeddingsRequest, EmbeddingsResponse } from '../../providers/types.js';
-import { TokenEstimate, type Estimate } from '../../routing/index.js';
+import { CHARS_PER_TOKEN, TokenEstimate, type Estimate } from '../../routing/index.js';
 import type { Deployment, ExecuteOptions } from '../../routing/types.js';
 import { enterHook } from '../live/hooks.js';
 import type { ConfigHolder } from '../live/snapshot.js';
@@ -80,10 +80,10 @@ function withoutNulls(body: EmbeddingsRequest): EmbeddingsRequest {
   return out as unknown as EmbeddingsRequest;
 }
 
-/** Tokens to reserve for an embeddings input: token ids as they are, text at about 4 characters a token. */
+/** Tokens to reserve for an embeddings input: token ids as they are, text at `CHARS_PER_TOKEN`. */
 export function inputTokens(input: EmbeddingsRequest['input']): number {
   let n = 0;
-  for (const item of embeddingInputs(input)) n += typeof item === 'string' ? Math.ceil(item.length / 4) : item.length;
+  for (const item of embeddingInputs(input)) n += typeof item === 'string' ? Math.ceil(item.length / CHARS_PER_TOKEN) : item.length;
   return Math.max(1, n);
 }
 
