@@ -69,6 +69,8 @@ export class AdapterPool<A extends PooledAdapter> {
   private _healthTimer: NodeJS.Timeout | null = null;
   private _healthRun: Promise<HealthCheckResult> | null = null;
   private _inUseTotal = 0;
+  /** The key `_keyPool` found last. */
+  private _lastKey: KeyPool<A> | null = null;
   private _onIdle: (() => void) | null = null;
   private readonly _pendingCreates = new Set<Promise<unknown>>();
   private readonly _pendingCloses = new Set<Promise<void>>();
@@ -126,7 +128,7 @@ export class AdapterPool<A extends PooledAdapter> {
       const entry = this._takeIdle(kp);
       if (entry !== null) {
         this._lend(entry);
-        if (this._events.has('acquired')) {
+        if (this._events.hasAcquired) {
           this._events.emit('acquired', { key: kp.key, adapter: entry.adapter, waitedMs: 0, useCount: entry.useCount });
         }
         return Promise.resolve(entry.adapter);
@@ -311,6 +313,10 @@ export class AdapterPool<A extends PooledAdapter> {
   // --- Lending ---
 
   private _keyPool(model: string, provider: string): KeyPool<A> {
+    // The key of the last call, again (a burst of one deployment's requests): no map lookups. A key
+    // being removed is never served from here (its lookups decide, as before).
+    const last = this._lastKey;
+    if (last !== null && last.drain === null && last.keyObj.model === model && last.keyObj.provider === provider) return last;
     let kp = this._byModel.get(model)?.get(provider);
     if (kp === undefined) {
       // Checked where a key is first seen, not on every loan: a missing argument made a pool "undefined:undefined".
@@ -327,6 +333,7 @@ export class AdapterPool<A extends PooledAdapter> {
       this._log.info?.({ event: 'pool_key_init', key }, `🔧 初始化适配器池: ${key}`);
       this._dispatch(kp);
     }
+    this._lastKey = kp;
     return kp;
   }
 
@@ -359,6 +366,7 @@ export class AdapterPool<A extends PooledAdapter> {
   private _release(e: Entry<A>, broken: boolean): void {
     const kp = e.kp;
     this._unlend(e);
+    let unstamped = false;
     if (this._debug()) this._log.debug!({ event: 'adapter_released', key: kp.key, adapter: e.id }, `🔄 释放适配器回池: ${kp.key} (使用次数: ${e.useCount})`);
     if (this._closed) {
       this._destroy(e, 'closed');
@@ -373,18 +381,21 @@ export class AdapterPool<A extends PooledAdapter> {
       else if (kp.entries.length - kp.closing > kp.limits.maxPoolSize) this._destroy(e, 'resized'); // its key was shrunk while it was lent
       else {
         e.state = 'idle';
-        e.lastUsedAt = Date.now();
         kp.idle.push(e);
+        // Its idle time starts now, unless a waiter takes it at once (below): no clock read per hand-over.
+        if (kp.waiters.length === 0) e.lastUsedAt = Date.now();
+        else unstamped = true;
       }
     }
     // Listeners see the adapter where it went (idle, unhealthy, closing), before a waiter takes it.
-    if (this._events.has('released')) this._events.emit('released', { key: kp.key, adapter: e.adapter, useCount: e.useCount });
-    if (!this._closed && kp.drain === null) {
-      // The oldest waiter gets it (no barging by a newcomer), or a replacement is made.
-      if (e.state !== 'idle' || kp.waiters.length > 0) this._dispatch(kp);
-      // At maxTotal, a waiter of another key may need this room: its dispatch evicts for it.
-      if (this._count >= this._opt.maxTotal) this._onCapacityFreed();
-    }
+    if (this._events.hasReleased) this._events.emit('released', { key: kp.key, adapter: e.adapter, useCount: e.useCount });
+    const serving = !this._closed && kp.drain === null;
+    // The oldest waiter gets it (no barging by a newcomer), or a replacement is made.
+    if (serving && (e.state !== 'idle' || kp.waiters.length > 0)) this._dispatch(kp);
+    // Still idle (a listener took the waiters away): its idle time starts now after all.
+    if (unstamped && e.state === 'idle') e.lastUsedAt = Date.now();
+    // At maxTotal, a waiter of another key may need this room: its dispatch evicts for it.
+    if (serving && this._count >= this._opt.maxTotal) this._onCapacityFreed();
     if (this._inUseTotal === 0 && this._onIdle !== null) this._onIdle();
   }
 
@@ -426,7 +437,7 @@ export class AdapterPool<A extends PooledAdapter> {
   /** Gives `e` (already lent with `_lend`) to waiter `w`, which has been removed from the queue. */
   private _serve(w: Waiter<A>, e: Entry<A>): void {
     settleWaiter(w);
-    if (this._events.has('acquired')) {
+    if (this._events.hasAcquired) {
       this._events.emit('acquired', { key: e.kp.key, adapter: e.adapter, waitedMs: Date.now() - w.enqueuedAt, useCount: e.useCount });
     }
     w.resolve(e.adapter);
@@ -473,6 +484,8 @@ export class AdapterPool<A extends PooledAdapter> {
       this._serve(kp.waiters.shift()!, e);
     }
     if (kp.retryTimer !== null) return;
+    // A full key with nothing unhealthy (the busy steady state): nothing to create, close or evict.
+    if (kp.unhealthy === 0 && !this._roomInKey(kp)) return;
     let needed = Math.max(kp.waiters.length - kp.creating, kp.limits.minPoolSize - liveCount(kp) - kp.creating);
     while (needed > 0 && this._hasRoom(kp)) {
       this._create(kp);
@@ -640,6 +653,7 @@ export class AdapterPool<A extends PooledAdapter> {
     }
     const i = this._pools.indexOf(kp);
     if (i >= 0) this._pools.splice(i, 1);
+    if (this._lastKey === kp) this._lastKey = null;
     this._log.info?.({ event: 'pool_key_removed', key: kp.key }, `🗑️ 适配器池已移除: ${kp.key}`);
     kp.drain.resolve();
   }
@@ -653,7 +667,7 @@ export class AdapterPool<A extends PooledAdapter> {
       if (kp.waiters.length > kp.creating || (kp.idle.length > 0 && kp.waiters.length > 0) || liveCount(kp) + kp.creating < kp.limits.minPoolSize) (waiting ??= []).push(kp);
     }
     if (waiting === null) return;
-    waiting.sort((a, b) => (a.waiters[0]?.enqueuedAt ?? Infinity) - (b.waiters[0]?.enqueuedAt ?? Infinity) || 0);
+    waiting.sort((a, b) => (a.waiters.peek()?.enqueuedAt ?? Infinity) - (b.waiters.peek()?.enqueuedAt ?? Infinity) || 0);
     for (const kp of waiting) this._dispatch(kp);
   }
 

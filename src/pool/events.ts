@@ -4,26 +4,53 @@ export type PoolListener<A, E extends keyof PoolEvents<A>> = (payload: PoolEvent
 
 /**
  * The pool's typed listeners. Not node's EventEmitter: an 'error' event with no listener must not
- * throw, a throwing listener must not break the pool (tarn's listener test), and `has()` lets the
+ * throw, a throwing listener must not break the pool (tarn's listener test), and `hasAcquired` / `hasReleased` let the
  * lending path skip building a payload nobody reads.
  */
 export class PoolEmitter<A> {
-  private readonly listeners: { [E in keyof PoolEvents<A>]?: Array<PoolListener<A, E>> } = {};
+  /**
+   * The lending path's two events have listeners: plain fields, read on every acquire and release.
+   * `has(event)` there was a keyed lookup on the listener table, ~7 % of an uncontended acquire + release.
+   */
+  hasAcquired = false;
+  hasReleased = false;
+  /** Every event's slot exists from the start (undefined: no listener), so the table keeps one shape. */
+  private readonly listeners: { [E in keyof PoolEvents<A>]: Array<PoolListener<A, E>> | undefined } = {
+    created: undefined,
+    createFailed: undefined,
+    acquired: undefined,
+    released: undefined,
+    destroyed: undefined,
+    unhealthy: undefined,
+    recovered: undefined,
+    timeout: undefined,
+    leak: undefined,
+    error: undefined,
+    healthCheck: undefined,
+  };
 
   constructor(private readonly log: PoolLogger) {}
 
-  has(event: keyof PoolEvents<A>): boolean {
-    return this.listeners[event] !== undefined;
-  }
-
   on<E extends keyof PoolEvents<A>>(event: E, fn: PoolListener<A, E>): void {
-    ((this.listeners[event] ??= []) as Array<PoolListener<A, E>>).push(fn);
+    const list = this.listeners[event] as Array<PoolListener<A, E>> | undefined;
+    if (list === undefined) (this.listeners[event] as Array<PoolListener<A, E>>) = [fn];
+    else list.push(fn);
+    this.sync();
   }
 
   off<E extends keyof PoolEvents<A>>(event: E, fn: PoolListener<A, E>): void {
     const list = this.listeners[event] as Array<PoolListener<A, E>> | undefined;
     const i = list ? list.indexOf(fn) : -1;
-    if (i >= 0) list!.splice(i, 1);
+    if (i < 0) return;
+    list!.splice(i, 1);
+    // The last one gone: the lending path builds no payload again.
+    if (list!.length === 0) this.listeners[event] = undefined;
+    this.sync();
+  }
+
+  private sync(): void {
+    this.hasAcquired = this.listeners.acquired !== undefined;
+    this.hasReleased = this.listeners.released !== undefined;
   }
 
   emit<E extends keyof PoolEvents<A>>(event: E, payload: PoolEvents<A>[E]): void {

@@ -1,4 +1,5 @@
 import type { AdapterState, DestroyReason, KeyState, PoolKey, PoolLimits } from './types.js';
+import { Fifo } from './fifo.js';
 
 // The pool's internal records: one Entry per adapter, one KeyPool per model:provider, one Waiter
 // per queued caller. Not exported from the package; AdapterPool.ts drives them, reports.ts reads them.
@@ -41,7 +42,8 @@ export interface KeyPool<A> {
   readonly entries: Entry<A>[];
   /** Available adapters, a stack: the most recently released is lent first so spare ones idle out. */
   readonly idle: Entry<A>[];
-  readonly waiters: Waiter<A>[];
+  /** Callers waiting for an adapter, oldest first. */
+  readonly waiters: Fifo<Waiter<A>>;
   creating: number;
   /** Adapters this key's creates made, ever (a cleanup reports the ones it started that succeeded). */
   made: number;
@@ -78,7 +80,7 @@ export function newKeyPool<A>(key: string, keyObj: PoolKey, limits: PoolLimits):
     limits,
     entries: [],
     idle: [],
-    waiters: [],
+    waiters: new Fifo<Waiter<A>>(),
     creating: 0,
     made: 0,
     closing: 0,

@@ -18,18 +18,12 @@ export function disarmDeadline<A>(kp: KeyPool<A>): void {
 
 /** Takes every waiter whose deadline passed out of the queue; returns them and the next deadline. */
 export function takeExpired<A>(kp: KeyPool<A>, now: number): { expired: Waiter<A>[]; next: number } {
-  const expired: Waiter<A>[] = [];
   let next = Infinity;
-  let j = 0;
-  for (let i = 0; i < kp.waiters.length; i++) {
-    const w = kp.waiters[i]!;
-    if (w.deadline <= now) expired.push(w);
-    else {
-      kp.waiters[j++] = w;
-      if (w.deadline < next) next = w.deadline;
-    }
-  }
-  kp.waiters.length = j;
+  const expired = kp.waiters.partition((w) => {
+    if (w.deadline <= now) return false;
+    if (w.deadline < next) next = w.deadline;
+    return true;
+  });
   return { expired, next };
 }
 
@@ -44,16 +38,14 @@ export function settleWaiter<A>(w: Waiter<A>): void {
 
 /** Takes `w` out of its key's queue; false if it had already left. */
 export function removeWaiter<A>(w: Waiter<A>): boolean {
-  const i = w.kp.waiters.indexOf(w);
-  if (i < 0) return false;
-  w.kp.waiters.splice(i, 1);
+  if (!w.kp.waiters.remove(w)) return false;
   settleWaiter(w);
   return true;
 }
 
 /** Empties the key's queue, rejecting each waiter with `error` (the key removed, the pool closed). */
 export function rejectAll<A>(kp: KeyPool<A>, error: Error): void {
-  for (const w of kp.waiters.splice(0)) {
+  for (const w of kp.waiters.takeAll()) {
     settleWaiter(w);
     w.reject(error);
   }

@@ -69,6 +69,21 @@ describe('keys added, removed and resized while running', () => {
     await pool.close();
   });
 
+  test('a key removed and then asked for again is a new key: it lends fresh adapters (the last-key cache does not serve the removed one)', async () => {
+    const { pool, f } = newPool({ minPoolSize: 1, maxPoolSize: 2 });
+    const a = await pool.getAdapter('m', 'p');
+    await pool.releaseAdapter(a, 'm', 'p');
+    await pool.removeKey('m', 'p');
+    assert.equal(pool.stats().pools['m:p'], undefined);
+    const b = await pool.getAdapter('m', 'p', { timeoutMs: 1000 });
+    assert.notEqual(b, a, 'a new adapter');
+    assert.ok(a.closed, 'the removed key\'s adapter closed');
+    assert.equal(pool.stats().pools['m:p']?.in_use, 1, 'the key is back, lending');
+    await pool.releaseAdapter(b, 'm', 'p');
+    assert.ok(f.made.length >= 2);
+    await pool.close();
+  });
+
   test('removeKey rejects the callers queued on the key', async () => {
     const { pool } = newPool({ minPoolSize: 0, maxPoolSize: 1 });
     const held = await pool.getAdapter('m', 'p');
