@@ -6,6 +6,7 @@ export { CircuitBreaker, Permit, type CircuitState, type CircuitBreakerOptions }
 export { backoffDelay, retryDelay, type BackoffOptions, type JitterMode } from './backoff.js';
 export { LeasedStream, STREAM_CANCELLED } from './leased-stream.js';
 export { LightSignal } from './light-signal.js';
+export { SlotList, type Slotted } from './slot-list.js';
 export { RequestTimeoutError } from './request-budget.js';
 export { DeploymentsAtLimitError, TokenEstimate, type DeploymentAdmission, type AdmissionDenied, type AdmissionVerdict, type Estimate } from './admission.js';
 export {

@@ -1,4 +1,5 @@
 import { LightSignal } from './light-signal.js';
+import { SlotList } from './slot-list.js';
 
 /** A request ran out of `routing.requestTimeout`: the call under way was aborted. */
 export class RequestTimeoutError extends Error {
@@ -11,12 +12,15 @@ export class RequestTimeoutError extends Error {
 
 /** How often the budgets in flight are checked: a budget ends at most this much late (README says so). */
 const SWEEP_MS = 100;
-const running = new Set<RequestBudget>();
+/** The budgets in flight (a SlotList, not a Set: see there). */
+const running = new SlotList<RequestBudget>();
 let sweeper: NodeJS.Timeout | undefined;
 
 function sweep(): void {
   const now = performance.now();
-  for (const b of running) if (now >= b.deadline) b.expire();
+  running.forEach((b) => {
+    if (now >= b.deadline) b.expire();
+  });
   // Idle: stop until the next budget starts (not per request: a busy gateway keeps one timer).
   if (running.size === 0 && sweeper !== undefined) {
     clearInterval(sweeper);
@@ -33,6 +37,8 @@ function sweep(): void {
 export class RequestBudget extends LightSignal {
   readonly deadline: number;
   expired = false;
+  /** Its place in `running` (SlotList); -1 once out. */
+  slot = -1;
   private readonly parent: AbortSignal | undefined;
   private readonly onParentAbort: (() => void) | undefined;
 

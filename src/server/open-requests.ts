@@ -1,3 +1,4 @@
+import { SlotList } from '../routing/index.js';
 import type { HangupSignal } from './hangup-signal.js';
 
 /**
@@ -12,7 +13,8 @@ import type { HangupSignal } from './hangup-signal.js';
  */
 export class OpenRequests {
   private count = 0;
-  private readonly awaiting = new Set<HangupSignal>();
+  /** Requests with no answer under way (a SlotList, not a Set: see there). */
+  private readonly awaiting = new SlotList<HangupSignal>();
   private onIdle: (() => void) | undefined;
 
   get size(): number {
@@ -39,10 +41,9 @@ export class OpenRequests {
 
   /** The deadline: abort every wait for an answer. Returns how many. */
   cutWaiting(): number {
-    const n = this.awaiting.size;
-    for (const h of this.awaiting) h.abort();
-    this.awaiting.clear();
-    return n;
+    const cut = this.awaiting.takeAll();
+    for (const h of cut) h.abort();
+    return cut.length;
   }
 
   /** Resolves true once no request is in flight, or false after `ms`. */

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { OpenAIErrorBody } from '../providers/errors.js';
 import type { ChatCompletionStream } from '../providers/types.js';
+import { SlotList } from '../routing/index.js';
 import { shuttingDown, toErrorReply } from './errors.js';
 
 export const SSE_HEADERS = {
@@ -24,29 +25,34 @@ function sseErrorFrame(body: OpenAIErrorBody): string {
  * Streams being written, per HTTP server: at the shutdown deadline the gateway ends each with an
  * error event (and `[DONE]`) instead of a connection reset that tells the client nothing.
  */
-const open = new WeakMap<object, Set<(err: Error) => void>>();
+const open = new WeakMap<object, SlotList<OpenStream>>();
+
+interface OpenStream {
+  cut: (err: Error) => void;
+  slot: number;
+}
 
 /** Follow a stream written to `res` until `untrack()`; `cut(err)` ends it with `err` as its last event. */
 function trackStream(res: ServerResponse, cut: (err: Error) => void): () => void {
   // An accepted socket knows its server (`socket.server`, untyped in @types/node).
   const server = (res.req?.socket as { server?: object } | undefined)?.server;
   if (server === undefined) return () => {};
-  let set = open.get(server);
-  if (set === undefined) open.set(server, (set = new Set()));
-  const s = set;
-  s.add(cut);
-  return () => void s.delete(cut);
+  let list = open.get(server);
+  if (list === undefined) open.set(server, (list = new SlotList()));
+  const streams = list;
+  const stream: OpenStream = { cut, slot: -1 };
+  streams.add(stream);
+  return () => void streams.delete(stream);
 }
 
 /** The shutdown deadline: end every stream of `server` with an error event. Returns how many. */
 export function cutStreams(server: object): number {
-  const set = open.get(server);
-  if (set === undefined) return 0;
+  const streams = open.get(server);
+  if (streams === undefined) return 0;
   // The same code as every other answer of a gateway that is shutting down (README's error table).
   const err = shuttingDown('The gateway is shutting down and ended this stream; retry the request.');
-  const cuts = [...set];
-  set.clear();
-  for (const cut of cuts) cut(err);
+  const cuts = streams.takeAll();
+  for (const s of cuts) s.cut(err);
   return cuts.length;
 }
 
