@@ -4,8 +4,8 @@ export type PoolListener<A, E extends keyof PoolEvents<A>> = (payload: PoolEvent
 
 /**
  * The pool's typed listeners. Not node's EventEmitter: an 'error' event with no listener must not
- * throw, a throwing listener must not break the pool (tarn's listener test), and `hasAcquired` / `hasReleased` let the
- * lending path skip building a payload nobody reads.
+ * throw, a throwing listener must not break the pool (tarn's listener test), and `hasAcquired` /
+ * `hasReleased` let the lending path skip building a payload nobody reads.
  */
 export class PoolEmitter<A> {
   /**
@@ -14,27 +14,12 @@ export class PoolEmitter<A> {
    */
   hasAcquired = false;
   hasReleased = false;
-  /** Every event's slot exists from the start (undefined: no listener), so the table keeps one shape. */
-  private readonly listeners: { [E in keyof PoolEvents<A>]: Array<PoolListener<A, E>> | undefined } = {
-    created: undefined,
-    createFailed: undefined,
-    acquired: undefined,
-    released: undefined,
-    destroyed: undefined,
-    unhealthy: undefined,
-    recovered: undefined,
-    timeout: undefined,
-    leak: undefined,
-    error: undefined,
-    healthCheck: undefined,
-  };
+  private readonly listeners: { [E in keyof PoolEvents<A>]?: Array<PoolListener<A, E>> } = {};
 
   constructor(private readonly log: PoolLogger) {}
 
   on<E extends keyof PoolEvents<A>>(event: E, fn: PoolListener<A, E>): void {
-    const list = this.listeners[event] as Array<PoolListener<A, E>> | undefined;
-    if (list === undefined) (this.listeners[event] as Array<PoolListener<A, E>>) = [fn];
-    else list.push(fn);
+    ((this.listeners[event] ??= []) as Array<PoolListener<A, E>>).push(fn);
     this.sync();
   }
 
@@ -44,7 +29,7 @@ export class PoolEmitter<A> {
     if (i < 0) return;
     list!.splice(i, 1);
     // The last one gone: the lending path builds no payload again.
-    if (list!.length === 0) this.listeners[event] = undefined;
+    if (list!.length === 0) delete this.listeners[event];
     this.sync();
   }
 

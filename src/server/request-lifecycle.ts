@@ -5,11 +5,10 @@ import type { ChatCompletionRequest, Usage } from '../providers/types.js';
 import { isLimited, routeTrace, TokenEstimate, type DeploymentLimiter, type Estimate } from '../routing/index.js';
 import type { Deployment } from '../routing/types.js';
 import { costOf, ledgerRowId, type UsageLedger } from '../usage/index.js';
-import type { ServerResponse } from 'node:http';
 import { keyAllowsModel } from './auth.js';
 import { ECHO_LIMIT, errorDetail, GatewayHttpError, modelNotFound, shuttingDown, toErrorReply, wrongEndpoint } from './errors.js';
 import { tokenCounts, UNKNOWN_MODEL_LABEL, type GatewayMetrics } from './metrics.js';
-import { HangupSignal } from './hangup-signal.js';
+import type { HangupSignal } from './hangup-signal.js';
 import type { OpenRequests } from './open-requests.js';
 import type { PipeResult } from './sse.js';
 import type { KeyAdmission, KeyLimits } from './rate-limits.js';
@@ -139,10 +138,12 @@ export class RequestLifecycle {
   /**
    * The request's one abort signal for its upstream call: it fires when the client hangs up, or at
    * the shutdown deadline while no answer is under way yet (call `answering()` once one is). The
-   * model routes' enter hook made it (`request.hangup`); without that hook it listens to `res` here.
+   * model routes' enter hook (`live/hooks.ts`) made it and fires it from the response's `close`.
    */
-  hangup(res: ServerResponse): HangupSignal {
-    const hangup = (this.hangupSignal = this.request.hangup ?? listenForHangup(res));
+  hangup(): HangupSignal {
+    const hangup = this.request.hangup;
+    if (hangup === null) throw new Error('RequestLifecycle.hangup(): the route has no enter hook (enterHook)');
+    this.hangupSignal = hangup;
     this.deps.open?.waitForAnswer(hangup);
     return hangup;
   }
@@ -368,12 +369,3 @@ function count(v: unknown): boolean {
 
 /** A stream whose client left before its relay started. */
 export const CLIENT_GONE: Pick<PipeResult, 'clientClosed'> = Object.freeze({ clientClosed: true });
-
-/** A hang-up signal of its own for a response no enter hook listens to. */
-function listenForHangup(res: ServerResponse): HangupSignal {
-  const hangup = new HangupSignal();
-  res.on('close', () => {
-    if (!res.writableEnded) hangup.abort();
-  });
-  return hangup;
-}

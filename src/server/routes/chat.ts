@@ -48,9 +48,9 @@ export function registerChatRoutes(app: FastifyInstance, opts: ChatRouteOptions)
       const limitHeaders = admitting === undefined ? undefined : await admitting;
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
-      // The one listener for a client hang-up: it aborts the upstream call, and a stream's relay.
+      // The request's hang-up signal (the enter hook fires it): it aborts the upstream call, and a stream's relay.
       const res = reply.raw;
-      const hangup = life.hangup(res);
+      const hangup = life.hangup();
 
       // A stream whose first event is slow in coming gets keep-alive comments (server.streamKeepAlive).
       const keepAliveMs = live.config.server.streamKeepAlive;

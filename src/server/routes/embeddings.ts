@@ -46,8 +46,7 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, opts: EmbeddingsR
       if (limitHeaders !== undefined) reply.headers(limitHeaders);
 
       // Abort the upstream call if the client hangs up before we answer.
-      const res = reply.raw;
-      const hangup = life.hangup(res);
+      const hangup = life.hangup();
       let result: Awaited<ReturnType<RouteCall>> & { value: EmbeddingsResponse };
       try {
         result = await opts.call(route, (adapter, callOptions) => embed(adapter, body, callOptions), { signal: hangup.signal, requestId: request.id }, estimate);

@@ -81,7 +81,7 @@ export function registerMessagesRoutes(app: FastifyInstance, opts: MessagesRoute
 
       // Abort the upstream call if the client hangs up before we answer.
       const res = reply.raw;
-      const hangup = life.hangup(res);
+      const hangup = life.hangup();
       const beta = headerValue(request.headers['anthropic-beta']);
       // Translated once, and only if an attempt goes to a provider other than Anthropic.
       let translated: ChatCompletionRequest | undefined;
